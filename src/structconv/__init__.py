@@ -1,0 +1,23 @@
+"""structconv: structured convolution for Keras 3 on TensorFlow, JAX and PyTorch.
+
+Submodules load on first use, so `import structconv` (and `structconv.shapes`) imports no Keras backend.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("ops", "layers", "shapes", "errors")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"structconv.{name}")
+    raise AttributeError(f"module 'structconv' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_SUBMODULES])
+
+
+__all__ = ["__version__", *_SUBMODULES]

@@ -1,0 +1,50 @@
+"""JAX implementation of the backend tier (see README.md)."""
+
+import jax.numpy as jnp
+from jax import lax
+
+PREFERRED_DATA_FORMAT = "channels_last"
+# XLA's CPU convolution is fast up to rank 3 in float32 and a reference loop above; measured by
+# benchmarks/calibrate_decomposition.py on the 2-core CPU machine: see docs/benchmarks.md.
+DECOMPOSE_TO_RANK = 3
+
+
+def _dimension_numbers(rank, data_format, transposed=False):
+    spatial = tuple(range(1, rank + 1))
+    if data_format == "channels_last":
+        lhs = (0, rank + 1) + spatial
+    else:
+        lhs = (0, 1) + tuple(range(2, rank + 2))
+    # Keras kernels are (*k, in, out); transposed kernels (*k, out, in). rhs_spec is (out, in, *spatial).
+    rhs = (rank, rank + 1) + tuple(range(rank)) if transposed else (rank + 1, rank) + tuple(range(rank))
+    return lax.ConvDimensionNumbers(lhs_spec=lhs, rhs_spec=rhs, out_spec=lhs)
+
+
+def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
+    rank = x.ndim - 2
+    return lax.conv_general_dilated(
+        x,
+        kernel,
+        window_strides=tuple(strides),
+        padding=[tuple(pair) for pair in padding],
+        rhs_dilation=tuple(dilation_rate),
+        dimension_numbers=_dimension_numbers(rank, data_format),
+        feature_group_count=groups,
+    )
+
+
+def conv_transpose(x, kernel, strides, dilation_rate, data_format):
+    rank = x.ndim - 2
+    kernel_size = kernel.shape[:rank]
+    # The full transposed convolution is a convolution of the stride-dilated input with the flipped
+    # kernel, padded by the kernel's extent minus one on both sides.
+    pads = [((k - 1) * d, (k - 1) * d) for k, d in zip(kernel_size, dilation_rate)]
+    return lax.conv_general_dilated(
+        x,
+        jnp.flip(kernel, axis=tuple(range(rank))),
+        window_strides=(1,) * rank,
+        padding=pads,
+        lhs_dilation=tuple(strides),
+        rhs_dilation=tuple(dilation_rate),
+        dimension_numbers=_dimension_numbers(rank, data_format, transposed=True),
+    )

@@ -1,0 +1,94 @@
+"""TensorFlow implementation of the backend tier (see README.md).
+
+Two TensorFlow limits are handled here and nowhere else: `tf.nn.convolution` rejects `strides > 1` together
+with `dilation_rate > 1`, and the CPU kernel of `tf.nn.conv_transpose` rejects dilation in float64. Both are
+met the same way: the dilation is written into the kernel (zeros between taps), which is exact and costs
+`(extent / kernel_size) ** rank` more multiply-adds, on the kernel side only.
+"""
+
+import tensorflow as tf
+
+from structconv.shapes.arithmetic import resolve_axis_padding
+
+PREFERRED_DATA_FORMAT = "channels_last"
+# Measured by benchmarks/calibrate_decomposition.py on the 2-core CPU machine: see docs/benchmarks.md.
+DECOMPOSE_TO_RANK = 3
+
+
+def _to_channels_last(x, rank):
+    return tf.transpose(x, [0, *range(2, rank + 2), 1])
+
+
+def _to_channels_first(x, rank):
+    return tf.transpose(x, [0, rank + 1, *range(1, rank + 1)])
+
+
+def _dilate_kernel(kernel, dilation_rate):
+    """Inserts `d - 1` zeros between the taps of each spatial axis of `kernel`."""
+    for axis, dilation in enumerate(dilation_rate):
+        if dilation == 1:
+            continue
+        size = kernel.shape[axis]
+        spread = tf.stack([kernel] + [tf.zeros_like(kernel)] * (dilation - 1), axis=axis + 1)
+        new_shape = list(kernel.shape)
+        new_shape[axis] = size * dilation
+        kernel = tf.reshape(spread, new_shape)
+        kernel = tf.gather(kernel, tf.range((size - 1) * dilation + 1), axis=axis)
+    return kernel
+
+
+def _padding_argument(x, kernel_size, strides, padding, dilation_rate):
+    """Chooses TensorFlow's padding string, padding `x` explicitly where neither string fits."""
+    if all(pair == (0, 0) for pair in padding):
+        return x, "VALID"
+    sizes = x.shape[1:-1]
+    if all(
+        n is not None and tuple(pair) == resolve_axis_padding("same", n, k, s, d)
+        for n, k, s, d, pair in zip(sizes, kernel_size, strides, dilation_rate, padding)
+    ):
+        return x, "SAME"
+    return tf.pad(x, [[0, 0], *[list(pair) for pair in padding], [0, 0]]), "VALID"
+
+
+def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
+    rank = len(x.shape) - 2
+    if data_format == "channels_first":
+        # TensorFlow's CPU kernels only run channels_last.
+        x = _to_channels_last(x, rank)
+    if any(s > 1 for s in strides) and any(d > 1 for d in dilation_rate):
+        kernel = _dilate_kernel(kernel, dilation_rate)
+        dilation_rate = (1,) * rank
+    kernel_size = kernel.shape[:rank]
+    x, padding_name = _padding_argument(x, kernel_size, strides, padding, dilation_rate)
+    if groups > 1 and rank == 3:
+        # TensorFlow's Conv3D has no grouped kernel: one convolution per group.
+        y = tf.concat(
+            [
+                tf.nn.convolution(x_group, k_group, list(strides), padding_name,
+                                  dilations=list(dilation_rate))
+                for x_group, k_group in zip(
+                    tf.split(x, groups, axis=-1), tf.split(kernel, groups, axis=-1)
+                )
+            ],
+            axis=-1,
+        )
+    else:
+        y = tf.nn.convolution(x, kernel, list(strides), padding_name, dilations=list(dilation_rate))
+    if data_format == "channels_first":
+        y = _to_channels_first(y, rank)
+    return y
+
+
+def conv_transpose(x, kernel, strides, dilation_rate, data_format):
+    rank = len(x.shape) - 2
+    if data_format == "channels_first":
+        x = _to_channels_last(x, rank)
+    if any(d > 1 for d in dilation_rate):
+        kernel = _dilate_kernel(kernel, dilation_rate)
+    extents = kernel.shape[:rank]
+    sizes = [(n - 1) * s + e for n, s, e in zip(x.shape[1:-1], strides, extents)]
+    output_shape = tf.stack([tf.shape(x)[0], *sizes, kernel.shape[-2]])
+    y = tf.nn.conv_transpose(x, kernel, output_shape, list(strides), "VALID")
+    if data_format == "channels_first":
+        y = _to_channels_first(y, rank)
+    return y

@@ -1,0 +1,53 @@
+"""PyTorch implementation of the backend tier (see README.md)."""
+
+import torch
+import torch.nn.functional as F
+
+PREFERRED_DATA_FORMAT = "channels_first"
+# Measured by benchmarks/calibrate_decomposition.py on the 2-core CPU machine: see docs/benchmarks.md.
+DECOMPOSE_TO_RANK = 3
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+def _to_torch_kernel(kernel, rank):
+    # Keras (*k, in, out) -> torch (out, in, *k); for transposed kernels (*k, out, in) -> (in, out, *k).
+    return kernel.permute(rank + 1, rank, *range(rank))
+
+
+def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
+    rank = x.ndim - 2
+    if data_format == "channels_last":
+        x = x.movedim(-1, 1)
+    if all(before == after for before, after in padding):
+        native_padding = tuple(before for before, _ in padding)
+    else:
+        pairs = [value for pair in reversed(padding) for value in pair]
+        x = F.pad(x, pairs)
+        native_padding = 0
+    y = _CONV[rank](
+        x,
+        _to_torch_kernel(kernel, rank),
+        stride=strides,
+        padding=native_padding,
+        dilation=dilation_rate,
+        groups=groups,
+    )
+    if data_format == "channels_last":
+        y = y.movedim(1, -1)
+    return y
+
+
+def conv_transpose(x, kernel, strides, dilation_rate, data_format):
+    rank = x.ndim - 2
+    if data_format == "channels_last":
+        x = x.movedim(-1, 1)
+    y = _CONV_TRANSPOSE[rank](
+        x, _to_torch_kernel(kernel, rank), stride=strides, dilation=dilation_rate
+    )
+    if data_format == "channels_last":
+        y = y.movedim(1, -1)
+    return y
+
+

@@ -1,0 +1,103 @@
+"""`conv_transpose`: the exact adjoint of `conv`, for any rank."""
+
+import keras
+
+from structconv._backend import get_backend
+from structconv.errors import invalid_argument
+from structconv.ops.arguments import check_kernel, conv_arguments, split_shape
+from structconv.ops.conv import as_float_tensors, input_rank
+from structconv.ops.decomposition import decomposed_conv_transpose
+from structconv.ops.padding import pad_axis, slice_axis
+from structconv.shapes import arithmetic
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, dilation_rate=1,
+                   data_format=None):
+    """N-dimensional transposed convolution: the adjoint (gradient) of `conv` with the same arguments.
+
+    For every `x` of the output's shape and `y` of the input's shape,
+    `sum(conv(x, k', ...) * y) == sum(x * conv_transpose(y, k, ...))`, where `k'` is `k` with its last two
+    axes swapped. For ranks 1-3 and `padding` `"valid"` or `"same"` the result equals
+    `keras.ops.conv_transpose`.
+
+    Args:
+        inputs: tensor of shape `(batch, *spatial, in_channels)` (channels_last) or channels_first.
+        kernel: tensor of shape `(*kernel_size, filters, in_channels)`, as Keras.
+        strides: int or tuple of `rank` ints >= 1.
+        padding: any padding form of `conv`: the padding of the forward convolution this is the adjoint of.
+        output_padding: `None` or an int or tuple of ints, each smaller than its stride: extra length at
+            the end of each axis. `None` follows Keras (`"valid"`: `n * s + max(extent - s, 0)`,
+            `"same"`: `n * s`).
+        dilation_rate: int or tuple of `rank` ints >= 1.
+        data_format: `"channels_last"`, `"channels_first"`, or `None` for
+            `keras.config.image_data_format()`.
+
+    Returns:
+        Tensor of shape `(batch, *output_spatial, filters)` (or channels_first), each output size given by
+        `structconv.shapes.conv_transpose_output_size`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> y = np.ones((1, 4, 4, 4, 4, 3), "float32")
+    >>> k = np.ones((3, 3, 3, 3, 2, 3), "float32")
+    >>> tuple(conv_transpose(y, k, strides=2, padding="same").shape)
+    (1, 8, 8, 8, 8, 2)
+    """
+    inputs, kernel = as_float_tensors(inputs, kernel)
+    args = conv_arguments(
+        input_rank(inputs),
+        strides,
+        padding,
+        dilation_rate,
+        data_format=data_format,
+        output_padding=output_padding,
+        default_data_format=keras.config.image_data_format(),
+    )
+    spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
+    kernel_size = check_kernel(tuple(kernel.shape), channels, args, transposed=True)
+    output_sizes = transposed_output_sizes(spatial, kernel_size, args)
+    return conv_transpose_with_sizes(inputs, kernel, args, output_sizes)
+
+
+def transposed_output_sizes(spatial, kernel_size, args):
+    sizes = []
+    for axis, (n, k, s, d, entry, extra) in enumerate(
+        zip(spatial, kernel_size, args.strides, args.dilation_rate, args.padding, args.output_padding)
+    ):
+        size = arithmetic.conv_transpose_output_size(n, k, s, entry, extra, d)
+        if size is not None and size < 1:
+            raise invalid_argument(
+                "padding",
+                args.padding,
+                f"a padding that leaves a non-empty output (spatial axis {axis} would have {size})",
+            )
+        sizes.append(size)
+    return tuple(sizes)
+
+
+def conv_transpose_with_sizes(inputs, kernel, args, output_sizes):
+    """The transposed convolution once arguments are checked and output sizes known."""
+    backend = get_backend()
+    if args.rank <= 3:
+        full = backend.conv_transpose(inputs, kernel, args.strides, args.dilation_rate, args.data_format)
+    else:
+        full = decomposed_conv_transpose(
+            inputs,
+            kernel,
+            args,
+            backend.conv_transpose,
+            backend.DECOMPOSE_TO_RANK,
+            backend.PREFERRED_DATA_FORMAT,
+        )
+    first = 1 if args.data_format == "channels_last" else 2
+    spatial, _ = split_shape(tuple(inputs.shape), args.data_format)
+    for axis, (n, size, k, s, d, entry) in enumerate(
+        zip(spatial, output_sizes, kernel.shape, args.strides, args.dilation_rate, args.padding)
+    ):
+        full_size = (n - 1) * s + arithmetic.effective_kernel_size(k, d)
+        start, stop = arithmetic.conv_transpose_crop(n, size, k, s, entry, d)
+        full = slice_axis(full, first + axis, start, min(stop, full_size))
+        if stop > full_size:
+            full = pad_axis(full, first + axis, 0, stop - full_size)
+    return full

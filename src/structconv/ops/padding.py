@@ -1,0 +1,47 @@
+"""Padding along spatial axes in four modes, for tensors of any rank, written once in `keras.ops`.
+
+Each axis is padded by concatenation rather than `keras.ops.pad`: TensorFlow's pad fails on 7-D tensors
+(rank-5 convolutions) and torch's reflect pad rejects some layouts. Shown on `1 2 3 4` padded by 2 and 2:
+
+- `"zeros"`:     `0 0 | 1 2 3 4 | 0 0`
+- `"reflect"`:   `3 2 | 1 2 3 4 | 3 2`
+- `"replicate"`: `1 1 | 1 2 3 4 | 4 4`
+- `"circular"`:  `3 4 | 1 2 3 4 | 1 2`
+"""
+
+from keras import ops
+
+
+def slice_axis(x, axis, start, stop, step=1):
+    """`x[..., start:stop:step, ...]` on `axis`, for any backend's tensor."""
+    return x[(slice(None),) * axis + (slice(start, stop, step),)]
+
+
+def pad_axis(x, axis, before, after, mode="zeros"):
+    """Pads one axis of `x`; sizes must already be checked against the mode (see `arguments`)."""
+    if before == 0 and after == 0:
+        return x
+    size = x.shape[axis]
+    if mode == "zeros":
+        zero = ops.zeros_like(slice_axis(x, axis, 0, 1))
+        head = ops.repeat(zero, before, axis=axis) if before else None
+        tail = ops.repeat(zero, after, axis=axis) if after else None
+    elif mode == "replicate":
+        head = ops.repeat(slice_axis(x, axis, 0, 1), before, axis=axis) if before else None
+        tail = ops.repeat(slice_axis(x, axis, size - 1, size), after, axis=axis) if after else None
+    elif mode == "reflect":
+        head = ops.flip(slice_axis(x, axis, 1, before + 1), axis=axis) if before else None
+        tail = ops.flip(slice_axis(x, axis, size - 1 - after, size - 1), axis=axis) if after else None
+    else:  # circular
+        head = slice_axis(x, axis, size - before, size) if before else None
+        tail = slice_axis(x, axis, 0, after) if after else None
+    parts = [part for part in (head, x, tail) if part is not None]
+    return ops.concatenate(parts, axis=axis)
+
+
+def pad_spatial(x, padding, mode, data_format):
+    """Pads every spatial axis of `x` by its `(before, after)` pair in `padding`."""
+    first = 1 if data_format == "channels_last" else 2
+    for offset, (before, after) in enumerate(padding):
+        x = pad_axis(x, first + offset, before, after, mode)
+    return x
