@@ -1,0 +1,195 @@
+"""What `ConvND` and `ConvNDTranspose` share: arguments, variables, bias, activation and config."""
+
+import keras
+from keras import ops
+
+from structconv.errors import invalid_argument
+from structconv.ops.arguments import check_rank, conv_arguments, split_shape
+from structconv.shapes import arithmetic
+
+
+def resolve_rank(rank, kernel_size, fixed_rank=None):
+    """The number of spatial axes, from `rank`, a class's fixed rank, or a tuple `kernel_size`."""
+    if rank is not None:
+        check_rank(rank)
+        if fixed_rank is not None and rank != fixed_rank:
+            raise invalid_argument("rank", rank, f"{fixed_rank} (this class is rank {fixed_rank})")
+        return rank
+    if fixed_rank is not None:
+        return fixed_rank
+    if isinstance(kernel_size, (tuple, list)) and kernel_size:
+        return len(kernel_size)
+    raise invalid_argument(
+        "rank",
+        rank,
+        "an int >= 1, or a tuple `kernel_size` with one entry per spatial axis from which to infer it",
+    )
+
+
+def _config_padding(padding):
+    """`padding` as stored in the config: the name when every axis shares it, else one entry per axis."""
+    if all(entry == padding[0] for entry in padding) and isinstance(padding[0], str):
+        return padding[0]
+    return tuple(entry if isinstance(entry, str) else tuple(entry) for entry in padding)
+
+
+class BaseConvND(keras.layers.Layer):
+    """Common base of the structconv convolution layers; not meant to be used directly.
+
+    Subclasses define `kernel_shape(input_channels)`, `convolution_op(inputs, kernel)` and
+    `output_spatial_shape(spatial_shape)`.
+    """
+
+    fixed_rank = None
+    transposed = False
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        *,
+        rank=None,
+        padding_mode="zeros",
+        output_padding=None,
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.rank = resolve_rank(rank, kernel_size, self.fixed_rank)
+        if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
+            raise invalid_argument("filters", filters, "an int >= 1")
+        self.filters = filters
+        self.kernel_size = arithmetic.normalize_tuple(kernel_size, self.rank, "kernel_size")
+        self.arguments = conv_arguments(
+            self.rank,
+            strides,
+            padding,
+            dilation_rate,
+            groups,
+            data_format,
+            padding_mode,
+            output_padding,
+            default_data_format=keras.config.image_data_format(),
+        )
+        if filters % self.arguments.groups:
+            raise invalid_argument("groups", groups, f"a divisor of filters ({filters})")
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.input_spec = keras.InputSpec(ndim=self.rank + 2)
+
+    # Keras attribute names, read from the normalised arguments.
+    strides = property(lambda self: self.arguments.strides)
+    dilation_rate = property(lambda self: self.arguments.dilation_rate)
+    groups = property(lambda self: self.arguments.groups)
+    data_format = property(lambda self: self.arguments.data_format)
+    padding_mode = property(lambda self: self.arguments.padding_mode)
+    padding = property(lambda self: _config_padding(self.arguments.padding))
+
+    def _channel_axis(self):
+        return -1 if self.data_format == "channels_last" else 1
+
+    def build(self, input_shape):
+        _, channels = split_shape(input_shape, self.data_format)
+        if channels is None:
+            raise invalid_argument(
+                "input_shape", tuple(input_shape), "a known number of channels"
+            )
+        if not self.transposed and channels % self.groups:
+            raise invalid_argument(
+                "groups", self.groups, f"a divisor of the input's {channels} channels"
+            )
+        self.input_spec = keras.InputSpec(
+            ndim=self.rank + 2, axes={self._channel_axis(): channels}
+        )
+        self._kernel = self.add_weight(
+            name="kernel",
+            shape=self.kernel_shape(channels),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            trainable=True,
+            dtype=self.dtype,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.filters,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                trainable=True,
+                dtype=self.dtype,
+            )
+        else:
+            self.bias = None
+
+    @property
+    def kernel(self):
+        """The kernel the layer convolves with, in Keras layout."""
+        if not self.built:
+            raise AttributeError("The layer must be built before its `kernel` is read.")
+        return self._kernel
+
+    def call(self, inputs):
+        outputs = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            shape = [1] * (self.rank + 2)
+            shape[self._channel_axis()] = self.filters
+            outputs = ops.add(outputs, ops.reshape(self.bias, shape))
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        spatial, _ = split_shape(tuple(input_shape), self.data_format)
+        if len(input_shape) != self.rank + 2:
+            raise invalid_argument(
+                "input_shape", tuple(input_shape), f"a shape of rank {self.rank + 2}"
+            )
+        output_spatial = self.output_spatial_shape(spatial)
+        if self.data_format == "channels_last":
+            return (input_shape[0], *output_spatial, self.filters)
+        return (input_shape[0], self.filters, *output_spatial)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "rank": self.rank,
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
+                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            }
+        )
+        return config

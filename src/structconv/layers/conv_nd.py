@@ -1,0 +1,124 @@
+"""`ConvND`: the N-dimensional convolution layer."""
+
+import keras
+
+from structconv.layers.base_conv import BaseConvND
+from structconv.ops.conv import conv
+from structconv.shapes import arithmetic
+
+
+@keras.saving.register_keras_serializable(package="structconv")
+class ConvND(BaseConvND):
+    """N-dimensional convolution layer, for any number of spatial axes.
+
+    For ranks 1-3 it is a drop-in replacement for `keras.layers.Conv1D`/`Conv2D`/`Conv3D`: the same
+    positional arguments, the same weights (`kernel`, then `bias`) in the same layout, the same outputs. It
+    adds any rank, `strides > 1` together with `dilation_rate > 1`, the padding forms `"full"`, `"causal"`,
+    ints and per-axis tuples, and padding modes.
+
+    Args:
+        filters: int, the number of output channels.
+        kernel_size: int or tuple of `rank` ints. A tuple also sets `rank`.
+        strides: int or tuple of `rank` ints >= 1.
+        padding: `"valid"`, `"same"`, `"full"`, `"causal"`, an int, or a tuple with one entry per spatial
+            axis (a name, an int or a `(before, after)` pair). See `structconv.ops.conv`.
+        data_format: `"channels_last"`, `"channels_first"`, or `None` for
+            `keras.config.image_data_format()`.
+        dilation_rate: int or tuple of `rank` ints >= 1.
+        groups: int dividing the input channels and `filters`.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+            activity_regularizer, kernel_constraint, bias_constraint: as in `keras.layers.Conv2D`.
+        rank: keyword-only int, the number of spatial axes, when `kernel_size` is an int.
+        padding_mode: keyword-only, `"zeros"`, `"reflect"`, `"replicate"` or `"circular"`.
+
+    Input shape:
+        `(batch, *spatial, channels)` (channels_last) or `(batch, channels, *spatial)`, `rank` spatial
+        axes.
+
+    Output shape:
+        `(batch, *output_spatial, filters)` or channels_first, each output size given by
+        `structconv.shapes.conv_output_size`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = ConvND(8, 3, rank=4, strides=2, padding="same")
+    >>> y = layer(np.zeros((2, 8, 8, 8, 8, 3), "float32"))
+    >>> tuple(y.shape)
+    (2, 4, 4, 4, 4, 8)
+    >>> tuple(layer.kernel.shape)
+    (3, 3, 3, 3, 3, 8)
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        *,
+        rank=None,
+        padding_mode="zeros",
+        **kwargs,
+    ):
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            groups=groups,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            rank=rank,
+            padding_mode=padding_mode,
+            **kwargs,
+        )
+
+    def kernel_shape(self, input_channels):
+        return (*self.kernel_size, input_channels // self.groups, self.filters)
+
+    def convolution_op(self, inputs, kernel):
+        """Convolves `inputs` with `kernel`: the seam where kernel structure and algorithms plug in."""
+        args = self.arguments
+        return conv(
+            inputs,
+            kernel,
+            strides=args.strides,
+            padding=args.padding,
+            dilation_rate=args.dilation_rate,
+            groups=args.groups,
+            data_format=args.data_format,
+            padding_mode=args.padding_mode,
+        )
+
+    def output_spatial_shape(self, spatial_shape):
+        args = self.arguments
+        return arithmetic.conv_output_shape(
+            spatial_shape, self.kernel_size, args.strides, args.padding, args.dilation_rate
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"groups": self.groups, "padding_mode": self.padding_mode})
+        return config
