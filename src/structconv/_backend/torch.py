@@ -1,6 +1,5 @@
 """PyTorch implementation of the backend tier (see README.md)."""
 
-import torch
 import torch.nn.functional as F
 
 PREFERRED_DATA_FORMAT = "channels_first"
