@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from structconv import parametrizations
 from structconv.errors import invalid_argument
 from structconv.ops.arguments import check_rank, conv_arguments, split_shape
 from structconv.shapes import arithmetic
@@ -65,6 +66,7 @@ class BaseConvND(keras.layers.Layer):
         rank=None,
         padding_mode="zeros",
         output_padding=None,
+        kernel_parametrization=None,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -94,6 +96,14 @@ class BaseConvND(keras.layers.Layer):
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.kernel_parametrization = parametrizations.get(kernel_parametrization)
+        if self.kernel_parametrization is not None and self.kernel_constraint is not None:
+            raise invalid_argument(
+                "kernel_constraint",
+                kernel_constraint,
+                "None when `kernel_parametrization` is set: the parametrization already holds the kernel's "
+                "structure exactly, a post-step projection of its free variable would not mean the same",
+            )
         self.input_spec = keras.InputSpec(ndim=self.rank + 2)
 
     # Keras attribute names, read from the normalised arguments.
@@ -120,15 +130,18 @@ class BaseConvND(keras.layers.Layer):
         self.input_spec = keras.InputSpec(
             ndim=self.rank + 2, axes={self._channel_axis(): channels}
         )
-        self._kernel = self.add_weight(
-            name="kernel",
-            shape=self.kernel_shape(channels),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-            trainable=True,
-            dtype=self.dtype,
-        )
+        if self.kernel_parametrization is None:
+            self._kernel = self.add_weight(
+                name="kernel",
+                shape=self.kernel_shape(channels),
+                initializer=self.kernel_initializer,
+                regularizer=self.kernel_regularizer,
+                constraint=self.kernel_constraint,
+                trainable=True,
+                dtype=self.dtype,
+            )
+        else:
+            self._build_parametrized_kernel(self.kernel_shape(channels))
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias",
@@ -142,15 +155,62 @@ class BaseConvND(keras.layers.Layer):
         else:
             self.bias = None
 
+    def _build_parametrized_kernel(self, kernel_shape):
+        parametrization = self.kernel_parametrization.build(kernel_shape)
+
+        def initializer(shape, dtype=None):
+            # Draw a kernel as the plain layer would, then move it onto the constraint.
+            dense = self.kernel_initializer(kernel_shape, dtype=dtype)
+            return parametrization.right_inverse(parametrization.project(dense))
+
+        # The free variable: for `Mask` only the free entries, so parameter counts are honest.
+        self.free_kernel = self.add_weight(
+            name="free_kernel",
+            shape=parametrization.free_shape,
+            initializer=initializer,
+            trainable=True,
+            dtype=self.dtype,
+        )
+
     @property
     def kernel(self):
-        """The kernel the layer convolves with, in Keras layout."""
+        """The kernel the layer convolves with, in Keras layout (computed from `free_kernel` when the layer
+        has a `kernel_parametrization`)."""
         if not self.built:
             raise AttributeError("The layer must be built before its `kernel` is read.")
-        return self._kernel
+        if self.kernel_parametrization is None:
+            return self._kernel
+        return self.kernel_parametrization.forward(self.free_kernel)
+
+    def assign_kernel(self, values, *, project=False):
+        """Sets the layer's effective kernel to `values` (Keras layout).
+
+        With a `kernel_parametrization`, `values` must satisfy it (else a `StructconvError`), or be
+        projected onto it first with `project=True`.
+        """
+        if not self.built:
+            raise AttributeError("The layer must be built before `assign_kernel`.")
+        parametrization = self.kernel_parametrization
+        if parametrization is None:
+            self._kernel.assign(values)
+            return
+        values = ops.convert_to_tensor(values, dtype=self.free_kernel.dtype)
+        if project:
+            values = parametrization.project(values)
+        elif not parametrization.in_manifold(values, atol=1e-4):
+            raise invalid_argument(
+                "values",
+                f"a kernel of shape {tuple(values.shape)}",
+                f"a kernel that satisfies {parametrization!r} (or pass project=True)",
+            )
+        self.free_kernel.assign(parametrization.right_inverse(values))
 
     def call(self, inputs):
-        outputs = self.convolution_op(inputs, self.kernel)
+        kernel = self.kernel
+        if self.kernel_parametrization is not None and self.kernel_regularizer is not None:
+            # The penalty is on the effective kernel, not on the free variable it is computed from.
+            self.add_loss(self.kernel_regularizer(kernel))
+        outputs = self.convolution_op(inputs, kernel)
         if self.use_bias:
             shape = [1] * (self.rank + 2)
             shape[self._channel_axis()] = self.filters
@@ -190,6 +250,11 @@ class BaseConvND(keras.layers.Layer):
                 "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
                 "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
                 "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                "kernel_parametrization": (
+                    None
+                    if self.kernel_parametrization is None
+                    else keras.saving.serialize_keras_object(self.kernel_parametrization)
+                ),
             }
         )
         return config

@@ -29,6 +29,9 @@ class ConvND(BaseConvND):
         activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
             activity_regularizer, kernel_constraint, bias_constraint: as in `keras.layers.Conv2D`.
         rank: keyword-only int, the number of spatial axes, when `kernel_size` is an int.
+        kernel_parametrization: keyword-only: a `structconv.parametrizations` object, registry name
+            (`"zero_sum"`, `"unit_norm"`, ...) or list of them. The kernel is then computed from the
+            variable `free_kernel` in every call, so the constraint holds exactly (see `kernel`).
         padding_mode: keyword-only, `"zeros"`, `"reflect"`, `"replicate"` or `"circular"`.
 
     Input shape:
@@ -71,6 +74,7 @@ class ConvND(BaseConvND):
         *,
         rank=None,
         padding_mode="zeros",
+        kernel_parametrization=None,
         **kwargs,
     ):
         super().__init__(
@@ -91,6 +95,7 @@ class ConvND(BaseConvND):
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint,
             rank=rank,
+            kernel_parametrization=kernel_parametrization,
             padding_mode=padding_mode,
             **kwargs,
         )

@@ -29,6 +29,9 @@ class ConvNDTranspose(BaseConvND):
         activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
             activity_regularizer, kernel_constraint, bias_constraint: as in `keras.layers.Conv2DTranspose`.
         rank: keyword-only int, the number of spatial axes, when `kernel_size` is an int.
+        kernel_parametrization: keyword-only: a `structconv.parametrizations` object, registry name
+            (`"zero_sum"`, `"unit_norm"`, ...) or list of them. The kernel is then computed from the
+            variable `free_kernel` in every call, so the constraint holds exactly (see `kernel`).
 
     Input shape:
         `(batch, *spatial, channels)` (channels_last) or `(batch, channels, *spatial)`.
@@ -68,6 +71,7 @@ class ConvNDTranspose(BaseConvND):
         bias_constraint=None,
         *,
         rank=None,
+        kernel_parametrization=None,
         **kwargs,
     ):
         super().__init__(
@@ -87,6 +91,7 @@ class ConvNDTranspose(BaseConvND):
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint,
             rank=rank,
+            kernel_parametrization=kernel_parametrization,
             output_padding=output_padding,
             **kwargs,
         )

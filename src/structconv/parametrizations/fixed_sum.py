@@ -1,0 +1,107 @@
+"""`FixedSum` and `ZeroSum`: kernels whose entries sum to a given total over chosen axes."""
+
+import numpy as np
+from keras import ops
+
+from structconv.errors import invalid_argument
+from structconv.parametrizations.base import Parametrization, as_numpy, normalize_axes, register
+
+
+@register("fixed_sum")
+class FixedSum(Parametrization):
+    """The kernel sums to `total` over `axis`, exactly: `kernel = free + (total - sum(free)) / n`.
+
+    The correction is shared by the entries that are not pinned by an earlier member of a composition
+    (`FixedTaps`, `Mask`), so pinned values stay as they are. That makes the Bayar-Stamm constrained
+    convolution `[FixedTaps({"center": -1.0}), ZeroSum()]`: centre tap -1, the other taps sum to 1.
+
+    Args:
+        total: float, the sum each slice must have (for example 1.0 for smoothing filters).
+        axis: kernel axes summed over; default the spatial axes (all but the last two), so every
+            (input channel, filter) slice sums to `total`. E.g. `(0, 1, 2)` for a 2-D kernel: each whole
+            filter, input channels included, sums to `total`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> p = FixedSum(1.0).build((3, 3, 2, 4))
+    >>> kernel = p.forward(np.random.rand(3, 3, 2, 4).astype("float32"))
+    >>> bool(np.allclose(np.asarray(kernel).sum(axis=(0, 1)), 1.0, atol=1e-5))
+    True
+    """
+
+    def __init__(self, total=0.0, axis=None):
+        super().__init__()
+        if isinstance(total, bool) or not isinstance(total, (int, float)):
+            raise invalid_argument("total", total, "a number")
+        self.total = float(total)
+        self.axis = axis if axis is None or isinstance(axis, int) else tuple(axis)
+
+    def _build(self, kernel_shape, pinned):
+        ndim = len(kernel_shape)
+        self.axes = normalize_axes(self.axis, ndim, range(max(ndim - 2, 1)))
+        size = int(np.prod([kernel_shape[a] for a in self.axes]))
+        if size < 2:
+            raise invalid_argument(
+                "axis",
+                self.axis,
+                f"axes with at least 2 kernel entries in all (kernel shape {kernel_shape}); over a single "
+                "entry the constraint would fix the kernel",
+            )
+        self.free_mask = None
+        if pinned is not None:
+            free = ~np.broadcast_to(pinned, kernel_shape)
+            counts = free.sum(axis=self.axes, keepdims=True)
+            if (counts == 0).any():
+                raise invalid_argument(
+                    "axis", self.axis, "axes on which at least one entry is not pinned by an earlier member"
+                )
+            self.free_mask = free.astype("float32")
+            self.free_fraction = self.free_mask / counts
+        else:
+            self.free_fraction = 1.0 / size
+
+    def forward(self, free):
+        free = ops.convert_to_tensor(free)
+        deficit = self.total - ops.sum(free, axis=self.axes, keepdims=True)
+        fraction = self.free_fraction
+        if not isinstance(fraction, float):
+            fraction = ops.cast(fraction, free.dtype)
+        return free + deficit * fraction
+
+    def project(self, kernel):
+        return self.forward(ops.convert_to_tensor(kernel))
+
+    def in_manifold(self, kernel, atol=1e-5):
+        kernel = as_numpy(kernel)
+        scale = max(1.0, float(np.abs(kernel).sum(axis=self.axes).max()))
+        return bool(np.all(np.abs(kernel.sum(axis=self.axes) - self.total) <= atol * scale))
+
+    def get_config(self):
+        return {"total": self.total, "axis": self.axis}
+
+
+@register("zero_sum")
+class ZeroSum(FixedSum):
+    """The kernel sums to 0 over `axis`, exactly: `FixedSum(0.0, axis)`.
+
+    A zero-sum filter responds to local changes of brightness, not to the absolute level.
+
+    Args:
+        axis: kernel axes summed over; default the spatial axes, so every (input channel, filter) slice
+            sums to 0.
+
+    Example:
+
+    >>> import numpy as np
+    >>> p = ZeroSum().build((7, 7, 1, 8))
+    >>> kernel = np.asarray(p.forward(np.random.rand(7, 7, 1, 8).astype("float32")))
+    >>> bool(np.abs(kernel.sum(axis=(0, 1))).max() < 1e-5)
+    True
+    """
+
+    def __init__(self, axis=None):
+        super().__init__(0.0, axis)
+
+    def get_config(self):
+        return {"axis": self.axis}
