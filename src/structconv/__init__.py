@@ -7,7 +7,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("ops", "layers", "shapes", "errors")
+_SUBMODULES = ("ops", "layers", "shapes", "errors", "parametrizations", "constraints", "export")
 
 
 def __getattr__(name):
