@@ -67,6 +67,7 @@ class BaseConvND(keras.layers.Layer):
         padding_mode="zeros",
         output_padding=None,
         kernel_parametrization=None,
+        algorithm="auto",
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -85,6 +86,7 @@ class BaseConvND(keras.layers.Layer):
             padding_mode,
             output_padding,
             default_data_format=keras.config.image_data_format(),
+            algorithm=algorithm,
         )
         if filters % self.arguments.groups:
             raise invalid_argument("groups", groups, f"a divisor of filters ({filters})")
@@ -112,6 +114,7 @@ class BaseConvND(keras.layers.Layer):
     groups = property(lambda self: self.arguments.groups)
     data_format = property(lambda self: self.arguments.data_format)
     padding_mode = property(lambda self: self.arguments.padding_mode)
+    algorithm = property(lambda self: self.arguments.algorithm)
     padding = property(lambda self: _config_padding(self.arguments.padding))
 
     def _channel_axis(self):
@@ -250,6 +253,7 @@ class BaseConvND(keras.layers.Layer):
                 "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
                 "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
                 "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                "algorithm": self.algorithm,
                 "kernel_parametrization": (
                     None
                     if self.kernel_parametrization is None

@@ -32,6 +32,7 @@ class ConvND(BaseConvND):
         kernel_parametrization: keyword-only: a `structconv.parametrizations` object, registry name
             (`"zero_sum"`, `"unit_norm"`, ...) or list of them. The kernel is then computed from the
             variable `free_kernel` in every call, so the constraint holds exactly (see `kernel`).
+        algorithm: keyword-only, `"auto"` (default), `"direct"` or `"fft"`: see `structconv.ops.conv`.
         padding_mode: keyword-only, `"zeros"`, `"reflect"`, `"replicate"` or `"circular"`.
 
     Input shape:
@@ -75,6 +76,7 @@ class ConvND(BaseConvND):
         rank=None,
         padding_mode="zeros",
         kernel_parametrization=None,
+        algorithm="auto",
         **kwargs,
     ):
         super().__init__(
@@ -96,6 +98,7 @@ class ConvND(BaseConvND):
             bias_constraint=bias_constraint,
             rank=rank,
             kernel_parametrization=kernel_parametrization,
+            algorithm=algorithm,
             padding_mode=padding_mode,
             **kwargs,
         )
@@ -115,6 +118,7 @@ class ConvND(BaseConvND):
             groups=args.groups,
             data_format=args.data_format,
             padding_mode=args.padding_mode,
+            algorithm=args.algorithm,
         )
 
     def output_spatial_shape(self, spatial_shape):

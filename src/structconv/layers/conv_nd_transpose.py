@@ -32,6 +32,7 @@ class ConvNDTranspose(BaseConvND):
         kernel_parametrization: keyword-only: a `structconv.parametrizations` object, registry name
             (`"zero_sum"`, `"unit_norm"`, ...) or list of them. The kernel is then computed from the
             variable `free_kernel` in every call, so the constraint holds exactly (see `kernel`).
+        algorithm: keyword-only, `"auto"` (default), `"direct"` or `"fft"`: see `structconv.ops.conv`.
 
     Input shape:
         `(batch, *spatial, channels)` (channels_last) or `(batch, channels, *spatial)`.
@@ -72,6 +73,7 @@ class ConvNDTranspose(BaseConvND):
         *,
         rank=None,
         kernel_parametrization=None,
+        algorithm="auto",
         **kwargs,
     ):
         super().__init__(
@@ -92,6 +94,7 @@ class ConvNDTranspose(BaseConvND):
             bias_constraint=bias_constraint,
             rank=rank,
             kernel_parametrization=kernel_parametrization,
+            algorithm=algorithm,
             output_padding=output_padding,
             **kwargs,
         )
@@ -115,6 +118,7 @@ class ConvNDTranspose(BaseConvND):
             output_padding=self.output_padding,
             dilation_rate=args.dilation_rate,
             data_format=args.data_format,
+            algorithm=args.algorithm,
         )
 
     def output_spatial_shape(self, spatial_shape):

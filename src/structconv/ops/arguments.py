@@ -7,6 +7,7 @@ constructed, before it sees an input.
 import dataclasses
 
 from structconv.errors import invalid_argument
+from structconv.ops.algorithm import normalize_algorithm
 from structconv.shapes import arithmetic
 
 
@@ -22,6 +23,7 @@ class ConvArguments:
     data_format: str
     padding_mode: str = "zeros"
     output_padding: tuple = ()
+    algorithm: str = "auto"
 
 
 def check_rank(rank, name="rank"):
@@ -37,7 +39,8 @@ def check_groups(groups):
 
 
 def conv_arguments(rank, strides=1, padding="valid", dilation_rate=1, groups=1, data_format=None,
-                   padding_mode="zeros", output_padding=None, default_data_format="channels_last"):
+                   padding_mode="zeros", output_padding=None, default_data_format="channels_last",
+                   algorithm="auto"):
     """Normalises and checks convolution arguments for `rank` spatial axes."""
     check_rank(rank)
     strides = arithmetic.normalize_tuple(strides, rank, "strides")
@@ -50,6 +53,7 @@ def conv_arguments(rank, strides=1, padding="valid", dilation_rate=1, groups=1, 
         data_format=arithmetic.normalize_data_format(data_format, default_data_format),
         padding_mode=arithmetic.normalize_padding_mode(padding_mode),
         output_padding=arithmetic.validate_output_padding(output_padding, strides, rank),
+        algorithm=normalize_algorithm(algorithm),
     )
 
 
@@ -158,3 +162,58 @@ def _check_mode_padding(mode, size, pair, axis):
             pair,
             f"circular padding no larger than the input size {size} on spatial axis {axis}",
         )
+
+
+def choose_for_conv(inputs, kernel, args, padding):
+    """`"direct"` or `"fft"` for a forward convolution with resolved `padding` (see `ops.algorithm`)."""
+    if args.algorithm == "direct":
+        return "direct"
+    import keras
+
+    from structconv.ops.algorithm import choose_algorithm
+
+    spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
+    kernel_size = tuple(kernel.shape[: args.rank])
+    padded = tuple(n + before + after for n, (before, after) in zip(spatial, padding))
+    extents = tuple(arithmetic.effective_kernel_size(k, d) for k, d in zip(kernel_size, args.dilation_rate))
+    outputs = tuple((n - e) // s + 1 for n, e, s in zip(padded, extents, args.strides))
+    return choose_algorithm(
+        args.algorithm,
+        batch=inputs.shape[0],
+        padded_sizes=padded,
+        kernel_extents=extents,
+        kernel_size=kernel_size,
+        outputs=outputs,
+        channels=channels,
+        filters=kernel.shape[-1],
+        groups=args.groups,
+        itemsize=8 if keras.backend.standardize_dtype(inputs.dtype) == "float64" else 4,
+        backend_name=keras.backend.backend(),
+    )
+
+
+def choose_for_conv_transpose(inputs, kernel, args):
+    """`"direct"` or `"fft"` for a transposed convolution (costed as the convolution it is the adjoint of)."""
+    if args.algorithm == "direct":
+        return "direct"
+    import keras
+
+    from structconv.ops.algorithm import choose_algorithm
+
+    spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
+    kernel_size = tuple(kernel.shape[: args.rank])
+    extents = tuple(arithmetic.effective_kernel_size(k, d) for k, d in zip(kernel_size, args.dilation_rate))
+    full = tuple((n - 1) * s + e for n, s, e in zip(spatial, args.strides, extents))
+    return choose_algorithm(
+        args.algorithm,
+        batch=inputs.shape[0],
+        padded_sizes=full,
+        kernel_extents=extents,
+        kernel_size=kernel_size,
+        outputs=spatial,
+        channels=channels,
+        filters=kernel.shape[-2],
+        groups=1,
+        itemsize=8 if keras.backend.standardize_dtype(inputs.dtype) == "float64" else 4,
+        backend_name=keras.backend.backend(),
+    )

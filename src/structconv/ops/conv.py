@@ -7,11 +7,13 @@ from structconv._backend import get_backend
 from structconv.errors import invalid_argument
 from structconv.ops.arguments import (
     check_kernel,
+    choose_for_conv,
     conv_arguments,
     resolve_padding,
     split_shape,
 )
 from structconv.ops.decomposition import decomposed_conv
+from structconv.ops.fft_conv import fft_conv
 from structconv.ops.padding import pad_spatial
 
 
@@ -56,7 +58,7 @@ def input_rank(inputs, name="inputs"):
 
 
 def conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, data_format=None, *,
-         padding_mode="zeros"):
+         padding_mode="zeros", algorithm="auto"):
     """N-dimensional convolution (cross-correlation, as in every deep-learning framework).
 
     The rank (number of spatial axes) is `inputs.ndim - 2`, any rank >= 1. Ranks 1-3 run the backend's
@@ -77,6 +79,9 @@ def conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, 
             `keras.config.image_data_format()`.
         padding_mode: what the padding holds: `"zeros"`, `"reflect"` (`1234 -> 32|1234|32`),
             `"replicate"` (`11|1234|44`) or `"circular"` (`34|1234|12`).
+        algorithm: `"direct"`, `"fft"` (same results, computed by FFT: faster for large kernels), or
+            `"auto"` (default): the faster of the two by a cost model calibrated per backend, never FFT
+            above the memory budget of `structconv.config`. See `structconv.ops.algorithm`.
 
     Returns:
         Tensor of shape `(batch, *output_spatial, filters)` (or channels_first), where each output size is
@@ -101,6 +106,7 @@ def conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, 
         data_format,
         padding_mode,
         default_data_format=keras.config.image_data_format(),
+        algorithm=algorithm,
     )
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
     kernel_size = check_kernel(tuple(kernel.shape), channels, args)
@@ -109,6 +115,8 @@ def conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, 
 
 def conv_with_padding(inputs, kernel, args, padding):
     """The convolution once arguments are checked and `padding` resolved to `(before, after)` pairs."""
+    if choose_for_conv(inputs, kernel, args, padding) == "fft":
+        return fft_conv(inputs, kernel, args, padding)
     backend = get_backend()
     if args.padding_mode != "zeros" and any(any(pair) for pair in padding):
         inputs = pad_spatial(inputs, padding, args.padding_mode, args.data_format)

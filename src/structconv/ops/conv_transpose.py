@@ -4,15 +4,21 @@ import keras
 
 from structconv._backend import get_backend
 from structconv.errors import invalid_argument
-from structconv.ops.arguments import check_kernel, conv_arguments, split_shape
+from structconv.ops.arguments import (
+    check_kernel,
+    choose_for_conv_transpose,
+    conv_arguments,
+    split_shape,
+)
 from structconv.ops.conv import as_float_tensors, input_rank
 from structconv.ops.decomposition import decomposed_conv_transpose
+from structconv.ops.fft_conv import fft_conv_transpose_full
 from structconv.ops.padding import pad_axis, slice_axis
 from structconv.shapes import arithmetic
 
 
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, dilation_rate=1,
-                   data_format=None):
+                   data_format=None, *, algorithm="auto"):
     """N-dimensional transposed convolution: the adjoint (gradient) of `conv` with the same arguments.
 
     For every `x` of the output's shape and `y` of the input's shape,
@@ -31,6 +37,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         dilation_rate: int or tuple of `rank` ints >= 1.
         data_format: `"channels_last"`, `"channels_first"`, or `None` for
             `keras.config.image_data_format()`.
+        algorithm: `"direct"`, `"fft"` or `"auto"`, as for `conv`.
 
     Returns:
         Tensor of shape `(batch, *output_spatial, filters)` (or channels_first), each output size given by
@@ -53,6 +60,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         data_format=data_format,
         output_padding=output_padding,
         default_data_format=keras.config.image_data_format(),
+        algorithm=algorithm,
     )
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
     kernel_size = check_kernel(tuple(kernel.shape), channels, args, transposed=True)
@@ -79,7 +87,9 @@ def transposed_output_sizes(spatial, kernel_size, args):
 def conv_transpose_with_sizes(inputs, kernel, args, output_sizes):
     """The transposed convolution once arguments are checked and output sizes known."""
     backend = get_backend()
-    if args.rank <= 3:
+    if choose_for_conv_transpose(inputs, kernel, args) == "fft":
+        full = fft_conv_transpose_full(inputs, kernel, args)
+    elif args.rank <= 3:
         full = backend.conv_transpose(inputs, kernel, args.strides, args.dilation_rate, args.data_format)
     else:
         full = decomposed_conv_transpose(

@@ -45,3 +45,17 @@ def pad_spatial(x, padding, mode, data_format):
     for offset, (before, after) in enumerate(padding):
         x = pad_axis(x, first + offset, before, after, mode)
     return x
+
+
+def spread(x, axis, stride):
+    """Inserts `stride - 1` zeros between the entries of `axis`: `1 2 3` -> `1 0 2 0 3` for stride 2.
+
+    Used to write strides and dilations into tensors (transposed convolution, dilated kernels).
+    """
+    if stride == 1:
+        return x
+    size = x.shape[axis]
+    stacked = ops.stack([x] + [ops.zeros_like(x)] * (stride - 1), axis=axis + 1)
+    shape = [-1 if i == 0 else v for i, v in enumerate(stacked.shape)]
+    merged = ops.reshape(stacked, shape[:axis] + [size * stride] + shape[axis + 2 :])
+    return slice_axis(merged, axis, 0, (size - 1) * stride + 1)
