@@ -48,3 +48,18 @@ def conv_transpose(x, kernel, strides, dilation_rate, data_format):
         rhs_dilation=tuple(dilation_rate),
         dimension_numbers=_dimension_numbers(rank, data_format, transposed=True),
     )
+
+
+def rfftn(x, axes, lengths):
+    """Real N-D FFT over `axes` (trailing axes), zero-padding each to its length in `lengths`."""
+    return jnp.fft.rfftn(x, s=tuple(lengths), axes=tuple(axes))
+
+
+def irfftn(x, axes, lengths):
+    """Inverse of `rfftn`: a real tensor with `lengths` along `axes`."""
+    return jnp.fft.irfftn(x, s=tuple(lengths), axes=tuple(axes))
+
+
+def einsum(subscripts, *operands):
+    """`einsum` that keeps complex128 (Keras's promotion rules turn it into complex64 on some backends)."""
+    return jnp.einsum(subscripts, *operands)

@@ -92,3 +92,49 @@ def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     if data_format == "channels_first":
         y = _to_channels_first(y, rank)
     return y
+
+
+# TensorFlow's FFTs transform at most the 3 innermost axes; further (leading) FFT axes are transformed one
+# at a time by complex FFTs on the innermost axis, the axis moved there and back.
+_RFFT = {1: tf.signal.rfft, 2: tf.signal.rfft2d, 3: tf.signal.rfft3d}
+_IRFFT = {1: tf.signal.irfft, 2: tf.signal.irfft2d, 3: tf.signal.irfft3d}
+
+
+def _along_axis(x, axis, transform):
+    last = len(x.shape) - 1
+    if axis == last:
+        return transform(x)
+    order = list(range(len(x.shape)))
+    order[axis], order[last] = last, axis
+    return tf.transpose(transform(tf.transpose(x, order)), order)
+
+
+def _pad_to(x, axis, length):
+    extra = length - x.shape[axis]
+    if extra <= 0:
+        return x
+    shape = tf.concat([tf.shape(x)[:axis], [extra], tf.shape(x)[axis + 1 :]], axis=0)
+    return tf.concat([x, tf.zeros(shape, x.dtype)], axis=axis)
+
+
+def rfftn(x, axes, lengths):
+    """Real N-D FFT over `axes` (the trailing axes), zero-padding each to its length in `lengths`."""
+    inner = min(len(axes), 3)
+    spectrum = _RFFT[inner](x, fft_length=list(lengths[-inner:]))
+    for axis, length in zip(axes[:-inner], lengths[:-inner]):
+        spectrum = _pad_to(spectrum, axis, length)
+        spectrum = _along_axis(spectrum, axis, tf.signal.fft)
+    return spectrum
+
+
+def irfftn(x, axes, lengths):
+    """Inverse of `rfftn`: a real tensor with `lengths` along `axes`."""
+    inner = min(len(axes), 3)
+    for axis in axes[:-inner]:
+        x = _along_axis(x, axis, tf.signal.ifft)
+    return _IRFFT[inner](x, fft_length=list(lengths[-inner:]))
+
+
+def einsum(subscripts, *operands):
+    """`einsum` that keeps complex128 (Keras's promotion rules turn it into complex64 on some backends)."""
+    return tf.einsum(subscripts, *operands)

@@ -1,5 +1,6 @@
 """PyTorch implementation of the backend tier (see README.md)."""
 
+import torch
 import torch.nn.functional as F
 
 PREFERRED_DATA_FORMAT = "channels_first"
@@ -50,3 +51,16 @@ def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     return y
 
 
+def rfftn(x, axes, lengths):
+    """Real N-D FFT over `axes` (trailing axes), zero-padding each to its length in `lengths`."""
+    return torch.fft.rfftn(x, s=tuple(lengths), dim=tuple(axes))
+
+
+def irfftn(x, axes, lengths):
+    """Inverse of `rfftn`: a real tensor with `lengths` along `axes`."""
+    return torch.fft.irfftn(x, s=tuple(lengths), dim=tuple(axes))
+
+
+def einsum(subscripts, *operands):
+    """`einsum` that keeps complex128 (Keras's promotion rules turn it into complex64 on some backends)."""
+    return torch.einsum(subscripts, *operands)
