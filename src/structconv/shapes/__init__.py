@@ -11,8 +11,11 @@ from structconv.shapes.arithmetic import (
     normalize_padding,
     resolve_axis_padding,
 )
+from structconv.shapes.explain import ConvExplanation, explain_conv
 
 __all__ = [
+    "ConvExplanation",
+    "explain_conv",
     "conv_output_shape",
     "conv_output_size",
     "conv_transpose_output_size",
