@@ -85,7 +85,8 @@ def complex_conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, gr
     Args:
         inputs: a complex tensor, or a `(real, imag)` pair of real tensors of the same shape, laid out as for
             `ops.conv`. The output takes the same form.
-        kernel: a complex tensor or a `(real, imag)` pair, shape `(*kernel_size, channels // groups, filters)`.
+        kernel: a complex tensor or a `(real, imag)` pair of shape
+            `(*kernel_size, channels // groups, filters)`.
         strides, padding, dilation_rate, groups, data_format, padding_mode, algorithm: as `ops.conv`.
         method: `"naive"`, `"gauss"`, `"block"` or `"auto"`; see the module docstring for cost and precision.
 
