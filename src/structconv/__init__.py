@@ -7,7 +7,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("ops", "layers", "shapes", "errors", "parametrizations", "constraints", "export")
+_SUBMODULES = (
+    "config", "constraints", "errors", "export", "initializers", "layers", "ops", "parametrizations", "shapes"
+)
 
 
 def __getattr__(name):

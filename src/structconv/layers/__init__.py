@@ -1,5 +1,6 @@
 """Keras layers: N-dimensional convolution and transposed convolution, with fixed-rank aliases."""
 
+from structconv.layers.complex_conv_nd import ComplexConv1D, ComplexConv2D, ComplexConv3D, ComplexConvND
 from structconv.layers.conv_aliases import (
     Conv1D,
     Conv1DTranspose,
@@ -12,8 +13,16 @@ from structconv.layers.conv_aliases import (
 )
 from structconv.layers.conv_nd import ConvND
 from structconv.layers.conv_nd_transpose import ConvNDTranspose
+from structconv.layers.intensity import Intensity
+from structconv.layers.phase_modulation import PhaseModulation
 
 __all__ = [
+    "ComplexConv1D",
+    "ComplexConv2D",
+    "ComplexConv3D",
+    "ComplexConvND",
+    "Intensity",
+    "PhaseModulation",
     "Conv1D",
     "Conv1DTranspose",
     "Conv2D",

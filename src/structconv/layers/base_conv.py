@@ -148,7 +148,7 @@ class BaseConvND(keras.layers.Layer):
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias",
-                shape=(self.filters,),
+                shape=self.bias_shape(),
                 initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
@@ -157,6 +157,9 @@ class BaseConvND(keras.layers.Layer):
             )
         else:
             self.bias = None
+
+    def bias_shape(self):
+        return (self.filters,)
 
     def _build_parametrized_kernel(self, kernel_shape):
         parametrization = self.kernel_parametrization.build(kernel_shape)

@@ -16,6 +16,7 @@ from structconv.parametrizations.fixed_taps import FixedTaps
 from structconv.parametrizations.mask import Mask
 from structconv.parametrizations.non_neg import NonNeg
 from structconv.parametrizations.symmetric import Symmetric
+from structconv.parametrizations.unit_modulus import UnitModulus
 from structconv.parametrizations.unit_norm import UnitNorm
 
 
@@ -55,6 +56,7 @@ __all__ = [
     "NonNeg",
     "Parametrization",
     "Symmetric",
+    "UnitModulus",
     "UnitNorm",
     "ZeroSum",
     "get",
