@@ -26,9 +26,9 @@ class PhaseModulation(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> real, imag = PhaseModulation()(np.ones((2, 4, 4, 1), "float32"))
-    >>> float(np.asarray(real).sum()), float(np.asarray(imag).sum())
+    >>> float(keras.ops.sum(real)), float(keras.ops.sum(imag))
     (32.0, 0.0)
     """
 
