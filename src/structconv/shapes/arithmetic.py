@@ -239,7 +239,14 @@ def conv_transpose_crop(size, output_size, kernel_size, stride, padding, dilatio
     exceeds the full length: exactly the adjoint of a forward convolution of an input of `output_size` with
     the same padding.
     """
-    before, _ = resolve_axis_padding(padding, output_size, kernel_size, stride, dilation)
+    if padding == "same":
+        # TensorFlow's rule (and Keras's on every backend): the "same" padding of a forward convolution
+        # from `output_size` back to `size` entries, which holds even when `output_padding` makes the
+        # forward convolution of `output_size` give one entry fewer than `size`.
+        extent = effective_kernel_size(kernel_size, dilation)
+        before = max((size - 1) * stride + extent - output_size, 0) // 2
+    else:
+        before, _ = resolve_axis_padding(padding, output_size, kernel_size, stride, dilation)
     return before, before + output_size
 
 
