@@ -11,8 +11,15 @@ import tensorflow as tf
 from structconv.shapes.arithmetic import resolve_axis_padding
 
 PREFERRED_DATA_FORMAT = "channels_last"
-# Measured by benchmarks/calibrate_decomposition.py on the 2-core CPU machine: see docs/benchmarks.md.
+# Named explicitly: without it, eager gradients of a rank-3 convolution fail in TensorFlow 2.21
+# (`_Conv3DGrad` reads a data_format of None).
+_DATA_FORMAT = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
+# How convolutions above rank 3 run (see structconv.ops.decomposition), measured by
+# benchmarks/calibrate_decomposition.py on the 2-core CPU machine (docs/benchmarks.md): oneDNN's Conv3D
+# is the fastest native convolution and gains from many input channels, so the peeled taps are stacked
+# along the input channels.
 DECOMPOSE_TO_RANK = 3
+DECOMPOSE_STACKING = "inputs"
 
 
 def _to_channels_last(x, rank):
@@ -62,12 +69,13 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
         dilation_rate = (1,) * rank
     kernel_size = kernel.shape[:rank]
     x, padding_name = _padding_argument(x, kernel_size, strides, padding, dilation_rate)
-    if groups > 1 and rank == 3:
-        # TensorFlow's Conv3D has no grouped kernel: one convolution per group.
+    if groups > 1 and (rank == 3 or x.dtype == tf.float64):
+        # TensorFlow's Conv3D has no grouped kernel, and its CPU kernels have no gradient for grouped
+        # float64 convolution: one convolution per group.
         y = tf.concat(
             [
                 tf.nn.convolution(x_group, k_group, list(strides), padding_name,
-                                  dilations=list(dilation_rate))
+                                  data_format=_DATA_FORMAT[rank], dilations=list(dilation_rate))
                 for x_group, k_group in zip(
                     tf.split(x, groups, axis=-1), tf.split(kernel, groups, axis=-1)
                 )
@@ -75,7 +83,10 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
             axis=-1,
         )
     else:
-        y = tf.nn.convolution(x, kernel, list(strides), padding_name, dilations=list(dilation_rate))
+        y = tf.nn.convolution(
+            x, kernel, list(strides), padding_name,
+            data_format=_DATA_FORMAT[rank], dilations=list(dilation_rate),
+        )
     if data_format == "channels_first":
         y = _to_channels_first(y, rank)
     return y

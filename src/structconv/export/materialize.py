@@ -119,7 +119,16 @@ def materialize(model):
             return replacement
         return layer.__class__.from_config(layer.get_config())
 
-    exported = keras.models.clone_model(model, clone_function=clone)
+    exported = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    _copy_weights(model, exported)
+    return exported
+
+
+def _copy_weights(model, exported):
+    """Copies weights layer by layer (by name), the effective kernels of structconv layers, into nested
+    models too."""
+    import keras
+
     for original in model.layers:
         if not original.weights:
             continue
@@ -130,6 +139,7 @@ def materialize(model):
                 weights.append(keras.ops.convert_to_numpy(original.bias))
             stock = target.layers[-1] if isinstance(target, keras.Sequential) else target
             stock.set_weights(weights)
+        elif isinstance(original, keras.Model):
+            _copy_weights(original, target)
         else:
             target.set_weights(original.get_weights())
-    return exported

@@ -2,6 +2,7 @@
 
 import keras
 
+from structconv.errors import invalid_argument
 from structconv.layers.base_conv import BaseConvND
 from structconv.ops.conv_transpose import conv_transpose
 from structconv.shapes import arithmetic
@@ -76,6 +77,12 @@ class ConvNDTranspose(BaseConvND):
         algorithm="auto",
         **kwargs,
     ):
+        for name in ("groups", "padding_mode"):
+            # BaseConvND takes them for ConvND; a transposed convolution has neither.
+            if name in kwargs:
+                raise invalid_argument(
+                    name, kwargs[name], "no such argument: ConvNDTranspose has no groups or padding modes"
+                )
         super().__init__(
             filters,
             kernel_size,

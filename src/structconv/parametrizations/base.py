@@ -10,8 +10,9 @@ the step). Each one is *built* for one kernel shape and then offers:
   that satisfies the constraint (used to initialise from `kernel_initializer` and by `assign_kernel`);
 - `project(kernel)`: the nearest kernel that satisfies the constraint;
 - `in_manifold(kernel, atol)`: whether a kernel (NumPy) satisfies it;
-- `pinned`: a boolean NumPy array of the entries whose values it fixes (or `None`), so that a later
-  sum constraint adjusts only the other entries.
+- `pinned`: a boolean NumPy array of the entries whose values it fixes (or `None`), and
+  `pinned_values`, those values, so that a later sum constraint adjusts only the other entries. `build`
+  receives the union of earlier members' pins as a `(mask, values)` pair, or `None`.
 """
 
 import numpy as np
@@ -85,6 +86,11 @@ class Parametrization:
 
     def _build(self, kernel_shape, pinned):
         pass
+
+    @property
+    def pinned_values(self):
+        """The values of the `pinned` entries (zeros unless a subclass pins other values)."""
+        return None if self.pinned is None else np.zeros(self.pinned.shape)
 
     @property
     def built(self):

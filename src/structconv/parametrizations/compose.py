@@ -45,9 +45,17 @@ class Compose(Parametrization):
         for member in self.members:
             member.build(kernel_shape, pinned)
             if member.pinned is not None:
-                pinned = member.pinned if pinned is None else (pinned | member.pinned)
-        self.pinned = pinned
+                mask = np.broadcast_to(member.pinned, kernel_shape)
+                values = np.broadcast_to(member.pinned_values, kernel_shape)
+                if pinned is not None:
+                    mask, values = mask | pinned[0], np.where(mask, values, pinned[1])
+                pinned = (mask, values)
+        self.pinned, self._pinned_values = (None, None) if pinned is None else pinned
         self._check_order()
+
+    @property
+    def pinned_values(self):
+        return self._pinned_values
 
     def _check_order(self):
         rng = np.random.default_rng(0)

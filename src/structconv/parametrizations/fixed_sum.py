@@ -48,16 +48,22 @@ class FixedSum(Parametrization):
                 f"axes with at least 2 kernel entries in all (kernel shape {kernel_shape}); over a single "
                 "entry the constraint would fix the kernel",
             )
-        self.free_mask = None
         if pinned is not None:
-            free = ~np.broadcast_to(pinned, kernel_shape)
+            mask, values = pinned
+            free = ~mask
             counts = free.sum(axis=self.axes, keepdims=True)
-            if (counts == 0).any():
+            # A slice pinned whole (a kernel a Mask zeroes, taps all fixed) is left as it is: its sum is
+            # already fixed, and must be the total.
+            fixed_sums = np.where(mask, values, 0.0).sum(axis=self.axes, keepdims=True)
+            impossible = (counts == 0) & ~np.isclose(fixed_sums, self.total)
+            if impossible.any():
                 raise invalid_argument(
-                    "axis", self.axis, "axes on which at least one entry is not pinned by an earlier member"
+                    "total",
+                    self.total,
+                    "a total that slices pinned whole by earlier members (Mask, FixedTaps) can have: they "
+                    f"sum to {sorted(set(np.round(fixed_sums[impossible], 6).tolist()))}",
                 )
-            self.free_mask = free.astype("float32")
-            self.free_fraction = self.free_mask / counts
+            self.free_fraction = free.astype("float32") / np.maximum(counts, 1)
         else:
             self.free_fraction = 1.0 / size
 

@@ -55,7 +55,7 @@ class FixedTaps(Parametrization):
     def _build(self, kernel_shape, pinned):
         ndim, spatial = len(kernel_shape), len(kernel_shape) - 2
         self.pinned = np.zeros(kernel_shape, bool)
-        self.values = np.zeros(kernel_shape, "float32")
+        self.values = np.zeros(kernel_shape, "float64")  # cast to the kernel's dtype when used
         for position, value in self.taps:
             if position == "center":
                 if any(k % 2 == 0 for k in kernel_shape[:spatial]):
@@ -74,6 +74,10 @@ class FixedTaps(Parametrization):
                 )
             self.pinned[position] = True
             self.values[position] = value
+
+    @property
+    def pinned_values(self):
+        return self.values
 
     def forward(self, free):
         free = ops.convert_to_tensor(free)

@@ -41,7 +41,9 @@ class UnitNorm(Parametrization):
     def forward(self, free):
         free = ops.convert_to_tensor(free)
         squared = ops.sum(ops.square(free), axis=self.axes, keepdims=True)
-        return free * ops.rsqrt(ops.maximum(squared, _TINY))
+        # `where`, not `keras.ops.maximum`: Keras's type promotion turns float64 into float32 in maximum.
+        floored = ops.where(squared > _TINY, squared, ops.ones_like(squared) * _TINY)
+        return free * ops.rsqrt(floored)
 
     def project(self, kernel):
         return self.forward(kernel)
