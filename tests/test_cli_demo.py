@@ -1,0 +1,75 @@
+"""The command line, and `structconv demo --quick` on this test run's backend (`KERAS_BACKEND`)."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from structconv import cli
+
+
+def run_python(*args, timeout=120):
+    """Runs a fresh Python with this test run's environment (so the same Keras backend)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+    )
+
+
+def test_importing_the_cli_imports_no_keras():
+    result = run_python(
+        "-c",
+        "import sys, structconv.cli, structconv.demo; "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_python_m_structconv_help_lists_the_commands():
+    result = run_python("-m", "structconv", "--help")
+    assert result.returncode == 0, result.stderr
+    assert all(command.name in result.stdout for command in cli.COMMANDS)
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert cli.main([]) == 2
+    assert "usage: structconv" in capsys.readouterr().out
+
+
+def test_backend_cannot_change_once_keras_is_loaded(monkeypatch):
+    import keras
+
+    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())
+    other = next(name for name in cli.BACKENDS if name != keras.backend.backend())
+    error = cli.configure_environment(other)
+    assert error is not None and "fresh process" in error
+    assert os.environ["KERAS_BACKEND"] == keras.backend.backend()
+
+
+@pytest.mark.timeout(600)
+def test_quick_demo_writes_a_report_and_learns(tmp_path):
+    import keras
+
+    result = run_python(
+        "-c",
+        "import sys; from structconv.cli import main; sys.exit(main(sys.argv[1:]))",
+        "demo",
+        "--quick",
+        "--output",
+        str(tmp_path),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = (tmp_path / "REPORT.md").read_text()
+    assert f"backend **{keras.backend.backend()}**" in report
+    figures = sorted(path.name for path in tmp_path.glob("*.png"))
+    assert figures, "no figure written"
+    assert all(f"({name})" in report for name in figures)
+    accuracy = float(re.search(r"held-out accuracy: ([0-9.]+)", result.stdout).group(1))
+    assert accuracy > 1 / 6 + 0.2
