@@ -43,53 +43,6 @@ def _inverse(permutation):
     return inverse
 
 
-import os
-
-# EXPERIMENT switches (to be replaced by measured constants).
-STRATEGY = os.environ.get("SC_STRATEGY", "taps")  # taps | input | output
-STACK = int(os.environ.get("SC_STACK", "0"))  # max taps per call (0: all)
-
-
-def _windows(x, taps, dilation, outputs, strides):
-    return x[
-        (slice(None),)
-        + tuple(
-            slice(t * d, t * d + (o - 1) * s + 1, s)
-            for t, d, o, s in zip(taps, dilation, outputs, strides)
-        )
-    ]
-
-
-def _stack_channels(windows, axis, groups):
-    """Concatenates windows along the channel axis, group-major: (groups, taps, channels // groups)."""
-    if len(windows) == 1:
-        return windows[0]
-    if groups == 1:
-        return ops.concatenate(windows, axis=axis)
-    shape = [-1 if i == 0 else v for i, v in enumerate(windows[0].shape)]
-    split = shape[:axis] + [groups, shape[axis] // groups] + shape[axis + 1 :]
-    stacked = ops.stack([ops.reshape(w, split) for w in windows], axis=axis + 1)
-    merged = shape[:axis] + [len(windows) * shape[axis]] + shape[axis + 1 :]
-    return ops.reshape(stacked, merged)
-
-
-def _stack_filters(kernels, groups):
-    """Kernels (*k, c, f) of the taps stacked to (*k, c, groups * taps * (f // groups))."""
-    if len(kernels) == 1:
-        return kernels[0]
-    if groups == 1:
-        return ops.concatenate(kernels, axis=-1)
-    shape = list(kernels[0].shape)
-    split = shape[:-1] + [groups, shape[-1] // groups]
-    stacked = ops.stack([ops.reshape(k, split) for k in kernels], axis=-2)
-    return ops.reshape(stacked, shape[:-1] + [len(kernels) * shape[-1]])
-
-
-def _chunks(items, size):
-    size = size or len(items)
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout):
     """Zero-padded convolution of rank `args.rank` through `lower_conv` of rank `target_rank`."""
     rank = args.rank
@@ -100,49 +53,31 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout):
         x = pad_axis(x, 1 + axis, *padding[axis])
     kernel_size = kernel.shape[:peeled]
     strides, dilation = args.strides[:peeled], args.dilation_rate[:peeled]
-    sizes = tuple(x.shape[1 : 1 + peeled])
     outputs = [
         (n - (k - 1) * d - 1) // s + 1
-        for n, k, s, d in zip(sizes, kernel_size, strides, dilation)
+        for n, k, s, d in zip(x.shape[1 : 1 + peeled], kernel_size, strides, dilation)
     ]
-    channel_axis = 1 + peeled if layout == "channels_first" else len(x.shape) - 1
-    all_taps = list(itertools.product(*(range(k) for k in kernel_size)))
-    rest = (args.strides[peeled:], padding[peeled:], args.dilation_rate[peeled:], args.groups, layout)
-    partials = []
-    if STRATEGY == "output":
-        frames = ops.reshape(x, (-1, *x.shape[1 + peeled :]))
-        for chunk in _chunks(all_taps, STACK):
-            z = lower_conv(frames, _stack_filters([kernel[t] for t in chunk], args.groups), *rest)
-            z = ops.reshape(z, (-1, *sizes, *z.shape[1:]))
-            zc = 1 + peeled if layout == "channels_first" else len(z.shape) - 1
-            f = z.shape[zc] // len(chunk)
-            g = args.groups
-            split = list(z.shape)
-            split[0] = -1
-            split = split[:zc] + [g, len(chunk), f // g] + split[zc + 1 :]
-            z = ops.reshape(z, split)
-            for i, taps in enumerate(chunk):
-                part = _windows(z, taps, dilation, outputs, strides)
-                part = part[(slice(None),) * (zc + 1) + (i,)]
-                partials.append(part)
-        total = partials[0]
-        for part in partials[1:]:
-            total = ops.add(total, part)
-        shape = list(total.shape)
-        shape[0] = -1
-        y = ops.reshape(total, shape[:zc] + [shape[zc] * shape[zc + 1]] + shape[zc + 2 :])
-        return _permute(y, _inverse(permutation))
-    for chunk in _chunks(all_taps, STACK if STRATEGY == "input" else 1):
-        window = _stack_channels(
-            [_windows(x, t, dilation, outputs, strides) for t in chunk], channel_axis, args.groups
+    frame_shape = tuple(x.shape[1 + peeled :])
+    total = None
+    for taps in itertools.product(*(range(k) for k in kernel_size)):
+        window = x[
+            (slice(None),)
+            + tuple(
+                slice(t * d, t * d + (o - 1) * s + 1, s)
+                for t, d, o, s in zip(taps, dilation, outputs, strides)
+            )
+        ]
+        frames = ops.reshape(window, (-1, *frame_shape))
+        partial = lower_conv(
+            frames,
+            kernel[taps],
+            args.strides[peeled:],
+            padding[peeled:],
+            args.dilation_rate[peeled:],
+            args.groups,
+            layout,
         )
-        frames = ops.reshape(window, (-1, *window.shape[1 + peeled :]))
-        tap_kernel = ops.concatenate([kernel[t] for t in chunk], axis=-2) if len(chunk) > 1 else (
-            kernel[chunk[0]])
-        partials.append(lower_conv(frames, tap_kernel, *rest))
-    total = partials[0]
-    for part in partials[1:]:
-        total = ops.add(total, part)
+        total = partial if total is None else ops.add(total, partial)
     y = ops.reshape(total, (-1, *outputs, *total.shape[1:]))
     return _permute(y, _inverse(permutation))
 
