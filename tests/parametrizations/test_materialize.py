@@ -41,7 +41,9 @@ LAYERS = [
     ("3d_same", (4, 4, 4, 2), L.Conv3D, "zero_sum", dict(padding="same")),
     ("3d_pairs", (4, 4, 4, 2), L.Conv3D, P.Symmetric((0, 1, 2)), dict(padding=((1, 0), (0, 1), (1, 1)))),
     ("3dT_same", (4, 4, 4, 2), L.Conv3DTranspose, "unit_norm", dict(strides=2, padding="same")),
-    ("3d_cf_valid", (2, 4, 4, 4), L.Conv3D, P.Mask(MASK_IN_OUT), dict(CF)),
+    # Not (2, 4, 4, 4): the output's last axis would have as many entries as filters, where stock Keras on
+    # TensorFlow adds a channels_first bias on the wrong axis (keras.ops.add); structconv adds it right.
+    ("3d_cf_valid", (2, 4, 4, 5), L.Conv3D, P.Mask(MASK_IN_OUT), dict(CF)),
     ("3dT_cf_valid", (2, 4, 4, 4), L.Conv3DTranspose, "unit_norm", dict(CF, strides=2)),
 ]
 IDS = [case[0] for case in LAYERS]

@@ -220,7 +220,9 @@ class BaseConvND(keras.layers.Layer):
         if self.use_bias:
             shape = [1] * (self.rank + 2)
             shape[self._channel_axis()] = self.filters
-            outputs = ops.add(outputs, ops.reshape(self.bias, shape))
+            # The tensor's own `+`: keras.ops.add on TensorFlow adds a (1, C, 1, ...) bias on the last axis
+            # whenever that axis also has C entries.
+            outputs = outputs + ops.reshape(self.bias, shape)
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs

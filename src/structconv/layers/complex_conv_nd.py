@@ -151,8 +151,9 @@ class ComplexConvND(BaseConvND):
         if self.use_bias:
             shape = [1] * (self.rank + 2)
             shape[self._channel_axis()] = self.filters
-            real = ops.add(real, ops.reshape(self.bias[:, 0], shape))
-            imag = ops.add(imag, ops.reshape(self.bias[:, 1], shape))
+            # The tensors' own `+`, as in BaseConvND.call (keras.ops.add misplaces it on TensorFlow).
+            real = real + ops.reshape(self.bias[:, 0], shape)
+            imag = imag + ops.reshape(self.bias[:, 1], shape)
         return join_complex(real, imag, as_pair)
 
     def output_spatial_shape(self, spatial_shape):

@@ -173,6 +173,14 @@ def choose_for_conv(inputs, kernel, args, padding):
     from structconv.ops.algorithm import choose_algorithm
 
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
+    if any(n is None for n in spatial):
+        # Traced with unknown spatial sizes (a fully convolutional model on a new image size): no cost
+        # model without sizes, and no FFT length either.
+        if args.algorithm == "fft":
+            raise invalid_argument(
+                "algorithm", "fft", "'direct' or 'auto' for inputs of spatial sizes unknown when traced"
+            )
+        return "direct"
     kernel_size = tuple(kernel.shape[: args.rank])
     padded = tuple(n + before + after for n, (before, after) in zip(spatial, padding))
     extents = tuple(arithmetic.effective_kernel_size(k, d) for k, d in zip(kernel_size, args.dilation_rate))
@@ -201,6 +209,14 @@ def choose_for_conv_transpose(inputs, kernel, args):
     from structconv.ops.algorithm import choose_algorithm
 
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
+    if any(n is None for n in spatial):
+        # Traced with unknown spatial sizes (a fully convolutional model on a new image size): no cost
+        # model without sizes, and no FFT length either.
+        if args.algorithm == "fft":
+            raise invalid_argument(
+                "algorithm", "fft", "'direct' or 'auto' for inputs of spatial sizes unknown when traced"
+            )
+        return "direct"
     kernel_size = tuple(kernel.shape[: args.rank])
     extents = tuple(arithmetic.effective_kernel_size(k, d) for k, d in zip(kernel_size, args.dilation_rate))
     full = tuple((n - 1) * s + e for n, s, e in zip(spatial, args.strides, extents))
