@@ -37,8 +37,8 @@ def _config_padding(padding):
 class BaseConvND(keras.layers.Layer):
     """Common base of the structconv convolution layers; not meant to be used directly.
 
-    Subclasses define `kernel_shape(input_channels)`, `convolution_op(inputs, kernel)` and
-    `output_spatial_shape(spatial_shape)`.
+    Subclasses define `kernel_shape(input_channels)` and `convolution_op(inputs, kernel)`; transposed ones
+    also `output_spatial_shape(spatial_shape)`.
     """
 
     fixed_rank = None
@@ -226,6 +226,13 @@ class BaseConvND(keras.layers.Layer):
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs
+
+    def output_spatial_shape(self, spatial_shape):
+        """Output sizes of a forward convolution (`ConvNDTranspose` overrides it)."""
+        args = self.arguments
+        return arithmetic.conv_output_shape(
+            spatial_shape, self.kernel_size, args.strides, args.padding, args.dilation_rate
+        )
 
     def compute_output_shape(self, input_shape):
         spatial, _ = split_shape(tuple(input_shape), self.data_format)

@@ -7,7 +7,6 @@ from structconv.errors import invalid_argument
 from structconv.initializers import ComplexInitializer
 from structconv.layers.base_conv import BaseConvND
 from structconv.ops.complex_conv import METHODS, complex_conv, join_complex, split_complex
-from structconv.shapes import arithmetic
 
 
 def _real_shape(input_shape):
@@ -155,12 +154,6 @@ class ComplexConvND(BaseConvND):
             real = real + ops.reshape(self.bias[:, 0], shape)
             imag = imag + ops.reshape(self.bias[:, 1], shape)
         return join_complex(real, imag, as_pair)
-
-    def output_spatial_shape(self, spatial_shape):
-        args = self.arguments
-        return arithmetic.conv_output_shape(
-            spatial_shape, self.kernel_size, args.strides, args.padding, args.dilation_rate
-        )
 
     def compute_output_shape(self, input_shape):
         shape = super().compute_output_shape(_real_shape(input_shape))

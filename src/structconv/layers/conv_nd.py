@@ -4,7 +4,6 @@ import keras
 
 from structconv.layers.base_conv import BaseConvND
 from structconv.ops.conv import conv
-from structconv.shapes import arithmetic
 
 
 @keras.saving.register_keras_serializable(package="structconv")
@@ -119,12 +118,6 @@ class ConvND(BaseConvND):
             data_format=args.data_format,
             padding_mode=args.padding_mode,
             algorithm=args.algorithm,
-        )
-
-    def output_spatial_shape(self, spatial_shape):
-        args = self.arguments
-        return arithmetic.conv_output_shape(
-            spatial_shape, self.kernel_size, args.strides, args.padding, args.dilation_rate
         )
 
     def get_config(self):
