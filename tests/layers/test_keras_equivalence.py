@@ -324,20 +324,12 @@ def test_from_keras_config(transposed):
     _check_outputs(ref, ours, shape)
 
 
-_UNKNOWN_SIZE_STRIDED_SAME = pytest.mark.xfail(
-    keras.backend.backend() == "tensorflow",
-    reason="open bug: strided 'same' padding needs the spatial size, which tf.function leaves unknown "
-    "when predict retraces for a new image size; stock Keras pads at run time",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     "name, strides",
     [
         ("Conv2D", 1),
-        pytest.param("Conv2D", 2, marks=_UNKNOWN_SIZE_STRIDED_SAME),
-        pytest.param("Conv2DTranspose", 2, marks=_UNKNOWN_SIZE_STRIDED_SAME),
+        ("Conv2D", 2),
+        ("Conv2DTranspose", 2),
     ],
 )
 def test_fully_convolutional_model_predicts_on_several_sizes(name, strides):

@@ -20,6 +20,9 @@ _DATA_FORMAT = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 # along the input channels.
 DECOMPOSE_TO_RANK = 3
 DECOMPOSE_STACKING = "inputs"
+# A `tf.function` may be traced with unknown spatial sizes (Keras's `predict` on a new image size):
+# `conv` then takes `None` for a "same" padding pair and computes it at run time.
+DYNAMIC_SAME_PADDING = True
 
 
 def _to_channels_last(x, rank):
@@ -44,8 +47,26 @@ def _dilate_kernel(kernel, dilation_rate):
     return kernel
 
 
+def _same_pair_at_run_time(size, kernel_size, stride, dilation):
+    """The "same" `(before, after)` pair for an axis whose size is only known at run time."""
+    extent = (kernel_size - 1) * dilation + 1
+    outputs = (size + stride - 1) // stride
+    total = tf.maximum((outputs - 1) * stride + extent - size, 0)
+    return tf.stack([total // 2, total - total // 2])
+
+
 def _padding_argument(x, kernel_size, strides, padding, dilation_rate):
-    """Chooses TensorFlow's padding string, padding `x` explicitly where neither string fits."""
+    """Chooses TensorFlow's padding string, padding `x` explicitly where neither string fits.
+
+    A `None` pair is "same" padding on an axis of unknown size, computed at run time.
+    """
+    if any(pair is None for pair in padding):
+        pairs = [
+            _same_pair_at_run_time(tf.shape(x)[axis + 1], k, s, d) if pair is None else tf.constant(pair)
+            for axis, (pair, k, s, d) in enumerate(zip(padding, kernel_size, strides, dilation_rate))
+        ]
+        zero = tf.zeros((2,), tf.int32)
+        return tf.pad(x, tf.stack([zero, *[tf.cast(p, tf.int32) for p in pairs], zero])), "VALID"
     if all(pair == (0, 0) for pair in padding):
         return x, "VALID"
     sizes = x.shape[1:-1]
@@ -99,7 +120,9 @@ def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     if any(d > 1 for d in dilation_rate):
         kernel = _dilate_kernel(kernel, dilation_rate)
     extents = kernel.shape[:rank]
-    sizes = [(n - 1) * s + e for n, s, e in zip(x.shape[1:-1], strides, extents)]
+    # The full output's sizes, taken at run time on axes whose size is unknown when traced.
+    input_sizes = [n if n is not None else tf.shape(x)[axis + 1] for axis, n in enumerate(x.shape[1:-1])]
+    sizes = [(n - 1) * s + e for n, s, e in zip(input_sizes, strides, extents)]
     output_shape = tf.stack([tf.shape(x)[0], *sizes, kernel.shape[-2]])
     y = tf.nn.conv_transpose(x, kernel, output_shape, list(strides), "VALID")
     if data_format == "channels_first":
@@ -132,7 +155,8 @@ def _pad_to(x, axis, length):
 
 def rfftn(x, axes, lengths):
     """Real N-D FFT over `axes` (the trailing axes), zero-padding each to its length in `lengths`."""
-    inner = min(len(axes), 3)
+    # At most 2 axes by TensorFlow's real FFTs: RFFT3D and IRFFT3D have no registered gradient.
+    inner = min(len(axes), 2)
     spectrum = _RFFT[inner](x, fft_length=list(lengths[-inner:]))
     for axis, length in zip(axes[:-inner], lengths[:-inner]):
         spectrum = _pad_to(spectrum, axis, length)
@@ -142,7 +166,7 @@ def rfftn(x, axes, lengths):
 
 def irfftn(x, axes, lengths):
     """Inverse of `rfftn`: a real tensor with `lengths` along `axes`."""
-    inner = min(len(axes), 3)
+    inner = min(len(axes), 2)
     for axis in axes[:-inner]:
         x = _along_axis(x, axis, tf.signal.ifft)
     return _IRFFT[inner](x, fft_length=list(lengths[-inner:]))

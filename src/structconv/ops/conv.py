@@ -7,6 +7,7 @@ from structconv._backend import get_backend
 from structconv.errors import invalid_argument
 from structconv.ops.arguments import (
     check_kernel,
+    check_run_time_padding,
     choose_for_conv,
     conv_arguments,
     resolve_padding,
@@ -115,10 +116,11 @@ def conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, 
 
 def conv_with_padding(inputs, kernel, args, padding):
     """The convolution once arguments are checked and `padding` resolved to `(before, after)` pairs."""
+    backend = get_backend()
+    check_run_time_padding(padding, args, backend)
     if choose_for_conv(inputs, kernel, args, padding) == "fft":
         return fft_conv(inputs, kernel, args, padding)
-    backend = get_backend()
-    if args.padding_mode != "zeros" and any(any(pair) for pair in padding):
+    if args.padding_mode != "zeros" and any(any(pair) for pair in padding if pair is not None):
         inputs = pad_spatial(inputs, padding, args.padding_mode, args.data_format)
         padding = ((0, 0),) * args.rank
     if args.rank <= 3:

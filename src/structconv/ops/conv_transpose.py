@@ -64,12 +64,12 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     )
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
     kernel_size = check_kernel(tuple(kernel.shape), channels, args, transposed=True)
-    output_sizes = transposed_output_sizes(spatial, kernel_size, args)
-    return conv_transpose_with_sizes(inputs, kernel, args, output_sizes)
+    check_transposed_output_sizes(spatial, kernel_size, args)
+    return conv_transpose_checked(inputs, kernel, args)
 
 
-def transposed_output_sizes(spatial, kernel_size, args):
-    sizes = []
+def check_transposed_output_sizes(spatial, kernel_size, args):
+    """Raises unless every known output size is at least 1."""
     for axis, (n, k, s, d, entry, extra) in enumerate(
         zip(spatial, kernel_size, args.strides, args.dilation_rate, args.padding, args.output_padding)
     ):
@@ -80,12 +80,10 @@ def transposed_output_sizes(spatial, kernel_size, args):
                 args.padding,
                 f"a padding that leaves a non-empty output (spatial axis {axis} would have {size})",
             )
-        sizes.append(size)
-    return tuple(sizes)
 
 
-def conv_transpose_with_sizes(inputs, kernel, args, output_sizes):
-    """The transposed convolution once arguments are checked and output sizes known."""
+def conv_transpose_checked(inputs, kernel, args):
+    """The transposed convolution once arguments and output sizes are checked."""
     backend = get_backend()
     if choose_for_conv_transpose(inputs, kernel, args) == "fft":
         full = fft_conv_transpose_full(inputs, kernel, args)
@@ -102,12 +100,37 @@ def conv_transpose_with_sizes(inputs, kernel, args, output_sizes):
         )
     first = 1 if args.data_format == "channels_last" else 2
     spatial, _ = split_shape(tuple(inputs.shape), args.data_format)
-    for axis, (n, size, k, s, d, entry) in enumerate(
-        zip(spatial, output_sizes, kernel.shape, args.strides, args.dilation_rate, args.padding)
+    for axis, (n, k, s, d, entry, extra) in enumerate(
+        zip(spatial, kernel.shape, args.strides, args.dilation_rate, args.padding, args.output_padding)
     ):
-        full_size = (n - 1) * s + arithmetic.effective_kernel_size(k, d)
-        start, stop = arithmetic.conv_transpose_crop(n, size, k, s, entry, d)
-        full = slice_axis(full, first + axis, start, min(stop, full_size))
-        if stop > full_size:
-            full = pad_axis(full, first + axis, 0, stop - full_size)
+        start, end_crop = transposed_crop(n, k, s, d, entry, extra)
+        full = slice_axis(full, first + axis, start, -end_crop if end_crop > 0 else None)
+        if end_crop < 0:
+            full = pad_axis(full, first + axis, 0, -end_crop)
     return full
+
+
+def transposed_crop(size, kernel_size, stride, dilation, padding, output_padding):
+    """`(start, end_crop)`: the output is the full output without its first `start` and last `end_crop`
+    entries (zero-extended by `-end_crop` where that is negative).
+
+    Both numbers are independent of the input size (the output size is affine in it with slope `stride`),
+    which lets a graph traced with unknown sizes crop at run time; with a known size they are checked.
+    """
+
+    def crop(n):
+        output = arithmetic.conv_transpose_output_size(
+            n, kernel_size, stride, padding, output_padding, dilation
+        )
+        full = (n - 1) * stride + arithmetic.effective_kernel_size(kernel_size, dilation)
+        start, stop = arithmetic.conv_transpose_crop(n, output, kernel_size, stride, padding, dilation)
+        return start, full - stop
+
+    reference = crop(size if size is not None else 16)
+    if size is None and crop(17) != reference:
+        raise invalid_argument(
+            "inputs",
+            "a tensor of unknown spatial size",
+            f"a known size for padding={padding!r} (its crop depends on the size)",
+        )
+    return reference
