@@ -4,9 +4,17 @@ import jax.numpy as jnp
 from jax import lax
 
 PREFERRED_DATA_FORMAT = "channels_last"
-# XLA's CPU convolution is fast up to rank 3 in float32 and a reference loop above; measured by
-# benchmarks/calibrate_decomposition.py on the 2-core CPU machine: see docs/benchmarks.md.
-DECOMPOSE_TO_RANK = 3
+# How convolutions above rank 3 run (see structconv.ops.decomposition), measured by
+# benchmarks/calibrate_decomposition.py on the 2-core CPU machine (docs/benchmarks.md): XLA's CPU
+# convolution is fastest at rank 2 and with few input channels (it slows down several-fold above 16), so
+# the peeled taps are stacked along the filters; rank 3 is several times slower, and lax's own N-D
+# convolution above rank 3 is a slow reference loop.
+DECOMPOSE_TO_RANK = 2
+DECOMPOSE_STACKING = "filters"
+# ...but only up to this many peeled taps: the backward pass of "filters" stacking grows with taps x the
+# stacked output (measured: rank 6, 8^6, 2 channels, k=3, 81 peeled taps: forward + backward 19.4 s with
+# "filters" against 1.5 s with "inputs"; rank 5, 27 taps: 0.29 s against 0.39 s).
+DECOMPOSE_FILTERS_MAX_TAPS = 27
 
 
 def _dimension_numbers(rank, data_format, transposed=False):

@@ -4,8 +4,12 @@ import torch
 import torch.nn.functional as F
 
 PREFERRED_DATA_FORMAT = "channels_first"
-# Measured by benchmarks/calibrate_decomposition.py on the 2-core CPU machine: see docs/benchmarks.md.
+# How convolutions above rank 3 run (see structconv.ops.decomposition), measured by
+# benchmarks/calibrate_decomposition.py on the 2-core CPU machine (docs/benchmarks.md): oneDNN's conv3d
+# is the fastest native convolution and gains from many input channels, so the peeled taps are stacked
+# along the input channels.
 DECOMPOSE_TO_RANK = 3
+DECOMPOSE_STACKING = "inputs"
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}

@@ -1,21 +1,48 @@
 """Convolution above rank 3 as a sum of lower-rank convolutions, written once in `keras.ops`.
 
 A convolution of rank `r` is decomposed onto the backend's fast native convolution of rank `m`
-(`DECOMPOSE_TO_RANK`): the leading `r - m` spatial axes are *peeled*. For every combination of kernel taps on
-the peeled axes (and only those: the loop never runs over output frames), the input frames that tap reads
-are sliced with the stride, folded into the batch, convolved with that tap's rank-`m` kernel slice, and
-accumulated. The output frames come back out of the batch at the end. Gradients follow by autodiff of the
-slices, reshapes and native convolutions, so they are exactly those of the direct convolution.
+(`DECOMPOSE_TO_RANK`): the leading `r - m` spatial axes are *peeled*. Each combination of kernel taps on the
+peeled axes (and only those: nothing loops over output frames) contributes one rank-`m` convolution of
+input frames, folded into the batch, with that tap's rank-`m` kernel slice. The output frames come back out
+of the batch at the end. Gradients follow by autodiff of the slices, reshapes and native convolutions, so
+they are exactly those of the direct convolution.
 
-The transposed convolution peels the same way: each tap's rank-`m` transposed convolution is spread by the
-stride and shifted by `tap * dilation` along the peeled axes before it is accumulated.
+One native call per tap is slow: with few channels each call is too small to use the machine, and each
+call, slice and partial sum allocates. So the taps are *stacked* into one native call (in chunks of at
+most `MAX_STACK_BYTES`), in the way the backend's convolution runs fastest (`DECOMPOSE_STACKING`, measured
+by `benchmarks/calibrate_decomposition.py`):
+
+- `"inputs"`: the input frames each tap reads are concatenated along the channels (im2col over the peeled
+  axes only) and convolved once with the taps' kernels concatenated along their input-channel axis.
+  Only the frames that are needed are computed. Best where the native convolution is efficient with many
+  input channels (oneDNN: torch, TensorFlow).
+- `"filters"`: all input frames are convolved once with the taps' kernels concatenated along the filters;
+  each tap's block of filters is then shifted along the peeled axes and summed. It computes the frames
+  that no tap needs too ((size / output size) ** peeled more work), but keeps the input channels few,
+  which is what XLA's CPU convolution needs to be fast (JAX). Grouped convolutions stack inputs instead,
+  and so do convolutions with more peeled taps than the backend's `DECOMPOSE_FILTERS_MAX_TAPS`: the
+  backward pass of the per-tap shifts materialises one stacked-output-sized gradient per tap.
+
+The transposed convolution peels the same way: each tap's rank-`m` transposed convolution of the same input
+frames (one native call for all taps, their kernels stacked along the filters) is spread by the stride and
+shifted by `tap * dilation` along the peeled axes before it is accumulated.
 """
 
 import itertools
+import math
 
+import keras
 from keras import ops
 
-from structconv.ops.padding import pad_axis, slice_axis
+from structconv._backend import get_backend
+from structconv.ops.padding import pad_axis, spread
+
+# Upper bound on the one stacked tensor (stacked input windows, or stacked outputs) materialized at a time;
+# above it the taps are split into several native calls. Training keeps every window alive for the
+# backward pass whether stacked or not, so this only bounds the peak of a forward (inference) pass.
+MAX_STACK_BYTES = 256 * 2**20
+
+_ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 
 
 def _internal_permutation(rank, peeled, data_format, layout):
@@ -43,6 +70,42 @@ def _inverse(permutation):
     return inverse
 
 
+def _chunks(taps, bytes_per_tap):
+    """Splits the list of taps into runs whose stacked tensor stays within `MAX_STACK_BYTES`."""
+    size = max(1, MAX_STACK_BYTES // max(1, bytes_per_tap))
+    return [taps[start : start + size] for start in range(0, len(taps), size)]
+
+
+def _bytes(shape, dtype):
+    """Bytes of a tensor of `shape`; an unknown (symbolic) batch counts as 1."""
+    return math.prod(1 if n is None else n for n in shape) * _ITEMSIZE.get(
+        keras.backend.standardize_dtype(dtype), 4
+    )
+
+
+def _stack_channels(windows, axis, groups):
+    """Concatenates `windows` along the channel `axis`, group-major: `(groups, taps, channels // groups)`.
+
+    The stacked kernel (`_stack_kernels`) is `(taps, channels // groups)` in every group, so each group's
+    inputs meet its own kernel rows.
+    """
+    if len(windows) == 1:
+        return windows[0]
+    if groups == 1:
+        return ops.concatenate(windows, axis=axis)
+    shape = [-1 if i == 0 else n for i, n in enumerate(windows[0].shape)]
+    split = shape[:axis] + [groups, shape[axis] // groups] + shape[axis + 1 :]
+    stacked = ops.stack([ops.reshape(w, split) for w in windows], axis=axis + 1)
+    return ops.reshape(stacked, shape[:axis] + [len(windows) * shape[axis]] + shape[axis + 1 :])
+
+
+def _sum(parts):
+    total = parts[0]
+    for part in parts[1:]:
+        total = ops.add(total, part)
+    return total
+
+
 def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout):
     """Zero-padded convolution of rank `args.rank` through `lower_conv` of rank `target_rank`."""
     rank = args.rank
@@ -53,45 +116,60 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout):
         x = pad_axis(x, 1 + axis, *padding[axis])
     kernel_size = kernel.shape[:peeled]
     strides, dilation = args.strides[:peeled], args.dilation_rate[:peeled]
-    outputs = [
-        (n - (k - 1) * d - 1) // s + 1
-        for n, k, s, d in zip(x.shape[1 : 1 + peeled], kernel_size, strides, dilation)
-    ]
-    frame_shape = tuple(x.shape[1 + peeled :])
-    total = None
-    for taps in itertools.product(*(range(k) for k in kernel_size)):
-        window = x[
-            (slice(None),)
-            + tuple(
-                slice(t * d, t * d + (o - 1) * s + 1, s)
-                for t, d, o, s in zip(taps, dilation, outputs, strides)
+    sizes = tuple(x.shape[1 : 1 + peeled])
+    outputs = [(n - (k - 1) * d - 1) // s + 1 for n, k, s, d in zip(sizes, kernel_size, strides, dilation)]
+    taps = list(itertools.product(*(range(k) for k in kernel_size)))
+    channel_axis = 1 + peeled if layout == "channels_first" else len(x.shape) - 1
+
+    def native(frames, frames_kernel):
+        return lower_conv(frames, frames_kernel, args.strides[peeled:], padding[peeled:],
+                          args.dilation_rate[peeled:], args.groups, layout)
+
+    def window(tensor, tap):
+        """The frames of `tensor` that kernel tap `tap` of the peeled axes meets, one per output frame."""
+        return tensor[(slice(None),) + tuple(
+            slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s in zip(tap, dilation, outputs, strides)
+        )]
+
+    partials = []
+    backend = get_backend()
+    stack_filters = (
+        backend.DECOMPOSE_STACKING == "filters"
+        and args.groups == 1
+        and 1 < len(taps) <= getattr(backend, "DECOMPOSE_FILTERS_MAX_TAPS", math.inf)
+    )
+    if stack_filters:
+        # One tap's block of the stacked output: every frame, by the rest axes' output, by the filters.
+        filters = kernel.shape[-1]
+        rest_outputs = [
+            (n + before + after - (k - 1) * d - 1) // s + 1
+            for n, k, s, d, (before, after) in zip(
+                _rest_sizes(x, peeled, layout), kernel.shape[peeled:-2], args.strides[peeled:],
+                args.dilation_rate[peeled:], padding[peeled:],
             )
         ]
-        frames = ops.reshape(window, (-1, *frame_shape))
-        partial = lower_conv(
-            frames,
-            kernel[taps],
-            args.strides[peeled:],
-            padding[peeled:],
-            args.dilation_rate[peeled:],
-            args.groups,
-            layout,
-        )
-        total = partial if total is None else ops.add(total, partial)
+        frames = ops.reshape(x, (-1, *x.shape[1 + peeled :]))
+        for chunk in _chunks(taps, _bytes((x.shape[0], *sizes, *rest_outputs, filters), x.dtype)):
+            stacked = native(frames, ops.concatenate([kernel[t] for t in chunk], axis=-1))
+            stacked = ops.reshape(stacked, (-1, *sizes, *stacked.shape[1:]))
+            for i, tap in enumerate(chunk):
+                block = (slice(None),) * channel_axis + (slice(i * filters, (i + 1) * filters),)
+                part = window(stacked, tap)[block]
+                partials.append(ops.reshape(part, (-1, *part.shape[1 + peeled :])))
+    else:
+        for chunk in _chunks(taps, _bytes((x.shape[0], *outputs, *x.shape[1 + peeled :]), x.dtype)):
+            stacked = _stack_channels([window(x, t) for t in chunk], channel_axis, args.groups)
+            frames = ops.reshape(stacked, (-1, *stacked.shape[1 + peeled :]))
+            # (*k, taps * channels // groups, filters): rows in the (tap, channel) order of the frames.
+            partials.append(native(frames, ops.concatenate([kernel[t] for t in chunk], axis=-2)))
+    total = _sum(partials)
     y = ops.reshape(total, (-1, *outputs, *total.shape[1:]))
     return _permute(y, _inverse(permutation))
 
 
-def _spread(x, axis, stride):
-    """Inserts `stride - 1` zeros between the entries of `axis`: `1 2 3` -> `1 0 2 0 3` for stride 2."""
-    if stride == 1:
-        return x
-    size = x.shape[axis]
-    stacked = ops.stack([x] + [ops.zeros_like(x)] * (stride - 1), axis=axis + 1)
-    shape = list(stacked.shape)
-    merged = ops.reshape(stacked, [-1 if i == 0 else v for i, v in enumerate(
-        shape[:axis] + [size * stride] + shape[axis + 2 :])])
-    return slice_axis(merged, axis, 0, (size - 1) * stride + 1)
+def _rest_sizes(x, peeled, layout):
+    """Sizes of the spatial axes left to the native convolution, in the internal layout."""
+    return x.shape[2 + peeled :] if layout == "channels_first" else x.shape[1 + peeled : -1]
 
 
 def decomposed_conv_transpose(x, kernel, args, lower_conv_transpose, target_rank, layout):
@@ -104,14 +182,28 @@ def decomposed_conv_transpose(x, kernel, args, lower_conv_transpose, target_rank
     frames = ops.reshape(x, (-1, *x.shape[1 + peeled :]))
     kernel_size = kernel.shape[:peeled]
     strides, dilation = args.strides[:peeled], args.dilation_rate[:peeled]
-    total = None
-    for taps in itertools.product(*(range(k) for k in kernel_size)):
-        partial = lower_conv_transpose(
-            frames, kernel[taps], args.strides[peeled:], args.dilation_rate[peeled:], layout
+    filters = kernel.shape[-2]
+    taps = list(itertools.product(*(range(k) for k in kernel_size)))
+    # Every tap transposes the same frames: one native call per chunk, the taps' kernels stacked along the
+    # filters (axis -2 of a transposed kernel). A tap's block of the full rank-m output, as an upper bound:
+    rest = [(n - 1) * s + (k - 1) * d + 1 for n, s, k, d in zip(
+        _rest_sizes(x, peeled, layout), args.strides[peeled:], kernel.shape[peeled:-2],
+        args.dilation_rate[peeled:])]
+    partials = []
+    for chunk in _chunks(taps, _bytes((x.shape[0], *sizes, *rest, filters), x.dtype)):
+        stacked = lower_conv_transpose(
+            frames,
+            ops.concatenate([kernel[t] for t in chunk], axis=-2),
+            args.strides[peeled:],
+            args.dilation_rate[peeled:],
+            layout,
         )
-        partial = ops.reshape(partial, (-1, *sizes, *partial.shape[1:]))
-        for axis, (t, k, s, d) in enumerate(zip(taps, kernel_size, strides, dilation)):
-            partial = _spread(partial, 1 + axis, s)
-            partial = pad_axis(partial, 1 + axis, t * d, (k - 1 - t) * d)
-        total = partial if total is None else ops.add(total, partial)
-    return _permute(total, _inverse(permutation))
+        channel_axis = 1 if layout == "channels_first" else len(stacked.shape) - 1
+        for i, tap in enumerate(chunk):
+            block = stacked[(slice(None),) * channel_axis + (slice(i * filters, (i + 1) * filters),)]
+            partial = ops.reshape(block, (-1, *sizes, *block.shape[1:]))
+            for axis, (t, k, s, d) in enumerate(zip(tap, kernel_size, strides, dilation)):
+                partial = spread(partial, 1 + axis, s)
+                partial = pad_axis(partial, 1 + axis, t * d, (k - 1 - t) * d)
+            partials.append(partial)
+    return _permute(_sum(partials), _inverse(permutation))
