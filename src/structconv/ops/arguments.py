@@ -123,18 +123,16 @@ def check_kernel(kernel_shape, input_channels, args, *, transposed=False):
 
 
 def resolve_padding(spatial_shape, kernel_size, args):
-    """Per-axis `(before, after)` padding for a known input, checking that every axis has an output."""
+    """Per-axis `(before, after)` padding, checking that every axis has an output.
+
+    `None` stands for "same" padding with strides > 1 on an axis whose size is unknown when traced (a
+    fully convolutional model on a new image size): see `check_run_time_padding`.
+    """
     pads = []
     for axis, (n, k, s, d, entry) in enumerate(
         zip(spatial_shape, kernel_size, args.strides, args.dilation_rate, args.padding)
     ):
         pair = arithmetic.resolve_axis_padding(entry, n, k, s, d)
-        if pair is None:
-            raise invalid_argument(
-                "inputs",
-                f"a tensor with unknown size on spatial axis {axis}",
-                "a known size on every spatial axis where padding='same' is used with strides > 1",
-            )
         if n is not None:
             extent = arithmetic.effective_kernel_size(k, d)
             if n + pair[0] + pair[1] < extent:
@@ -147,6 +145,20 @@ def resolve_padding(spatial_shape, kernel_size, args):
             _check_mode_padding(args.padding_mode, n, pair, axis)
         pads.append(pair)
     return tuple(pads)
+
+
+def check_run_time_padding(padding, args, backend):
+    """Raises unless `backend` can pad at run time the axes whose "same" padding is unknown (`None`)."""
+    unknown = [axis for axis, pair in enumerate(padding) if pair is None]
+    if not unknown:
+        return
+    if not getattr(backend, "DYNAMIC_SAME_PADDING", False) or args.rank > 3 or args.padding_mode != "zeros":
+        raise invalid_argument(
+            "inputs",
+            f"a tensor with unknown size on spatial axes {tuple(unknown)}",
+            "a known size on every spatial axis where padding='same' is used with strides > 1 (unknown "
+            "sizes are supported only on TensorFlow, for ranks <= 3 with padding_mode='zeros')",
+        )
 
 
 def _check_mode_padding(mode, size, pair, axis):
