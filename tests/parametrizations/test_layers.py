@@ -116,3 +116,20 @@ def test_regularizer_penalizes_the_effective_kernel():
     kernel = to_numpy(conv.kernel).astype(np.float64)
     assert len(conv.losses) == 1
     np.testing.assert_allclose(float(to_numpy(conv.losses[0])), 0.5 * (kernel**2).sum(), rtol=1e-5)
+
+
+def test_layer_called_on_new_shapes_and_dtypes_convolves_with_the_kernel():
+    """`ConvND.convolution_op` keeps its checks, padding and algorithm per input shape and dtype: calls on
+    other spatial sizes, another batch size and float64 inputs (cast to the layer's float32, as
+    `structconv.ops.conv` does) each give a stock Conv2D's outputs for the effective kernel."""
+    conv = layers.Conv2D(2, 3, padding="same", strides=2, kernel_parametrization="zero_sum")
+    rng = np.random.default_rng(6)
+    for shape, dtype in (((2, 7, 7, 2), "float32"), ((3, 9, 6, 2), "float32"), ((2, 7, 7, 2), "float64"),
+                         ((1, 5, 8, 2), "float32")):
+        x = rng.standard_normal(shape).astype(dtype)
+        y = conv(x)
+        stock = _stock_conv2d(to_numpy(conv.kernel), to_numpy(conv.bias), padding="same", strides=2)
+        assert_close(y, stock(x.astype("float32")), rtol=1e-5, what=f"{shape} {dtype}")
+    # a wrong channel count is still refused by name, whatever was called before
+    with pytest.raises(ValueError, match="channels|axis"):
+        conv(np.zeros((2, 7, 7, 3), "float32"))

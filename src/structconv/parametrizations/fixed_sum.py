@@ -69,11 +69,15 @@ class FixedSum(Parametrization):
 
     def forward(self, free):
         free = ops.convert_to_tensor(free)
-        deficit = self.total - ops.sum(free, axis=self.axes, keepdims=True)
+        sums = ops.sum(free, axis=self.axes, keepdims=True)
         fraction = self.free_fraction
-        if not isinstance(fraction, float):
-            fraction = ops.cast(fraction, free.dtype)
-        return free + deficit * fraction
+        if isinstance(fraction, float):
+            # The common case, kept to one backend op and two tensor operators: in eager mode (PyTorch)
+            # every op is paid on every training step.
+            if self.total == 0.0:
+                return free - sums * fraction
+            return free + (self.total - sums) * fraction
+        return free + (self.total - sums) * ops.cast(fraction, free.dtype)
 
     def project(self, kernel):
         return self.forward(ops.convert_to_tensor(kernel))
