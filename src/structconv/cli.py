@@ -74,13 +74,107 @@ def _demo_arguments(parser):
         metavar="DIR",
         help="folder for REPORT.md and the figures (default: ./structconv-demo)",
     )
+    parser.add_argument(
+        "--scenarios",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated scenarios to run, in this order (default: all; see REPORT.md for names)",
+    )
     _add_backend_argument(parser)
 
 
 def _run_demo(args):
-    from structconv.demo import run_demo
+    from structconv.demo import SCENARIOS, run_demo
 
-    return run_demo(args.output, quick=args.quick)
+    scenarios = SCENARIOS
+    if args.scenarios is not None:
+        scenarios = tuple(name.strip() for name in args.scenarios.split(",") if name.strip())
+        unknown = [name for name in scenarios if name not in SCENARIOS]
+        if unknown or not scenarios:
+            print(
+                f"structconv demo: error: --scenarios received {args.scenarios!r}; "
+                f"allowed: a comma-separated list of {', '.join(SCENARIOS)}",
+                file=sys.stderr,
+            )
+            return 2
+    return run_demo(args.output, quick=args.quick, scenarios=scenarios)
+
+
+# --- structconv shapes ---------------------------------------------------------------------------
+
+
+def _shapes_arguments(parser):
+    parser.add_argument(
+        "layers",
+        nargs="+",
+        metavar="LAYER_OR_MODEL",
+        help="layer specs such as \"Conv2D(32, 7, strides=3)\" or Flatten (literal arguments only; names "
+        "from structconv.layers, then keras.layers), or one saved model file (.keras)",
+    )
+    parser.add_argument(
+        "--input",
+        default=None,
+        metavar="SHAPE",
+        help="input shape without the batch axis, e.g. 28,28,1 (required with layer specs; for a model it "
+        "replaces the model's own, e.g. 64,64,3 for a fully convolutional one)",
+    )
+    parser.add_argument(
+        "--diagram", action="store_true", help="also draw the windows of each convolution and pooling axis"
+    )
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the rows as JSON")
+    _add_backend_argument(parser)
+
+
+def _shapes_error(message):
+    print(f"structconv shapes: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _parse_input_shape(text):
+    sizes = []
+    for part in text.replace("(", "").replace(")", "").split(","):
+        part = part.strip()
+        if part.lower() in ("none", "?"):
+            sizes.append(None)
+        elif part.isdigit() and int(part) > 0:
+            sizes.append(int(part))
+        elif part:
+            return None
+    return tuple(sizes) or None
+
+
+def _run_shapes(args):
+    # Everything that can be checked without Keras is checked first: a bad spec never loads a backend.
+    from structconv.errors import StructconvError
+    from structconv.shapes.spec import parse_spec
+
+    input_shape = None
+    if args.input is not None:
+        input_shape = _parse_input_shape(args.input)
+        if input_shape is None:
+            return _shapes_error(
+                f"--input received {args.input!r}; expected sizes > 0 separated by commas, e.g. 28,28,1"
+            )
+    model_path = None
+    if len(args.layers) == 1 and args.layers[0].endswith((".keras", ".h5")):
+        model_path = Path(args.layers[0])
+        if not model_path.is_file():
+            return _shapes_error(f"no model file {str(model_path)!r}")
+    else:
+        try:
+            for text in args.layers:
+                parse_spec(text)
+        except StructconvError as error:
+            return _shapes_error(str(error))
+        if input_shape is None:
+            return _shapes_error("--input is required with layer specs, e.g. --input 28,28,1")
+
+    from structconv.shapes.command import explain_shapes
+
+    try:
+        return explain_shapes(args.layers, model_path, input_shape, diagram=args.diagram, json_path=args.json)
+    except (StructconvError, ValueError, TypeError) as error:
+        return _shapes_error(str(error))
 
 
 COMMANDS = (
@@ -89,6 +183,12 @@ COMMANDS = (
         "run the user-story scenarios and write REPORT.md with figures",
         _demo_arguments,
         _run_demo,
+    ),
+    Command(
+        "shapes",
+        "explain each layer's output shape: per-axis arithmetic, kernels, parameters, window diagrams",
+        _shapes_arguments,
+        _run_shapes,
     ),
 )
 

@@ -1,11 +1,9 @@
 """Shape arithmetic of convolution, shared by the ops, the layers and the command line, and shape tools.
 
-The arithmetic (`conv_output_size`, `explain_conv`, ...) is pure Python: importing `structconv.shapes`
-imports no Keras backend. `summary`, `dense_to_conv`, `conv_to_dense` and `fully_convolutional` import Keras
+Importing `structconv.shapes` imports no Keras backend: the arithmetic (`conv_output_size`, `explain_conv`,
+...) is pure Python, and `summary`, `dense_to_conv`, `conv_to_dense` and `fully_convolutional` import Keras
 when called.
 """
-
-import importlib
 
 from structconv.shapes.arithmetic import (
     conv_output_shape,
@@ -15,21 +13,12 @@ from structconv.shapes.arithmetic import (
     normalize_padding,
     resolve_axis_padding,
 )
-from structconv.shapes.explain import ConvExplanation, explain_conv
+from structconv.shapes.dense_conv import conv_to_dense, dense_to_conv
+from structconv.shapes.explain import ConvExplanation, conv_transpose_formula, explain_conv
 
-_KERAS_TOOLS = {
-    "summary": "structconv.shapes.summary",
-    "dense_to_conv": "structconv.shapes.dense_conv",
-    "conv_to_dense": "structconv.shapes.dense_conv",
-    "fully_convolutional": "structconv.shapes.fully_convolutional",
-}
-
-
-def __getattr__(name):
-    if name in _KERAS_TOOLS:
-        return getattr(importlib.import_module(_KERAS_TOOLS[name]), name)
-    raise AttributeError(f"module 'structconv.shapes' has no attribute {name!r}")
-
+# Bound after the submodules of the same names are imported, so the names mean the functions.
+from structconv.shapes.fully_convolutional import fully_convolutional  # noqa: I001
+from structconv.shapes.summary import summary
 
 __all__ = [
     "conv_to_dense",
@@ -37,6 +26,7 @@ __all__ = [
     "fully_convolutional",
     "summary",
     "ConvExplanation",
+    "conv_transpose_formula",
     "explain_conv",
     "conv_output_shape",
     "conv_output_size",

@@ -99,6 +99,8 @@ def dense_to_conv(dense, map_shape, flatten_order="channels_last", data_format="
         data_format=data_format,
         activation=_map_activation(dense.activation, data_format),
         use_bias=dense.use_bias,
+        # Overwritten just below; zeros spares JAX compiling a random draw for a new kernel shape.
+        kernel_initializer="zeros",
         name=name or dense.name,
         dtype=dense.dtype_policy,
     )
@@ -115,11 +117,27 @@ def conv_to_dense(conv, flatten_order="channels_last", name=None):
     """
     import keras
 
+    simple = (
+        getattr(conv, "built", False)
+        and hasattr(conv, "kernel_size")
+        and hasattr(conv, "filters")
+        and conv.padding == "valid"
+        and all(d == 1 for d in conv.dilation_rate)
+        and (getattr(conv, "groups", 1) or 1) == 1
+        and "Transpose" not in type(conv).__name__
+        and getattr(conv, "kernel_parametrization", None) is None
+        and type(conv).__name__.startswith("Conv")
+    )
+    if not simple:
+        raise invalid_argument(
+            "conv", conv, "a built convolution layer with padding='valid', dilation_rate 1 and groups 1"
+        )
     kernel, *rest = conv.get_weights()
     dense = keras.layers.Dense(
         kernel.shape[-1],
         activation=conv.activation,
         use_bias=conv.use_bias,
+        kernel_initializer="zeros",  # overwritten just below
         name=name or conv.name,
         dtype=conv.dtype_policy,
     )

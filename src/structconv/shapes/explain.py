@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from structconv.errors import invalid_argument
 from structconv.shapes import arithmetic
 
 
@@ -27,7 +28,11 @@ class ConvExplanation:
         extent = str(self.extent)
         if self.dilation > 1:
             extent = f"(({self.kernel_size} - 1) * {self.dilation} + 1)"
-        return f"floor(({padded} - {extent}) / {self.stride}) + 1 = {self.size}"
+        formula = f"floor(({padded} - {extent}) / {self.stride}) + 1"
+        if self.input_size + self.pad_before + self.pad_after < self.extent:
+            # The kernel is longer than the padded input: no window fits (ops.conv rejects this).
+            return f"max({formula}, 0) = 0"
+        return f"{formula} = {self.size}"
 
     def windows(self):
         """Per output position, the padded-input positions its taps read (input index, -1-based pads)."""
@@ -96,6 +101,8 @@ def explain_conv(size, kernel_size, stride=1, padding="valid", dilation=1):
     >>> explain_conv(224, 7, stride=2, padding="same").pad_before, explain_conv(224, 7, 2, "same").pad_after
     (2, 3)
     """
+    if not arithmetic._is_int(size) or size < 0:
+        raise invalid_argument("size", size, "an int >= 0, the input size along the axis")
     (entry,) = arithmetic.normalize_padding((padding,), 1)
     kernel_size = arithmetic.normalize_tuple(kernel_size, 1, "kernel_size")[0]
     stride = arithmetic.normalize_tuple(stride, 1, "strides")[0]
@@ -110,10 +117,41 @@ def explain_conv(size, kernel_size, stride=1, padding="valid", dilation=1):
         kernel_size=kernel_size,
         stride=stride,
         dilation=dilation,
-        padding=padding,
+        padding=entry,
         pad_before=before,
         pad_after=after,
         extent=arithmetic.effective_kernel_size(kernel_size, dilation),
         size=output,
         dropped=tuple(p for p in range(size) if p not in read),
     )
+
+
+def conv_transpose_formula(size, kernel_size, stride=1, padding="valid", output_padding=None, dilation=1):
+    """The output length of a transposed convolution along one axis, as a formula with the numbers in.
+
+    Keras's convention for `"valid"` and `"same"` without `output_padding`; otherwise the length whose
+    forward convolution with the same padding gives back `size` outputs, plus `output_padding` (see
+    `structconv.shapes.conv_transpose_output_size`).
+
+    >>> conv_transpose_formula(4, 3, stride=2)
+    '4 * 2 + max(3 - 2, 0) = 9'
+    >>> conv_transpose_formula(4, 3, stride=2, padding="same")
+    '4 * 2 = 8'
+    >>> conv_transpose_formula(4, 3, stride=2, padding=(1, 1), output_padding=1)
+    '(4 - 1) * 2 + 3 - 1 - 1 + 1 = 8'
+    """
+    if not isinstance(padding, str) or padding not in ("valid", "same"):
+        (padding,) = arithmetic.normalize_padding((padding,), 1)
+    output = arithmetic.conv_transpose_output_size(
+        size, kernel_size, stride, padding, output_padding, dilation
+    )
+    extent = arithmetic.effective_kernel_size(kernel_size, dilation)
+    if padding == "valid" and output_padding is None:
+        return f"{size} * {stride} + max({extent} - {stride}, 0) = {output}"
+    if padding == "same" and output_padding is None:
+        return f"{size} * {stride} = {output}"
+    if padding == "same":
+        before = after = extent // 2
+    else:
+        before, after = arithmetic.resolve_axis_padding(padding, None, kernel_size, stride, dilation)
+    return f"({size} - 1) * {stride} + {extent} - {before} - {after} + {output_padding or 0} = {output}"

@@ -21,8 +21,8 @@ def _map_shape(shape, data_format):
     return (*shape[2:], shape[1])
 
 
-def _copy(layer):
-    return layer.__class__.from_config(layer.get_config())
+def _copy(layer, **changes):
+    return layer.__class__.from_config({**layer.get_config(), **changes})
 
 
 def fully_convolutional(model):
@@ -72,7 +72,13 @@ def fully_convolutional(model):
     head_map = None  # the map shape the head's first Dense sees, once a Flatten or global pooling passed
     for layer in layers:
         if isinstance(layer, keras.layers.Flatten):
-            head_map = _map_shape(layer.input.shape, data_format)
+            head_map = _known_map_shape(layer, data_format, model)
+            if data_format == "channels_last" and layer.data_format == "channels_first":
+                raise invalid_argument(
+                    "model", model.name, "Flatten layers whose data_format matches the model's",
+                    detail=f"{layer.name!r} is channels_first on a channels_last map.",
+                )
+            # Flatten(data_format="channels_first") moves the channels last before flattening.
             order = (
                 "channels_first"
                 if data_format == "channels_first" and layer.data_format == "channels_last"
@@ -82,7 +88,12 @@ def fully_convolutional(model):
             continue
         pooling = _global_pooling(layer, rank)
         if pooling is not None:
-            spatial = _map_shape(layer.input.shape, data_format)[:-1]
+            if getattr(layer, "keepdims", False):
+                raise invalid_argument(
+                    "model", model.name, "global pooling layers with keepdims=False",
+                    detail=f"{layer.name!r} keeps its axes.",
+                )
+            spatial = _known_map_shape(layer, data_format, model)[:-1]
             x = pooling(pool_size=spatial, strides=1, data_format=data_format, name=layer.name)(x)
             channels = _map_shape(layer.input.shape, data_format)[-1]
             head_map, head_order = (*(1,) * rank, channels), "channels_last"
@@ -97,11 +108,54 @@ def fully_convolutional(model):
             x = conv(x)
             head_map, head_order = (*(1,) * rank, layer.units), "channels_last"
             continue
-        clone = _copy(layer)
+        changes = {}
+        if head_map is not None and _check_head_layer(layer, data_format, model):
+            # On the flat features axis 1 was the last axis; on the map it is the channels, axis -1.
+            changes["axis"] = -1
+        clone = _copy(layer, **changes)
         x = clone(x)
         if layer.weights:
             clone.set_weights(layer.get_weights())
     return keras.Model(inputs, x, name=f"{model.name}_fully_convolutional")
+
+
+def _known_map_shape(layer, data_format, model):
+    shape = _map_shape(layer.input.shape, data_format)
+    if None in shape:
+        raise invalid_argument(
+            "model", model.name, "a model whose map before its head has a known size",
+            detail=f"{layer.name!r} receives {tuple(layer.input.shape)}.",
+        )
+    return shape
+
+
+# Layers that act on each feature alone (or not at all in inference) mean the same on a map of features
+# in the channel axis, so they may sit between the head's Dense layers.
+_ELEMENTWISE = ("Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "Activation", "ReLU",
+                "LeakyReLU", "ELU")
+# Layers over the last axis: right on channels_last maps only.
+_LAST_AXIS = ("Softmax", "BatchNormalization", "LayerNormalization")
+
+
+def _check_head_layer(layer, data_format, model):
+    """Raises unless `layer` means the same after the head turns into convolutions; returns whether its
+    `axis` must become -1."""
+    name = type(layer).__name__
+    softmax = name == "Activation" and getattr(layer.activation, "__name__", "") == "softmax"
+    if name in _ELEMENTWISE and not softmax:
+        return False
+    if softmax and data_format == "channels_last":
+        return False
+    if name in _LAST_AXIS and data_format == "channels_last":
+        axis = layer.axis
+        if axis in (-1, 1, [-1], [1], (-1,), (1,)):
+            return True
+    raise invalid_argument(
+        "model", model.name,
+        f"a head of Dense layers with only {', '.join(_ELEMENTWISE)} (and, channels_last, "
+        f"{', '.join(_LAST_AXIS)} over the last axis) between them",
+        detail=f"Layer {layer.name!r} ({name}) would not mean the same on a map.",
+    )
 
 
 def _global_pooling(layer, rank):
