@@ -176,6 +176,8 @@ class BaseConvND(keras.layers.Layer):
             initializer=initializer,
             trainable=True,
             dtype=self.dtype,
+            # Mixed precision: the parametrization runs on the float32 variable, `call` casts its result.
+            autocast=False,
         )
 
     @property
@@ -216,7 +218,7 @@ class BaseConvND(keras.layers.Layer):
         if self.kernel_parametrization is not None and self.kernel_regularizer is not None:
             # The penalty is on the effective kernel, not on the free variable it is computed from.
             self.add_loss(self.kernel_regularizer(kernel))
-        outputs = self.convolution_op(inputs, kernel)
+        outputs = self.convolution_op(inputs, ops.cast(kernel, self.compute_dtype))
         if self.use_bias:
             shape = [1] * (self.rank + 2)
             shape[self._channel_axis()] = self.filters

@@ -16,6 +16,40 @@ def _real_shape(input_shape):
     return tuple(input_shape)
 
 
+class PartsRegularizer(keras.regularizers.Regularizer):
+    """Applies `regularizer` to the real and imaginary parts of a complex tensor and adds the two penalties.
+
+    Keras applies a layer's `activity_regularizer` to each output tensor as it is: on a complex tensor
+    `l2` would give the complex number `sum(z^2)`. Through this wrapper it gives `sum(re^2) + sum(im^2)` =
+    `sum(|z|^2)`, the same as for the `(real, imag)` pair, whose parts Keras regularizes one by one. The
+    layers' configs store the wrapped regularizer, not the wrapper.
+    """
+
+    def __init__(self, regularizer):
+        self.regularizer = regularizer
+
+    def __call__(self, x):
+        if "complex" in str(x.dtype):
+            return self.regularizer(ops.real(x)) + self.regularizer(ops.imag(x))
+        return self.regularizer(x)
+
+    def get_config(self):
+        return self.regularizer.get_config()
+
+
+def complex_activity_regularizer(layer):
+    """Wraps `layer.activity_regularizer` (if any) in a `PartsRegularizer`."""
+    if layer.activity_regularizer is not None:
+        layer.activity_regularizer = PartsRegularizer(layer.activity_regularizer)
+
+
+def serialize_activity_regularizer(layer):
+    regularizer = layer.activity_regularizer
+    if isinstance(regularizer, PartsRegularizer):
+        regularizer = regularizer.regularizer
+    return keras.regularizers.serialize(regularizer)
+
+
 @keras.saving.register_keras_serializable(package="structconv")
 class ComplexConvND(BaseConvND):
     """Complex N-dimensional convolution: `(a + ib) * (c + id)` without hand-written four-way bookkeeping.
@@ -31,10 +65,14 @@ class ComplexConvND(BaseConvND):
     tap; `UnitNorm(axis=(0, ..., rank, rank + 2))` a unit norm per complex filter.
 
     Args:
-        filters, kernel_size, strides, padding, data_format, dilation_rate, groups, use_bias: as `ConvND`.
+        filters, kernel_size, strides, padding, data_format, dilation_rate, groups, use_bias: as `ConvND`
+            (there is no `activation`: a complex output has no standard one).
         kernel_initializer: default `ComplexInitializer("glorot")` (Rayleigh modulus, uniform phase).
-        bias_initializer, kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
-            bias_constraint: as `ConvND`, on the real views.
+        bias_initializer, kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint: as
+            `ConvND`, on the real views (with a parametrization, `kernel_regularizer` acts on the kernel it
+            computes).
+        activity_regularizer: as `ConvND`; on a complex output, the sum of its penalties on the real and
+            imaginary parts (`"l2"`: `0.01 * sum(|z|^2)`), the same as on a pair output.
         rank, padding_mode, kernel_parametrization, algorithm: keyword-only, as `ConvND`.
         method: keyword-only, `"auto"`, `"naive"`, `"gauss"` or `"block"`: see `structconv.ops.complex_conv`.
 
@@ -83,6 +121,14 @@ class ComplexConvND(BaseConvND):
         method="auto",
         **kwargs,
     ):
+        if kwargs.get("activation") is not None:
+            raise invalid_argument(
+                "activation",
+                kwargs["activation"],
+                "None: a complex output has no standard activation; apply one after `Intensity()` or to "
+                "each part of a (real, imag) output",
+            )
+        kwargs.pop("activation", None)
         if kernel_initializer == "complex_glorot":
             kernel_initializer = ComplexInitializer("glorot")
         elif kernel_initializer == "complex_he":
@@ -112,6 +158,7 @@ class ComplexConvND(BaseConvND):
         if not isinstance(method, str) or method.lower() not in METHODS:
             raise invalid_argument("method", method, " or ".join(repr(m) for m in METHODS))
         self.method = method.lower()
+        complex_activity_regularizer(self)
         # Inputs may be (real, imag) pairs, which one InputSpec cannot describe.
         self.input_spec = None
 
@@ -132,7 +179,11 @@ class ComplexConvND(BaseConvND):
         return view[..., 0], view[..., 1]
 
     def call(self, inputs):
-        real_kernel, imag_kernel = self.kernel
+        if self.kernel_parametrization is not None and self.kernel_regularizer is not None:
+            # As in BaseConvND.call: the penalty is on the effective kernel (its real view), not on the free
+            # variable it is computed from.
+            self.add_loss(self.kernel_regularizer(super().kernel))
+        real_kernel, imag_kernel = (ops.cast(part, self.compute_dtype) for part in self.kernel)
         args = self.arguments
         real, imag, as_pair = split_complex(inputs, "inputs")
         real, imag = complex_conv(
@@ -170,7 +221,8 @@ class ComplexConvND(BaseConvND):
     def get_config(self):
         config = super().get_config()
         config.pop("activation")
-        config.update({"groups": self.groups, "padding_mode": self.padding_mode, "method": self.method})
+        config.update({"groups": self.groups, "padding_mode": self.padding_mode, "method": self.method,
+                       "activity_regularizer": serialize_activity_regularizer(self)})
         return config
 
 

@@ -4,7 +4,8 @@ import keras
 from keras import ops
 
 from structconv.errors import invalid_argument
-from structconv.ops.complex_conv import join_complex, split_complex
+from structconv.layers.complex_conv_nd import complex_activity_regularizer, serialize_activity_regularizer
+from structconv.ops.complex_conv import cos_sin, join_complex, split_complex
 
 
 @keras.saving.register_keras_serializable(package="structconv")
@@ -17,6 +18,8 @@ class PhaseModulation(keras.layers.Layer):
         output_form: `"pair"` (default) to return `(real, imag)`, or `"complex"` for a complex tensor.
             Complex inputs keep their form.
         phase_initializer: initializer of `phi` (default zeros: the identity).
+        **kwargs: as for any Keras layer; an `activity_regularizer` penalises a complex output through its
+            real and imaginary parts, as `ComplexConvND` does.
 
     Input shape:
         Any shape `(batch, ...)`; `phi` has the shape of one example.
@@ -38,19 +41,23 @@ class PhaseModulation(keras.layers.Layer):
             raise invalid_argument("output_form", output_form, "'pair' or 'complex'")
         self.output_form = output_form
         self.phase_initializer = keras.initializers.get(phase_initializer)
+        complex_activity_regularizer(self)
 
     def build(self, input_shape):
         if input_shape and isinstance(input_shape[0], (tuple, list)):  # a (real, imag) pair of shapes
             input_shape = input_shape[0]
         self.phase = self.add_weight(
-            name="phase", shape=tuple(input_shape[1:]), initializer=self.phase_initializer
+            name="phase", shape=tuple(input_shape[1:]), initializer=self.phase_initializer,
+            autocast=False,  # mixed precision: cos and sin of the float32 phase, then cast
         )
 
     def call(self, inputs):
-        cos, sin = ops.cos(self.phase), ops.sin(self.phase)
+        cos, sin = cos_sin(self.phase)
         if isinstance(inputs, (tuple, list)) or "complex" in str(getattr(inputs, "dtype", "")):
             real, imag, as_pair = split_complex(inputs, "inputs")
+            cos, sin = ops.cast(cos, real.dtype), ops.cast(sin, real.dtype)
             return join_complex(real * cos - imag * sin, real * sin + imag * cos, as_pair)
+        cos, sin = ops.cast(cos, inputs.dtype), ops.cast(sin, inputs.dtype)
         return join_complex(inputs * cos, inputs * sin, self.output_form == "pair")
 
     def compute_output_spec(self, inputs):
@@ -69,4 +76,6 @@ class PhaseModulation(keras.layers.Layer):
                 "phase_initializer": keras.initializers.serialize(self.phase_initializer),
             }
         )
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = serialize_activity_regularizer(self)
         return config

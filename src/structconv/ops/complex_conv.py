@@ -3,22 +3,29 @@
 A complex convolution `(a + ib) * (c + id)` is `re = a*c - b*d`, `im = a*d + b*c`. Three ways to compute it
 with real convolutions, each with the semantics of `ops.conv` (any rank, every padding, both algorithms):
 
-- `"naive"`: 4 real convolutions. Each output part is an exact sum of products.
+- `"naive"`: 4 real convolutions. Each output part is an exact sum of products, so each part keeps the
+  dtype's rounding error relative to its own magnitude.
 - `"gauss"`: 3 real convolutions (`a*c`, `b*d`, `(a + b) * (c + d)`; `im` is the third minus the first
   two), 25% fewer multiply-adds, but `im` comes out of a difference of large terms: when the parts differ
-  in scale it loses precision (in float32, about 1e-3 relative error on `im` when it is 1e-4 of `re`).
+  in scale it loses precision. In float32 with `im` 1e-4 of `re`, its relative error is 1e-3 to 1e-2
+  (5.8e-3 in `benchmarks/complex.py`), as for the native complex convolutions of PyTorch and JAX, which
+  use the same trick. `re` stays exact.
 - `"block"`: one real convolution with doubled channels, input `[a, b]` and kernel `[[c, d], [-d, c]]`:
-  the same multiply-adds as "naive" in one call, and the same precision.
-- `"auto"` (default): `"block"`, which keeps float32 relative error at rounding level (below 1e-5) whatever
-  the scale of the parts.
+  the same multiply-adds as "naive" in one call, and the same precision (below 1e-6 relative error per
+  part in float32, whatever the scale of the parts).
+- `"auto"` (default): `"block"`, the fastest of the three in most measured cases (see docs/complex.md),
+  which keeps float32 relative error within 1e-5 of each part's own magnitude.
+
+Complex tensors keep their precision: complex64 gives complex64, complex128 gives complex128 (float64
+arithmetic), as float32 and float64 pairs do.
 """
 
 import keras
 from keras import ops
 
 from structconv.errors import invalid_argument
+from structconv.ops.arguments import check_kernel, conv_arguments, split_shape
 from structconv.ops.conv import conv, input_rank
-from structconv.shapes.arithmetic import normalize_data_format
 
 METHODS = ("auto", "naive", "gauss", "block")
 
@@ -36,29 +43,77 @@ def split_complex(value, name):
                 "real and imaginary parts of the same shape",
             )
         return real, imag, True
+    requested = _dtype_name(value) if hasattr(value, "dtype") else None
     value = ops.convert_to_tensor(value)
     if "complex" not in str(value.dtype):
         raise TypeError(
             f"Invalid `{name}`: received a tensor of dtype {value.dtype}. Expected a complex tensor or a "
             "(real, imag) pair of real tensors."
         )
+    if requested == "complex128" and _dtype_name(value) != "complex128":
+        # JAX without 64-bit mode narrows complex128 to complex64 (with only a warning).
+        raise TypeError(
+            f"Invalid `{name}`: received a complex128 array, which the {keras.backend.backend()} backend "
+            f"holds only as {_dtype_name(value)} here. Expected complex64, or complex128 with 64-bit mode on "
+            "(JAX: set JAX_ENABLE_X64=1), or a (real, imag) pair of real tensors."
+        )
     return ops.real(value), ops.imag(value), False
 
 
+def _dtype_name(value):
+    return keras.backend.standardize_dtype(value.dtype)
+
+
 def join_complex(real, imag, as_pair):
+    """The pair itself, or one complex tensor of the matching precision (complex128 from float64)."""
     if as_pair:
         return real, imag
-    return ops.view_as_complex(ops.stack([real, imag], axis=-1))
+    # Not keras.ops.view_as_complex, which always returns complex64.
+    dtype = "complex128" if _dtype_name(real) == "float64" else "complex64"
+    return ops.cast(real, dtype) + 1j * ops.cast(imag, dtype)
+
+
+def cos_sin(phase):
+    """`(cos(phase), sin(phase))` in the dtype of `phase`.
+
+    `keras.ops.cos` and `sin` return float32 for float64 input on JAX; there `exp(i * phase)` in complex128
+    gives them in float64.
+    """
+    phase = ops.convert_to_tensor(phase)
+    cos, sin = ops.cos(phase), ops.sin(phase)
+    if _dtype_name(cos) == _dtype_name(phase):
+        return cos, sin
+    phasor = ops.exp(ops.cast(phase, "complex128") * 1j)
+    return ops.real(phasor), ops.imag(phasor)
+
+
+def phase_of(real, imag):
+    """`arctan2(imag, real)` in the dtype of the parts.
+
+    `keras.ops.arctan2` returns float32 for float64 input on JAX and torch; there the imaginary part of
+    `log` in complex128 gives it in float64 (`log` narrows complex128 on TensorFlow, `arctan2` does not).
+    """
+    phase = ops.arctan2(imag, real)
+    if _dtype_name(phase) == _dtype_name(real):
+        return phase
+    return ops.imag(ops.log(ops.cast(real, "complex128") + 1j * ops.cast(imag, "complex128")))
+
+
+def _group_order(channels, groups):
+    """Positions in `[a_0 .. a_(C-1), b_0 .. b_(C-1)]` of `[a, b]` of group 0, then of group 1, ..."""
+    size = channels // groups
+    return [part * channels + g * size + i for g in range(groups) for part in (0, 1) for i in range(size)]
 
 
 def _block_operands(a, b, c, d, groups, channel_axis):
-    """Input `[a, b]` and kernel `[[c, d], [-d, c]]`, interleaved per group so `groups` still applies."""
-    channels = a.shape[channel_axis]
-    shape = [-1 if i == 0 else n for i, n in enumerate(a.shape)]
-    axis = channel_axis % len(shape)
-    grouped = shape[:axis] + [groups, channels // groups] + shape[axis + 1 :]
-    x = ops.stack([ops.reshape(a, grouped), ops.reshape(b, grouped)], axis=axis + 1)
-    x = ops.reshape(x, shape[:axis] + [2 * channels] + shape[axis + 1 :])
+    """Input `[a, b]` and kernel `[[c, d], [-d, c]]`, interleaved per group so `groups` still applies.
+
+    The input is reordered with `take` along the channel axis, never reshaped, so that batch and spatial
+    sizes unknown until run time (a `tf.function` traced for any size) need no special case.
+    """
+    x = ops.concatenate([a, b], axis=channel_axis)
+    if groups > 1:
+        x = ops.take(x, _group_order(a.shape[channel_axis], groups), axis=channel_axis)
     *kernel_size, in_per_group, filters = c.shape
     split = (*kernel_size, in_per_group, groups, filters // groups)
     c, d = ops.reshape(c, split), ops.reshape(d, split)
@@ -70,12 +125,14 @@ def _block_operands(a, b, c, d, groups, channel_axis):
 
 
 def _block_outputs(y, filters, groups, channel_axis):
-    shape = [-1 if i == 0 else n for i, n in enumerate(y.shape)]
-    axis = channel_axis % len(shape)
-    y = ops.reshape(y, shape[:axis] + [groups, 2, filters // groups] + shape[axis + 1 :])
-    parts = ops.unstack(y, num=2, axis=axis + 1)
-    out_shape = shape[:axis] + [filters] + shape[axis + 1 :]
-    return ops.reshape(parts[0], out_shape), ops.reshape(parts[1], out_shape)
+    """`(real, imag)` from the block convolution's channels `[re, im]` of group 0, then of group 1, ..."""
+    if groups == 1:
+        real, imag = ops.split(y, 2, axis=channel_axis)
+        return real, imag
+    order = _group_order(filters, groups)  # [re, im] per group -> the position of re_j and of im_j
+    inverse = sorted(range(2 * filters), key=order.__getitem__)
+    return (ops.take(y, inverse[:filters], axis=channel_axis),
+            ops.take(y, inverse[filters:], axis=channel_axis))
 
 
 def complex_conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, data_format=None, *,
@@ -117,13 +174,15 @@ def complex_conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, gr
         real = ops.subtract(ac, bd)
         imag = ops.subtract(ops.subtract(real_conv(ops.add(a, b), ops.add(c, d)), ac), bd)
     else:
-        data_format = normalize_data_format(data_format, keras.config.image_data_format())
-        channel_axis = -1 if data_format == "channels_last" else 1
-        if len(a.shape) < 3:
-            input_rank(a)  # the usual error for inputs without spatial axes
-        x, k = _block_operands(a, b, c, d, groups, channel_axis)
+        # The checks of `ops.conv`, on the complex operands, before they are doubled into one real pair.
+        args = conv_arguments(input_rank(a), strides, padding, dilation_rate, groups, data_format,
+                              padding_mode, default_data_format=keras.config.image_data_format(),
+                              algorithm=algorithm)
+        check_kernel(tuple(c.shape), split_shape(tuple(a.shape), args.data_format)[1], args)
+        channel_axis = -1 if args.data_format == "channels_last" else 1
+        x, k = _block_operands(a, b, c, d, args.groups, channel_axis)
         y = real_conv(x, k)
-        real, imag = _block_outputs(y, c.shape[-1], groups, channel_axis)
+        real, imag = _block_outputs(y, c.shape[-1], args.groups, channel_axis)
     return join_complex(real, imag, as_pair)
 
 

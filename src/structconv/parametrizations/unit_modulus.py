@@ -4,6 +4,7 @@ import numpy as np
 from keras import ops
 
 from structconv.errors import invalid_argument
+from structconv.ops.complex_conv import cos_sin, phase_of
 from structconv.parametrizations.base import Parametrization, as_numpy, register
 
 
@@ -40,12 +41,11 @@ class UnitModulus(Parametrization):
         return self.kernel_shape[:-1]
 
     def forward(self, free):
-        phase = ops.convert_to_tensor(free)
-        return ops.stack([ops.cos(phase), ops.sin(phase)], axis=-1)
+        return ops.stack(cos_sin(free), axis=-1)
 
     def right_inverse(self, kernel):
         kernel = ops.convert_to_tensor(kernel)
-        return ops.arctan2(kernel[..., 1], kernel[..., 0])
+        return phase_of(kernel[..., 0], kernel[..., 1])
 
     def project(self, kernel):
         return self.forward(self.right_inverse(kernel))
