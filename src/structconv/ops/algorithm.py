@@ -1,34 +1,77 @@
 """Choosing between direct and FFT convolution: a calibrated cost model and a memory estimate.
 
-Both costs are estimated from static shapes, in microseconds, per backend:
+Both costs are estimated from static shapes, in microseconds, per backend. With `B` the batch, `C` input
+and `F` output channels, `g` groups, `N` the points of one FFT (the product of the FFT lengths) and `M` the
+complex points of one real spectrum (`N / L_last * (L_last // 2 + 1)`):
 
-- direct: `2 * batch * outputs * taps * (channels / groups) * filters` flops at the backend's measured
-  direct-convolution rate;
-- FFT: `batch * channels + (channels / groups) * filters + batch * filters` real FFTs of `N` points at
-  `5 * N * log2(N) / 2` flops each at the measured FFT rate, plus the spectral product,
-  `8 * batch * (channels / groups) * filters * N / 2` flops, at the measured product rate.
+- direct: `overhead + flops / rate[rank] + bytes / bandwidth`, with `2 * B * outputs * taps * (C / g) * F`
+  flops and the bytes of the (padded) input and of the output (padding copies, layout changes). Ranks above
+  4 use the rank-4 rate (they run as lower-rank convolutions, see `ops.decomposition`).
+- FFT: `overhead` plus, each at its own rate,
+  - the `B * C` forward and `B * F` inverse real FFTs, `2.5 * N * log2(N)` flops each, at a rate per rank
+    (an N-D FFT makes one strided pass over all of its data per axis);
+  - the kernel's spectrum: `(C / g) * F` more such FFTs, or, for kernels small next to the FFT length, a
+    DFT by matrices of `8` flops per complex multiply-add (`fft_conv.dft_multiply_adds`), whichever the
+    model says is cheaper (`kernel_by_dft`, which `fft_conv` follows);
+  - the spectral product, `8 * B * (C / g) * F * M` flops;
+  - memory traffic: the bytes of the three spectra and of the real input and output at the FFT lengths.
 
-Each rate is a constant per backend below, measured on the project's 2-core CPU machine by
-`benchmarks/calibrate_fft.py`. The choice runs in Python on static shapes when the op is traced, so it costs
-nothing per step.
+Every constant is a physical quantity fitted to measured times by `benchmarks/calibrate_fft.py` (bounded
+least squares: rates below the machine's peak, a quarter of it for FFTs and the spectral product; overheads
+at least the time of a call that does almost no work, FFT's at least direct's), and the same arithmetic
+(`direct_terms`, `fft_terms`) is used by the fit and the model. Two rules hold whatever the constants: a
+kernel of fewer than `FFT_MIN_TAPS` taps always runs direct (per output and channel pair the spectral
+product alone costs about as many flops as such a kernel, at a lower rate), and FFT is never modelled
+cheaper than its fixed overhead, the pad, rfftn, product, irfftn and slice it always runs, so tiny
+problems run direct.
+
+The choice runs in Python on static shapes when the op is traced (cached), so it costs nothing per step,
+and "auto" never picks FFT above the memory budget of `structconv.config`.
 """
 
+import dataclasses
+import functools
 import math
 
 from structconv import config
 from structconv.errors import StructconvError, invalid_argument
 
 ALGORITHMS = ("auto", "direct", "fft")
+# Kernels of fewer taps (the product of the kernel size) always run direct under "auto".
+FFT_MIN_TAPS = 16
 
-# Effective rates in Gflop/s: (direct convolution, FFT, spectral product). Measured by
-# benchmarks/calibrate_fft.py on the 2-core CPU machine (see docs/benchmarks.md).
-RATES = {
-    "torch": (40.0, 3.0, 4.0),
-    "jax": (40.0, 3.0, 4.0),
-    "tensorflow": (40.0, 3.0, 4.0),
+
+@dataclasses.dataclass(frozen=True)
+class Costs:
+    """The cost model's constants for one backend: overheads in microseconds per call, rates in Gflop/s
+    and bandwidths in GB/s."""
+
+    direct_overhead_us: float
+    direct_gflops: tuple  # ranks 1, 2, 3 and 4+
+    direct_gbps: float
+    fft_overhead_us: float
+    fft_gflops: tuple  # of the real FFTs, counted as 2.5 N log2(N), ranks 1, 2, 3 and 4+
+    dft_gflops: float  # of the kernel's spectrum by DFT matrices
+    product_gflops: float  # of the spectral product
+    fft_gbps: float
+
+
+# Fitted by `benchmarks/calibrate_fft.py --threads 1 --also <two benchmarks/fft.py --threads 1 runs>` on
+# 2026-11-22, on a 2-vCPU Intel Xeon (Sapphire Rapids) VM shared with other jobs (load average 4-7; each
+# time the fastest of 4-7 interleaved rounds): the calibration grid plus the crossover sweeps, relative
+# error of the fit median 20-40% (see docs/fft.md). Re-run both on the target machine and paste the output
+# here. A rate at its bound (50 GB/s) means the fit found no cost in that term beyond the others.
+COSTS = {
+    "torch": Costs(direct_overhead_us=62.7, direct_gflops=(32.6, 67.0, 70.2, 49.5), direct_gbps=50.0,
+                   fft_overhead_us=261.6, fft_gflops=(20.99, 5.37, 5.04, 2.43), dft_gflops=19.89,
+                   product_gflops=4.17, fft_gbps=6.02),
+    "jax": Costs(direct_overhead_us=7.2, direct_gflops=(56.2, 33.6, 3.9, 27.6), direct_gbps=11.38,
+                 fft_overhead_us=10.6, fft_gflops=(11.43, 6.81, 4.43, 3.53), dft_gflops=21.45,
+                 product_gflops=15.11, fft_gbps=13.95),
+    "tensorflow": Costs(direct_overhead_us=353.0, direct_gflops=(61.3, 77.3, 70.1, 54.6), direct_gbps=8.07,
+                        fft_overhead_us=353.0, fft_gflops=(10.89, 7.74, 3.25, 2.50), dft_gflops=16.65,
+                        product_gflops=5.11, fft_gbps=13.01),
 }
-# Fixed cost of one FFT convolution call beyond its flops (microseconds): transposes, casts, slicing.
-FFT_OVERHEAD_US = 200.0
 
 
 def normalize_algorithm(algorithm):
@@ -37,42 +80,200 @@ def normalize_algorithm(algorithm):
     raise invalid_argument("algorithm", algorithm, " or ".join(repr(a) for a in ALGORITHMS))
 
 
+def costs(backend_name):
+    """The constants of `backend_name` (torch's for an unknown backend)."""
+    return COSTS.get(backend_name, COSTS["torch"])
+
+
+def _per_rank(rates, rank):
+    """The rate of `rank` from a tuple for ranks 1, 2, 3 and 4+."""
+    return rates[min(rank, len(rates)) - 1]
+
+
 def fft_lengths(padded_sizes):
+    """FFT lengths covering `padded_sizes` (a linear correlation or the full transposed convolution)."""
     from structconv.ops.fft_conv import fast_length
 
     return tuple(fast_length(n) for n in padded_sizes)
 
 
 def fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize):
-    """Working memory of one FFT convolution: the real padded input and output, and the three spectra."""
-    points = math.prod(lengths)
-    half = points // lengths[-1] * (lengths[-1] // 2 + 1)
+    """Working memory of one FFT convolution: the real input and output at the FFT lengths, and the three
+    spectra (input, kernel, output)."""
+    from structconv.ops.fft_conv import spectrum_size
+
+    points, half = math.prod(lengths), spectrum_size(lengths)
     spectra = (batch * channels + (channels // groups) * filters + batch * filters) * half
     real = (batch * channels + batch * filters) * points
     return 2 * itemsize * spectra + itemsize * real
 
 
-def direct_cost_us(batch, outputs, kernel_size, channels, filters, groups, backend_name):
-    flops = 2.0 * batch * math.prod(outputs) * math.prod(kernel_size) * (channels // groups) * filters
-    return flops / (RATES[backend_name][0] * 1e3)
+def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):
+    """The direct algorithm's work: flops, and bytes of its (padded) input and output."""
+    return {
+        "flops": 2.0 * batch * math.prod(outputs) * math.prod(kernel_size) * (channels // groups) * filters,
+        "memory": itemsize * batch * (channels * math.prod(padded_sizes) + filters * math.prod(outputs)),
+    }
 
 
-def fft_cost_us(batch, channels, filters, groups, lengths, backend_name):
-    _, fft_rate, product_rate = RATES[backend_name]
+def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, kernel_by_dft, blocked=False):
+    """The FFT algorithm's work per term of the model: flops of the FFTs, of the kernel's DFT, of the
+    product, and bytes of memory traffic (`blocked`: overlap-save, whose blocks of the input and of the
+    output are each copied once more, to cut them out and to put them back together)."""
+    from structconv.ops.fft_conv import dft_multiply_adds, spectrum_size
+
+    points, half = math.prod(lengths), spectrum_size(lengths)
+    per_transform = 2.5 * points * math.log2(max(points, 2))
+    pairs = (channels // groups) * filters
+    transforms = batch * channels + batch * filters + (0 if kernel_by_dft else pairs)
+    padded_kernel = 0 if kernel_by_dft else itemsize * pairs * points
+    framing = itemsize * batch * (channels + filters) * points if blocked else 0
+    return {
+        "fft": transforms * per_transform,
+        "dft": 8.0 * pairs * dft_multiply_adds(kernel_size, lengths) if kernel_by_dft else 0.0,
+        "product": 8.0 * batch * pairs * half,
+        "memory": (fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize) + padded_kernel
+                   + framing),
+    }
+
+
+def direct_cost_us(batch, outputs, kernel_size, channels, filters, groups, backend_name, padded_sizes=None,
+                   itemsize=4):
+    c = costs(backend_name)
+    terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes or outputs,
+                         itemsize)
+    rate = _per_rank(c.direct_gflops, len(outputs))
+    return c.direct_overhead_us + terms["flops"] / (rate * 1e3) + terms["memory"] / (c.direct_gbps * 1e3)
+
+
+def kernel_by_dft(kernel_size, lengths, backend_name, itemsize=4):
+    """True when the kernel's spectrum is cheaper by DFT matrices than by FFT on this backend (per channel
+    pair: one FFT and the zero-padded copy it transforms, against the DFT's multiply-adds)."""
+    from structconv.ops.fft_conv import dft_multiply_adds
+
+    c = costs(backend_name)
     points = math.prod(lengths)
-    transforms = batch * channels + (channels // groups) * filters + batch * filters
-    fft_flops = transforms * 2.5 * points * math.log2(max(points, 2))
-    product_flops = 8.0 * batch * (channels // groups) * filters * points / 2
-    return fft_flops / (fft_rate * 1e3) + product_flops / (product_rate * 1e3) + FFT_OVERHEAD_US
+    fft_us = (2.5 * points * math.log2(max(points, 2)) / (_per_rank(c.fft_gflops, len(lengths)) * 1e3)
+              + itemsize * points / (c.fft_gbps * 1e3))
+    dft_us = 8.0 * dft_multiply_adds(kernel_size, lengths) / (c.dft_gflops * 1e3)
+    return dft_us < fft_us
+
+
+def fft_cost_us(batch, channels, filters, groups, lengths, backend_name, kernel_size=None, itemsize=4,
+                blocked=False):
+    c = costs(backend_name)
+    by_dft = kernel_size is not None and kernel_by_dft(kernel_size, lengths, backend_name, itemsize)
+    terms = fft_terms(batch, channels, filters, groups, lengths, kernel_size or (1,) * len(lengths), itemsize,
+                      by_dft, blocked)
+    rates = {"fft": _per_rank(c.fft_gflops, len(lengths)), "dft": c.dft_gflops, "product": c.product_gflops,
+             "memory": c.fft_gbps}
+    return c.fft_overhead_us + sum(work / (rates[name] * 1e3) for name, work in terms.items())
+
+
+@dataclasses.dataclass(frozen=True)
+class FftPlan:
+    """How `fft_conv` runs one convolution: the geometry of its FFTs, the kernel's transform, the model's
+    cost and the memory estimate.
+
+    `blocked`: overlap-save, the padded input cut on each axis into `counts` overlapping blocks of
+    `lengths` samples, `steps` outputs apart (an axis with one block is transformed whole); otherwise the
+    whole input at once, zero padding never materialised (`fft_conv.conv_fft_lengths`).
+    """
+
+    geometry: object  # "whole" or the block factor
+    lengths: tuple
+    steps: tuple
+    counts: tuple
+    blocked: bool
+    kernel_by_dft: bool
+    cost_us: float
+    memory: int
+
+
+# Overlap-save block lengths tried per axis: `fast_length(factor * extent)`. Short blocks make the kernel's
+# spectrum (`in * out` of them) small and the FFTs cache-resident, at the price of `extent - 1` samples of
+# overlap per block; the model picks the factor (or the whole input) per convolution.
+BLOCK_FACTORS = (2, 4, 8, 16)
+
+
+def _geometries(sizes, extents, padding, padding_mode):
+    from structconv.ops.fft_conv import conv_fft_lengths, fast_length
+
+    whole = conv_fft_lengths(sizes, extents, padding, padding_mode)
+    outputs = tuple(n + before + after - e + 1 for n, e, (before, after) in zip(sizes, extents, padding))
+    yield "whole", whole, outputs, (1,) * len(sizes)
+    padded = [n + before + after for n, (before, after) in zip(sizes, padding)]
+    for factor in BLOCK_FACTORS:
+        lengths, steps, counts = [], [], []
+        for n, e in zip(padded, extents):
+            block = fast_length(factor * e)
+            if 2 * block > n:  # a single block: the whole (padded) axis
+                block, step, count = fast_length(n), n - e + 1, 1
+            else:
+                step = block - e + 1
+                count = -(-(n - e + 1) // step)
+            lengths.append(block)
+            steps.append(step)
+            counts.append(count)
+        if max(counts) > 1:
+            yield factor, tuple(lengths), tuple(steps), tuple(counts)
+
+
+@functools.lru_cache(maxsize=4096)
+def fft_plan(sizes, extents, kernel_size, padding, padding_mode, batch, channels, filters, groups, itemsize,
+             backend_name, budget, geometry=None):
+    """The cheapest FFT plan by the cost model among those within `budget` bytes (the smallest in memory
+    if none is); `geometry` ("whole" or a block factor) forces one where the shapes allow it (blocks need an
+    axis at least twice as long as a block). All arguments are static."""
+    plans = []
+    options = list(_geometries(sizes, extents, padding, padding_mode))
+    if geometry is not None:
+        options = [o for o in options if o[0] == geometry] or options[:1]
+    for option, lengths, steps, counts in options:
+        blocks = batch * math.prod(counts)
+        plans.append(FftPlan(
+            geometry=option,
+            lengths=lengths,
+            steps=steps,
+            counts=counts,
+            blocked=option != "whole",
+            kernel_by_dft=kernel_by_dft(kernel_size, lengths, backend_name, itemsize),
+            cost_us=fft_cost_us(blocks, channels, filters, groups, lengths, backend_name, kernel_size,
+                                itemsize, blocked=option != "whole"),
+            memory=fft_memory_bytes(blocks, channels, filters, groups, lengths, itemsize),
+        ))
+    within = [plan for plan in plans if plan.memory <= budget]
+    if within:
+        return min(within, key=lambda plan: plan.cost_us)
+    return min(plans, key=lambda plan: plan.memory)
 
 
 def choose_algorithm(algorithm, *, batch, padded_sizes, kernel_extents, kernel_size, outputs, channels,
-                     filters, groups, itemsize, backend_name):
-    """Returns `"direct"` or `"fft"` for one convolution; raises if `"fft"` is over the memory budget."""
-    batch = batch or 1
-    lengths = fft_lengths(padded_sizes)
-    memory = fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize)
-    budget = config.fft_memory_budget()
+                     filters, groups, itemsize, backend_name, spatial=None, padding=None,
+                     padding_mode="zeros"):
+    """Returns `"direct"` or `"fft"` for one convolution; raises if `"fft"` is over the memory budget.
+
+    With `spatial` (the input's sizes) and `padding` (resolved pairs) the FFT side is `fft_plan`, as
+    `fft_conv` runs it; without, one linear correlation over `padded_sizes` (the transposed convolution).
+    """
+    return _choose(algorithm, batch or 1, tuple(padded_sizes), tuple(kernel_extents), tuple(kernel_size),
+                   tuple(outputs), channels, filters, groups, itemsize, backend_name,
+                   None if spatial is None else tuple(spatial),
+                   None if padding is None else tuple(tuple(pair) for pair in padding), padding_mode,
+                   config.fft_memory_budget())
+
+
+@functools.lru_cache(maxsize=4096)
+def _choose(algorithm, batch, padded_sizes, kernel_extents, kernel_size, outputs, channels, filters, groups,
+            itemsize, backend_name, spatial, padding, padding_mode, budget):
+    if spatial is not None:
+        plan = fft_plan(spatial, kernel_extents, kernel_size, padding, padding_mode, batch, channels, filters,
+                        groups, itemsize, backend_name, budget)
+        lengths, memory, fft = plan.lengths, plan.memory, plan.cost_us
+    else:
+        lengths = fft_lengths(padded_sizes)
+        memory = fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize)
+        fft = fft_cost_us(batch, channels, filters, groups, lengths, backend_name, kernel_size, itemsize)
     if algorithm == "fft":
         if memory > budget:
             raise StructconvError(
@@ -81,8 +282,62 @@ def choose_algorithm(algorithm, *, batch, padded_sizes, kernel_extents, kernel_s
                 "or raise the budget with structconv.config.set_fft_memory_budget()."
             )
         return "fft"
-    if algorithm == "direct" or memory > budget:
+    if algorithm == "direct" or memory > budget or math.prod(kernel_size) < FFT_MIN_TAPS:
         return "direct"
-    direct = direct_cost_us(batch, outputs, kernel_size, channels, filters, groups, backend_name)
-    fft = fft_cost_us(batch, channels, filters, groups, lengths, backend_name)
+    direct = direct_cost_us(batch, outputs, kernel_size, channels, filters, groups, backend_name,
+                            padded_sizes, itemsize)
     return "fft" if fft < direct else "direct"
+
+
+def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dilation_rate=1, groups=1,
+                   data_format=None, padding_mode="zeros", dtype="float32", backend_name=None):
+    """What `algorithm="auto"` picks for `ops.conv` on these static shapes, and the model's reasons.
+
+    Args:
+        input_shape: `(batch, *spatial, channels)` (channels_last) or `(batch, channels, *spatial)`.
+        kernel_shape: `(*kernel_size, channels / groups, filters)`.
+        strides, padding, dilation_rate, groups, data_format, padding_mode: as for `ops.conv`.
+        dtype: `"float32"` or `"float64"`.
+        backend_name: whose constants to use; the active Keras backend by default.
+
+    Returns:
+        A dict: `"algorithm"` (`"direct"` or `"fft"`), the modelled `"direct_us"` and `"fft_us"`
+        (microseconds), the FFT plan's `"fft_lengths"` and `"fft_memory_bytes"`, and `"budget_bytes"`.
+
+    Example:
+
+    >>> info = explain_choice((1, 64, 3), (3, 3, 4), padding="same")
+    >>> info["algorithm"]  # a kernel of fewer than FFT_MIN_TAPS taps always runs direct
+    'direct'
+    >>> info["fft_memory_bytes"] <= info["budget_bytes"]
+    True
+    """
+    import keras
+
+    from structconv.ops.arguments import conv_arguments, resolve_padding, split_shape
+    from structconv.shapes import arithmetic
+
+    rank = len(input_shape) - 2
+    args = conv_arguments(rank, strides, padding, dilation_rate, groups, data_format, padding_mode,
+                          default_data_format=keras.config.image_data_format())
+    spatial, channels = split_shape(tuple(input_shape), args.data_format)
+    kernel_size, filters = tuple(kernel_shape[:rank]), kernel_shape[-1]
+    pads = resolve_padding(spatial, kernel_size, args)
+    extents = tuple(arithmetic.effective_kernel_size(k, d) for k, d in zip(kernel_size, args.dilation_rate))
+    padded = tuple(n + before + after for n, (before, after) in zip(spatial, pads))
+    outputs = tuple((n - e) // s + 1 for n, e, s in zip(padded, extents, args.strides))
+    backend_name = backend_name or keras.backend.backend()
+    itemsize, budget, batch = 8 if dtype == "float64" else 4, config.fft_memory_budget(), input_shape[0] or 1
+    plan = fft_plan(tuple(spatial), extents, kernel_size, pads, args.padding_mode, batch, channels, filters,
+                    args.groups, itemsize, backend_name, budget)
+    return {
+        "algorithm": _choose("auto", batch, padded, extents, kernel_size, outputs, channels, filters,
+                             args.groups, itemsize, backend_name, tuple(spatial), pads, args.padding_mode,
+                             budget),
+        "direct_us": direct_cost_us(batch, outputs, kernel_size, channels, filters, args.groups, backend_name,
+                                    padded, itemsize),
+        "fft_us": plan.cost_us,
+        "fft_lengths": plan.lengths,
+        "fft_memory_bytes": plan.memory,
+        "budget_bytes": budget,
+    }

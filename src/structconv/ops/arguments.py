@@ -209,6 +209,9 @@ def choose_for_conv(inputs, kernel, args, padding):
         groups=args.groups,
         itemsize=8 if keras.backend.standardize_dtype(inputs.dtype) == "float64" else 4,
         backend_name=keras.backend.backend(),
+        spatial=spatial,
+        padding=padding,
+        padding_mode=args.padding_mode,
     )
 
 

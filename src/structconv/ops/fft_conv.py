@@ -1,31 +1,62 @@
 """Convolution by FFT, for any rank, with the exact semantics of the direct algorithm.
 
-Cross-correlation of a (padded) input of size `n` with a kernel of extent `e` has `n - e + 1` outputs at
-stride 1. With real FFTs of length `L >= n` on every spatial axis,
+A convolution layer computes the cross-correlation `y[i] = sum_t x[i * s - before + t * d] . k[t]` of the
+input `x` (zero outside its `n` samples, or padded by a padding mode) with the kernel `k` of `taps` taps at
+dilation `d`, stride `s`. On every spatial axis this is the circular convolution of length `L` of `x` with
+the *placed* kernel `h`, the tap `t` put at position `(before - t * d) mod L`:
 
-    y = irfftn(rfftn(x, L) * conj(rfftn(k, L)))[:n - e + 1]
+    y = irfftn(rfftn(x, L) * H)[::s]       with   H[f] = sum_t k[t] exp(-2 pi i (before - t * d) f / L)
 
-because a circular correlation of length `L >= n` does not wrap for those outputs (Mathieu, Henaff and
-LeCun, "Fast Training of Convolutional Networks through FFTs", 2014). Channels and groups contract in the
-frequency domain (`einsum` over input channels per group); dilation is written into the kernel (zeros
-between taps, free in the frequency domain); strides subsample the stride-1 result; padding of every form
-and mode is applied to the input first. The transposed convolution is the same product without the
-conjugate (a true convolution) of the stride-spread input, then cropped as the direct algorithm crops.
+It equals the linear result (nothing wraps around) as soon as `L >= n + max(before, after)` and `L` is at
+least the dilated extent: the pads the correlation reads, `x[j]` for `j` in `[-before, 0)` and
+`[n, n + after)`, land on the zeros that the transform appends. So zero padding is never materialised, and
+the FFTs are shorter than a linear correlation's `n + extent - 1` (for "same", about `n + extent / 2`);
+Mathieu, Henaff and LeCun, "Fast Training of Convolutional Networks through FFTs" (2014), use the linear
+length. Other padding modes are materialised first.
 
-Gradients come from autodiff through the FFTs, which are linear; the dtype is kept (float64 inputs use
-complex128 spectra, never a silent downcast).
+The input goes through the backend's real N-D FFT. The kernel's spectrum `H` is computed the cheaper of
+two ways (`algorithm.kernel_by_dft`): for kernels that are small next to `L` (the usual case), by a
+separable DFT, one matrix product per spatial axis against a constant `(taps, frequencies)` matrix that
+places, flips and dilates the taps, which never builds the kernel zero-padded to `L` in every axis (the FFT
+of that is most of the cost, as there are `in * out` kernel transforms and only `batch * (in + out)`
+others); for large kernels,
+by the FFT of the flipped, dilated kernel, the output then read from `extent - 1 - before` onwards instead.
+Channels and groups contract per frequency (`_spectra_product`); strides subsample the stride-1 result.
+
+The transposed convolution is the same with the taps at `t * d` (a true convolution) of the stride-spread
+input, of full length `(n - 1) * s + extent`; the caller crops it as for the direct algorithm.
+
+Gradients come from autodiff through the FFTs and products, which are linear; the dtype is kept (float64
+inputs use complex128 spectra, never a silent downcast).
 """
 
+import functools
 import math
 
+import keras
+import numpy as np
 from keras import ops
 
 from structconv._backend import get_backend
-from structconv.ops.padding import pad_spatial, slice_axis, spread
+from structconv.ops.padding import pad_axis, pad_spatial, slice_axis, spread
 
 _WORKING_FLOAT = {"float16": "float32", "bfloat16": "float32", "float32": "float32", "float64": "float64"}
+_COMPLEX = {"float32": "complex64", "float64": "complex128"}
+
+# How each backend contracts channels per frequency (measured on the 2-CPU machine, see docs/fft.md):
+# "matmul": a batched matrix product over frequencies with frequency-major operands (XLA's dot on JAX,
+# BatchMatMul on TensorFlow); "einsum": the backend's einsum on channel-major operands (torch, whose
+# einsum reaches bmm itself); "loop": a sum over input channels of broadcast products.
+PRODUCT_STRATEGY = {"jax": "matmul", "torch": "einsum", "tensorflow": "matmul"}
+# None: the kernel's spectrum by DFT matrices or by FFT as `algorithm.kernel_by_dft` says; "dft" or "fft"
+# forces one way (for benchmarks/calibrate_fft.py and the tests).
+KERNEL_TRANSFORM = None
+# None: the FFT geometry (whole input, or overlap-save blocks) by the cost model (`algorithm.fft_plan`);
+# "whole" or a block factor of `algorithm.BLOCK_FACTORS` forces one (for calibration and the tests).
+GEOMETRY = None
 
 
+@functools.lru_cache(maxsize=4096)
 def fast_length(n):
     """The smallest length >= `n` whose only prime factors are 2, 3, 5 and 7 (fast for every FFT library).
 
@@ -44,6 +75,174 @@ def fast_length(n):
                     length *= 2
                 best = min(best, length)
     return best
+
+
+def conv_fft_lengths(sizes, extents, padding, padding_mode="zeros"):
+    """FFT lengths of `fft_conv` per spatial axis, for input sizes `sizes` and dilated kernel `extents`.
+
+    Zero padding is not materialised (see the module docstring): `L >= n + max(before, after)` and
+    `L >= extent`. Other padding modes are materialised first, so their `L` covers the padded size.
+
+    >>> conv_fft_lengths((248,), (15,), ((7, 7),))  # 248 + 7 = 255 -> 256
+    (256,)
+    >>> conv_fft_lengths((248,), (15,), ((7, 7),), "reflect")  # 248 + 14 = 262 -> 270 (2 * 3^3 * 5)
+    (270,)
+    >>> conv_fft_lengths((100,), (9,), ((0, 0),))
+    (100,)
+    """
+    if padding_mode != "zeros":
+        sizes = tuple(n + before + after for n, (before, after) in zip(sizes, padding))
+        padding = ((0, 0),) * len(sizes)
+    return tuple(
+        fast_length(max(n + max(before, after), e)) for n, e, (before, after) in zip(sizes, extents, padding)
+    )
+
+
+def transpose_fft_lengths(sizes, extents, strides):
+    """FFT lengths of `fft_conv_transpose_full`: the full length `(n - 1) * s + extent` per axis."""
+    return tuple(fast_length((n - 1) * s + e) for n, e, s in zip(sizes, extents, strides))
+
+
+def spectrum_size(lengths):
+    """Complex points of a real N-D spectrum: the last axis holds `L // 2 + 1` frequencies."""
+    return math.prod(lengths[:-1]) * (lengths[-1] // 2 + 1)
+
+
+def dft_multiply_adds(kernel_size, lengths):
+    """Complex multiply-adds per (input, output) channel pair of the kernel's spectrum by DFT matrices,
+    contracting the last spatial axis first (taps to `L // 2 + 1` frequencies), then the others."""
+    frequencies = [*lengths[:-1], lengths[-1] // 2 + 1]
+    total = 0
+    for axis in reversed(range(len(lengths))):
+        total += (math.prod(kernel_size[: axis + 1]) * frequencies[axis]
+                  * math.prod(frequencies[axis + 1 :]))
+    return total
+
+
+def _kernel_by_dft(kernel_size, lengths, working):
+    if KERNEL_TRANSFORM is not None:
+        return KERNEL_TRANSFORM == "dft"
+    from structconv.ops.algorithm import kernel_by_dft
+
+    return kernel_by_dft(kernel_size, lengths, keras.backend.backend(), 8 if working == "float64" else 4)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dft_matrix(positions, length, count, complex_dtype):
+    """`exp(-2 pi i p f / L)` for the tap positions `p` and the first `count` frequencies `f`, the phase
+    reduced exactly in integers first (cached, as eager backends would rebuild it at every call; never
+    written to)."""
+    phase = (np.outer(np.mod(positions, length), np.arange(count)) % length) / length
+    return np.exp(-2j * np.pi * phase).astype(complex_dtype)
+
+
+def _rfftn(x, axes, lengths):
+    """The backend's real N-D FFT over the trailing `axes`, zero-padded to `lengths`, differentiable."""
+    return get_backend().rfftn(x, axes, lengths)
+
+
+def _irfftn(z, axes, lengths):
+    """Inverse of `_rfftn`: a real tensor with `lengths` along `axes`."""
+    return get_backend().irfftn(z, axes, lengths)
+
+
+def _letters(count, offset):
+    return "".join(chr(ord("a") + offset + i) for i in range(count))
+
+
+def _dft_kernel_spectrum(kernel, positions, lengths, working, layout, groups=1, transposed=False):
+    """The spectrum of the kernel with its taps placed at `positions` (one integer array per axis).
+
+    `kernel` is in Keras layout, `(*taps, in / groups, out)` (`(*taps, out, in)` when `transposed`).
+    Returns `(in / groups, out, *frequencies)` for the "channel-major" layout, or
+    `(*frequencies, groups, in / groups, out / groups)` for "frequency-major" (see `_spectra_product`).
+    """
+    backend = get_backend()
+    rank = len(lengths)
+    taps, frequencies = _letters(rank, 0), _letters(rank, 8)
+    if transposed:
+        k = ops.reshape(kernel, (*kernel.shape[:rank], kernel.shape[-2], 1, kernel.shape[-1]))
+        current = taps + "ywx"  # (out, 1, in)
+    else:
+        per_group = kernel.shape[-1] // groups
+        k = ops.reshape(kernel, (*kernel.shape[:rank], kernel.shape[-2], groups, per_group))
+        current = taps + "xwy"  # (in / groups, groups, out / groups)
+    complex_dtype = _COMPLEX[working]
+    k = ops.cast(k, complex_dtype)
+    for axis in reversed(range(rank)):
+        length = lengths[axis]
+        count = length // 2 + 1 if axis == rank - 1 else length
+        positions_axis = tuple(int(p) for p in positions[axis])
+        matrix = ops.convert_to_tensor(_dft_matrix(positions_axis, length, count, complex_dtype))
+        result = current.replace(taps[axis], frequencies[axis])
+        if axis == 0:
+            result = ("xwy" + frequencies) if layout == "channel-major" else (frequencies + "wxy")
+        k = backend.einsum(f"{current},{taps[axis]}{frequencies[axis]}->{result}", k, matrix)
+        current = result
+    if layout == "channel-major":
+        k = ops.reshape(k, (k.shape[0], k.shape[1] * k.shape[2], *k.shape[3:]))
+    return k
+
+
+def _fft_kernel_spectrum(kernel, lengths, working, flip, transposed=False):
+    """The spectrum `(in, out, *frequencies)` of the (dilated) kernel by the backend's FFT, the taps at
+    `0 .. extent - 1`, reversed when `flip`."""
+    rank = len(lengths)
+    k = ops.cast(kernel, working)
+    if flip:
+        k = ops.flip(k, axis=tuple(range(rank)))
+    order = (rank + 1, rank) if transposed else (rank, rank + 1)
+    k = ops.transpose(k, (*order, *range(rank)))
+    return _rfftn(k, tuple(range(2, rank + 2)), lengths)
+
+
+def _to_layout(k_spectrum, groups, layout):
+    """A channel-major kernel spectrum `(C / g, F, *f)` in `layout` (frequency-major:
+    `(*f, g, C / g, F / g)`), so that the product runs the backend's strategy whichever way the spectrum was
+    computed."""
+    if layout == "channel-major":
+        return k_spectrum
+    per_group, filters = k_spectrum.shape[0], k_spectrum.shape[1]
+    rank = len(k_spectrum.shape) - 2
+    k = ops.reshape(k_spectrum, (per_group, groups, filters // groups, *k_spectrum.shape[2:]))
+    return ops.transpose(k, (*range(3, 3 + rank), 1, 0, 2))
+
+
+def _kernel_layout():
+    matmul = PRODUCT_STRATEGY.get(keras.backend.backend()) == "matmul"
+    return "frequency-major" if matmul else "channel-major"
+
+
+def _spectra_product(x_spectrum, k_spectrum, groups, batch, layout):
+    """Contracts input channels per group and frequency: `(B, C, *f)` and the kernel's spectrum to
+    `(B, F, *f)`.
+
+    The kernel's spectrum is `(C / g, F, *f)` ("channel-major") or `(*f, g, C / g, F / g)`
+    ("frequency-major"): `F` in group-major order, as Keras's grouped kernels.
+    """
+    channels = x_spectrum.shape[1]
+    frequency_shape = tuple(x_spectrum.shape[2:])
+    size = math.prod(frequency_shape)
+    per_group = channels // groups
+    x_flat = ops.reshape(x_spectrum, (batch, groups, per_group, size))
+    strategy = PRODUCT_STRATEGY.get(keras.backend.backend(), "einsum")
+    if layout == "frequency-major":
+        filters = groups * k_spectrum.shape[-1]
+        k_flat = ops.reshape(k_spectrum, (size, groups, per_group, filters // groups))
+        x_major = ops.transpose(x_flat, (3, 1, 0, 2))  # (f, g, B, C / g)
+        y = get_backend().einsum("mgbc,mgcf->mgbf", x_major, k_flat)
+        y = ops.transpose(y, (2, 1, 3, 0))
+        return ops.reshape(y, (batch, filters, *frequency_shape))
+    filters = k_spectrum.shape[1]
+    k_flat = ops.reshape(k_spectrum, (per_group, groups, filters // groups, size))
+    if strategy == "loop":
+        y = None
+        for c in range(per_group):
+            term = x_flat[:, :, c : c + 1, :] * k_flat[c][None]
+            y = term if y is None else y + term
+    else:
+        y = get_backend().einsum("bgcm,cgfm->bgfm", x_flat, k_flat)
+    return ops.reshape(y, (batch, filters, *frequency_shape))
 
 
 def _to_channels_first(x, rank, data_format):
@@ -65,62 +264,130 @@ def dilate_kernel(kernel, dilation_rate):
     return kernel
 
 
-def _spectra_product(x_spectrum, k_spectrum, groups, batch, conjugate):
-    """Contracts input channels per group: `(B, C, *f) x (C/g, F, *f) -> (B, F, *f)` over frequencies."""
-    channels, filters = x_spectrum.shape[1], k_spectrum.shape[1]
-    frequency_shape = tuple(x_spectrum.shape[2:])
-    size = math.prod(frequency_shape)
-    x_flat = ops.reshape(x_spectrum, (batch, groups, channels // groups, size))
-    k_flat = ops.reshape(k_spectrum, (channels // groups, groups, filters // groups, size))
-    if conjugate:
-        k_flat = ops.conj(k_flat)
-    product = get_backend().einsum("bgcm,cgfm->bgfm", x_flat, k_flat)
-    return ops.reshape(product, (batch, filters, *frequency_shape))
+def _circular_slice(x, axis, start, count, step, length):
+    """`x[(start + i * step) mod length for i in range(count)]` on `axis`: a plain slice unless an index
+    wraps, which only paddings larger than the kernel's extent make happen."""
+    stop = start + (count - 1) * step
+    if 0 <= start and stop < length:
+        return slice_axis(x, axis, start, stop + 1, step)
+    indices = [(start + i * step) % length for i in range(count)]
+    return ops.take(x, ops.convert_to_tensor(indices, "int32"), axis=axis)
+
+
+def _plan(sizes, extents, kernel_size, padding, padding_mode, batch, channels, filters, groups, working):
+    from structconv import config
+    from structconv.ops.algorithm import fft_plan
+
+    return fft_plan(sizes, extents, kernel_size, tuple(padding), padding_mode, batch or 1, channels, filters,
+                    groups, 8 if working == "float64" else 4, keras.backend.backend(),
+                    config.fft_memory_budget(), GEOMETRY)
+
+
+def _frame(x, axis, count, step, extent):
+    """Cuts `axis` into `count` overlapping blocks of `step + extent - 1` samples, `step` apart (zeros past
+    the end): the axis becomes two, `(count, block)`. Needs `extent - 1 <= step`."""
+    x = pad_axis(x, axis, 0, (count + 1) * step - x.shape[axis])  # never negative: extent - 1 <= step
+    shape = [-1 if i == 0 else size for i, size in enumerate(x.shape)]
+    x = ops.reshape(x, shape[:axis] + [count + 1, step] + shape[axis + 1 :])
+    head = slice_axis(x, axis, 0, count)
+    if extent == 1:
+        return head
+    tail = slice_axis(slice_axis(x, axis, 1, count + 1), axis + 1, 0, extent - 1)
+    return ops.concatenate([head, tail], axis=axis + 1)
 
 
 def fft_conv(inputs, kernel, args, padding):
     """`conv` by FFT once arguments are checked and `padding` resolved; same result as the direct path."""
-    backend = get_backend()
     rank, dtype = args.rank, ops.dtype(inputs)
+    working = _WORKING_FLOAT[keras.backend.standardize_dtype(dtype)]
     x = _to_channels_first(inputs, rank, args.data_format)
-    x = pad_spatial(x, padding, args.padding_mode, "channels_first")
-    x = ops.cast(x, _WORKING_FLOAT[dtype])
-    k = ops.cast(dilate_kernel(kernel, args.dilation_rate), _WORKING_FLOAT[dtype])
+    channels, filters = x.shape[1], kernel.shape[-1]
     sizes = tuple(x.shape[2:])
-    extents = tuple(k.shape[:rank])
-    lengths = tuple(fast_length(n) for n in sizes)
-    axes = tuple(range(2, rank + 2))
-    # Kernel to (in, out, *spatial) so its spatial axes are the FFT axes, as for the input.
-    k = ops.transpose(k, (rank, rank + 1, *range(rank)))
-    x_spectrum = backend.rfftn(x, axes, lengths)
-    k_spectrum = backend.rfftn(k, axes, lengths)
+    kernel_size = tuple(kernel.shape[:rank])
+    extents = tuple((k - 1) * d + 1 for k, d in zip(kernel_size, args.dilation_rate))
+    plan = _plan(sizes, extents, kernel_size, padding, args.padding_mode, x.shape[0], channels, filters,
+                 args.groups, working)
+    if args.padding_mode != "zeros" or plan.blocked:
+        x = pad_spatial(x, padding, args.padding_mode, "channels_first")
+        sizes = tuple(x.shape[2:])
+        padding = ((0, 0),) * rank
+    x = ops.cast(x, working)
+    lengths = plan.lengths
+    if plan.blocked:
+        # Overlap-save: (B, C, *n) -> (B * blocks, C, *block), each block transformed on its own. The blocks
+        # of each axis join the batch at once (last axis first), so no tensor has more than rank + 3 axes
+        # (TensorFlow slices at most 8).
+        for axis in reversed(range(rank)):
+            if plan.counts[axis] > 1:
+                x = _frame(x, 2 + axis, plan.counts[axis], plan.steps[axis], extents[axis])
+                order = list(range(len(x.shape)))
+                order.insert(1, order.pop(2 + axis))
+                x = ops.transpose(x, order)
+                x = ops.reshape(x, (-1, *x.shape[2:]))
     batch = ops.shape(x)[0]
-    y_spectrum = _spectra_product(x_spectrum, k_spectrum, args.groups, batch, conjugate=True)
-    y = backend.irfftn(y_spectrum, axes, lengths)
-    for axis, (n, e, s) in enumerate(zip(sizes, extents, args.strides)):
-        y = slice_axis(y, 2 + axis, 0, n - e + 1, s)
+    x_spectrum = _rfftn(x, tuple(range(2, rank + 2)), lengths)
+    if KERNEL_TRANSFORM == "dft" or KERNEL_TRANSFORM is None and plan.kernel_by_dft:
+        # Taps placed at `before - t * d`: flip, dilation and padding offset in one constant matrix.
+        positions = [before - d * np.arange(k) for k, d, (before, _) in
+                     zip(kernel_size, args.dilation_rate, padding)]
+        layout = _kernel_layout()
+        k_spectrum = _dft_kernel_spectrum(kernel, positions, lengths, working, layout, args.groups)
+        starts = (0,) * rank
+    else:
+        layout = _kernel_layout()
+        k = dilate_kernel(kernel, args.dilation_rate)
+        k_spectrum = _to_layout(_fft_kernel_spectrum(k, lengths, working, flip=True), args.groups, layout)
+        starts = tuple(e - 1 - before for e, (before, _) in zip(extents, padding))
+    y_spectrum = _spectra_product(x_spectrum, k_spectrum, args.groups, batch, layout)
+    y = _irfftn(y_spectrum, tuple(range(2, rank + 2)), lengths)
+    if plan.blocked:
+        # Each block's first `step` outputs, the blocks put back side by side (first axis first: its blocks
+        # are the innermost of the batch).
+        for axis in range(rank):
+            y = slice_axis(y, 2 + axis, starts[axis], starts[axis] + plan.steps[axis])
+        for axis in range(rank):
+            count = plan.counts[axis]
+            if count == 1:
+                continue
+            y = ops.reshape(y, (-1, count, *y.shape[1:]))
+            order = list(range(len(y.shape)))
+            order.insert(2 + axis, order.pop(1))  # the blocks just before their axis
+            y = ops.transpose(y, order)
+            shape = list(y.shape[1:])
+            y = ops.reshape(y, (-1, *shape[: 1 + axis], count * shape[2 + axis], *shape[3 + axis :]))
+        starts, lengths = (0,) * rank, tuple(c * step for c, step in zip(plan.counts, plan.steps))
+    for axis, (n, e, s, (before, after), length, start) in enumerate(
+        zip(sizes, extents, args.strides, padding, lengths, starts)
+    ):
+        count = (n + before + after - e) // s + 1
+        y = _circular_slice(y, 2 + axis, start, count, s, length)
     return _from_channels_first(ops.cast(y, dtype), rank, args.data_format)
 
 
 def fft_conv_transpose_full(inputs, kernel, args):
     """The *full* transposed convolution by FFT (cropping is the caller's, as for the direct path)."""
-    backend = get_backend()
     rank, dtype = args.rank, ops.dtype(inputs)
-    x = ops.cast(_to_channels_first(inputs, rank, args.data_format), _WORKING_FLOAT[dtype])
+    working = _WORKING_FLOAT[keras.backend.standardize_dtype(dtype)]
+    x = ops.cast(_to_channels_first(inputs, rank, args.data_format), working)
+    sizes = tuple(x.shape[2:])
     for axis, s in enumerate(args.strides):
         x = spread(x, 2 + axis, s)
-    k = ops.cast(dilate_kernel(kernel, args.dilation_rate), _WORKING_FLOAT[dtype])
-    spread_sizes = tuple(x.shape[2:])
-    extents = tuple(k.shape[:rank])
-    full = tuple(n + e - 1 for n, e in zip(spread_sizes, extents))
-    lengths = tuple(fast_length(n) for n in full)
-    axes = tuple(range(2, rank + 2))
-    # Transposed kernels are (*k, out, in): to (in, out, *spatial).
-    k = ops.transpose(k, (rank + 1, rank, *range(rank)))
-    x_spectrum = backend.rfftn(x, axes, lengths)
-    k_spectrum = backend.rfftn(k, axes, lengths)
-    y_spectrum = _spectra_product(x_spectrum, k_spectrum, 1, ops.shape(x)[0], conjugate=False)
-    y = backend.irfftn(y_spectrum, axes, lengths)
+    kernel_size = tuple(kernel.shape[:rank])
+    extents = tuple((k - 1) * d + 1 for k, d in zip(kernel_size, args.dilation_rate))
+    full = tuple((n - 1) * s + e for n, s, e in zip(sizes, args.strides, extents))
+    lengths = transpose_fft_lengths(sizes, extents, args.strides)
+    x_spectrum = _rfftn(x, tuple(range(2, rank + 2)), lengths)
+    if _kernel_by_dft(kernel_size, lengths, working):
+        positions = [d * np.arange(k) for k, d in zip(kernel_size, args.dilation_rate)]
+        layout = _kernel_layout()
+        k_spectrum = _dft_kernel_spectrum(kernel, positions, lengths, working, layout, transposed=True)
+    else:
+        layout = _kernel_layout()
+        k = dilate_kernel(kernel, args.dilation_rate)
+        k_spectrum = _to_layout(_fft_kernel_spectrum(k, lengths, working, flip=False, transposed=True), 1,
+                                layout)
+    y_spectrum = _spectra_product(x_spectrum, k_spectrum, 1, ops.shape(x)[0], layout)
+    y = _irfftn(y_spectrum, tuple(range(2, rank + 2)), lengths)
     for axis, n in enumerate(full):
         y = slice_axis(y, 2 + axis, 0, n)
     return _from_channels_first(ops.cast(y, dtype), rank, args.data_format)

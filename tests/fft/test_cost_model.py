@@ -1,0 +1,80 @@
+"""The cost model of `algorithm="auto"`: physical constants, the rules that hold whatever they are (few taps
+and tiny problems run direct, FFT never below its overhead), the memory budget, and a choice that is
+computed once per static shape."""
+
+import math
+
+import pytest
+
+from structconv import config
+from structconv.ops import algorithm as algo
+from structconv.ops.algorithm import explain_choice
+
+BACKENDS = tuple(algo.COSTS)
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_constants_are_physical(backend_name):
+    c = algo.costs(backend_name)
+    rates = [*c.direct_gflops, *c.fft_gflops, c.dft_gflops, c.product_gflops]
+    assert all(math.isfinite(r) and 0 < r <= 166 for r in rates)  # the machine's float32 peak
+    assert all(math.isfinite(b) and 0 < b <= 50 for b in (c.direct_gbps, c.fft_gbps))
+    assert c.direct_overhead_us > 0
+    # An FFT call runs pad, rfftn, product, irfftn and slice: never cheaper to call than one convolution.
+    assert c.fft_overhead_us >= c.direct_overhead_us
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_fft_is_never_modelled_below_its_overhead(backend_name):
+    cost = algo.fft_cost_us(1, 1, 1, 1, (4,), backend_name, (1,))
+    assert cost >= algo.costs(backend_name).fft_overhead_us
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+@pytest.mark.parametrize(
+    "input_shape, kernel_shape, padding",
+    [
+        ((1, 3, 1), (1, 1, 1), 2),  # the reflect-padding boundary test's shape
+        ((1, 8, 8, 1), (5, 5, 1, 1), "same"),  # 25 taps on a tiny image
+        ((2, 16384, 8), (15, 8, 8), "same"),  # fewer than FFT_MIN_TAPS taps on a long signal
+        ((2, 256, 256, 8), (3, 5, 8, 8), "same"),
+        ((2, 20, 20, 20, 20, 8), (2, 2, 2, 1, 8, 8), "same"),
+    ],
+)
+def test_tiny_problems_and_few_taps_run_direct(backend_name, input_shape, kernel_shape, padding):
+    info = explain_choice(input_shape, kernel_shape, padding=padding, backend_name=backend_name)
+    assert info["algorithm"] == "direct"
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_large_kernels_pick_fft(backend_name):
+    for input_shape, kernel_shape in [((2, 16384, 8), (511, 8, 8)), ((2, 256, 256, 8), (31, 31, 8, 8)),
+                                      ((2, 48, 48, 48, 8), (15, 15, 15, 8, 8))]:
+        info = explain_choice(input_shape, kernel_shape, padding="same", backend_name=backend_name)
+        assert info["algorithm"] == "fft", (input_shape, kernel_shape, info)
+        assert info["fft_us"] < info["direct_us"]
+
+
+def test_auto_never_picks_fft_over_the_budget():
+    shapes = ((2, 256, 256, 8), (31, 31, 8, 8))
+    info = explain_choice(*shapes, padding="same", backend_name="torch")
+    assert info["algorithm"] == "fft"
+    saved = config.fft_memory_budget()
+    config.set_fft_memory_budget(info["fft_memory_bytes"] // 100)
+    try:
+        over = explain_choice(*shapes, padding="same", backend_name="torch")
+        assert over["fft_memory_bytes"] > over["budget_bytes"]
+        assert over["algorithm"] == "direct"
+    finally:
+        config.set_fft_memory_budget(saved)
+
+
+def test_the_choice_is_computed_once_per_static_shape():
+    arguments = dict(batch=2, padded_sizes=(286,), kernel_extents=(31,), kernel_size=(31,), outputs=(256,),
+                     channels=8, filters=8, groups=1, itemsize=4, backend_name="jax", spatial=(256,),
+                     padding=((15, 15),), padding_mode="zeros")
+    algo.choose_algorithm("auto", **arguments)
+    hits = algo._choose.cache_info().hits
+    for _ in range(3):
+        algo.choose_algorithm("auto", **arguments)
+    assert algo._choose.cache_info().hits == hits + 3

@@ -1,0 +1,370 @@
+"""`algorithm="fft"` against the NumPy reference (`conv`) and against `algorithm="direct"`
+(`conv_transpose`), ranks 1-4, every padding form and mode, strides, dilation, groups, both data formats,
+float32 and float64; and `"auto"` against `"direct"`."""
+
+import itertools
+import random
+
+import keras
+import numpy as np
+import pytest
+import reference
+from conftest import assert_close, compiled, dtype_name, tensor
+
+from structconv import ops as sops
+from structconv.errors import StructconvError
+from structconv.ops import algorithm as algo
+from structconv.ops import fft_conv
+
+PADDING_KINDS = ("valid", "same", "full", "causal", "int", "pair", "mixed")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+NAMES = ("valid", "same", "full", "causal")
+MAX_SIZE = {1: 11, 2: 8, 3: 6, 4: 5}
+
+
+def _entry(choice, rng):
+    if choice == "int":
+        return rng.randint(0, 3)
+    if choice == "pair":
+        return (rng.randint(0, 4), rng.randint(0, 3))
+    return choice
+
+
+def _padding(kind, rank, rng):
+    if kind in NAMES:
+        return kind
+    if kind == "mixed":
+        return tuple(_entry(rng.choice([*NAMES, "int", "pair"]), rng) for _ in range(rank))
+    if kind == "int":
+        return _entry("int", rng)
+    return tuple(_entry("pair", rng) for _ in range(rank))
+
+
+def _is_valid(spatial, kernel_size, strides, dilation, padding, mode):
+    pairs = reference.padding_pairs(padding, spatial, kernel_size, strides, dilation)
+    for n, k, d, (before, after) in zip(spatial, kernel_size, dilation, pairs):
+        if n + before + after < reference.extent(k, d):
+            return False
+        if mode == "reflect" and max(before, after) >= n or mode == "circular" and max(before, after) > n:
+            return False
+    return True
+
+
+def conv_config(seed, rank, kind, mode):
+    """A seeded valid configuration of one padding kind and mode; the rest random (small shapes)."""
+    rng = random.Random(seed)
+    while True:
+        spatial = tuple(rng.randint(3, MAX_SIZE[rank]) for _ in range(rank))
+        kernel_size = tuple(rng.randint(1, 4 if rank <= 2 else 3) for _ in range(rank))
+        strides = tuple(rng.randint(1, 3) for _ in range(rank))
+        dilation = tuple(rng.randint(1, 2) for _ in range(rank))
+        padding = _padding(kind, rank, rng)
+        if _is_valid(spatial, kernel_size, strides, dilation, padding, mode):
+            break
+    groups = rng.choice((1, 1, 2))
+    return {
+        "spatial": spatial,
+        "kernel_size": kernel_size,
+        "strides": strides,
+        "dilation": dilation,
+        "padding": padding,
+        "mode": mode,
+        "groups": groups,
+        "channels": groups * rng.randint(1, 2),
+        "filters": groups * rng.randint(1, 3),
+        "data_format": rng.choice(("channels_last", "channels_first")),
+        "dtype": rng.choice(("float32", "float64")),
+        "batch": rng.randint(1, 2),
+        "seed": seed,
+        "kind": kind,
+    }
+
+
+# Every (padding kind, mode) pair at ranks 1 and 2; every kind at ranks 3 and 4, the modes in turn.
+CONV_CONFIGS = [
+    conv_config(1000 * rank + 10 * i + j, rank, kind, mode)
+    for rank in (1, 2, 3, 4)
+    for i, kind in enumerate(PADDING_KINDS)
+    for j, mode in enumerate(PADDING_MODES)
+    if rank <= 2 or (i + rank) % 4 == j
+]
+
+
+def _id(config):
+    extra = f"-{config['mode']}-g{config['groups']}" if "mode" in config else f"-op{config['output_padding']}"
+    return (f"r{len(config['spatial'])}-{config['padding']}{extra}-s{config['strides']}-d{config['dilation']}"
+            f"-{config['data_format'][9:]}-{config['dtype']}")
+
+
+def _shape(config, spatial, channels):
+    if config["data_format"] == "channels_first":
+        return (config["batch"], channels, *spatial)
+    return (config["batch"], *spatial, channels)
+
+
+def conv_operands(config):
+    rng = np.random.default_rng(config["seed"])
+    x = rng.standard_normal(_shape(config, config["spatial"], config["channels"]))
+    kernel = rng.standard_normal(
+        (*config["kernel_size"], config["channels"] // config["groups"], config["filters"])
+    )
+    return x, kernel
+
+
+def conv_expected(config, x, kernel):
+    rank = len(config["spatial"])
+    pairs = reference.padding_pairs(config["padding"], config["spatial"], config["kernel_size"],
+                                    config["strides"], config["dilation"])
+    assert rank == len(pairs)
+    return reference.conv_reference(x, kernel, config["strides"], pairs, config["dilation"], config["groups"],
+                                    config["mode"], config["data_format"])
+
+
+def run_conv(config, x, kernel, algorithm, dtype):
+    def function(x, kernel):
+        return sops.conv(x, kernel, strides=config["strides"], padding=config["padding"],
+                         dilation_rate=config["dilation"], groups=config["groups"],
+                         data_format=config["data_format"], padding_mode=config["mode"], algorithm=algorithm)
+
+    return compiled(function)(tensor(x, dtype), tensor(kernel, dtype))
+
+
+def test_conv_configs_cover_every_form():
+    configs = CONV_CONFIGS
+    assert {(len(c["spatial"]), c["kind"], c["mode"]) for c in configs} >= set(
+        itertools.product((1, 2), PADDING_KINDS, PADDING_MODES)
+    )
+    ranks_kinds = set(itertools.product((1, 2, 3, 4), PADDING_KINDS))
+    assert {(len(c["spatial"]), c["kind"]) for c in configs} == ranks_kinds
+    assert {c["mode"] for c in configs if len(c["spatial"]) >= 3} == set(PADDING_MODES)
+    assert {c["data_format"] for c in configs} == {"channels_last", "channels_first"}
+    assert {c["dtype"] for c in configs} == {"float32", "float64"}
+    assert any(c["groups"] > 1 for c in configs)
+    assert any(max(c["strides"]) > 1 and max(c["dilation"]) > 1 for c in configs)
+    assert any(isinstance(c["padding"], tuple) and len({type(e) for e in c["padding"]}) > 1 for c in configs)
+
+
+@pytest.mark.parametrize("config", CONV_CONFIGS, ids=_id)
+def test_fft_conv_matches_reference(config, monkeypatch):
+    # Both ways of computing the kernel's spectrum, and overlap-save blocks where the input is long enough.
+    transform = ("dft", "fft")[(config["seed"] // 10 + config["seed"]) % 2]
+    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
+    monkeypatch.setattr(fft_conv, "GEOMETRY", ("whole", 2)[(config["seed"] // 20) % 2])
+    x, kernel = conv_operands(config)
+    y = run_conv(config, x, kernel, "fft", config["dtype"])
+    assert dtype_name(y) == config["dtype"]
+    assert_close(y, conv_expected(config, x, kernel), config["dtype"])
+
+
+# Paddings larger than the kernel's extent (the output index wraps around the FFT length), kernels larger
+# than the input, and both ways of computing the kernel's spectrum (DFT matrices and FFT).
+EDGE_CASES = [
+    # spatial, kernel_size, strides, dilation, padding
+    ((9,), (1,), 1, 1, 4),
+    ((7,), (2,), 2, 1, ((5, 1),)),
+    ((6, 5), (1, 2), (1, 3), 1, ((4, 0), (0, 6))),
+    ((4,), (9,), 1, 1, "same"),
+    ((3, 5), (7, 3), 1, (1, 2), "full"),
+    ((40,), (31,), 2, 1, "same"),
+    ((12, 11), (9, 10), (2, 1), 1, "same"),
+    ((200,), (151,), 3, 1, ((80, 3),)),
+]
+
+
+@pytest.fixture(params=["dft", "fft"])
+def kernel_transform(request, monkeypatch):
+    """Forces the kernel's spectrum to be computed by DFT matrices, or by FFT."""
+    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", request.param)
+    return request.param
+
+
+@pytest.fixture(params=["whole", 2])
+def geometry(request, monkeypatch):
+    """Forces the whole input in one FFT, or overlap-save blocks (where an axis is long enough)."""
+    monkeypatch.setattr(fft_conv, "GEOMETRY", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("case", EDGE_CASES, ids=lambda c: f"n{c[0]}-k{c[1]}-p{c[4]}")
+def test_fft_conv_edge_cases(case, kernel_transform, geometry):
+    spatial, kernel_size, strides, dilation, padding = case
+    dtype = ("float32", "float64")[EDGE_CASES.index(case) % 2]
+    rank = len(spatial)
+    config = {"spatial": spatial, "kernel_size": kernel_size, "strides": reference.expand(strides, rank),
+              "dilation": reference.expand(dilation, rank), "padding": padding, "mode": "zeros", "groups": 1,
+              "channels": 2, "filters": 3, "data_format": "channels_last", "batch": 2, "seed": 7}
+    x, kernel = conv_operands(config)
+    y = run_conv(config, x, kernel, "fft", dtype)
+    assert dtype_name(y) == dtype
+    assert_close(y, conv_expected(config, x, kernel), dtype)
+
+
+# Overlap-save: inputs long enough to be cut into blocks on some axes, with every padding mode, strides,
+# dilation and groups.
+BLOCK_CASES = [
+    # spatial, kernel_size, strides, dilation, padding, mode, groups
+    ((60,), (5,), 1, 1, "same", "zeros", 1),
+    ((57,), (4,), 3, 2, ((3, 9),), "reflect", 2),
+    ((33, 9), (3, 2), (2, 1), 1, ("same", 1), "circular", 1),
+    ((25, 26), (2, 3), 1, (2, 1), "full", "replicate", 2),
+    ((20, 7, 18), (2, 3, 2), (1, 1, 2), 1, "same", "zeros", 1),
+    ((17, 6, 5, 16), (2, 2, 1, 3), 1, (1, 1, 1, 2), ("causal", "valid", 1, "same"), "reflect", 1),
+]
+
+
+@pytest.mark.parametrize("case", BLOCK_CASES, ids=lambda c: f"n{c[0]}-k{c[1]}-{c[5]}")
+def test_fft_conv_overlap_save(case, kernel_transform, monkeypatch):
+    spatial, kernel_size, strides, dilation, padding, mode, groups = case
+    factor = (2, 4)[BLOCK_CASES.index(case) % 2]
+    rank = len(spatial)
+    monkeypatch.setattr(fft_conv, "GEOMETRY", factor)
+    config = {"spatial": spatial, "kernel_size": kernel_size, "strides": reference.expand(strides, rank),
+              "dilation": reference.expand(dilation, rank), "padding": padding, "mode": mode,
+              "groups": groups, "channels": 2 * groups, "filters": 3 * groups,
+              "data_format": "channels_first", "batch": 2, "seed": 9}
+    x, kernel = conv_operands(config)
+    extents = [reference.extent(k, d) for k, d in zip(kernel_size, config["dilation"])]
+    pairs = reference.padding_pairs(padding, spatial, kernel_size, config["strides"], config["dilation"])
+    plan = algo.fft_plan(spatial, tuple(extents), kernel_size, tuple(map(tuple, pairs)), mode, 2, 2 * groups,
+                         3 * groups, groups, 8, keras.backend.backend(), 2**40, factor)
+    assert plan.blocked and max(plan.counts) > 1
+    y = run_conv(config, x, kernel, "fft", "float64")
+    assert_close(y, conv_expected(config, x, kernel), "float64")
+
+
+# --- conv_transpose: fft equals direct -------------------------------------------------------------------
+
+
+def transpose_config(seed, rank, kind):
+    rng = random.Random(seed)
+    while True:
+        strides = tuple(rng.randint(1, 3) for _ in range(rank))
+        config = {
+            "spatial": tuple(rng.randint(2, MAX_SIZE[rank] - 2) for _ in range(rank)),
+            "kernel_size": tuple(rng.randint(1, 3) for _ in range(rank)),
+            "strides": strides,
+            "dilation": tuple(rng.randint(1, 2) for _ in range(rank)),
+            "padding": _padding(kind, rank, rng),
+            "output_padding": None,
+            "channels": rng.randint(1, 3),
+            "filters": rng.randint(1, 3),
+            "data_format": rng.choice(("channels_last", "channels_first")),
+            "dtype": rng.choice(("float32", "float64")),
+            "batch": rng.randint(1, 2),
+            "seed": seed,
+            "kind": kind,
+        }
+        if rng.random() < 0.6:
+            config["output_padding"] = tuple(rng.randint(0, s - 1) for s in strides)
+        try:
+            y, kernel = transpose_operands(config)
+            run_transpose(config, y, kernel, "direct", "float64")
+        except StructconvError:
+            continue
+        return config
+
+
+def transpose_operands(config):
+    rng = np.random.default_rng(config["seed"])
+    y = rng.standard_normal(_shape(config, config["spatial"], config["channels"]))
+    kernel = rng.standard_normal((*config["kernel_size"], config["filters"], config["channels"]))
+    return y, kernel
+
+
+def run_transpose(config, y, kernel, algorithm, dtype):
+    def function(y, kernel):
+        return sops.conv_transpose(y, kernel, strides=config["strides"], padding=config["padding"],
+                                   output_padding=config["output_padding"], dilation_rate=config["dilation"],
+                                   data_format=config["data_format"], algorithm=algorithm)
+
+    return compiled(function)(tensor(y, dtype), tensor(kernel, dtype))
+
+
+TRANSPOSE_CONFIGS = [
+    transpose_config(50_000 + 1000 * rank + i, rank, kind)
+    for rank in (1, 2, 3, 4)
+    for i, kind in enumerate(PADDING_KINDS)
+    if rank <= 2 or i % (rank - 1) == 0
+]
+
+
+def test_transpose_configs_cover_every_form():
+    configs = TRANSPOSE_CONFIGS
+    assert {len(c["spatial"]) for c in configs} == {1, 2, 3, 4}
+    assert {c["kind"] for c in configs} == set(PADDING_KINDS)
+    assert {c["data_format"] for c in configs} == {"channels_last", "channels_first"}
+    assert any(c["output_padding"] is not None and max(c["output_padding"]) > 0 for c in configs)
+    assert any(max(c["strides"]) > 1 and max(c["dilation"]) > 1 for c in configs)
+
+
+@pytest.mark.parametrize("config", TRANSPOSE_CONFIGS, ids=_id)
+def test_fft_conv_transpose_matches_direct(config, monkeypatch):
+    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", ("dft", "fft")[config["seed"] % 2])
+    y, kernel = transpose_operands(config)
+    dtype = config["dtype"]
+    fft = run_transpose(config, y, kernel, "fft", dtype)
+    direct = run_transpose(config, y, kernel, "direct", "float64")
+    assert dtype_name(fft) == dtype
+    assert_close(fft, direct, dtype)
+
+
+def test_fft_conv_transpose_large_kernel_matches_reference(kernel_transform):
+    """A kernel larger than the input, its spectrum computed both ways."""
+    config = {"spatial": (40,), "kernel_size": (151,), "strides": (2,), "dilation": (1,), "padding": "same",
+              "output_padding": None, "channels": 2, "filters": 3, "data_format": "channels_first",
+              "batch": 1, "seed": 3}
+    y, kernel = transpose_operands(config)
+    fft = run_transpose(config, y, kernel, "fft", "float64")
+    expected = reference.conv_transpose_reference(y, kernel, 2, "same", None, 1, "channels_first")
+    assert_close(fft, expected, "float64")
+
+
+# --- auto equals direct ------------------------------------------------------------------------------------
+
+AUTO_CASES = [
+    # spatial, channels, kernel_size, filters, padding: small kernels (direct) and large ones (fft)
+    ((64,), 3, (5,), 4, "same"),
+    ((2048,), 2, (801,), 2, "same"),
+    ((24, 20), 2, (3, 3), 2, "valid"),
+    ((96, 96), 2, (41, 41), 2, "same"),
+    ((8, 8, 8), 2, (3, 3, 3), 2, "same"),
+    ((6, 6, 6, 6), 2, (2, 2, 2, 2), 2, "valid"),
+]
+
+
+@pytest.mark.parametrize("case", AUTO_CASES, ids=lambda c: f"n{c[0]}-k{c[2]}")
+def test_auto_equals_direct(case):
+    spatial, channels, kernel_size, filters, padding = case
+    rng = np.random.default_rng(11)
+    x = tensor(rng.standard_normal((2, *spatial, channels)), "float64")
+    kernel = tensor(rng.standard_normal((*kernel_size, channels, filters)) / np.sqrt(np.prod(kernel_size)),
+                    "float64")
+    auto = sops.conv(x, kernel, padding=padding, algorithm="auto")
+    direct = sops.conv(x, kernel, padding=padding, algorithm="direct")
+    assert_close(auto, direct, "float64")
+
+
+def test_auto_picks_fft_for_large_kernels_and_direct_for_small_ones():
+    from structconv.ops.arguments import choose_for_conv, conv_arguments, resolve_padding
+
+    def choice(spatial, kernel_size, channels=8, filters=8):
+        x = tensor(np.zeros((2, *spatial, channels)), "float32")
+        kernel = tensor(np.zeros((*kernel_size, channels, filters)), "float32")
+        args = conv_arguments(len(spatial), padding="same", algorithm="auto")
+        return choose_for_conv(x, kernel, args, resolve_padding(spatial, kernel_size, args))
+
+    assert choice((16384,), (1023,)) == "fft"
+    assert choice((256, 256), (63, 63)) == "fft"
+    assert choice((16384,), (3,)) == "direct"
+    assert choice((256, 256), (3, 3)) == "direct"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_auto_transpose_equals_direct(dtype):
+    rng = np.random.default_rng(5)
+    y = tensor(rng.standard_normal((2, 300, 2)), dtype)
+    kernel = tensor(rng.standard_normal((121, 3, 2)) / 11, dtype)
+    auto = sops.conv_transpose(y, kernel, strides=2, padding="same", algorithm="auto")
+    direct = sops.conv_transpose(y, kernel, strides=2, padding="same", algorithm="direct")
+    assert dtype_name(auto) == dtype
+    assert_close(auto, direct, dtype)
