@@ -13,8 +13,17 @@ from pathlib import Path
 
 from structconv.demo.context import DemoContext, Section
 
-# Module names, run in this order. Story 4: N-dimensional convolution with correct gradients.
-SCENARIOS = ("space_time",)
+# Module names, run in this order, by user story (../shared/USER_STORIES.md): 1 phase-only optics, 1-2
+# constrained (zero-sum, joint-norm) filters, 3 masked connectivity, 4 N-dimensional convolution and the
+# FFT choice for large kernels, 5 shapes explained and a fully convolutional classifier.
+SCENARIOS = (
+    "phase_only_optics",
+    "zero_sum_filters",
+    "masked_connectivity",
+    "space_time",
+    "large_kernel",
+    "shape_explainer",
+)
 
 
 def run_demo(output="structconv-demo", *, quick=False, scenarios=SCENARIOS, seed=0):
