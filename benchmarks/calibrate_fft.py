@@ -79,9 +79,10 @@ FFT_TERMS = ("fft", "dft", "product", "memory")
 RANKS = (1, 2, 3, 4)
 
 
-def features(rank, size, k, batch, channels, filters, padding, stride, block_factor=BLOCK_FACTOR):
-    """The model's work terms for one point, from the library's own arithmetic (blocks of
-    `block_factor`)."""
+def features(rank, size, k, batch, channels, filters, padding, stride, block_factor=BLOCK_FACTOR,
+             backend_name="torch"):
+    """The model's work terms for one point on `backend_name`, from the library's own arithmetic (blocks
+    of `block_factor`; the copies of blocks are counted per backend)."""
     from structconv.ops import algorithm
     from structconv.ops.arguments import conv_arguments, resolve_padding
 
@@ -98,7 +99,8 @@ def features(rank, size, k, batch, channels, filters, padding, stride, block_fac
             continue
         _, lengths[variant], _, counts = geometries[option]
         fft[variant] = algorithm.fft_terms(batch * math.prod(counts), channels, filters, 1, lengths[variant],
-                                           (k,) * rank, 4, variant.endswith("dft"), option != "whole")
+                                           (k,) * rank, 4, variant.endswith("dft"), option != "whole",
+                                           backend_name)
     return lengths, direct, fft
 
 
@@ -111,7 +113,8 @@ def run_worker(backend, grid, budget):
             rng = np.random.default_rng(0)
             x = to_backend(rng.standard_normal((batch, *[size] * rank, channels), dtype=np.float32), backend)
             w = to_backend(rng.standard_normal((*[k] * rank, channels, filters), dtype=np.float32), backend)
-            lengths, direct, fft = features(rank, size, k, batch, channels, filters, padding, stride)
+            lengths, direct, fft = features(rank, size, k, batch, channels, filters, padding, stride,
+                                            backend_name=backend)
             functions = {}
             for variant in ("direct", *fft):
                 algorithm = "direct" if variant == "direct" else "fft"
@@ -318,7 +321,7 @@ def sweep_records(path):
             continue
         args = (r["rank"], r["size"], r["k"], 2, 8, 8, "same", 1)
         factor = BLOCK_FACTOR if r["geometry"] == "whole" else r["geometry"]
-        lengths, direct, fft = features(*args, block_factor=factor)
+        lengths, direct, fft = features(*args, block_factor=factor, backend_name=r["backend"])
         way = "fft" if r["geometry"] == "whole" else "blocks"
         variant = f"{way}-{'dft' if r['kernel_by_dft'] else 'fft'}"
         by_backend.setdefault(r["backend"], []).append({
@@ -361,7 +364,7 @@ def main():
             for r in records:
                 args = (r["rank"], r["size"], r["k"], r["batch"], r["channels"], r["filters"], r["padding"],
                         r["stride"])
-                r["lengths"], r["direct_terms"], r["fft_terms"] = features(*args)
+                r["lengths"], r["direct_terms"], r["fft_terms"] = features(*args, backend_name=backend)
             records_by_backend[backend] = records
     for backend in [] if options.refit else options.backends.split(","):
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")

@@ -78,3 +78,67 @@ def test_the_choice_is_computed_once_per_static_shape():
     for _ in range(3):
         algo.choose_algorithm("auto", **arguments)
     assert algo._choose.cache_info().hits == hits + 3
+
+
+# --- the FFT plan: whole input or overlap-save blocks ----------------------------------------------------
+
+
+def _plan(backend_name, sizes, extent, budget=2**40, geometry=None, channels=1, batch=1):
+    rank = len(sizes)
+    return algo.fft_plan(tuple(sizes), (extent,) * rank, (extent,) * rank, ((0, 0),) * rank, "zeros", batch,
+                         channels, channels, 1, 4, backend_name, budget, geometry)
+
+
+def test_long_transforms_out_of_cache_cost_more_per_flop():
+    # A 2^20-point axis does not fit a core's cache; the axes of a 2048^2 image do.
+    assert 2 * 4 * 2**20 > algo.FFT_CACHE_BYTES >= 2 * 4 * 2048
+    n = 2**20
+    assert algo.fft_flops((n,)) == pytest.approx(algo.OUT_OF_CACHE_FACTOR * 2.5 * n * math.log2(n))
+    assert algo.fft_flops((2048, 2048)) == pytest.approx(2.5 * 2048**2 * math.log2(2048**2))
+    assert algo.fft_flops((1,)) == pytest.approx(2.5)  # never below one pass
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_block_copies_are_counted_per_framed_axis(backend_name):
+    terms = [algo.fft_terms(100, 1, 1, 1, (270, 270), (65, 65), 4, False, framed, backend_name)["memory"]
+             for framed in (0, 1, 2)]
+    assert terms[0] < terms[1] < terms[2]
+    assert terms[2] - terms[1] == pytest.approx(terms[1] - terms[0])
+    assert algo.fft_terms(100, 1, 1, 1, (270, 270), (65, 65), 4, False, True, backend_name) == algo.fft_terms(
+        100, 1, 1, 1, (270, 270), (65, 65), 4, False, 2, backend_name)
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+@pytest.mark.parametrize("sizes, extent, channels, batch", [
+    ((2048, 2048), 65, 1, 1), ((2**20,), 4097, 1, 1), ((16384,), 127, 8, 2), ((256, 256), 15, 8, 2),
+    ((48, 48, 48), 9, 8, 2),
+])
+def test_blocks_only_when_clearly_cheaper_than_the_whole_input(backend_name, sizes, extent, channels, batch):
+    plan = _plan(backend_name, sizes, extent, channels=channels, batch=batch)
+    whole = _plan(backend_name, sizes, extent, geometry="whole", channels=channels, batch=batch)
+    assert not whole.blocked
+    if plan.blocked:
+        assert plan.cost_us * algo.BLOCK_MARGIN <= whole.cost_us
+    else:
+        assert plan == whole
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_scipy_comparison_plans(backend_name):
+    # benchmarks/fft.py (b), measured on one thread: the whole 2048^2 transform beats blocks of 270^2 about
+    # 2x on every backend; blocks beat one 2^20-point transform (out of cache) 3-5x.
+    assert _plan(backend_name, (2048, 2048), 65).geometry == "whole"
+    long = _plan(backend_name, (2**20,), 4097)
+    assert long.blocked and long.counts[0] > 1
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_fft_over_the_budget_still_tiles(backend_name):
+    # 32 -> 32 channels: the 1024 kernel spectra at the whole input's lengths dominate; blocks need less.
+    whole = _plan(backend_name, (128, 128), 15, geometry="whole", channels=32)
+    smaller = [p for p in (_plan(backend_name, (128, 128), 15, geometry=f, channels=32)
+                           for f in algo.BLOCK_FACTORS) if p.blocked and p.memory < whole.memory]
+    assert smaller
+    budget = max(p.memory for p in smaller)
+    plan = _plan(backend_name, (128, 128), 15, budget=budget, channels=32)
+    assert plan.blocked and plan.memory <= budget

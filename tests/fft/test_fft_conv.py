@@ -140,6 +140,8 @@ def test_conv_configs_cover_every_form():
     assert {c["data_format"] for c in configs} == {"channels_last", "channels_first"}
     assert {c["dtype"] for c in configs} == {"float32", "float64"}
     assert any(c["groups"] > 1 for c in configs)
+    # One input channel per group: the spectral product without a contraction (`_spectra_product`).
+    assert any(c["channels"] == c["groups"] for c in configs)
     assert any(max(c["strides"]) > 1 and max(c["dilation"]) > 1 for c in configs)
     assert any(isinstance(c["padding"], tuple) and len({type(e) for e in c["padding"]}) > 1 for c in configs)
 

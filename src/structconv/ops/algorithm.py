@@ -14,7 +14,12 @@ complex points of one real spectrum (`N / L_last * (L_last // 2 + 1)`):
     DFT by matrices of `8` flops per complex multiply-add (`fft_conv.dft_multiply_adds`), whichever the
     model says is cheaper (`kernel_by_dft`, which `fft_conv` follows);
   - the spectral product, `8 * B * (C / g) * F * M` flops;
-  - memory traffic: the bytes of the three spectra and of the real input and output at the FFT lengths.
+  - memory traffic: the bytes of the three spectra and of the real input and output at the FFT lengths,
+    and for overlap-save blocks their copies per axis cut into blocks (`FRAME_COPIES`).
+
+  A pass of the FFT along an axis too long for a core's cache counts `OUT_OF_CACHE_FACTOR` times its flops
+  (`fft_flops`), and `fft_plan` takes overlap-save blocks only when they are modelled `BLOCK_MARGIN` times
+  cheaper than the whole input (or the whole input is over the memory budget).
 
 Every constant is a physical quantity fitted to measured times by `benchmarks/calibrate_fft.py` (bounded
 least squares: rates below the machine's peak, a quarter of it for FFTs and the spectral product; overheads
@@ -37,6 +42,24 @@ from structconv import config
 from structconv.errors import StructconvError, invalid_argument
 
 ALGORITHMS = ("auto", "direct", "fft")
+# Overlap-save copies per axis cut into blocks, of the input blocks and of the output blocks, as many times
+# as the backend makes them. On torch (eager) they are counted in `fft_conv.fft_conv` and profiled (2048^2
+# cut into 10 x 10 blocks: 4 concatenations and 5 copies per call, half of its time): the padding to whole
+# blocks, the concatenation of each block with its overlap and the transpose of the blocks into the batch;
+# the slice of each block's outputs and the transpose back. XLA fuses them into about one copy each way; on
+# TensorFlow one each way matches the measured picks (1 thread, 2026-11-22: 256^2, 8 channels, k=15: blocks
+# of 60^2 28.7 ms, whole 37.3 ms; 2048^2, one channel, k=65: whole 61 ms, blocks of 270^2 151 ms).
+FRAME_COPIES = {"torch": (3, 2), "tensorflow": (1, 1), "jax": (1, 1)}
+# Overlap-save is planned only when the model says it is at least this much faster than the whole transform
+# (within the memory budget): the model's fitted error is 20-40% (docs/fft.md), and a whole power-of-two
+# transform is faster per flop than the mixed-radix blocks the model was fitted on.
+BLOCK_MARGIN = 1.1
+# An FFT pass along an axis whose complex data (`L * 2 * itemsize` bytes) exceeds a core's L2 cache (2 MiB
+# on the development VM) runs from main memory: measured 3.6-4.2x slower per flop than cache-resident
+# passes (torch, JAX and TensorFlow, 1 thread, 2026-11-22: one 2^20-point real FFT against 17 of 65856
+# points). The calibration's transforms are all shorter, so the fitted rates are the in-cache ones.
+FFT_CACHE_BYTES = 2 * 2**20
+OUT_OF_CACHE_FACTOR = 4.0
 # Kernels of fewer taps (the product of the kernel size) always run direct under "auto".
 FFT_MIN_TAPS = 16
 
@@ -116,18 +139,32 @@ def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_
     }
 
 
-def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, kernel_by_dft, blocked=False):
+def fft_flops(lengths, itemsize=4):
+    """Flops of one real FFT of `lengths`, `2.5 * N * log2(N)`, each axis's pass (`2.5 * N * log2(L)`)
+    counted `OUT_OF_CACHE_FACTOR` times when its complex data (`L * 2 * itemsize` bytes) exceeds
+    `FFT_CACHE_BYTES`."""
+    points = math.prod(lengths)
+    passes = sum(math.log2(n) * (OUT_OF_CACHE_FACTOR if 2 * itemsize * n > FFT_CACHE_BYTES else 1.0)
+                 for n in lengths if n > 1)
+    return 2.5 * points * max(passes, 1.0)
+
+
+def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, kernel_by_dft, blocked=False,
+              backend_name="torch"):
     """The FFT algorithm's work per term of the model: flops of the FFTs, of the kernel's DFT, of the
-    product, and bytes of memory traffic (`blocked`: overlap-save, whose blocks of the input and of the
-    output are each copied once more, to cut them out and to put them back together)."""
+    product, and bytes of memory traffic. `blocked`: overlap-save, the number of axes cut into blocks (True:
+    all of them), each of which copies the input and the output blocks as many times more as
+    `FRAME_COPIES[backend_name]` says (`batch` counts the blocks)."""
     from structconv.ops.fft_conv import dft_multiply_adds, spectrum_size
 
     points, half = math.prod(lengths), spectrum_size(lengths)
-    per_transform = 2.5 * points * math.log2(max(points, 2))
+    per_transform = fft_flops(lengths, itemsize)
     pairs = (channels // groups) * filters
     transforms = batch * channels + batch * filters + (0 if kernel_by_dft else pairs)
     padded_kernel = 0 if kernel_by_dft else itemsize * pairs * points
-    framing = itemsize * batch * (channels + filters) * points if blocked else 0
+    framed = len(lengths) if blocked is True else int(blocked)
+    copies_in, copies_out = FRAME_COPIES.get(backend_name, FRAME_COPIES["torch"])
+    framing = itemsize * batch * (copies_in * channels + copies_out * filters) * points * framed
     return {
         "fft": transforms * per_transform,
         "dft": 8.0 * pairs * dft_multiply_adds(kernel_size, lengths) if kernel_by_dft else 0.0,
@@ -153,7 +190,7 @@ def kernel_by_dft(kernel_size, lengths, backend_name, itemsize=4):
 
     c = costs(backend_name)
     points = math.prod(lengths)
-    fft_us = (2.5 * points * math.log2(max(points, 2)) / (_per_rank(c.fft_gflops, len(lengths)) * 1e3)
+    fft_us = (fft_flops(lengths, itemsize) / (_per_rank(c.fft_gflops, len(lengths)) * 1e3)
               + itemsize * points / (c.fft_gbps * 1e3))
     dft_us = 8.0 * dft_multiply_adds(kernel_size, lengths) / (c.dft_gflops * 1e3)
     return dft_us < fft_us
@@ -164,7 +201,7 @@ def fft_cost_us(batch, channels, filters, groups, lengths, backend_name, kernel_
     c = costs(backend_name)
     by_dft = kernel_size is not None and kernel_by_dft(kernel_size, lengths, backend_name, itemsize)
     terms = fft_terms(batch, channels, filters, groups, lengths, kernel_size or (1,) * len(lengths), itemsize,
-                      by_dft, blocked)
+                      by_dft, blocked, backend_name)
     rates = {"fft": _per_rank(c.fft_gflops, len(lengths)), "dft": c.dft_gflops, "product": c.product_gflops,
              "memory": c.fft_gbps}
     return c.fft_overhead_us + sum(work / (rates[name] * 1e3) for name, work in terms.items())
@@ -223,8 +260,9 @@ def _geometries(sizes, extents, padding, padding_mode):
 def fft_plan(sizes, extents, kernel_size, padding, padding_mode, batch, channels, filters, groups, itemsize,
              backend_name, budget, geometry=None):
     """The cheapest FFT plan by the cost model among those within `budget` bytes (the smallest in memory
-    if none is); `geometry` ("whole" or a block factor) forces one where the shapes allow it (blocks need an
-    axis at least twice as long as a block). All arguments are static."""
+    if none is), overlap-save blocks only if `BLOCK_MARGIN` times cheaper than the whole input; `geometry`
+    ("whole" or a block factor) forces one where the shapes allow it (blocks need an axis at least twice as
+    long as a block). All arguments are static."""
     plans = []
     options = list(_geometries(sizes, extents, padding, padding_mode))
     if geometry is not None:
@@ -239,12 +277,16 @@ def fft_plan(sizes, extents, kernel_size, padding, padding_mode, batch, channels
             blocked=option != "whole",
             kernel_by_dft=kernel_by_dft(kernel_size, lengths, backend_name, itemsize),
             cost_us=fft_cost_us(blocks, channels, filters, groups, lengths, backend_name, kernel_size,
-                                itemsize, blocked=option != "whole"),
+                                itemsize, blocked=sum(count > 1 for count in counts)),
             memory=fft_memory_bytes(blocks, channels, filters, groups, lengths, itemsize),
         ))
     within = [plan for plan in plans if plan.memory <= budget]
     if within:
-        return min(within, key=lambda plan: plan.cost_us)
+        best = min(within, key=lambda plan: plan.cost_us)
+        whole = [plan for plan in within if not plan.blocked]
+        if best.blocked and whole and best.cost_us * BLOCK_MARGIN > whole[0].cost_us:
+            return whole[0]
+        return best
     return min(plans, key=lambda plan: plan.memory)
 
 

@@ -230,7 +230,12 @@ def _spectra_product(x_spectrum, k_spectrum, groups, batch, layout):
         filters = groups * k_spectrum.shape[-1]
         k_flat = ops.reshape(k_spectrum, (size, groups, per_group, filters // groups))
         x_major = ops.transpose(x_flat, (3, 1, 0, 2))  # (f, g, B, C / g)
-        y = get_backend().einsum("mgbc,mgcf->mgbf", x_major, k_flat)
+        if per_group == 1:
+            # Nothing to contract: a broadcast product (a batched matmul of 1 x 1 matrices per frequency
+            # took 84 ms against 4 ms for one channel of 2048^2 on TensorFlow, 1 thread).
+            y = x_major * k_flat
+        else:
+            y = get_backend().einsum("mgbc,mgcf->mgbf", x_major, k_flat)
         y = ops.transpose(y, (2, 1, 3, 0))
         return ops.reshape(y, (batch, filters, *frequency_shape))
     filters = k_spectrum.shape[1]
