@@ -183,9 +183,11 @@ class ComplexConvND(BaseConvND):
             # As in BaseConvND.call: the penalty is on the effective kernel (its real view), not on the free
             # variable it is computed from.
             self.add_loss(self.kernel_regularizer(super().kernel))
-        real_kernel, imag_kernel = (ops.cast(part, self.compute_dtype) for part in self.kernel)
         args = self.arguments
         real, imag, as_pair = split_complex(inputs, "inputs")
+        # The parts' dtype: the compute dtype for pairs (Keras casts them), float32 for complex64 inputs
+        # (under mixed precision too), float64 for complex128.
+        real_kernel, imag_kernel = (ops.cast(part, real.dtype) for part in self.kernel)
         real, imag = complex_conv(
             (real, imag),
             (real_kernel, imag_kernel),
@@ -202,8 +204,9 @@ class ComplexConvND(BaseConvND):
             shape = [1] * (self.rank + 2)
             shape[self._channel_axis()] = self.filters
             # The tensors' own `+`, as in BaseConvND.call (keras.ops.add misplaces it on TensorFlow).
-            real = real + ops.reshape(self.bias[:, 0], shape)
-            imag = imag + ops.reshape(self.bias[:, 1], shape)
+            bias = ops.cast(self.bias, real.dtype)
+            real = real + ops.reshape(bias[:, 0], shape)
+            imag = imag + ops.reshape(bias[:, 1], shape)
         return join_complex(real, imag, as_pair)
 
     def compute_output_shape(self, input_shape):
