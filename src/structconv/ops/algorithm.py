@@ -70,7 +70,7 @@ class Costs:
     and bandwidths in GB/s."""
 
     direct_overhead_us: float
-    direct_gflops: tuple  # ranks 1, 2, 3 and 4+
+    direct_gflops: tuple  # ranks 1, 2, 3 and 4+ (or more entries: the last one holds for higher ranks)
     direct_gbps: float
     fft_overhead_us: float
     fft_gflops: tuple  # of the real FFTs, counted as 2.5 N log2(N), ranks 1, 2, 3 and 4+
@@ -88,7 +88,10 @@ COSTS = {
     "torch": Costs(direct_overhead_us=62.7, direct_gflops=(32.6, 67.0, 70.2, 49.5), direct_gbps=50.0,
                    fft_overhead_us=261.6, fft_gflops=(20.99, 5.37, 5.04, 2.43), dft_gflops=19.89,
                    product_gflops=4.17, fft_gbps=6.02),
-    "jax": Costs(direct_overhead_us=7.2, direct_gflops=(56.2, 33.6, 3.9, 27.6), direct_gbps=11.38,
+    # Ranks 5 and 6+ of JAX's direct rates are measured, not fitted (benchmarks/ndconv.py cases (c) and (d),
+    # jitted forward, idle machine, 2 threads): above 27 peeled taps the decomposition stacks inputs, and
+    # XLA's rank-2 convolution with many input channels runs at about 1.2 Gflop/s.
+    "jax": Costs(direct_overhead_us=7.2, direct_gflops=(56.2, 33.6, 3.9, 27.6, 18.8, 1.25), direct_gbps=11.38,
                  fft_overhead_us=10.6, fft_gflops=(11.43, 6.81, 4.43, 3.53), dft_gflops=21.45,
                  product_gflops=15.11, fft_gbps=13.95),
     "tensorflow": Costs(direct_overhead_us=353.0, direct_gflops=(61.3, 77.3, 70.1, 54.6), direct_gbps=8.07,
@@ -109,7 +112,7 @@ def costs(backend_name):
 
 
 def _per_rank(rates, rank):
-    """The rate of `rank` from a tuple for ranks 1, 2, 3 and 4+."""
+    """The rate of `rank` from a tuple for ranks 1, 2, ...; the last entry holds for all higher ranks."""
     return rates[min(rank, len(rates)) - 1]
 
 
