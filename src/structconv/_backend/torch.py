@@ -6,10 +6,20 @@ import torch.nn.functional as F
 PREFERRED_DATA_FORMAT = "channels_first"
 # How convolutions above rank 3 run (see structconv.ops.decomposition), measured by
 # benchmarks/calibrate_decomposition.py on the 2-core CPU machine (docs/benchmarks.md): oneDNN's conv3d
-# is the fastest native convolution and gains from many input channels, so the peeled taps are stacked
-# along the input channels.
+# is the fastest native convolution and gains from many input channels.
 DECOMPOSE_TO_RANK = 3
-DECOMPOSE_STACKING = "inputs"
+# Stacking along the filters convolves every input frame once and copies no input windows: forward 0.6-0.7x
+# the time of "inputs" at ranks 4-6 (benchmarks/calibrate_decomposition.py). Its backward pass grows with
+# the peeled taps: with gradients it wins at 3 taps (rank 4, k=3: 56 ms against 74 forward + backward) and
+# loses from 9 (rank 5: 130 against 95; rank 6, 27 taps: 1691 against 233).
+DECOMPOSE_STACKING = "filters"
+DECOMPOSE_FILTERS_MAX_TAPS = 3
+DECOMPOSE_STACKING_INFERENCE = "filters"  # no gradient, no limit on the taps
+
+
+def needs_gradient(*tensors):
+    """Whether autograd will differentiate through an op on `tensors` (eager PyTorch knows it up front)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}

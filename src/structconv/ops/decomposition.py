@@ -21,7 +21,9 @@ by `benchmarks/calibrate_decomposition.py`):
   that no tap needs too ((size / output size) ** peeled more work), but keeps the input channels few,
   which is what XLA's CPU convolution needs to be fast (JAX). Grouped convolutions stack inputs instead,
   and so do convolutions with more peeled taps than the backend's `DECOMPOSE_FILTERS_MAX_TAPS`: the
-  backward pass of the per-tap shifts materialises one stacked-output-sized gradient per tap.
+  backward pass of the per-tap shifts materialises one stacked-output-sized gradient per tap. A backend
+  that can tell when no gradient is needed (torch: `needs_gradient`) may choose differently for
+  inference (`DECOMPOSE_STACKING_INFERENCE`): there only the forward pass counts.
 
 The transposed convolution peels the same way: each tap's rank-`m` transposed convolution of the same input
 frames (one native call for all taps, their kernels stacked along the filters) is spread by the stride and
@@ -132,13 +134,7 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout):
         )]
 
     partials = []
-    backend = get_backend()
-    stack_filters = (
-        backend.DECOMPOSE_STACKING == "filters"
-        and args.groups == 1
-        and 1 < len(taps) <= getattr(backend, "DECOMPOSE_FILTERS_MAX_TAPS", math.inf)
-    )
-    if stack_filters:
+    if _stacking(get_backend(), x, kernel, len(taps), args.groups) == "filters":
         # One tap's block of the stacked output: every frame, by the rest axes' output, by the filters.
         filters = kernel.shape[-1]
         rest_outputs = [
@@ -165,6 +161,19 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout):
     total = _sum(partials)
     y = ops.reshape(total, (-1, *outputs, *total.shape[1:]))
     return _permute(y, _inverse(permutation))
+
+
+def _stacking(backend, x, kernel, taps, groups):
+    """`"inputs"` or `"filters"`: the backend's measured choice, for training or, where the backend can
+    tell that no gradient is needed (`needs_gradient`), for inference."""
+    training = backend.needs_gradient(x, kernel) if hasattr(backend, "needs_gradient") else True
+    stacking = backend.DECOMPOSE_STACKING
+    if not training:
+        stacking = getattr(backend, "DECOMPOSE_STACKING_INFERENCE", stacking)
+    max_taps = getattr(backend, "DECOMPOSE_FILTERS_MAX_TAPS", math.inf) if training else math.inf
+    if stacking == "filters" and groups == 1 and 1 < taps <= max_taps:
+        return "filters"
+    return "inputs"
 
 
 def _rest_sizes(x, peeled, layout):
