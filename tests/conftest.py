@@ -48,3 +48,46 @@ def compiled(function):
 
         return jax.jit(function)
     return function
+
+
+def autodiff_gradients(function, *arrays):
+    """Gradients of the scalar `function(*tensors)` w.r.t. each float64 array, by the backend's autodiff.
+
+    `function` takes and returns backend tensors; the backend switch is for tests only. JAX runs under
+    `jit`: one compilation instead of one per primitive of the eager trace.
+    """
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        tensors = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
+        return [g.detach().cpu().numpy() for g in torch.autograd.grad(function(*tensors), tensors)]
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        tensors = [jnp.asarray(a, dtype=jnp.float64) for a in arrays]
+        gradients = jax.jit(jax.grad(function, argnums=tuple(range(len(tensors)))))(*tensors)
+        return [np.asarray(g) for g in gradients]
+    import tensorflow as tf
+
+    tensors = [tf.constant(a, dtype=tf.float64) for a in arrays]
+    with tf.GradientTape() as tape:
+        for t in tensors:
+            tape.watch(t)
+        value = function(*tensors)
+    return [g.numpy() for g in tape.gradient(value, tensors)]
+
+
+def single_torch_thread():
+    """A generator for package fixtures of many tiny kernels: on PyTorch one intra-op thread is faster than
+    a pool that spins on a busy 2-core machine. The setting is put back afterwards."""
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -102,30 +102,6 @@ def compiled(function):
     return function
 
 
-def autodiff_gradients(function, *arrays):
-    """Gradients of the scalar `function(*tensors)` w.r.t. each float64 array, by the backend's autodiff."""
-    if BACKEND == "torch":
-        import torch
-
-        tensors = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
-        return [g.detach().cpu().numpy() for g in torch.autograd.grad(function(*tensors), tensors)]
-    if BACKEND == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        tensors = [jnp.asarray(a, dtype=jnp.float64) for a in arrays]
-        gradients = jax.jit(jax.grad(function, argnums=tuple(range(len(tensors)))))(*tensors)
-        return [np.asarray(g) for g in gradients]
-    import tensorflow as tf
-
-    tensors = [tf.constant(a, dtype=tf.float64) for a in arrays]
-    with tf.GradientTape() as tape:
-        for t in tensors:
-            tape.watch(t)
-        value = function(*tensors)
-    return [g.numpy() for g in tape.gradient(value, tensors)]
-
-
 def story_one_model(parametrization, image_shape=(8, 8, 1), filters=4, kernel_size=3, classes=10, name=None):
     """User story 1: PhaseModulation -> ComplexConv2D (phase-only) -> Intensity -> pooling -> softmax."""
     from structconv import layers

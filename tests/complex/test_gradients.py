@@ -13,13 +13,13 @@ import pytest
 import reference
 from complex.complex_helpers import (
     BACKEND,
-    autodiff_gradients,
     compiled,
     complex_conv_reference,
     dtype_name,
     tensor,
     to_numpy,
 )
+from conftest import autodiff_gradients
 
 from structconv import layers
 from structconv import ops as sops

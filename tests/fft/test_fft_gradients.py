@@ -5,36 +5,10 @@ import keras
 import numpy as np
 import pytest
 import reference
-from conftest import tensor
+from conftest import autodiff_gradients, tensor
 
 from structconv import ops as sops
 from structconv.ops import fft_conv
-
-
-def autodiff_gradients(function, *arrays):
-    """Gradients of the scalar `function(*tensors)` with respect to each float64 array, by the backend."""
-    backend = keras.backend.backend()
-    if backend == "torch":
-        import torch
-
-        tensors = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
-        return [g.detach().cpu().numpy() for g in torch.autograd.grad(function(*tensors), tensors)]
-    if backend == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        tensors = [jnp.asarray(a, dtype=jnp.float64) for a in arrays]
-        # One compiled program rather than every primitive compiled eagerly (several times faster).
-        gradient = jax.jit(jax.grad(function, argnums=tuple(range(len(arrays)))))
-        return [np.asarray(g) for g in gradient(*tensors)]
-    import tensorflow as tf
-
-    tensors = [tf.constant(a, dtype=tf.float64) for a in arrays]
-    with tf.GradientTape() as tape:
-        for t in tensors:
-            tape.watch(t)
-        value = function(*tensors)
-    return [g.numpy() for g in tape.gradient(value, tensors)]
 
 
 def check_gradients(library, numpy_reference, arrays, rng):

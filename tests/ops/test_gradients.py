@@ -5,42 +5,9 @@ import keras
 import numpy as np
 import pytest
 import reference
-from conftest import compiled, tensor, to_numpy
+from conftest import autodiff_gradients, compiled, tensor, to_numpy
 
 from structconv import ops as sops
-
-
-def autodiff_gradients(function, *arrays):
-    """Gradients of the scalar `function(*tensors)` w.r.t. each float64 array, by the backend's autodiff.
-
-    `function` takes and returns backend tensors; the backend switch is for tests only.
-    """
-    backend = keras.backend.backend()
-    if backend == "torch":
-        import torch
-
-        tensors = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
-        gradients = torch.autograd.grad(function(*tensors), tensors)
-        return [g.detach().cpu().numpy() for g in gradients]
-    if backend == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        tensors = [jnp.asarray(a, dtype=jnp.float64) for a in arrays]
-        # Under jit: one compilation instead of one per primitive of the eager trace.
-        gradients = jax.jit(jax.grad(function, argnums=tuple(range(len(tensors)))))(*tensors)
-        return [np.asarray(g) for g in gradients]
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tensors = [tf.constant(a, dtype=tf.float64) for a in arrays]
-        with tf.GradientTape() as tape:
-            for t in tensors:
-                tape.watch(t)
-            value = function(*tensors)
-        return [g.numpy() for g in tape.gradient(value, tensors)]
-    raise AssertionError(f"unexpected backend {backend}")
-
 
 DIRECTIONS = 4
 

@@ -1,19 +1,9 @@
 """Fixtures of the parametrization tests."""
 
-import keras
 import pytest
+from conftest import single_torch_thread
 
 
 @pytest.fixture(scope="package", autouse=True)
 def _single_torch_thread():
-    """These tests run thousands of tiny kernels: on PyTorch one intra-op thread is faster than a pool that
-    spins on a busy 2-core machine. The setting is put back afterwards."""
-    if keras.backend.backend() != "torch":
-        yield
-        return
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from single_torch_thread()
