@@ -39,7 +39,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fft import compiled, limit_threads, machine, measure_interleaved, to_backend, versions  # noqa: E402
+from environment import limit_threads, machine, versions  # noqa: E402
+from fft import PACKAGES, compiled, measure_interleaved, to_backend  # noqa: E402
 
 BACKENDS = ("torch", "jax", "tensorflow")
 # (rank, size, kernels, batch, channels, filters, padding, stride): every kernel size is one point.
@@ -383,12 +384,12 @@ def main():
     threads = options.threads or os.cpu_count()
     if options.json and not options.refit:  # the measurements first, whatever happens to the fit
         with open(options.json, "w") as out:
-            json.dump({"machine": machine(), "versions": versions(), "threads": threads,
+            json.dump({"machine": machine(), "versions": versions(PACKAGES), "threads": threads,
                        "records": records_by_backend}, out, indent=2)
     table, constants = report(records_by_backend)
     print(f"## FFT cost-model calibration{' (--quick)' if options.quick else ''}\n")
     print(f"Machine: {machine()}; {threads} thread(s) per framework.\n")
-    print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + "\n")
+    print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions(PACKAGES).items()) + "\n")
     print(table)
     print("\nFit (relative error of the model on the grid, median / max):\n")
     for backend, c in constants.items():
@@ -402,7 +403,7 @@ def main():
     print(f"\nTotal run time: {time.perf_counter() - started:.0f} s.")
     if options.json:
         with open(options.json, "w") as out:
-            json.dump({"machine": machine(), "versions": versions(), "threads": threads,
+            json.dump({"machine": machine(), "versions": versions(PACKAGES), "threads": threads,
                        "records": records_by_backend, "constants": constants}, out, indent=2)
 
 

@@ -32,13 +32,15 @@ medians ("block" and "auto" run the very same computation: their spread is the n
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
+from environment import limit_threads, machine, versions  # noqa: E402  (this folder is on sys.path)
+
+PACKAGES = ("keras", "jax", "jaxlib", "torch", "tensorflow-cpu", "tensorflow", "numpy")
 
 BACKENDS = ("torch", "jax", "tensorflow")
 METHODS = ("naive", "gauss", "block", "auto")
@@ -289,27 +291,6 @@ def precision_worker(backend):
               "output_imag_over_real": ratio})
 
 
-def limit_threads(threads):
-    """Caps the threads of every framework at `threads` (0: their defaults). Call before importing them."""
-    if not threads:
-        return
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-    multi = "false" if threads == 1 else "true"
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_cpu_multi_thread_eigen={multi}"
-                               f" intra_op_parallelism_threads={threads}")
-    import keras
-
-    if keras.backend.backend() == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
-    elif keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
 def run_worker(backend, quick, threads):
     limit_threads(threads)
     import keras
@@ -327,37 +308,12 @@ def run_worker(backend, quick, threads):
 # --- driver ----------------------------------------------------------------------------------------------
 
 
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
-
-
 def load():
     """The 1, 5 and 15 minute load averages (timings on a busy machine are slower and noisier)."""
     try:
         return ", ".join(f"{value:.1f}" for value in os.getloadavg())
     except OSError:
         return "unknown"
-
-
-def versions():
-    import importlib.metadata as metadata
-
-    found = {}
-    for name in ("keras", "jax", "jaxlib", "torch", "tensorflow-cpu", "tensorflow", "numpy"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
 
 
 def collect(backends, quick, threads):
@@ -442,7 +398,7 @@ def main():
     elapsed = time.perf_counter() - started
     precision, ratio = precision_table(records, backends)
     threads = args.threads or "the frameworks' default"
-    print(f"Machine: {machine()}. Versions: {versions()}. Threads: {threads}. Total {elapsed:.0f} s"
+    print(f"Machine: {machine()}. Versions: {versions(PACKAGES)}. Threads: {threads}. Total {elapsed:.0f} s"
           f"{' (--quick)' if args.quick else ''}. Load average before the run: {load_before}.\n")
     if failed:
         print(f"**Failed (incomplete results): {', '.join(failed)}.**\n")
@@ -454,7 +410,8 @@ def main():
     print(precision)
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"machine": machine(), "versions": versions(), "seconds": elapsed, "quick": args.quick,
+            json.dump({"machine": machine(), "versions": versions(PACKAGES),
+                       "seconds": elapsed, "quick": args.quick,
                        "threads": args.threads, "failed": failed, "records": records}, handle, indent=1)
     if failed:
         raise SystemExit(1)

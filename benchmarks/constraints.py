@@ -60,7 +60,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -68,6 +67,9 @@ import tempfile
 import time
 
 import numpy as np
+from environment import machine, versions  # noqa: E402  (this folder is on sys.path)
+
+PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "numpy", "scikit-learn")
 
 BACKENDS = ("jax", "tensorflow", "torch")
 KERNEL_SIZES = (7, 15)
@@ -382,31 +384,6 @@ def run_worker(backend, settings, threads, path):
 # --- driver -------------------------------------------------------------------------------------
 
 
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
-
-
-def versions():
-    import importlib.metadata as metadata
-
-    found = {}
-    for name in ("keras", "jax", "torch", "tensorflow-cpu", "numpy", "scikit-learn"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def source_state():
     """The commit of the checkout and whether `src/` differs from it (the code the numbers are of)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -541,8 +518,9 @@ def main():
     parser.add_argument("--threads", type=int, default=1,
                         help="intra-op threads per backend (default 1; 0: the backends' defaults)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
-    parser.add_argument("--figure", metavar="PATH", default=DEFAULT_FIGURE,
-                        help=f"accuracy-per-epoch figure (default {DEFAULT_FIGURE})")
+    parser.add_argument("--figure", metavar="PATH", default=None,
+                        help=f"accuracy-per-epoch figure (default {DEFAULT_FIGURE}; with --quick, none "
+                             "unless given: a smoke run must not replace the documented figure)")
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -558,7 +536,7 @@ def main():
     print(f"## Zero-sum first layer on brightness-shifted digits{' (quick)' if options.quick else ''}\n")
     print(f"Machine: {machine()}; 1-minute load average before/after each backend: "
           + ", ".join(f"{b} {before:.1f}/{after:.1f}" for b, (before, after) in load.items()) + "\n")
-    print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items())
+    print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions(PACKAGES).items())
           + f"; structconv at {source}\n")
     print(f"Settings: {settings}, {options.threads or 'default'} intra-op thread(s), batch {BATCH}, "
           f"Adam {LEARNING_RATE:g}, L1 strength {L1_STRENGTH:g}, brightness offset uniform in "
@@ -570,12 +548,15 @@ def main():
     for backend in backends:
         print(f"\n### Test accuracy (%) per epoch, {backend} (mean over {settings['seeds']} seed(s))\n")
         print(accuracy_table(results, backend, settings["epochs"]))
-    draw(results, backends, options.figure)
-    print(f"\nFigure: {options.figure}")
+    figure = options.figure or (None if options.quick else DEFAULT_FIGURE)
+    if figure:
+        draw(results, backends, figure)
+        print(f"\nFigure: {figure}")
     print(f"Total run time: {time.perf_counter() - started:.0f} s.")
     if options.json:
         with open(options.json, "w") as out:
-            json.dump({"machine": machine(), "versions": versions(), "source": source, "settings": settings,
+            json.dump({"machine": machine(), "versions": versions(PACKAGES),
+                       "source": source, "settings": settings,
                        "threads": options.threads, "batch": BATCH, "learning_rate": LEARNING_RATE,
                        "l1_strength": L1_STRENGTH, "brightness": BRIGHTNESS, "results": results}, out,
                       indent=2)

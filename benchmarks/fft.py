@@ -31,7 +31,6 @@ subset with fewer repeats (a smoke test, not for reporting). Wrap every run in
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,9 @@ import time
 from functools import partial
 
 import numpy as np
+from environment import limit_threads, machine, versions  # noqa: E402  (this folder is on sys.path)
+
+PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "scipy", "numpy", "fft-conv-pytorch")
 
 BACKENDS = ("torch", "jax", "tensorflow")
 BATCH, CHANNELS = 2, 8
@@ -71,27 +73,6 @@ STATISTIC = statistics.median
 
 
 # --- worker setup and timing ------------------------------------------------------------------------------
-
-
-def limit_threads(threads):
-    """Caps the threads of every framework at `threads` (0: their defaults). Call before importing them."""
-    if not threads:
-        return
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-    multi = "false" if threads == 1 else "true"
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_cpu_multi_thread_eigen={multi}"
-                               f" intra_op_parallelism_threads={threads}")
-    import keras
-
-    if keras.backend.backend() == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
-    elif keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 
@@ -342,31 +323,6 @@ def run_worker(backend, quick, budget, threads, statistic="median"):
 # --- driver ----------------------------------------------------------------------------------------------
 
 
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
-
-
-def versions():
-    import importlib.metadata as metadata
-
-    found = {}
-    for name in ("keras", "jax", "torch", "tensorflow-cpu", "scipy", "numpy", "fft-conv-pytorch"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def collect(backends, quick, budget, threads, statistic="median"):
     records = []
     for backend in backends:
@@ -490,7 +446,7 @@ def main():
         f"## FFT convolution{' (--quick)' if options.quick else ''}\n",
         f"Machine: {machine()}; {options.threads or os.cpu_count()} thread(s) per framework; load average "
         f"{os.getloadavg()[0]:.1f} at the end. Each time is the {summary} of interleaved rounds.\n",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + "\n",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions(PACKAGES).items()) + "\n",
         f"### (a) Crossover: batch {BATCH}, {CHANNELS} -> {CHANNELS} channels, padding same, float32, "
         "forward\n",
         sweep,
@@ -510,7 +466,8 @@ def main():
     print(markdown)
     if options.json:
         with open(options.json, "w") as out:
-            json.dump({"machine": machine(), "versions": versions(), "quick": options.quick, "budget": budget,
+            json.dump({"machine": machine(), "versions": versions(PACKAGES),
+                       "quick": options.quick, "budget": budget,
                        "threads": options.threads or os.cpu_count(), "statistic": options.statistic,
                        "load_average": os.getloadavg(), "records": records, "misses": misses,
                        "peers": verdicts, "markdown": markdown}, out, indent=2)

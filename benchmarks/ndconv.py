@@ -24,13 +24,15 @@ Each implementation is warmed up (JIT compilation) and then timed for a few repe
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
+from environment import machine, versions  # noqa: E402  (this folder is on sys.path)
+
+PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "torchnd", "scipy", "numpy")
 
 CASES = {
     "a": {"size": 16, "rank": 4, "cin": 8, "cout": 8, "k": 3},
@@ -254,32 +256,6 @@ def matmul_gflops(n=2048, repeats=5):
     return 2 * n**3 / seconds / 1e9
 
 
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
-
-
-def versions():
-    import importlib.metadata as metadata
-
-    names = ("keras", "jax", "torch", "tensorflow-cpu", "torchnd", "scipy", "numpy")
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def collect(case_names, budget, workers, matmuls):
     """Runs each worker in its own process; measures the matmul yardstick before each and at the end."""
     records = []
@@ -378,7 +354,7 @@ def main():
     load_after = os.getloadavg()[0]
     print(f"## N-dimensional convolution, batch {BATCH}, padding valid, float32\n")
     print(f"Machine: {machine()}\n")
-    print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + "\n")
+    print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions(PACKAGES).items()) + "\n")
     print(table(records, case_names))
     print(f"\nfloat32 matmul (NumPy 2048x2048), measured {len(matmuls)} times during the run: median "
           f"{statistics.median(matmuls):.0f} GFLOP/s (min {min(matmuls):.0f}, max "
@@ -390,7 +366,7 @@ def main():
     print(f"\nTotal run time: {time.perf_counter() - started:.0f} s.")
     if options.json:
         with open(options.json, "w") as out:
-            json.dump({"machine": machine(), "versions": versions(), "matmul_gflops": matmuls,
+            json.dump({"machine": machine(), "versions": versions(PACKAGES), "matmul_gflops": matmuls,
                        "load_average": [load_before, load_after], "batch": BATCH,
                        "cases": {k: CASES[k] for k in case_names}, "records": records,
                        "targets": summary}, out, indent=2)

@@ -1,0 +1,56 @@
+"""What every benchmark records about where it ran, and how it caps the frameworks' threads.
+
+Imported by the scripts of this folder (run as `python benchmarks/<name>.py`, so this folder is on
+`sys.path`).
+"""
+
+import os
+import platform
+
+
+def machine():
+    """The CPU model, logical CPU count and operating system, as one line."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+
+
+def versions(names):
+    """`{distribution: version}` for those of `names` that are installed."""
+    import importlib.metadata as metadata
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def limit_threads(threads):
+    """Caps the threads of every framework at `threads` (0: their defaults). Call before importing them."""
+    if not threads:
+        return
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    multi = "false" if threads == 1 else "true"
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_cpu_multi_thread_eigen={multi}"
+                               f" intra_op_parallelism_threads={threads}")
+    import keras
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
