@@ -28,7 +28,7 @@ at least the time of a call that does almost no work, FFT's at least direct's), 
 kernel of fewer than `FFT_MIN_TAPS` taps always runs direct (per output and channel pair the spectral
 product alone costs about as many flops as such a kernel, at a lower rate), and FFT is never modelled
 cheaper than its fixed overhead, the pad, rfftn, product, irfftn and slice it always runs, so tiny
-problems run direct.
+problems run direct. Up to rank 3, FFT must be modelled `FFT_MARGIN_NATIVE_RANKS` times cheaper.
 
 The choice runs in Python on static shapes when the op is traced (cached), so it costs nothing per step,
 and "auto" never picks FFT above the memory budget of `structconv.config`.
@@ -62,6 +62,13 @@ FFT_CACHE_BYTES = 2 * 2**20
 OUT_OF_CACHE_FACTOR = 4.0
 # Kernels of fewer taps (the product of the kernel size) always run direct under "auto".
 FFT_MIN_TAPS = 16
+# Up to rank 3 (the frameworks' native convolutions), "auto" picks FFT only where the model says it is at
+# least this much cheaper: the model's error near the crossover is 20-30%, and there direct is the more
+# precise. Measured on the idle crossover sweep of benchmarks/fft.py (2026-11-22, 2 threads): the three
+# points where FFT was picked and direct was 1.28-1.32x faster had modelled ratios 1.11-1.19, and no point
+# gets worse with 1.2. Above rank 3 ties go to FFT: the decomposed direct convolution's backward pass costs
+# 4-30x its forward on JAX (benchmarks/ndconv.py), which a forward-only model does not see.
+FFT_MARGIN_NATIVE_RANKS = 1.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,7 +338,8 @@ def _choose(algorithm, batch, padded_sizes, kernel_extents, kernel_size, outputs
         return "direct"
     direct = direct_cost_us(batch, outputs, kernel_size, channels, filters, groups, backend_name,
                             padded_sizes, itemsize)
-    return "fft" if fft < direct else "direct"
+    margin = FFT_MARGIN_NATIVE_RANKS if len(kernel_size) <= 3 else 1.0
+    return "fft" if fft * margin < direct else "direct"
 
 
 def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dilation_rate=1, groups=1,
