@@ -39,8 +39,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from environment import limit_threads, machine, versions  # noqa: E402
-from fft import PACKAGES, compiled, measure_interleaved, to_backend  # noqa: E402
+from environment import limit_threads, machine, to_backend, versions  # noqa: E402
+from fft import PACKAGES, compiled, measure_interleaved  # noqa: E402
 
 BACKENDS = ("torch", "jax", "tensorflow")
 # (rank, size, kernels, batch, channels, filters, padding, stride): every kernel size is one point.

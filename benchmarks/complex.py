@@ -38,7 +38,7 @@ import sys
 import time
 
 import numpy as np
-from environment import limit_threads, machine, versions  # noqa: E402  (this folder is on sys.path)
+from environment import limit_threads, machine, to_backend, versions  # noqa: E402  (this folder is on sys.path)
 
 PACKAGES = ("keras", "jax", "jaxlib", "torch", "tensorflow-cpu", "tensorflow", "numpy")
 
@@ -111,20 +111,6 @@ def part_errors(actual, expected):
 
 
 # --- per-backend functions -------------------------------------------------------------------------------
-
-
-def to_backend(array, backend):
-    if backend == "jax":
-        import jax.numpy as jnp
-
-        return jnp.asarray(array)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.constant(array)
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array))
 
 
 def to_numpy(value):

@@ -7,6 +7,8 @@ Imported by the scripts of this folder (run as `python benchmarks/<name>.py`, so
 import os
 import platform
 
+import numpy as np
+
 
 def machine():
     """The CPU model, logical CPU count and operating system, as one line."""
@@ -54,3 +56,18 @@ def limit_threads(threads):
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def to_backend(array, backend):
+    """A NumPy array as a tensor of `backend` (jax, tensorflow or torch), without a Keras conversion."""
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        return jnp.asarray(array)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.constant(array)
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array))

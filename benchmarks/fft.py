@@ -38,7 +38,7 @@ import time
 from functools import partial
 
 import numpy as np
-from environment import limit_threads, machine, versions  # noqa: E402  (this folder is on sys.path)
+from environment import limit_threads, machine, to_backend, versions  # noqa: E402  (this folder is on sys.path)
 
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "scipy", "numpy", "fft-conv-pytorch")
 
@@ -169,20 +169,6 @@ def compiled(function, backend):
             return function(x, w)
 
     return eager
-
-
-def to_backend(array, backend):
-    if backend == "jax":
-        import jax.numpy as jnp
-
-        return jnp.asarray(array)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.constant(array)
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array))
 
 
 def structconv_functions(backend, padding, algorithms=ALGORITHMS):
