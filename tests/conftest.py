@@ -91,3 +91,12 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def force_product(monkeypatch, product):
+    """Makes the spectral product a sum of broadcast products ("loop") or a batched matrix product per
+    frequency ("matmul") whatever the channel count (`fft_conv.PRODUCT_LOOP_MAX_CHANNELS`)."""
+    from structconv.ops import fft_conv
+
+    limit = 10**6 if product == "loop" else 0
+    monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {keras.backend.backend(): limit})

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import reference
-from conftest import assert_close, compiled, dtype_name, tensor
+from conftest import assert_close, compiled, dtype_name, force_product, tensor
 
 from structconv import ops as sops
 from structconv.errors import StructconvError
@@ -129,6 +129,12 @@ def run_conv(config, x, kernel, algorithm, dtype):
     return compiled(function)(tensor(x, dtype), tensor(kernel, dtype))
 
 
+def test_product_layout_follows_the_channel_count(monkeypatch):
+    monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {keras.backend.backend(): 4})
+    assert fft_conv.product_layout(4) == "channel-major"
+    assert fft_conv.product_layout(5) == "frequency-major"
+
+
 def test_conv_configs_cover_every_form():
     configs = CONV_CONFIGS
     assert {(len(c["spatial"]), c["kind"], c["mode"]) for c in configs} >= set(
@@ -152,6 +158,7 @@ def test_fft_conv_matches_reference(config, monkeypatch):
     transform = ("dft", "fft")[(config["seed"] // 10 + config["seed"]) % 2]
     monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
     monkeypatch.setattr(fft_conv, "GEOMETRY", ("whole", 2)[(config["seed"] // 20) % 2])
+    force_product(monkeypatch, ("loop", "matmul")[(config["seed"] // 5) % 2])
     x, kernel = conv_operands(config)
     y = run_conv(config, x, kernel, "fft", config["dtype"])
     assert dtype_name(y) == config["dtype"]
@@ -302,6 +309,7 @@ def test_transpose_configs_cover_every_form():
 @pytest.mark.parametrize("config", TRANSPOSE_CONFIGS, ids=_id)
 def test_fft_conv_transpose_matches_direct(config, monkeypatch):
     monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", ("dft", "fft")[config["seed"] % 2])
+    force_product(monkeypatch, ("loop", "matmul")[(config["seed"] // 3) % 2])
     y, kernel = transpose_operands(config)
     dtype = config["dtype"]
     fft = run_transpose(config, y, kernel, "fft", dtype)

