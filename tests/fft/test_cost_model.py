@@ -2,6 +2,7 @@
 and tiny problems run direct, FFT never below its overhead), the memory budget, and a choice that is
 computed once per static shape."""
 
+import dataclasses
 import math
 
 import pytest
@@ -22,6 +23,24 @@ def test_constants_are_physical(backend_name):
     assert c.direct_overhead_us > 0
     # An FFT call runs pad, rfftn, product, irfftn and slice: never cheaper to call than one convolution.
     assert c.fft_overhead_us >= c.direct_overhead_us
+    # The decision margins correct the model's error near a crossover (15-25%), within the fitted range.
+    assert all(0.5 <= m <= 2.0 for m in c.fft_margin)
+
+
+@pytest.mark.parametrize("margin", [0.5, 2.0])
+def test_fft_margin_decides_near_a_crossover(margin, monkeypatch):
+    # A point where the torch model's two costs are within 2x of each other: the margin alone decides.
+    shapes, kwargs = ((2, 256, 256, 8), (15, 15, 8, 8)), {"padding": "same", "backend_name": "torch"}
+    info = explain_choice(*shapes, **kwargs)
+    assert 0.5 < info["fft_us"] / info["direct_us"] < 2.0, info
+    monkeypatch.setitem(algo.COSTS, "torch", dataclasses.replace(algo.COSTS["torch"], fft_margin=(margin,)))
+    algo._choose.cache_clear()
+    try:
+        picked = explain_choice(*shapes, **kwargs)["algorithm"]
+    finally:
+        algo._choose.cache_clear()
+    assert picked == ("fft" if info["fft_us"] * margin < info["direct_us"] else "direct")
+    assert picked == ("fft" if margin == 0.5 else "direct")
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)

@@ -28,7 +28,8 @@ at least the time of a call that does almost no work, FFT's at least direct's), 
 kernel of fewer than `FFT_MIN_TAPS` taps always runs direct (per output and channel pair the spectral
 product alone costs about as many flops as such a kernel, at a lower rate), and FFT is never modelled
 cheaper than its fixed overhead, the pad, rfftn, product, irfftn and slice it always runs, so tiny
-problems run direct. Up to rank 3, FFT must be modelled `FFT_MARGIN_NATIVE_RANKS` times cheaper.
+problems run direct. FFT must be modelled `fft_margin` times cheaper than direct, a factor per backend
+and rank fitted to the decisions (which algorithm was faster) after the rates were fitted to the times.
 
 The choice runs in Python on static shapes when the op is traced (cached), so it costs nothing per step,
 and "auto" never picks FFT above the memory budget of `structconv.config`.
@@ -62,15 +63,6 @@ FFT_CACHE_BYTES = 2 * 2**20
 OUT_OF_CACHE_FACTOR = 4.0
 # Kernels of fewer taps (the product of the kernel size) always run direct under "auto".
 FFT_MIN_TAPS = 16
-# Up to rank 3 (the frameworks' native convolutions), "auto" picks FFT only where the model says it is at
-# least this much cheaper: the model's error near the crossover is 20-30%, and there direct is the more
-# precise. Measured on the idle crossover sweep of benchmarks/fft.py (2026-11-22, 2 threads): the three
-# points where FFT was picked and direct was 1.28-1.32x faster had modelled ratios 1.11-1.19, and no point
-# gets worse with 1.2. Above rank 3 ties go to FFT: the decomposed direct convolution's backward pass costs
-# 4-30x its forward on JAX (benchmarks/ndconv.py), which a forward-only model does not see.
-FFT_MARGIN_NATIVE_RANKS = 1.2
-
-
 @dataclasses.dataclass(frozen=True)
 class Costs:
     """The cost model's constants for one backend: overheads in microseconds per call, rates in Gflop/s
@@ -84,26 +76,31 @@ class Costs:
     dft_gflops: float  # of the kernel's spectrum by DFT matrices
     product_gflops: float  # of the spectral product
     fft_gbps: float
+    # Per rank (1, 2, 3 and 4+): "auto" picks FFT where it is modelled this many times cheaper than direct.
+    # Fitted after the rates, on the same points, to the decisions rather than the times
+    # (`benchmarks/calibrate_fft.py`, `fit_margins`): near a crossover the model's 15-25% error decides.
+    fft_margin: tuple = (1.0,)
 
 
 # Fitted by `benchmarks/calibrate_fft.py --threads 1 --also <two benchmarks/fft.py --threads 1 runs>` on
-# 2026-11-22, on a 2-vCPU Intel Xeon (Sapphire Rapids) VM shared with other jobs (load average 4-7; each
-# time the fastest of 4-7 interleaved rounds): the calibration grid plus the crossover sweeps, relative
-# error of the fit median 20-40% (see docs/fft.md). Re-run both on the target machine and paste the output
-# here. A rate at its bound (50 GB/s) means the fit found no cost in that term beyond the others.
+# 2026-11-22, 11:25-11:37 UTC, on the 2-vCPU Intel Xeon (Sapphire Rapids) VM, idle (load average about 1;
+# each time the fastest of 4-7 interleaved rounds): the calibration grid plus the crossover sweeps (94
+# points per backend), relative error of the fit median 16-25%, the fitted picks within 1.15x of the faster
+# algorithm at 88-94 of 94 points (see docs/fft.md). Re-run both on the target machine and paste the output
+# here.
 COSTS = {
-    "torch": Costs(direct_overhead_us=62.7, direct_gflops=(32.6, 67.0, 70.2, 49.5), direct_gbps=50.0,
-                   fft_overhead_us=261.6, fft_gflops=(20.99, 5.37, 5.04, 2.43), dft_gflops=19.89,
-                   product_gflops=4.17, fft_gbps=6.02),
+    "torch": Costs(direct_overhead_us=61.7, direct_gflops=(45.6, 103.7, 99.6, 93.9), direct_gbps=7.38,
+                   fft_overhead_us=253.0, fft_gflops=(21.33, 14.89, 6.84, 4.51), dft_gflops=34.92,
+                   product_gflops=22.56, fft_gbps=5.99, fft_margin=(0.69, 1.41, 1.81, 1.90)),
     # Ranks 5 and 6+ of JAX's direct rates are measured, not fitted (benchmarks/ndconv.py cases (c) and (d),
     # jitted forward, idle machine, 2 threads): above 27 peeled taps the decomposition stacks inputs, and
     # XLA's rank-2 convolution with many input channels runs at about 1.2 Gflop/s.
-    "jax": Costs(direct_overhead_us=7.2, direct_gflops=(56.2, 33.6, 3.9, 27.6, 18.8, 1.25), direct_gbps=11.38,
-                 fft_overhead_us=10.6, fft_gflops=(11.43, 6.81, 4.43, 3.53), dft_gflops=21.45,
-                 product_gflops=15.11, fft_gbps=13.95),
-    "tensorflow": Costs(direct_overhead_us=353.0, direct_gflops=(61.3, 77.3, 70.1, 54.6), direct_gbps=8.07,
-                        fft_overhead_us=353.0, fft_gflops=(10.89, 7.74, 3.25, 2.50), dft_gflops=16.65,
-                        product_gflops=5.11, fft_gbps=13.01),
+    "jax": Costs(direct_overhead_us=7.4, direct_gflops=(112.6, 104.9, 12.3, 49.4, 18.8, 1.25),
+                 direct_gbps=5.34, fft_overhead_us=11.0, fft_gflops=(23.87, 17.83, 11.14, 7.73),
+                 dft_gflops=46.58, product_gflops=37.68, fft_gbps=7.47, fft_margin=(0.84, 0.74, 0.59, 1.52)),
+    "tensorflow": Costs(direct_overhead_us=477.7, direct_gflops=(95.6, 98.9, 94.8, 83.1), direct_gbps=6.56,
+                        fft_overhead_us=477.7, fft_gflops=(20.02, 10.41, 5.15, 4.47), dft_gflops=21.90,
+                        product_gflops=32.15, fft_gbps=4.29, fft_margin=(0.71, 1.13, 1.25, 1.90)),
 }
 
 
@@ -338,7 +335,7 @@ def _choose(algorithm, batch, padded_sizes, kernel_extents, kernel_size, outputs
         return "direct"
     direct = direct_cost_us(batch, outputs, kernel_size, channels, filters, groups, backend_name,
                             padded_sizes, itemsize)
-    margin = FFT_MARGIN_NATIVE_RANKS if len(kernel_size) <= 3 else 1.0
+    margin = _per_rank(costs(backend_name).fft_margin, len(kernel_size))
     return "fft" if fft * margin < direct else "direct"
 
 
