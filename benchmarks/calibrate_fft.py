@@ -17,11 +17,12 @@ time, so every shape weighs the same whatever its size):
   bytes / bandwidth`,
 
 the work of each term from `algorithm.direct_terms` / `algorithm.fft_terms` (so the fit and the model count
-the same way). The bounds keep the constants physical: every rate between `SLOWEST` and the machine's peak
-(`PEAK_GFLOPS`, `PEAK_GBPS`), every overhead at least `OVERHEAD_FLOOR` times the fastest call on the tiny
-grid points (one channel, a few samples: almost nothing but overhead), and the FFT overhead at least the
-direct one (an FFT call goes through the same call machinery, then runs pad, rfftn, product, irfftn and
-slice). It prints `COSTS` to paste into
+the same way). The bounds keep the constants physical: every rate between `SLOWEST` and the peak of the
+threads used (`PEAK_GFLOPS_PER_THREAD` times the threads, `PEAK_GBPS`), every overhead at least
+`OVERHEAD_FLOOR` times the fastest call on the tiny grid points (one channel, a few samples: almost nothing
+but overhead), and the FFT overhead at least the direct one (an FFT call goes through the same call
+machinery, then runs pad, rfftn, product, irfftn and slice). Then, per rank, the margin by which FFT must
+be modelled cheaper (`fit_margins`), fitted to the decisions. It prints `COSTS` to paste into
 `src/structconv/ops/algorithm.py`, with the fit's errors and how often the fitted model picks the faster
 algorithm on the grid.
 Functions run under `jax.jit` on JAX, `tf.function` on TensorFlow and eagerly on torch, as a model would;
@@ -58,6 +59,7 @@ GRID = [
     (3, 24, (3, 7), 2, 16, 16, "valid", 1),
     (4, 12, (2, 4, 6), 2, 8, 8, "same", 1),
     (4, 16, (3, 5), 1, 4, 4, "valid", 1),
+    (4, 16, (7,), 2, 4, 8, "valid", 1),
     # Tiny problems: almost all of their time is the per-call overhead of each algorithm.
     (1, 16, (1, 3), 1, 1, 1, "same", 1),
     (2, 8, (3,), 1, 1, 1, "same", 1),
@@ -147,13 +149,14 @@ def run_worker(backend, grid, budget):
 
 # --- fitting -------------------------------------------------------------------------------------------
 
-# Bounds that keep the fitted constants physical: no rate above the machine's peak (a 2.6 GHz core doing two
-# 16-wide float32 FMAs per cycle: 166 Gflop/s; the two vCPUs of the test machine may share one core), no
-# bandwidth above what a 2-core VM reaches, no rate below a crawl.
-PEAK_GFLOPS = 166.0
+# Bounds that keep the fitted constants physical: no rate above the peak of the threads used (a 2.6 GHz core
+# doing two 16-wide float32 FMAs per cycle: 166 Gflop/s per thread; NumPy's float32 matmul measured 309-333
+# Gflop/s on the two vCPUs of the test machine, benchmarks/ndconv.py), no bandwidth above what a 2-core VM
+# reaches, no rate below a crawl.
+PEAK_GFLOPS_PER_THREAD = 166.0
 # FFTs and the spectral product stream complex data with shuffles and strided passes: at most a quarter of
 # the peak.
-PEAK_FFT_GFLOPS = PEAK_GFLOPS / 4
+FFT_PEAK_FRACTION = 0.25
 PEAK_GBPS = 50.0
 SLOWEST = 0.05
 # An overhead is at least this fraction of the fastest tiny call (the `TINY` points: nearly all overhead).
@@ -179,8 +182,11 @@ def per_unit(rate, scale=1e3):
     return 1.0 / (rate * scale)
 
 
-def fit_backend(records):
-    """Fits the direct and FFT models of one backend; returns the constants and the fit's diagnostics."""
+def fit_backend(records, threads=1):
+    """Fits the direct and FFT models of one backend, timed with `threads` threads; returns the constants
+    and the fit's diagnostics."""
+    peak = PEAK_GFLOPS_PER_THREAD * threads
+    peak_fft = FFT_PEAK_FRACTION * peak
     tiny = [r for r in records if is_tiny(r)] or records
     direct_floor = OVERHEAD_FLOOR * min(r["seconds"]["direct"] for r in tiny) * 1e6
     fft_floor = OVERHEAD_FLOOR * min(t for r in tiny for v, t in r["seconds"].items() if v != "direct") * 1e6
@@ -191,7 +197,7 @@ def fit_backend(records):
         column = [1.0] + [terms["flops"] if min(r["rank"], 4) == rank else 0.0 for rank in RANKS]
         rows_d.append(column + [terms["memory"]])
         times_d.append(r["seconds"]["direct"] * 1e6)
-    lower = [direct_floor] + [per_unit(PEAK_GFLOPS)] * 4 + [per_unit(PEAK_GBPS)]
+    lower = [direct_floor] + [per_unit(peak)] * 4 + [per_unit(PEAK_GBPS)]
     upper = [np.inf] + [per_unit(SLOWEST)] * 5
     p_d, err_d = fit_relative(rows_d, times_d, lower, upper)
 
@@ -204,8 +210,8 @@ def fit_backend(records):
                 rows_f.append([1.0, *per_rank] + [terms[name] for name in FFT_TERMS[1:]])
                 times_f.append(r["seconds"][variant] * 1e6)
     # An FFT call goes through the same call machinery as a direct one, and then runs several ops.
-    lower = ([max(fft_floor, p_d[0])] + [per_unit(PEAK_FFT_GFLOPS)] * 4 + [per_unit(PEAK_GFLOPS)]
-             + [per_unit(PEAK_FFT_GFLOPS), per_unit(PEAK_GBPS)])
+    lower = ([max(fft_floor, p_d[0])] + [per_unit(peak_fft)] * 4 + [per_unit(peak)]
+             + [per_unit(peak_fft), per_unit(PEAK_GBPS)])
     upper = [np.inf] + [per_unit(SLOWEST)] * 7
     p_f, err_f = fit_relative(rows_f, times_f, lower, upper)
 
@@ -331,10 +337,10 @@ def fit_margins(records, fitted, backend):
     return tuple(margins)
 
 
-def report(records_by_backend):
+def report(records_by_backend, threads=1):
     lines, constants = [], {}
     for backend, records in records_by_backend.items():
-        fitted, diagnostics = fit_backend(records)
+        fitted, diagnostics = fit_backend(records, threads)
         fitted["fft_margin"] = fit_margins(records, fitted, backend)
         constants[backend] = {"fitted": fitted, "diagnostics": diagnostics}
         worst, right = 1.0, 0
@@ -451,7 +457,7 @@ def main():
         with open(options.json, "w") as out:
             json.dump({"machine": machine(), "versions": versions(PACKAGES), "threads": threads,
                        "records": records_by_backend}, out, indent=2)
-    table, constants = report(records_by_backend)
+    table, constants = report(records_by_backend, threads)
     print(f"## FFT cost-model calibration{' (--quick)' if options.quick else ''}\n")
     print(f"Machine: {machine()}; {threads} thread(s) per framework.\n")
     print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions(PACKAGES).items()) + "\n")

@@ -18,7 +18,7 @@ BACKENDS = tuple(algo.COSTS)
 def test_constants_are_physical(backend_name):
     c = algo.costs(backend_name)
     rates = [*c.direct_gflops, *c.fft_gflops, c.dft_gflops, c.product_gflops]
-    assert all(math.isfinite(r) and 0 < r <= 166 for r in rates)  # the machine's float32 peak
+    assert all(math.isfinite(r) and 0 < r <= 2 * 166 for r in rates)  # the 2-core machine's float32 peak
     assert all(math.isfinite(b) and 0 < b <= 50 for b in (c.direct_gbps, c.fft_gbps))
     assert c.direct_overhead_us > 0
     # An FFT call runs pad, rfftn, product, irfftn and slice: never cheaper to call than one convolution.
