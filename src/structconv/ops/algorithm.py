@@ -82,25 +82,27 @@ class Costs:
     fft_margin: tuple = (1.0,)
 
 
-# Fitted by `benchmarks/calibrate_fft.py --threads 1 --also <two benchmarks/fft.py --threads 1 runs>` on
-# 2026-11-22, 11:25-11:37 UTC, on the 2-vCPU Intel Xeon (Sapphire Rapids) VM, idle (load average about 1;
-# each time the fastest of 4-7 interleaved rounds): the calibration grid plus the crossover sweeps (94
-# points per backend), relative error of the fit median 16-25%, the fitted picks within 1.15x of the faster
-# algorithm at 88-94 of 94 points (see docs/fft.md). Re-run both on the target machine and paste the output
-# here.
+# Fitted by `benchmarks/calibrate_fft.py --also <two benchmarks/fft.py runs>` on 2026-11-22, 11:48-11:59 UTC,
+# on the 2-vCPU Intel Xeon (Sapphire Rapids) VM, idle, with the frameworks' default threads (2), as users and
+# the benchmarks run (each time the fastest of 4-7 interleaved rounds): the calibration grid plus the
+# crossover sweeps (95 points per backend), relative error of the fit median 18-23%, the fitted picks
+# within 1.15x of the faster algorithm at 88-93 of 95 points; on a third sweep, not fitted, at 81 of 81
+# (see docs/fft.md). Constants fitted on one thread misjudge two: direct convolutions scale with the
+# threads more than FFTs do. Re-run both on the target machine and paste the output here.
 COSTS = {
-    "torch": Costs(direct_overhead_us=61.7, direct_gflops=(45.6, 103.7, 99.6, 93.9), direct_gbps=7.38,
-                   fft_overhead_us=253.0, fft_gflops=(21.33, 14.89, 6.84, 4.51), dft_gflops=34.92,
-                   product_gflops=22.56, fft_gbps=5.99, fft_margin=(0.69, 1.41, 1.81, 1.90)),
+    "torch": Costs(direct_overhead_us=58.9, direct_gflops=(89.2, 210.4, 192.5, 182.7), direct_gbps=10.31,
+                   fft_overhead_us=242.6, fft_gflops=(52.51, 41.47, 15.54, 11.65), dft_gflops=67.70,
+                   product_gflops=29.25, fft_gbps=9.98, fft_margin=(0.82, 1.16, 1.81, 1.28)),
     # Ranks 5 and 6+ of JAX's direct rates are measured, not fitted (benchmarks/ndconv.py cases (c) and (d),
     # jitted forward, idle machine, 2 threads): above 27 peeled taps the decomposition stacks inputs, and
     # XLA's rank-2 convolution with many input channels runs at about 1.2 Gflop/s.
-    "jax": Costs(direct_overhead_us=7.4, direct_gflops=(112.6, 104.9, 12.3, 49.4, 18.8, 1.25),
-                 direct_gbps=5.34, fft_overhead_us=11.0, fft_gflops=(23.87, 17.83, 11.14, 7.73),
-                 dft_gflops=46.58, product_gflops=37.68, fft_gbps=7.47, fft_margin=(0.84, 0.74, 0.59, 1.52)),
-    "tensorflow": Costs(direct_overhead_us=477.7, direct_gflops=(95.6, 98.9, 94.8, 83.1), direct_gbps=6.56,
-                        fft_overhead_us=477.7, fft_gflops=(20.02, 10.41, 5.15, 4.47), dft_gflops=21.90,
-                        product_gflops=32.15, fft_gbps=4.29, fft_margin=(0.71, 1.13, 1.25, 1.90)),
+    "jax": Costs(direct_overhead_us=7.7, direct_gflops=(121.5, 107.6, 12.2, 49.9, 18.8, 1.25),
+                 direct_gbps=5.59, fft_overhead_us=11.4, fft_gflops=(29.89, 19.66, 14.26, 8.83),
+                 dft_gflops=46.64, product_gflops=28.84, fft_gbps=8.10, fft_margin=(0.84, 0.76, 0.61, 1.64)),
+    "tensorflow": Costs(direct_overhead_us=500.1, direct_gflops=(195.3, 192.2, 182.2, 161.1),
+                        direct_gbps=6.52, fft_overhead_us=500.1, fft_gflops=(83.00, 79.80, 15.80, 10.49),
+                        dft_gflops=41.09, product_gflops=83.00, fft_gbps=3.28,
+                        fft_margin=(1.00, 0.93, 1.22, 1.56)),
 }
 
 
