@@ -284,14 +284,21 @@ def choice_ratio(record, choice):
     return chosen / min(measured.values())
 
 
-def predicted_choice(record, fitted, backend, margin=1.0):
-    """What the fitted model picks for a grid point: its cheapest FFT variant if that is modelled `margin`
-    times cheaper than direct (and the kernel has `FFT_MIN_TAPS` taps), else direct."""
-    from structconv.ops.algorithm import FFT_MIN_TAPS
+def pick(record, fitted, direct, best, fft, margin):
+    """The model's pick from its costs, by the rules of `algorithm._choose`: direct for kernels of fewer
+    than `FFT_MIN_TAPS` taps and problems below `TINY_OVERHEADS` FFT overheads, else FFT where it is
+    modelled `margin` times cheaper."""
+    from structconv.ops.algorithm import FFT_MIN_TAPS, TINY_OVERHEADS
 
+    if record["k"] ** record["rank"] < FFT_MIN_TAPS or direct < TINY_OVERHEADS * fitted["fft_overhead_us"]:
+        return "direct"
+    return "direct" if direct <= fft * margin else best
+
+
+def predicted_choice(record, fitted, backend, margin=1.0):
+    """What the fitted model picks for a grid point, with its modelled direct and FFT costs."""
     direct, best, fft = predicted_costs(record, fitted, backend)
-    few_taps = record["k"] ** record["rank"] < FFT_MIN_TAPS
-    return ("direct" if few_taps or direct <= fft * margin else best), direct, fft
+    return pick(record, fitted, direct, best, fft, margin), direct, fft
 
 
 # FFT margins tried per rank: "auto" picks FFT where it is modelled `margin` times cheaper than direct.
@@ -319,7 +326,7 @@ def fit_margins(records, fitted, backend):
             for r_rank, r, direct, best, fft in costs:
                 if r_rank != rank:
                     continue
-                ratio = choice_ratio(r, "direct" if direct <= fft * margin else best)
+                ratio = choice_ratio(r, pick(r, fitted, direct, best, fft, margin))
                 misses += ratio > 1.15
                 regret += math.log(ratio)
             scored.append(((misses, round(regret, 6)), margin))

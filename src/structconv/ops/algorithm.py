@@ -28,8 +28,9 @@ at least the time of a call that does almost no work, FFT's at least direct's), 
 kernel of fewer than `FFT_MIN_TAPS` taps always runs direct (per output and channel pair the spectral
 product alone costs about as many flops as such a kernel, at a lower rate), and FFT is never modelled
 cheaper than its fixed overhead, the pad, rfftn, product, irfftn and slice it always runs, so tiny
-problems run direct. FFT must be modelled `fft_margin` times cheaper than direct, a factor per backend
-and rank fitted to the decisions (which algorithm was faster) after the rates were fitted to the times.
+problems run direct, as do problems modelled below `TINY_OVERHEADS` FFT overheads. FFT must be modelled
+`fft_margin` times cheaper than direct, a factor per backend and rank fitted to the decisions (which
+algorithm was faster) after the rates were fitted to the times.
 
 The choice runs in Python on static shapes when the op is traced (cached), so it costs nothing per step,
 and "auto" never picks FFT above the memory budget of `structconv.config`.
@@ -63,6 +64,10 @@ FFT_CACHE_BYTES = 2 * 2**20
 OUT_OF_CACHE_FACTOR = 4.0
 # Kernels of fewer taps (the product of the kernel size) always run direct under "auto".
 FFT_MIN_TAPS = 16
+# Problems whose modelled direct time is below this many FFT overheads always run direct: an FFT call runs at
+# least five ops (pad, rfftn, product, irfftn, slice) where direct runs one, and the margins (`fft_margin`,
+# fitted on problems of milliseconds) say nothing about calls that are all overhead.
+TINY_OVERHEADS = 2.0
 @dataclasses.dataclass(frozen=True)
 class Costs:
     """The cost model's constants for one backend: overheads in microseconds per call, rates in Gflop/s
@@ -337,7 +342,10 @@ def _choose(algorithm, batch, padded_sizes, kernel_extents, kernel_size, outputs
         return "direct"
     direct = direct_cost_us(batch, outputs, kernel_size, channels, filters, groups, backend_name,
                             padded_sizes, itemsize)
-    margin = _per_rank(costs(backend_name).fft_margin, len(kernel_size))
+    c = costs(backend_name)
+    if direct < TINY_OVERHEADS * c.fft_overhead_us:
+        return "direct"
+    margin = _per_rank(c.fft_margin, len(kernel_size))
     return "fft" if fft * margin < direct else "direct"
 
 
