@@ -213,7 +213,17 @@ class BaseConvND(keras.layers.Layer):
             )
         self.free_kernel.assign(parametrization.right_inverse(values))
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        # Read by `convolution_op` where the algorithm is chosen: with a gradient to take, "auto" weighs
+        # forward + backward (Keras passes `training=True` to every layer in `fit`). Only a Python bool
+        # counts: a symbolic flag cannot steer a choice made while tracing.
+        object.__setattr__(self, "_training_hint", training if isinstance(training, bool) else None)
+        try:
+            return self._call(inputs)
+        finally:
+            object.__setattr__(self, "_training_hint", None)
+
+    def _call(self, inputs):
         kernel = self.kernel
         if self.kernel_parametrization is not None and self.kernel_regularizer is not None:
             # The penalty is on the effective kernel, not on the free variable it is computed from.

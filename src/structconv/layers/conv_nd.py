@@ -11,6 +11,7 @@ from structconv.ops.arguments import (
     check_input_rank,
     check_kernel,
     choose_for_conv,
+    expects_gradient,
     resolve_padding,
     split_shape,
 )
@@ -131,10 +132,11 @@ class ConvND(BaseConvND):
         """
         inputs, kernel = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
         budget = fft_memory_budget()
-        key = (tuple(inputs.shape), inputs.dtype, tuple(kernel.shape), kernel.dtype, budget)
+        training = expects_gradient(inputs, kernel, getattr(self, "_training_hint", None))
+        key = (tuple(inputs.shape), inputs.dtype, tuple(kernel.shape), kernel.dtype, budget, training)
         plan = self._conv_plans.get(key)
         if plan is None:
-            plan = self._conv_plan(inputs, kernel)
+            plan = self._conv_plan(inputs, kernel, training)
             if len(self._conv_plans) >= _MAX_PLANS:  # e.g. a fully convolutional model fed many sizes
                 self._conv_plans.clear()
             self._conv_plans[key] = plan
@@ -143,16 +145,17 @@ class ConvND(BaseConvND):
             inputs, kernel = as_float_tensors(inputs, kernel)
         return conv_with_padding(inputs, kernel, args, padding)
 
-    def _conv_plan(self, inputs, kernel):
+    def _conv_plan(self, inputs, kernel, training=False):
         """`(arguments with the algorithm chosen, padding as (before, after) pairs, whether to cast)` for
-        one input and kernel shape and dtype, after the checks of `structconv.ops.conv`."""
+        one input and kernel shape and dtype, and whether the gradient will be taken, after the checks of
+        `structconv.ops.conv`."""
         cast_inputs, cast_kernel = as_float_tensors(inputs, kernel)
         args = self.arguments
         check_input_rank(tuple(cast_inputs.shape), args.rank)
         spatial, channels = split_shape(tuple(cast_inputs.shape), args.data_format)
         kernel_size = check_kernel(tuple(cast_kernel.shape), channels, args)
         padding = resolve_padding(spatial, kernel_size, args)
-        algorithm = choose_for_conv(cast_inputs, cast_kernel, args, padding)
+        algorithm = choose_for_conv(cast_inputs, cast_kernel, args, padding, training)
         cast = cast_inputs.dtype != inputs.dtype or cast_kernel.dtype != kernel.dtype
         return dataclasses.replace(args, algorithm=algorithm), padding, cast
 

@@ -85,6 +85,12 @@ class Costs:
     # Fitted after the rates, on the same points, to the decisions rather than the times
     # (`benchmarks/calibrate_fft.py`, `fit_margins`): near a crossover the model's 15-25% error decides.
     fft_margin: tuple = (1.0,)
+    # Per rank: forward + backward time over forward time, of direct and of FFT, for a convolution whose
+    # gradient will be taken (`training`). Measured above rank 3, where the decomposed direct convolution's
+    # backward pass costs 3-7x its forward and FFT's 1-3x (benchmarks/ndconv.py); 1 (not modelled) for the
+    # native ranks.
+    direct_training: tuple = (1.0,)
+    fft_training: tuple = (1.0,)
 
 
 # Fitted by `benchmarks/calibrate_fft.py --also <two benchmarks/fft.py runs>` on 2026-11-22, 11:48-11:59 UTC,
@@ -95,19 +101,24 @@ class Costs:
 # (see docs/fft.md). Constants fitted on one thread misjudge two: direct convolutions scale with the
 # threads more than FFTs do. Re-run both on the target machine and paste the output here.
 COSTS = {
-    "torch": Costs(direct_overhead_us=58.9, direct_gflops=(89.2, 210.4, 192.5, 182.7), direct_gbps=10.31,
-                   fft_overhead_us=242.6, fft_gflops=(52.51, 41.47, 15.54, 11.65), dft_gflops=67.70,
-                   product_gflops=29.25, fft_gbps=9.98, fft_margin=(0.82, 1.16, 1.81, 1.28)),
-    # Ranks 5 and 6+ of JAX's direct rates are measured, not fitted (benchmarks/ndconv.py cases (c) and (d),
-    # jitted forward, idle machine, 2 threads): above 27 peeled taps the decomposition stacks inputs, and
-    # XLA's rank-2 convolution with many input channels runs at about 1.2 Gflop/s.
+    # Ranks 5 and 6+ of the direct rates are measured, not fitted (benchmarks/ndconv.py cases (c) and (d),
+    # forward, idle machine, 2 threads, 2026-11-22): the rank-4 rate overestimated rank 6 twelvefold.
+    "torch": Costs(direct_overhead_us=58.9, direct_gflops=(89.2, 210.4, 192.5, 182.7, 59.0, 15.4),
+                   direct_gbps=10.31, fft_overhead_us=242.6, fft_gflops=(52.51, 41.47, 15.54, 11.65),
+                   dft_gflops=67.70, product_gflops=29.25, fft_gbps=9.98,
+                   fft_margin=(0.82, 1.16, 1.81, 1.28), direct_training=(1.0, 1.0, 1.0, 4.4),
+                   fft_training=(1.0, 1.0, 1.0, 2.3)),
+    # Likewise (jitted): above 27 peeled taps the decomposition stacks inputs, and XLA's rank-2 convolution
+    # with many input channels runs at about 1.2 Gflop/s.
     "jax": Costs(direct_overhead_us=7.7, direct_gflops=(121.5, 107.6, 12.2, 49.9, 18.8, 1.25),
                  direct_gbps=5.59, fft_overhead_us=11.4, fft_gflops=(29.89, 19.66, 14.26, 8.83),
-                 dft_gflops=46.64, product_gflops=28.84, fft_gbps=8.10, fft_margin=(0.84, 0.76, 0.61, 1.64)),
-    "tensorflow": Costs(direct_overhead_us=500.1, direct_gflops=(195.3, 192.2, 182.2, 161.1),
+                 dft_gflops=46.64, product_gflops=28.84, fft_gbps=8.10, fft_margin=(0.84, 0.76, 0.61, 1.64),
+                 direct_training=(1.0, 1.0, 1.0, 3.6), fft_training=(1.0, 1.0, 1.0, 1.85)),
+    "tensorflow": Costs(direct_overhead_us=500.1, direct_gflops=(195.3, 192.2, 182.2, 161.1, 36.0, 14.9),
                         direct_gbps=6.52, fft_overhead_us=500.1, fft_gflops=(83.00, 79.80, 15.80, 10.49),
                         dft_gflops=41.09, product_gflops=83.00, fft_gbps=3.28,
-                        fft_margin=(1.00, 0.93, 1.22, 1.56)),
+                        fft_margin=(1.00, 0.93, 1.22, 1.56), direct_training=(1.0, 1.0, 1.0, 5.0),
+                        fft_training=(1.0, 1.0, 1.0, 3.2)),
 }
 
 
@@ -306,22 +317,24 @@ def fft_plan(sizes, extents, kernel_size, padding, padding_mode, batch, channels
 
 def choose_algorithm(algorithm, *, batch, padded_sizes, kernel_extents, kernel_size, outputs, channels,
                      filters, groups, itemsize, backend_name, spatial=None, padding=None,
-                     padding_mode="zeros"):
+                     padding_mode="zeros", training=False):
     """Returns `"direct"` or `"fft"` for one convolution; raises if `"fft"` is over the memory budget.
 
     With `spatial` (the input's sizes) and `padding` (resolved pairs) the FFT side is `fft_plan`, as
     `fft_conv` runs it; without, one linear correlation over `padded_sizes` (the transposed convolution).
+    `training`: its gradient will be taken, so the costs are of forward + backward (`Costs.direct_training`,
+    `Costs.fft_training`).
     """
     return _choose(algorithm, batch or 1, tuple(padded_sizes), tuple(kernel_extents), tuple(kernel_size),
                    tuple(outputs), channels, filters, groups, itemsize, backend_name,
                    None if spatial is None else tuple(spatial),
                    None if padding is None else tuple(tuple(pair) for pair in padding), padding_mode,
-                   config.fft_memory_budget())
+                   config.fft_memory_budget(), bool(training))
 
 
 @functools.lru_cache(maxsize=4096)
 def _choose(algorithm, batch, padded_sizes, kernel_extents, kernel_size, outputs, channels, filters, groups,
-            itemsize, backend_name, spatial, padding, padding_mode, budget):
+            itemsize, backend_name, spatial, padding, padding_mode, budget, training=False):
     if spatial is not None:
         plan = fft_plan(spatial, kernel_extents, kernel_size, padding, padding_mode, batch, channels, filters,
                         groups, itemsize, backend_name, budget)
@@ -345,12 +358,17 @@ def _choose(algorithm, batch, padded_sizes, kernel_extents, kernel_size, outputs
     c = costs(backend_name)
     if direct < TINY_OVERHEADS * c.fft_overhead_us:
         return "direct"
-    margin = _per_rank(c.fft_margin, len(kernel_size))
+    rank = len(kernel_size)
+    if training:
+        direct *= _per_rank(c.direct_training, rank)
+        fft *= _per_rank(c.fft_training, rank)
+    margin = _per_rank(c.fft_margin, rank)
     return "fft" if fft * margin < direct else "direct"
 
 
 def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dilation_rate=1, groups=1,
-                   data_format=None, padding_mode="zeros", dtype="float32", backend_name=None):
+                   data_format=None, padding_mode="zeros", dtype="float32", backend_name=None,
+                   training=False):
     """What `algorithm="auto"` picks for `ops.conv` on these static shapes, and the model's reasons.
 
     Args:
@@ -359,6 +377,8 @@ def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dil
         strides, padding, dilation_rate, groups, data_format, padding_mode: as for `ops.conv`.
         dtype: `"float32"` or `"float64"`.
         backend_name: whose constants to use; the active Keras backend by default.
+        training: whether the gradient will be taken (the choice then weighs forward + backward; the
+            modelled times stay those of the forward pass).
 
     Returns:
         A dict: `"algorithm"` (`"direct"` or `"fft"`), the modelled `"direct_us"` and `"fft_us"`
@@ -393,7 +413,7 @@ def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dil
     return {
         "algorithm": _choose("auto", batch, padded, extents, kernel_size, outputs, channels, filters,
                              args.groups, itemsize, backend_name, tuple(spatial), pads, args.padding_mode,
-                             budget),
+                             budget, bool(training)),
         "direct_us": direct_cost_us(batch, outputs, kernel_size, channels, filters, args.groups, backend_name,
                                     padded, itemsize),
         "fft_us": plan.cost_us,

@@ -176,8 +176,21 @@ def _check_mode_padding(mode, size, pair, axis):
         )
 
 
-def choose_for_conv(inputs, kernel, args, padding):
-    """`"direct"` or `"fft"` for a forward convolution with resolved `padding` (see `ops.algorithm`)."""
+def expects_gradient(inputs, kernel, training=None):
+    """Whether the gradient of a convolution of `inputs` and `kernel` will be taken: `training` when given
+    (a Keras layer knows it), else what the backend can tell (eager torch: autograd is recording and a
+    tensor requires a gradient), else False (JAX and TensorFlow cannot tell at trace time)."""
+    if training is not None:
+        return bool(training)
+    from structconv._backend import get_backend
+
+    needs_gradient = getattr(get_backend(), "needs_gradient", None)
+    return bool(needs_gradient(inputs, kernel)) if needs_gradient is not None else False
+
+
+def choose_for_conv(inputs, kernel, args, padding, training=None):
+    """`"direct"` or `"fft"` for a forward convolution with resolved `padding` (see `ops.algorithm`);
+    `training` as `expects_gradient`."""
     if args.algorithm == "direct":
         return "direct"
     import keras
@@ -212,11 +225,13 @@ def choose_for_conv(inputs, kernel, args, padding):
         spatial=spatial,
         padding=padding,
         padding_mode=args.padding_mode,
+        training=expects_gradient(inputs, kernel, training),
     )
 
 
-def choose_for_conv_transpose(inputs, kernel, args):
-    """`"direct"` or `"fft"` for a transposed convolution (costed as the convolution it is the adjoint of)."""
+def choose_for_conv_transpose(inputs, kernel, args, training=None):
+    """`"direct"` or `"fft"` for a transposed convolution (costed as the convolution it is the adjoint of);
+    `training` as `expects_gradient`."""
     if args.algorithm == "direct":
         return "direct"
     import keras
@@ -247,4 +262,5 @@ def choose_for_conv_transpose(inputs, kernel, args):
         groups=1,
         itemsize=8 if keras.backend.standardize_dtype(inputs.dtype) == "float64" else 4,
         backend_name=keras.backend.backend(),
+        training=expects_gradient(inputs, kernel, training),
     )

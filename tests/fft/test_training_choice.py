@@ -1,0 +1,71 @@
+"""With a gradient to take, `algorithm="auto"` weighs forward + backward: the op asks the backend (eager
+torch knows), a Keras layer passes its `training` flag, and the choice is kept per flag."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_close
+
+from structconv import layers
+from structconv.ops import algorithm as algo
+from structconv.ops.arguments import expects_gradient
+
+BACKEND = keras.backend.backend()
+# Rank 4, 81 taps, several milliseconds of modelled work on every backend (not a tiny, all-overhead call).
+INPUT_SHAPE, KERNEL_SIZE, FILTERS = (1, 12, 12, 12, 12, 8), (3, 3, 3, 3), 8
+
+
+@pytest.fixture
+def backward_heavy_direct(monkeypatch):
+    """The active backend's constants, with a margin that keeps the forward pass direct and a direct
+    backward pass ten times as costly as FFT's."""
+    info = algo.explain_choice(INPUT_SHAPE, (*KERNEL_SIZE, 8, FILTERS), padding="same")
+    margin = 2.0 * info["direct_us"] / info["fft_us"]
+    costs = dataclasses.replace(algo.costs(BACKEND), fft_margin=(margin,), direct_training=(10.0,),
+                                fft_training=(1.0,))
+    monkeypatch.setitem(algo.COSTS, BACKEND, costs)
+    algo._choose.cache_clear()
+    yield
+    algo._choose.cache_clear()
+
+
+def test_training_weighs_the_backward_pass(backward_heavy_direct):
+    kernel_shape = (*KERNEL_SIZE, 8, FILTERS)
+    assert algo.explain_choice(INPUT_SHAPE, kernel_shape, padding="same")["algorithm"] == "direct"
+    assert algo.explain_choice(INPUT_SHAPE, kernel_shape, padding="same", training=True)["algorithm"] == "fft"
+
+
+def test_fitted_training_factors_make_backward_heavy_direct_costlier():
+    # Above rank 3 the decomposed direct convolution's backward pass is the costlier (benchmarks/ndconv.py).
+    for backend_name in algo.COSTS:
+        c = algo.costs(backend_name)
+        assert c.direct_training[-1] > c.fft_training[-1] >= 1.0
+        assert c.direct_training[:3] == c.fft_training[:3] == (1.0, 1.0, 1.0)  # native ranks: not modelled
+
+
+def test_expects_gradient_takes_the_flag_or_asks_the_backend():
+    x, k = keras.ops.ones((1, 4, 1)), keras.ops.ones((2, 1, 1))
+    assert expects_gradient(x, k, True) is True
+    assert expects_gradient(x, k, False) is False
+    # Plain tensors: no gradient requested (torch: nothing requires one; JAX and TensorFlow cannot tell).
+    assert expects_gradient(x, k) is False
+    if BACKEND == "torch":
+        import torch
+
+        assert expects_gradient(x, torch.ones((2, 1, 1), requires_grad=True)) is True
+        with torch.no_grad():
+            assert expects_gradient(x, torch.ones((2, 1, 1), requires_grad=True)) is False
+
+
+def test_layer_training_flag_steers_auto(backward_heavy_direct):
+    layer = layers.ConvND(FILTERS, KERNEL_SIZE, padding="same")
+    x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype("float32")
+    inference = layer(x, training=False)
+    training = layer(x, training=True)
+    chosen = {key[-1]: plan[0].algorithm for key, plan in layer._conv_plans.items()}
+    # The flag decides, also on torch, whose layer kernel always requires a gradient.
+    assert chosen == {False: "direct", True: "fft"}
+    assert_close(keras.ops.convert_to_numpy(training), keras.ops.convert_to_numpy(inference), "float32")
+    assert layer._training_hint is None  # the flag does not outlive the call
