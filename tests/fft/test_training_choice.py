@@ -49,8 +49,15 @@ def test_expects_gradient_takes_the_flag_or_asks_the_backend():
     x, k = keras.ops.ones((1, 4, 1)), keras.ops.ones((2, 1, 1))
     assert expects_gradient(x, k, True) is True
     assert expects_gradient(x, k, False) is False
-    # Plain tensors: no gradient requested (torch: nothing requires one; JAX and TensorFlow cannot tell).
+    # Plain tensors: no gradient requested (torch: nothing requires one; TensorFlow cannot tell).
     assert expects_gradient(x, k) is False
+    if BACKEND == "jax":
+        import jax
+
+        seen = []
+        jax.grad(lambda k: seen.append(expects_gradient(x, k)) or keras.ops.sum(k))(k)
+        jax.jit(lambda k: seen.append(expects_gradient(x, k)) or k)(k)
+        assert seen == [True, False]  # under jax.grad, not under jax.jit alone
     if BACKEND == "torch":
         import torch
 

@@ -17,6 +17,19 @@ DECOMPOSE_STACKING = "filters"
 DECOMPOSE_FILTERS_MAX_TAPS = 27
 
 
+def is_differentiating(*tensors):
+    """Whether JAX is differentiating through an op on `tensors`: one of them is traced by forward-mode
+    autodiff or linearization, as under `jax.grad`, `jax.value_and_grad`, `jax.vjp` or `jax.jvp` (Keras's
+    JAX trainer differentiates the trainable variables that way).
+
+    Best effort, for the cost model only (`ops.arguments.expects_gradient`): JAX has no public API for
+    this, so the tracer's class is recognised by name, and anything else (a plain array, a `jax.jit`
+    tracer, a future JAX) counts as not differentiating, which costs the forward pass only.
+    """
+    names = {"JVPTracer", "LinearizeTracer"}
+    return any(type(t).__name__ in names for t in tensors)
+
+
 def _dimension_numbers(rank, data_format, transposed=False):
     spatial = tuple(range(1, rank + 1))
     if data_format == "channels_last":

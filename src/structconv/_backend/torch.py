@@ -19,7 +19,7 @@ DECOMPOSE_STACKING_INFERENCE = "filters"  # no gradient, no limit on the taps
 
 def needs_gradient(*tensors):
     """Whether autograd will differentiate through an op on `tensors` (eager PyTorch knows it up front)."""
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    return torch.is_grad_enabled() and any(getattr(t, "requires_grad", False) for t in tensors)
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}

@@ -179,13 +179,15 @@ def _check_mode_padding(mode, size, pair, axis):
 def expects_gradient(inputs, kernel, training=None):
     """Whether the gradient of a convolution of `inputs` and `kernel` will be taken: `training` when given
     (a Keras layer knows it), else what the backend can tell (eager torch: autograd is recording and a
-    tensor requires a gradient), else False (JAX and TensorFlow cannot tell at trace time)."""
+    tensor requires a gradient; JAX: a tensor is traced by `jax.grad` or its kin), else False (TensorFlow
+    cannot tell while tracing)."""
     if training is not None:
         return bool(training)
     from structconv._backend import get_backend
 
-    needs_gradient = getattr(get_backend(), "needs_gradient", None)
-    return bool(needs_gradient(inputs, kernel)) if needs_gradient is not None else False
+    backend = get_backend()
+    ask = getattr(backend, "needs_gradient", None) or getattr(backend, "is_differentiating", None)
+    return bool(ask(inputs, kernel)) if ask is not None else False
 
 
 def choose_for_conv(inputs, kernel, args, padding, training=None):
