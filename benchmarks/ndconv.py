@@ -22,6 +22,7 @@ Each implementation is warmed up (JIT compilation) and then timed for a few repe
 """
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -75,8 +76,10 @@ def operands(case, seed=0):
 def measure(fns, budget, max_repeats=7):
     """Median seconds of each callable in `fns` (name -> fn), timed round-robin after a warm-up.
 
-    Round-robin (A, B, A, B, ...) so that load from other processes on the machine hits all alike. Each
-    is repeated while its timed total is under `budget` seconds, at least once, at most `max_repeats`.
+    Round-robin (A, B, A, B, ...) so that load from other processes on the machine hits all alike, the
+    order rotating from round to round so that no callable always runs right after the same other one
+    (whose freed buffers it would pay for in page faults). Each is repeated while its timed total is
+    under `budget` seconds, at least once, at most `max_repeats`.
     """
     times = {}
     for name, fn in fns.items():
@@ -85,8 +88,11 @@ def measure(fns, budget, max_repeats=7):
         if time.perf_counter() - start < budget / 2:
             fn()
         times[name] = []
-    while True:
-        pending = [n for n, t in times.items() if len(t) < max_repeats and (not t or sum(t) < budget)]
+    names = list(times)
+    for round_index in itertools.count():
+        shift = round_index % len(names)
+        pending = [n for n in names[shift:] + names[:shift]
+                   if len(times[n]) < max_repeats and (not times[n] or sum(times[n]) < budget)]
         if not pending:
             break
         for name in pending:
