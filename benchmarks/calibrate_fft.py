@@ -302,18 +302,23 @@ def predicted_choice(record, fitted, backend, margin=1.0):
 
 
 # FFT margins tried per rank: "auto" picks FFT where it is modelled `margin` times cheaper than direct.
-MARGINS = tuple(round(0.5 * 1.025**i, 3) for i in range(57))  # 0.5 .. 2.0
-# How far inside the margins that tie, in steps of MARGINS, the chosen one stays from the last that ties when
-# the other end of the tie is the end of MARGINS (about 10%: the times of a rerun move by that much).
+# Below 1 a margin picks FFT where it is modelled costlier, which the data ask for at single points (a
+# strided 2-D FFT, a 1-D one on 4 channels) but which went wrong by 2-5x on shapes outside the fitted
+# points (JAX, 16 channels: FFT lengths with factors 5 and 7, where the model's FFT rate is optimistic);
+# so at most a 15% correction that way, up to 2x the other (direct is exact and the safer default).
+MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
+# How far past the nearest margin to 1 that ties, in steps of MARGINS, the chosen one goes while the tie
+# holds (about 10%: the times of a rerun move by that much).
 SAFETY_STEPS = 4
 
 
 def fit_margins(records, fitted, backend):
     """Per rank (1, 2, 3 and 4+), the margin that makes the fitted model's picks best on the records:
     fewest picks more than 1.15x slower than the faster algorithm, then the least total slowdown
-    (geometric), then the middle of the margins that tie (the farthest from both kinds of error; where the
-    tie runs to an end of `MARGINS`, `SAFETY_STEPS` inside its other end, or 1 if the margin changes no
-    pick). The
+    (geometric); among the margins that tie, 1 (no correction) if it is one of them, else the one nearest
+    to 1 moved `SAFETY_STEPS` further from 1 while the tie holds (the middle of a wide tie, used before,
+    made corrections the data did not ask for, which went wrong on shapes outside the fitted points: JAX,
+    16 channels). The
     model's times have a 15-25% median error, and near a crossover a systematic one (a framework's kernel
     choice, an FFT length's factors) decides the pick; the margin corrects the decision where it matters,
     without bending the rates that the times were fitted with."""
@@ -331,16 +336,18 @@ def fit_margins(records, fitted, backend):
                 regret += math.log(ratio)
             scored.append(((misses, round(regret, 6)), margin))
         top = min(score for score, _ in scored)
-        tied = [i for i, (score, _) in enumerate(scored) if score == top]
-        low, high = min(tied), max(tied)
-        if low == 0 and high == len(MARGINS) - 1:
-            margins.append(1.0)
-        elif low == 0:
-            margins.append(MARGINS[max(high - SAFETY_STEPS, 0)])
-        elif high == len(MARGINS) - 1:
-            margins.append(MARGINS[min(low + SAFETY_STEPS, high)])
-        else:
-            margins.append(MARGINS[(low + high) // 2])
+        tied = {i for i, (score, _) in enumerate(scored) if score == top}
+        one = MARGINS.index(min(MARGINS, key=lambda m: abs(math.log(m))))
+        if one in tied:
+            margins.append(1.0)  # the data do not ask for a correction: make none
+            continue
+        # The tied margin nearest to 1, then up to SAFETY_STEPS further from 1 while the tie holds.
+        nearest = min(tied, key=lambda i: abs(i - one))
+        step = 1 if nearest > one else -1
+        chosen = nearest
+        while abs(chosen - nearest) < SAFETY_STEPS and (chosen + step) in tied:
+            chosen += step
+        margins.append(MARGINS[chosen])
     return tuple(margins)
 
 

@@ -106,18 +106,18 @@ COSTS = {
     "torch": Costs(direct_overhead_us=58.9, direct_gflops=(89.2, 210.4, 192.5, 182.7, 59.0, 15.4),
                    direct_gbps=10.31, fft_overhead_us=242.6, fft_gflops=(52.51, 41.47, 15.54, 11.65),
                    dft_gflops=67.70, product_gflops=29.25, fft_gbps=9.98,
-                   fft_margin=(0.82, 1.16, 1.81, 1.28), direct_training=(1.0, 1.0, 1.0, 4.4),
+                   fft_margin=(0.85, 1.14, 1.87, 1.00), direct_training=(1.0, 1.0, 1.0, 4.4),
                    fft_training=(1.0, 1.0, 1.0, 2.3)),
     # Likewise (jitted): above 27 peeled taps the decomposition stacks inputs, and XLA's rank-2 convolution
     # with many input channels runs at about 1.2 Gflop/s.
     "jax": Costs(direct_overhead_us=7.7, direct_gflops=(121.5, 107.6, 12.2, 49.9, 18.8, 1.25),
                  direct_gbps=5.59, fft_overhead_us=11.4, fft_gflops=(29.89, 19.66, 14.26, 8.83),
-                 dft_gflops=46.64, product_gflops=28.84, fft_gbps=8.10, fft_margin=(0.84, 0.76, 0.61, 1.64),
+                 dft_gflops=46.64, product_gflops=28.84, fft_gbps=8.10, fft_margin=(0.85, 0.85, 1.00, 1.54),
                  direct_training=(1.0, 1.0, 1.0, 3.6), fft_training=(1.0, 1.0, 1.0, 1.85)),
     "tensorflow": Costs(direct_overhead_us=500.1, direct_gflops=(195.3, 192.2, 182.2, 161.1, 36.0, 14.9),
                         direct_gbps=6.52, fft_overhead_us=500.1, fft_gflops=(83.00, 79.80, 15.80, 10.49),
                         dft_gflops=41.09, product_gflops=83.00, fft_gbps=3.28,
-                        fft_margin=(1.00, 0.93, 1.22, 1.56), direct_training=(1.0, 1.0, 1.0, 5.0),
+                        fft_margin=(1.00, 1.00, 1.26, 1.54), direct_training=(1.0, 1.0, 1.0, 5.0),
                         fft_training=(1.0, 1.0, 1.0, 3.2)),
 }
 
