@@ -50,8 +50,11 @@ _COMPLEX = {"float32": "complex64", "float64": "complex128"}
 # Measured through `_spectra_product` (2026-11-22, 2 CPUs, complex64, batch 2, C -> C channels, 10^4-1.6 10^5
 # frequencies; benchmarks/fft.py's sweeps use C = 8), loop against matmul in ms: JAX 1.0 / 24, 3.5 / 17,
 # 8.2 / 24, 28 / 33, 96 / 56 at C = 2, 8, 16, 32, 64; torch 0.9 / 2.0, 9-18 / 7.4, 19 / 7.8, 38 / 13 at
-# C = 2, 8, 16, 32; TensorFlow 3.6 / 5.2, 19 / 6.5, 39 / 11 at C = 2, 8, 16.
-PRODUCT_LOOP_MAX_CHANNELS = {"jax": 32, "torch": 4, "tensorflow": 2}
+# C = 2, 8, 16, 32; TensorFlow 3.6 / 5.2, 19 / 6.5, 39 / 11 at C = 2, 8, 16. JAX's limit is lower than its
+# product alone says, because the layout also decides how the kernel's spectrum is computed by DFT, and
+# XLA's channel-major DFT is slow: the whole FFT convolution at 16 -> 16 channels took 27.9 ms (3-D 24^3,
+# k=3) and 14.3 ms (2-D 64^2, k=5) with the broadcast product, 10.8 and 8.6 ms with the matrix product.
+PRODUCT_LOOP_MAX_CHANNELS = {"jax": 8, "torch": 4, "tensorflow": 2}
 # None: the kernel's spectrum by DFT matrices or by FFT as `algorithm.kernel_by_dft` says; "dft" or "fft"
 # forces one way (for benchmarks/calibrate_fft.py and the tests).
 KERNEL_TRANSFORM = None
