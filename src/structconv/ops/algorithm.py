@@ -96,10 +96,11 @@ class Costs:
 # Fitted by `benchmarks/calibrate_fft.py --also <two benchmarks/fft.py runs>` on 2026-11-22, 11:48-11:59 UTC,
 # on the 2-vCPU Intel Xeon (Sapphire Rapids) VM, idle, with the frameworks' default threads (2), as users and
 # the benchmarks run (each time the fastest of 4-7 interleaved rounds): the calibration grid plus the
-# crossover sweeps (95 points per backend), relative error of the fit median 18-23%, the fitted picks
-# within 1.15x of the faster algorithm at 88-93 of 95 points; on a third sweep, not fitted, at 81 of 81
-# (see docs/fft.md). Constants fitted on one thread misjudge two: direct convolutions scale with the
-# threads more than FFTs do. Re-run both on the target machine and paste the output here.
+# crossover sweeps (95 points per backend), relative error of the fit median 18-23%; the margins refitted
+# from the same measurements by the final `fit_margins` rule. On a later sweep, not fitted (12:43 UTC),
+# auto was within 1.15x of the faster algorithm at 81 of 81 points (see docs/fft.md). Constants fitted on
+# one thread misjudge two: direct convolutions scale with the threads more than FFTs do. Re-run both on the
+# target machine and paste the output here.
 COSTS = {
     # Ranks 5 and 6+ of the direct rates are measured, not fitted (benchmarks/ndconv.py cases (c) and (d),
     # forward, idle machine, 2 threads, 2026-11-22): the rank-4 rate overestimated rank 6 twelvefold.
