@@ -2,6 +2,7 @@
 torch knows), a Keras layer passes its `training` flag, and the choice is kept per flag."""
 
 import dataclasses
+import importlib
 
 import keras
 import numpy as np
@@ -76,3 +77,27 @@ def test_layer_training_flag_steers_auto(backward_heavy_direct):
     assert chosen == {False: "direct", True: "fft"}
     assert_close(keras.ops.convert_to_numpy(training), keras.ops.convert_to_numpy(inference), "float32")
     assert layer._training_hint is None  # the flag does not outlive the call
+
+
+def test_transposed_layer_training_flag_steers_auto(monkeypatch):
+    # A margin no forward cost can beat, and a direct backward pass costlier still: FFT only in training.
+    costs = dataclasses.replace(algo.costs(BACKEND), fft_margin=(1e9,), direct_training=(1e12,),
+                                fft_training=(1.0,))
+    monkeypatch.setitem(algo.COSTS, BACKEND, costs)
+    algo._choose.cache_clear()
+    conv_transpose_module = importlib.import_module("structconv.ops.conv_transpose")  # not the function
+
+    calls = []
+    original = conv_transpose_module.fft_conv_transpose_full
+    monkeypatch.setattr(conv_transpose_module, "fft_conv_transpose_full",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    try:
+        layer = layers.ConvNDTranspose(FILTERS, KERNEL_SIZE, strides=2, padding="same")
+        x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype("float32")
+        inference = keras.ops.convert_to_numpy(layer(x, training=False))
+        assert calls == []
+        training = keras.ops.convert_to_numpy(layer(x, training=True))
+        assert calls == [1]
+    finally:
+        algo._choose.cache_clear()
+    assert_close(training, inference, "float32")

@@ -4,7 +4,7 @@ import keras
 
 from structconv.errors import invalid_argument
 from structconv.layers.base_conv import BaseConvND
-from structconv.ops.conv_transpose import conv_transpose
+from structconv.ops.conv_transpose import conv_transpose_with_arguments
 from structconv.shapes import arithmetic
 
 
@@ -115,18 +115,11 @@ class ConvNDTranspose(BaseConvND):
         return (*self.kernel_size, self.filters, input_channels)
 
     def convolution_op(self, inputs, kernel):
-        """Transposed convolution of `inputs` with `kernel`: the seam for kernel structure."""
-        args = self.arguments
-        return conv_transpose(
-            inputs,
-            kernel,
-            strides=args.strides,
-            padding=args.padding,
-            output_padding=self.output_padding,
-            dilation_rate=args.dilation_rate,
-            data_format=args.data_format,
-            algorithm=args.algorithm,
-        )
+        """Transposed convolution of `inputs` with `kernel`: the seam for kernel structure. The same as
+        `structconv.ops.conv_transpose` with the layer's arguments; inside `call`, "auto" also knows from
+        Keras's `training` flag whether the gradient will be taken."""
+        return conv_transpose_with_arguments(inputs, kernel, self.arguments,
+                                             getattr(self, "_training_hint", None))
 
     def output_spatial_shape(self, spatial_shape):
         args = self.arguments

@@ -5,6 +5,7 @@ import keras
 from structconv._backend import get_backend
 from structconv.errors import invalid_argument
 from structconv.ops.arguments import (
+    check_input_rank,
     check_kernel,
     choose_for_conv_transpose,
     conv_arguments,
@@ -62,10 +63,19 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         default_data_format=keras.config.image_data_format(),
         algorithm=algorithm,
     )
+    return conv_transpose_with_arguments(inputs, kernel, args)
+
+
+def conv_transpose_with_arguments(inputs, kernel, args, training=None):
+    """`conv_transpose` with its arguments already checked (`args`, as a layer holds them): checks the
+    tensors against them and runs; `training` as `arguments.expects_gradient` (a layer passes Keras's flag).
+    """
+    inputs, kernel = as_float_tensors(inputs, kernel)
+    check_input_rank(tuple(inputs.shape), args.rank)
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
     kernel_size = check_kernel(tuple(kernel.shape), channels, args, transposed=True)
     check_transposed_output_sizes(spatial, kernel_size, args)
-    return conv_transpose_checked(inputs, kernel, args)
+    return conv_transpose_checked(inputs, kernel, args, training)
 
 
 def check_transposed_output_sizes(spatial, kernel_size, args):
@@ -82,10 +92,10 @@ def check_transposed_output_sizes(spatial, kernel_size, args):
             )
 
 
-def conv_transpose_checked(inputs, kernel, args):
+def conv_transpose_checked(inputs, kernel, args, training=None):
     """The transposed convolution once arguments and output sizes are checked."""
     backend = get_backend()
-    if choose_for_conv_transpose(inputs, kernel, args) == "fft":
+    if choose_for_conv_transpose(inputs, kernel, args, training) == "fft":
         full = fft_conv_transpose_full(inputs, kernel, args)
     elif args.rank <= 3:
         full = backend.conv_transpose(inputs, kernel, args.strides, args.dilation_rate, args.data_format)
