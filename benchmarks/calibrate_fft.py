@@ -304,8 +304,8 @@ def predicted_choice(record, fitted, backend, margin=1.0):
 # FFT margins tried per rank: "auto" picks FFT where it is modelled `margin` times cheaper than direct.
 # Below 1 a margin picks FFT where it is modelled costlier, which the data ask for at single points (a
 # strided 2-D FFT, a 1-D one on 4 channels) but which went wrong by 2-5x on shapes outside the fitted
-# points (JAX, 16 channels: FFT lengths with factors 5 and 7, where the model's FFT rate is optimistic);
-# so at most a 15% correction that way, up to 2x the other (direct is exact and the safer default).
+# points (JAX, 16 channels, whose FFT then ran 2-3x slower than modelled); so at most a 15% correction
+# that way, up to 2x the other (direct is exact and the safer default).
 MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
 # How far past the nearest margin to 1 that ties, in steps of MARGINS, the chosen one goes while the tie
 # holds (about 10%: the times of a rerun move by that much).

@@ -68,6 +68,8 @@ FFT_MIN_TAPS = 16
 # least five ops (pad, rfftn, product, irfftn, slice) where direct runs one, and the margins (`fft_margin`,
 # fitted on problems of milliseconds) say nothing about calls that are all overhead.
 TINY_OVERHEADS = 2.0
+
+
 @dataclasses.dataclass(frozen=True)
 class Costs:
     """The cost model's constants for one backend: overheads in microseconds per call, rates in Gflop/s
