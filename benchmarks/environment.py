@@ -71,3 +71,12 @@ def to_backend(array, backend):
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def rotated(names, round_index):
+    """`names` in the order of round `round_index` of interleaved timing: rotated by one each round, so that
+    no callable always runs right after the same other one (after an FFT of hundreds of MiB the next call
+    pays for page faults: measured, torch 4-D 20^4 k=2, "auto" running direct right after "fft" took
+    1.2-1.3x the time of "direct" in every sweep of benchmarks/fft.py)."""
+    shift = round_index % len(names) if names else 0
+    return names[shift:] + names[:shift]

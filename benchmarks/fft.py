@@ -38,7 +38,7 @@ import time
 from functools import partial
 
 import numpy as np
-from environment import limit_threads, machine, to_backend, versions  # noqa: E402  (this folder is on sys.path)
+from environment import limit_threads, machine, rotated, to_backend, versions  # noqa: E402  (this folder is on sys.path)
 
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "scipy", "numpy", "fft-conv-pytorch")
 
@@ -87,9 +87,7 @@ def measure_interleaved(functions, budget, max_rounds=7, min_rounds=3, statistic
     Each function runs once (twice when cheap) to warm up; then rounds run each function once, until
     `max_rounds`, or `budget` seconds are spent after at least `min_rounds` (one round if a single call
     already exceeds the budget). Functions slower than `SLOW_SECONDS` get a single timed call. The order
-    rotates from round to round, so that no function always runs right after the same other one (after
-    an FFT of hundreds of MiB the next call pays for page faults: measured, torch 4-D 20^4 k=2, "auto"
-    running direct right after "fft" took 1.2-1.3x the time of "direct" in every sweep).
+    rotates from round to round (`environment.rotated`).
     """
     slow = {}
     for name, fn in functions.items():
@@ -108,8 +106,7 @@ def measure_interleaved(functions, budget, max_rounds=7, min_rounds=3, statistic
     spent = 0.0
     names = list(times)
     for round_index in range(max_rounds if times else 0):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in rotated(names, round_index):
             start = time.perf_counter()
             functions[name]()
             elapsed = time.perf_counter() - start

@@ -31,7 +31,7 @@ import sys
 import time
 
 import numpy as np
-from environment import machine, versions  # noqa: E402  (this folder is on sys.path)
+from environment import machine, rotated, versions  # noqa: E402  (this folder is on sys.path)
 
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "torchnd", "scipy", "numpy")
 
@@ -77,8 +77,7 @@ def measure(fns, budget, max_repeats=9):
     """The fastest seconds of each callable in `fns` (name -> fn), timed round-robin after a warm-up.
 
     Round-robin (A, B, A, B, ...) so that load from other processes on the machine hits all alike, the
-    order rotating from round to round so that no callable always runs right after the same other one
-    (whose freed buffers it would pay for in page faults). Each is repeated while its timed total is
+    order rotating from round to round (`environment.rotated`). Each is repeated while its timed total is
     under `budget` seconds, at least once, at most `max_repeats`.
     """
     times = {}
@@ -90,8 +89,7 @@ def measure(fns, budget, max_repeats=9):
         times[name] = []
     names = list(times)
     for round_index in itertools.count():
-        shift = round_index % len(names)
-        pending = [n for n in names[shift:] + names[:shift]
+        pending = [n for n in rotated(names, round_index)
                    if len(times[n]) < max_repeats and (not times[n] or sum(times[n]) < budget)]
         if not pending:
             break
