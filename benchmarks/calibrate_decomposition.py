@@ -25,11 +25,10 @@ import json
 import math
 import os
 import statistics
-import subprocess
-import sys
 import time
 
 import numpy as np
+from environment import run_worker_process  # noqa: E402  (this folder is on sys.path)
 
 # One shape per rank: the N-D cases (a), (c) and (d) of benchmarks/ndconv.py.
 SHAPES = {
@@ -200,16 +199,11 @@ def main():
         return
     records = []
     for backend in options.backends.split(","):
-        print(f"running {backend} ...", file=sys.stderr, flush=True)
-        command = [sys.executable, __file__, "--worker", backend, "--rounds", str(options.rounds)]
-        command += ["--cpu-time"] if options.cpu_time else []
-        completed = subprocess.run(command, env=dict(os.environ, KERAS_BACKEND=backend),
-                                   capture_output=True, text=True, timeout=1800)
-        if completed.returncode != 0:
-            print(completed.stderr[-3000:], file=sys.stderr)
+        arguments = ["--rounds", str(options.rounds)] + (["--cpu-time"] if options.cpu_time else [])
+        found, ok = run_worker_process(__file__, backend, arguments, 1800)
+        if not ok:
             raise SystemExit(f"{backend} worker failed")
-        records += [json.loads(line) for line in completed.stdout.splitlines()
-                    if line.startswith("{")]
+        records += found
     clock = "CPU ms on one core" if options.cpu_time else "wall ms"
     print(f"## Decomposition calibration: batch {BATCH}, float32, padding valid; median {clock}\n")
     print(table(records))

@@ -33,14 +33,13 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from environment import limit_threads, machine, to_backend, versions  # noqa: E402
+from environment import limit_threads, machine, run_worker_process, to_backend, versions  # noqa: E402
 from fft import PACKAGES, compiled, measure_interleaved  # noqa: E402
 
 BACKENDS = ("torch", "jax", "tensorflow")
@@ -453,16 +452,12 @@ def main():
                 r["lengths"], r["direct_terms"], r["fft_terms"] = features(*args, backend_name=backend)
             records_by_backend[backend] = records
     for backend in [] if options.refit else options.backends.split(","):
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        command = [sys.executable, __file__, "--worker", backend, "--budget", str(budget),
-                   "--threads", str(options.threads)] + (["--quick"] if options.quick else [])
-        print(f"measuring {backend} ...", file=sys.stderr, flush=True)
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
-        if completed.returncode != 0:
-            print(completed.stderr[-3000:], file=sys.stderr)
+        arguments = ["--budget", str(budget), "--threads", str(options.threads)]
+        found, ok = run_worker_process(__file__, backend, arguments + (["--quick"] if options.quick else []),
+                                       3600)
+        if not ok:
             raise SystemExit(f"{backend} worker failed")
-        records_by_backend[backend] = [json.loads(line) for line in completed.stdout.splitlines()
-                                       if line.startswith("{")]
+        records_by_backend[backend] = found
     for path in options.also:
         for backend, records in sweep_records(path).items():
             records_by_backend.setdefault(backend, []).extend(records)

@@ -33,12 +33,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
-from environment import limit_threads, machine, to_backend, versions  # noqa: E402  (this folder is on sys.path)
+from environment import limit_threads, machine, run_worker_process, to_backend, versions  # noqa: E402  (this folder is on sys.path)
 
 PACKAGES = ("keras", "jax", "jaxlib", "torch", "tensorflow-cpu", "tensorflow", "numpy")
 
@@ -307,20 +306,12 @@ def collect(backends, quick, threads):
     failing is kept)."""
     records, failed = [], []
     for backend in backends:
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        command = [sys.executable, __file__, "--worker", backend, "--threads", str(threads)]
-        if quick:
-            command.append("--quick")
-        print(f"running {backend} ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
-        if completed.returncode != 0:
-            print(completed.stderr[-3000:], file=sys.stderr)
+        arguments = ["--threads", str(threads)] + (["--quick"] if quick else [])
+        found, ok = run_worker_process(__file__, backend, arguments, 1200)
+        if not ok:
             print(f"  {backend} worker FAILED; its results are incomplete", file=sys.stderr, flush=True)
             failed.append(backend)
-        else:
-            print(f"  {backend}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-        records += [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+        records += found
     return records, failed
 
 

@@ -4,8 +4,12 @@ Imported by the scripts of this folder (run as `python benchmarks/<name>.py`, so
 `sys.path`).
 """
 
+import json
 import os
 import platform
+import subprocess
+import sys
+import time
 
 import numpy as np
 
@@ -80,3 +84,21 @@ def rotated(names, round_index):
     1.2-1.3x the time of "direct" in every sweep of benchmarks/fft.py)."""
     shift = round_index % len(names) if names else 0
     return names[shift:] + names[:shift]
+
+
+def run_worker_process(script, name, arguments, timeout, keras_backend=None):
+    """Runs `script --worker name *arguments` in its own process (`KERAS_BACKEND` is fixed per process:
+    `keras_backend`, or `name`), with progress on stderr; returns the JSON records it printed, one per line
+    starting with "{", and whether it succeeded (on failure the tail of its stderr is printed; what it
+    printed before failing is returned)."""
+    env = dict(os.environ, KERAS_BACKEND=keras_backend or name, TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, os.path.abspath(script), "--worker", name, *arguments]
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    if completed.returncode != 0:
+        print(completed.stderr[-3000:], file=sys.stderr)
+    else:
+        print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    records = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+    return records, completed.returncode == 0

@@ -32,13 +32,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from functools import partial
 
 import numpy as np
-from environment import limit_threads, machine, rotated, to_backend, versions  # noqa: E402  (this folder is on sys.path)
+from environment import limit_threads, machine, rotated, run_worker_process, to_backend, versions  # noqa: E402  (this folder is on sys.path)
 
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "scipy", "numpy", "fft-conv-pytorch")
 
@@ -314,19 +313,11 @@ def run_worker(backend, quick, budget, threads, statistic="median"):
 def collect(backends, quick, budget, threads, statistic="median"):
     records = []
     for backend in backends:
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        command = [sys.executable, __file__, "--worker", backend, "--budget", str(budget),
-                   "--threads", str(threads), "--statistic", statistic]
-        if quick:
-            command.append("--quick")
-        print(f"running {backend} ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
-        if completed.returncode != 0:
-            print(completed.stderr[-3000:], file=sys.stderr)
+        arguments = ["--budget", str(budget), "--threads", str(threads), "--statistic", statistic]
+        found, ok = run_worker_process(__file__, backend, arguments + (["--quick"] if quick else []), 1800)
+        if not ok:
             raise SystemExit(f"{backend} worker failed")
-        print(f"  {backend}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-        records += [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+        records += found
     return records
 
 

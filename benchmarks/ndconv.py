@@ -26,12 +26,10 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 
 import numpy as np
-from environment import machine, rotated, versions  # noqa: E402  (this folder is on sys.path)
+from environment import machine, rotated, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
 
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "torchnd", "scipy", "numpy")
 
@@ -267,17 +265,12 @@ def collect(case_names, budget, workers, matmuls):
     records = []
     for name in workers:
         matmuls.append(matmul_gflops())
-        env = dict(os.environ, KERAS_BACKEND=name if name != "scipy" else "jax")
-        command = [sys.executable, __file__, "--worker", name, "--cases", ",".join(case_names),
-                   "--budget", str(budget)]
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        if completed.returncode != 0:
-            print(completed.stderr[-3000:], file=sys.stderr)
+        arguments = ["--cases", ",".join(case_names), "--budget", str(budget)]
+        found, ok = run_worker_process(__file__, name, arguments, 900,
+                                       keras_backend="jax" if name == "scipy" else name)
+        if not ok:
             raise SystemExit(f"{name} worker failed")
-        for line in completed.stdout.splitlines():
-            if line.startswith("{"):
-                records.append(json.loads(line))
+        records += found
     matmuls.append(matmul_gflops())
     return records
 
