@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from environment import limit_threads, machine, run_worker_process, to_backend, versions  # noqa: E402
-from fft import PACKAGES, compiled, measure_interleaved  # noqa: E402
+from fft import PACKAGES, measure_interleaved  # noqa: E402
 
 BACKENDS = ("torch", "jax", "tensorflow")
 # (rank, size, kernels, batch, channels, filters, padding, stride): every kernel size is one point.
@@ -108,6 +108,7 @@ def features(rank, size, k, batch, channels, filters, padding, stride, block_fac
 
 def run_worker(backend, grid, budget):
     from structconv import ops
+    from structconv.demo.large_kernel import compiled_forward
     from structconv.ops import fft_conv
 
     for rank, size, kernels, batch, channels, filters, padding, stride in grid:
@@ -129,7 +130,7 @@ def run_worker(backend, grid, budget):
                     fft_conv.KERNEL_TRANSFORM, fft_conv.GEOMETRY = transform, geometry
                     return ops.conv(x, w, strides=stride, padding=padding, algorithm=algorithm)
 
-                functions[variant] = compiled(conv, backend)
+                functions[variant] = compiled_forward(conv)
             for way in ("fft", "blocks"):
                 if f"{way}-dft" in fft and fft[f"{way}-dft"]["dft"] > 8 * fft[f"{way}-fft"]["fft"]:
                     del functions[f"{way}-dft"]  # hopeless and slow to time

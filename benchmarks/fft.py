@@ -148,35 +148,13 @@ def choice_and_memory(x, w, padding):
     return choose_for_conv(x, w, args, pads), plan
 
 
-# --- per-backend compiled callables ----------------------------------------------------------------------
-
-
-def compiled(function, backend):
-    """`function(x, w)` compiled the backend's way, returning a callable that blocks for the result."""
-    if backend == "jax":
-        import jax
-
-        jitted = jax.jit(function)
-        return lambda x, w: jitted(x, w).block_until_ready()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        traced = tf.function(function, autograph=False)
-        return lambda x, w: traced(x, w).numpy()
-    import torch
-
-    def eager(x, w):
-        with torch.no_grad():
-            return function(x, w)
-
-    return eager
-
-
-def structconv_functions(backend, padding, algorithms=ALGORITHMS):
+def structconv_functions(padding, algorithms=ALGORITHMS):
+    """`ops.conv` with each of `algorithms`, compiled for the worker's Keras backend."""
     from structconv import ops
+    from structconv.demo.large_kernel import compiled_forward
 
     return {
-        a: compiled(lambda x, w, a=a: ops.conv(x, w, padding=padding, algorithm=a), backend)
+        a: compiled_forward(lambda x, w, a=a: ops.conv(x, w, padding=padding, algorithm=a))
         for a in algorithms
     }
 
@@ -194,7 +172,7 @@ def sweep_worker(backend, sweeps, budget):
             x_np, w_np = operands(rank, size, k, CHANNELS, BATCH)
             x, w = to_backend(x_np, backend), to_backend(w_np, backend)
             chosen, plan = choice_and_memory(x_np, w_np, "same")
-            functions = structconv_functions(backend, "same")
+            functions = structconv_functions("same")
             medians, rounds = measure_interleaved(
                 {a: lambda f=f, x=x, w=w: f(x, w) for a, f in functions.items()}, budget, max_rounds=41,
                 min_rounds=5, statistic=STATISTIC,
@@ -261,8 +239,8 @@ def scipy_peer_worker(backend, cases, budget):
         x, w = to_backend(x_np, backend), to_backend(w_np, backend)
         flipped = np.ascontiguousarray(w_np[(..., 0, 0)][(slice(None, None, -1),) * rank])
         plain = np.ascontiguousarray(x_np[(0, ..., 0)])
-        fft_fn = compiled(lambda x, w: ops.conv(x, w, algorithm="fft"), backend)
-        auto_fn = compiled(lambda x, w: ops.conv(x, w, algorithm="auto"), backend)
+        fft_fn = structconv_functions("valid", ("fft",))["fft"]
+        auto_fn = structconv_functions("valid", ("auto",))["auto"]
         functions = {
             "structconv fft": partial(fft_fn, x, w),
             "structconv auto": partial(auto_fn, x, w),
@@ -287,7 +265,7 @@ def memory_worker(backend, budget):
     x, w = to_backend(x_np, backend), to_backend(w_np, backend)
     chosen, plan = choice_and_memory(x_np, w_np, "same")
     memory = plan.memory
-    auto = structconv_functions(backend, "same", ("auto",))["auto"]
+    auto = structconv_functions("same", ("auto",))["auto"]
     medians, rounds = measure_interleaved({"auto": lambda: auto(x, w)}, budget, max_rounds=5,
                                           statistic=STATISTIC)
     emit({"part": "memory", "backend": backend, "chosen": chosen, "memory": memory,

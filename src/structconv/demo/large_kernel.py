@@ -24,9 +24,9 @@ TITLE = "Stories 2 and 4: large kernels, and the automatic choice of FFT"
 _SIZES = {True: (1, 128, 4, (5, 15, 31), 3), False: (2, 256, 8, (3, 7, 11, 15, 21, 31), 5)}
 
 
-def _compiled(function):
-    """`function(x, kernel)` compiled the backend's way (`jax.jit`, `tf.function`), eager on torch; the
-    returned callable waits for the result."""
+def compiled_forward(function):
+    """`function(x, kernel)` compiled the active Keras backend's way (`jax.jit`, `tf.function`), eager under
+    `torch.no_grad()` on torch; the returned callable waits for the result. Also used by the benchmarks."""
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
@@ -52,7 +52,7 @@ def time_both(x, kernel, rounds):
     warm-up, the largest difference between their outputs relative to the largest output, and the direct
     output."""
     functions = {
-        algorithm: _compiled(lambda x, k, a=algorithm: ops.conv(x, k, padding="same", algorithm=a))
+        algorithm: compiled_forward(lambda x, k, a=algorithm: ops.conv(x, k, padding="same", algorithm=a))
         for algorithm in ("direct", "fft")
     }
     outputs = {a: keras.ops.convert_to_numpy(f(x, kernel)) for a, f in functions.items()}  # warm-up
@@ -111,7 +111,7 @@ def run(context):
         layer.build(tuple(x.shape))
         layer.set_weights([kernel, np.zeros(channels)])
         # Compiled like a model's forward pass: the choice is made once, when the call is traced.
-        y = keras.ops.convert_to_numpy(_compiled(lambda x, _: layer(x))(x, None))
+        y = keras.ops.convert_to_numpy(compiled_forward(lambda x, _: layer(x))(x, None))
         layer_difference = float(np.max(np.abs(y - direct)) / np.max(np.abs(direct)))
         context.log(f"    Conv2D({channels}, {k}, padding=\"same\") on {tuple(x.shape)} -> {y.shape}, "
                     f"runs {largest['chosen']}; max relative difference to direct {layer_difference:.1e}")
