@@ -4,6 +4,7 @@ import keras
 
 from structconv.errors import invalid_argument
 from structconv.layers.base_conv import BaseConvND
+from structconv.ops.conv import as_float_tensors
 from structconv.ops.conv_transpose import conv_transpose_with_arguments
 from structconv.shapes import arithmetic
 
@@ -118,6 +119,7 @@ class ConvNDTranspose(BaseConvND):
         """Transposed convolution of `inputs` with `kernel`: the seam for kernel structure. The same as
         `structconv.ops.conv_transpose` with the layer's arguments; inside `call`, "auto" also knows from
         Keras's `training` flag whether the gradient will be taken."""
+        inputs, kernel = as_float_tensors(inputs, kernel)
         return conv_transpose_with_arguments(inputs, kernel, self.arguments,
                                              getattr(self, "_training_hint", None))
 

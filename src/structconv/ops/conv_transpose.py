@@ -67,10 +67,10 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 
 
 def conv_transpose_with_arguments(inputs, kernel, args, training=None):
-    """`conv_transpose` with its arguments already checked (`args`, as a layer holds them): checks the
-    tensors against them and runs; `training` as `arguments.expects_gradient` (a layer passes Keras's flag).
+    """`conv_transpose` of float tensors of one dtype (`as_float_tensors`) with its arguments already
+    checked (`args`, as a layer holds them): checks the tensors against them and runs; `training` as
+    `arguments.expects_gradient` (a layer passes Keras's flag).
     """
-    inputs, kernel = as_float_tensors(inputs, kernel)
     check_input_rank(tuple(inputs.shape), args.rank)
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
     kernel_size = check_kernel(tuple(kernel.shape), channels, args, transposed=True)
