@@ -274,12 +274,8 @@ def choice_ratio(record, choice):
     """The measured time of `choice` over the fastest measured variant of a grid point. A DFT variant is
     not timed where hopeless: count the FFT one; a point of a benchmark sweep (--also) has one FFT time,
     that of the plan it ran."""
-    from structconv.ops.algorithm import FFT_MIN_TAPS
-
     measured = record["seconds"]
     ffts = [v for v in VARIANTS[1:] if v in measured]
-    if record["k"] ** record["rank"] < FFT_MIN_TAPS:
-        choice = "direct"
     chosen = measured.get(choice, measured.get(choice.replace("dft", "fft"), measured[ffts[0]]))
     return chosen / min(measured.values())
 
