@@ -94,9 +94,15 @@ def single_torch_thread():
 
 
 def force_product(monkeypatch, product):
-    """Makes the spectral product a sum of broadcast products ("loop") or a batched matrix product per
-    frequency ("matmul") whatever the channel count (`fft_conv.PRODUCT_LOOP_MAX_CHANNELS`)."""
+    """Makes the spectral product a sum of broadcast products on complex spectra ("loop") or on real and
+    imaginary planes ("planes", with a kernel spectrum by DFT; "packed": the same with two batch items per
+    complex FFT where the batch is even), or a batched matrix product per frequency ("matmul"), whatever the
+    channel count and backend (`fft_conv.PRODUCT_LOOP_MAX_CHANNELS`, `PLANES_PRODUCT`, `PACKED_PAIRS`)."""
     from structconv.ops import fft_conv
 
-    limit = 10**6 if product == "loop" else 0
-    monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {keras.backend.backend(): limit})
+    backend = keras.backend.backend()
+    limit = 0 if product == "matmul" else 10**6
+    monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {backend: limit})
+    monkeypatch.setattr(fft_conv, "PLANES_PRODUCT", {backend: product in ("planes", "packed")})
+    monkeypatch.setattr(fft_conv, "PACKED_PAIRS", {backend: product == "packed"})
+    monkeypatch.setattr(fft_conv, "PACKED_MAX_KERNEL_RATIO", float("inf"))  # whatever the channels

@@ -152,13 +152,31 @@ def test_conv_configs_cover_every_form():
     assert any(isinstance(c["padding"], tuple) and len({type(e) for e in c["padding"]}) > 1 for c in configs)
 
 
+def _variant(config):
+    """How a configuration runs: the kernel's spectrum by DFT or FFT, the spectral product
+    (`force_product`) and the geometry (whole input, or overlap-save blocks where the input is long
+    enough), spread over the configurations by their seed."""
+    seed = config["seed"]
+    transform = ("dft", "fft")[(seed // 10 + seed) % 2]
+    product = ("loop", "matmul", "planes", "packed")[(seed // 10 + seed // 1000 + 2 * (seed % 10)) % 4]
+    return transform, product, ("whole", 2)[(seed // 20) % 2]
+
+
+def test_conv_variants_cover_every_product():
+    variants = [_variant(c) for c in CONV_CONFIGS]
+    assert {(t, p) for t, p, _ in variants} >= set(itertools.product(("dft",), ("loop", "matmul", "planes",
+                                                                                  "packed")))
+    # Packing pairs needs an even batch (or blocks): some packed configurations have one.
+    assert any(v[:2] == ("dft", "packed") and (c["batch"] == 2 or v[2] == 2) for c, v in zip(CONV_CONFIGS,
+                                                                                           variants))
+
+
 @pytest.mark.parametrize("config", CONV_CONFIGS, ids=_id)
 def test_fft_conv_matches_reference(config, monkeypatch):
-    # Both ways of computing the kernel's spectrum, and overlap-save blocks where the input is long enough.
-    transform = ("dft", "fft")[(config["seed"] // 10 + config["seed"]) % 2]
+    transform, product, geometry = _variant(config)
     monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
-    monkeypatch.setattr(fft_conv, "GEOMETRY", ("whole", 2)[(config["seed"] // 20) % 2])
-    force_product(monkeypatch, ("loop", "matmul")[(config["seed"] // 5) % 2])
+    monkeypatch.setattr(fft_conv, "GEOMETRY", geometry)
+    force_product(monkeypatch, product)
     x, kernel = conv_operands(config)
     y = run_conv(config, x, kernel, "fft", config["dtype"])
     assert dtype_name(y) == config["dtype"]
@@ -309,7 +327,7 @@ def test_transpose_configs_cover_every_form():
 @pytest.mark.parametrize("config", TRANSPOSE_CONFIGS, ids=_id)
 def test_fft_conv_transpose_matches_direct(config, monkeypatch):
     monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", ("dft", "fft")[config["seed"] % 2])
-    force_product(monkeypatch, ("loop", "matmul")[(config["seed"] // 3) % 2])
+    force_product(monkeypatch, ("loop", "matmul", "planes")[(config["seed"] // 3) % 3])
     y, kernel = transpose_operands(config)
     dtype = config["dtype"]
     fft = run_transpose(config, y, kernel, "fft", dtype)
@@ -378,3 +396,56 @@ def test_auto_transpose_equals_direct(dtype):
     direct = sops.conv_transpose(y, kernel, strides=2, padding="same", algorithm="direct")
     assert dtype_name(auto) == dtype
     assert_close(auto, direct, dtype)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3, 4, 5, 6, 7])
+def test_backend_fftn_is_numpy_fftn_in_its_axis_order(rank):
+    """`fftn` (the packed-pairs path) is NumPy's N-D FFT of the zero-padded signal, its frequency axes in
+    the backend's `fft_axis_order`; `ifftn` undoes it."""
+    from structconv._backend import get_backend
+
+    backend = get_backend()
+    rng = np.random.default_rng(rank)
+    sizes = (2, 3, 2, 3, 2, 2, 3)[:rank]
+    lengths = tuple(n + (axis % 2) for axis, n in enumerate(sizes))  # some axes zero-padded
+    x = rng.standard_normal((2, 1, *sizes)) + 1j * rng.standard_normal((2, 1, *sizes))
+    order = backend.fft_axis_order(rank)
+    assert sorted(order) == list(range(rank))
+    spectrum = backend.fftn(keras.ops.convert_to_tensor(x, "complex128"), lengths)
+    padded = np.pad(x, [(0, 0), (0, 0), *[(0, length - n) for n, length in zip(sizes, lengths)]])
+    expected = np.transpose(np.fft.fftn(padded, axes=range(2, rank + 2)), (0, 1, *[2 + a for a in order]))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(spectrum), expected, atol=1e-10)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(backend.ifftn(spectrum)), padded, atol=1e-12)
+
+
+@pytest.mark.parametrize("rank", [5, 6])
+def test_packed_pairs_above_rank_4(rank, monkeypatch):
+    """Ranks 5 and 6 (more than one group of FFT axes, groups of 2 and 3), packed in pairs against the
+    NumPy reference, with an odd batch (not packed) alongside."""
+    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", "dft")
+    force_product(monkeypatch, "packed")
+    rng = np.random.default_rng(rank)
+    spatial, dilation = (4, 3, 4, 3, 4, 3)[:rank], (2, *[1] * (rank - 1))
+    kernel = rng.standard_normal((*[2] * rank, 2, 3))
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, *spatial, 2))
+        y = sops.conv(tensor(x, "float64"), tensor(kernel, "float64"), padding="same", dilation_rate=dilation,
+                      algorithm="fft")
+        pairs = reference.padding_pairs("same", spatial, (2,) * rank, (1,) * rank, dilation)
+        expected = reference.conv_reference(x, kernel, (1,) * rank, pairs, dilation)
+        assert_close(y, expected, "float64")
+
+
+def test_packing_needs_an_even_static_batch_and_few_channel_pairs(monkeypatch):
+    backend = keras.backend.backend()
+    monkeypatch.setattr(fft_conv, "PLANES_PRODUCT", {backend: True})
+    monkeypatch.setattr(fft_conv, "PACKED_PAIRS", {backend: True})
+    packs = fft_conv._packs_pairs
+    assert packs(2, 4, 4, 1, "channel-major")  # 16 channel pairs <= (2 * 8) / 2
+    assert packs(4, 8, 8, 2, "channel-major")  # grouped: 4 * 8 = 32 <= (4 * 16) / 2
+    assert not packs(2, 8, 8, 1, "channel-major")  # 64 > 16: the kernel's full spectrum costs more
+    assert not packs(3, 2, 2, 1, "channel-major")  # odd batch
+    assert not packs(None, 2, 2, 1, "channel-major")  # batch unknown when tracing
+    assert not packs(2, 2, 2, 1, "frequency-major")  # the matrix product runs on complex spectra
+    monkeypatch.setattr(fft_conv, "PACKED_PAIRS", {backend: False})
+    assert not packs(2, 4, 4, 1, "channel-major")

@@ -51,16 +51,20 @@ def _conv_id(case):
     return f"r{len(case[0])}-{case[5]}-{case[8]}-{case[9][9:]}"
 
 
-@pytest.mark.parametrize("transform", ["dft", "fft"])
+# The kernel's spectrum by DFT matrices or FFT, with each spectral product it meets (`force_product`).
+TRANSFORM_PRODUCTS = [("dft", "matmul"), ("dft", "planes"), ("dft", "packed"), ("fft", "loop")]
+
+
+@pytest.mark.parametrize(("transform", "product"), TRANSFORM_PRODUCTS, ids=lambda v: v)
 @pytest.mark.parametrize("case", CONV_CASES, ids=_conv_id)
-def test_conv_gradients(case, transform, monkeypatch):
+def test_conv_gradients(case, transform, product, monkeypatch):
     monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
-    # Both spectral products: a batched matrix product with DFT kernels, broadcast products with FFT ones.
-    force_product(monkeypatch, "matmul" if transform == "dft" else "loop")
+    force_product(monkeypatch, product)
     spatial, channels, kernel_size, filters, strides, padding, dilation, groups, mode, data_format = case
     rank = len(spatial)
     rng = np.random.default_rng(len(spatial) * 100 + channels)
-    shape = (1, *spatial, channels) if data_format == "channels_last" else (1, channels, *spatial)
+    batch = 2 if product == "packed" else 1  # pairs of batch items are packed
+    shape = (batch, *spatial, channels) if data_format == "channels_last" else (batch, channels, *spatial)
     x = rng.standard_normal(shape)
     kernel = rng.standard_normal((*kernel_size, channels // groups, filters))
     strides_, dilation_ = reference.expand(strides, rank), reference.expand(dilation, rank)
@@ -84,11 +88,12 @@ TRANSPOSE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("transform", ["dft", "fft"])
+@pytest.mark.parametrize(("transform", "product"), [("dft", "loop"), ("dft", "planes"), ("fft", "matmul")],
+                         ids=lambda v: v)
 @pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=lambda c: f"r{len(c[0])}-{c[5]}")
-def test_conv_transpose_gradients(case, transform, monkeypatch):
+def test_conv_transpose_gradients(case, transform, product, monkeypatch):
     monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
-    force_product(monkeypatch, "loop" if transform == "dft" else "matmul")
+    force_product(monkeypatch, product)
     spatial, channels, kernel_size, filters, strides, padding, output_padding, dilation, data_format = case
     rng = np.random.default_rng(7 + len(spatial))
     shape = (1, *spatial, channels) if data_format == "channels_last" else (1, channels, *spatial)

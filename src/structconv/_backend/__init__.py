@@ -19,3 +19,29 @@ def get_backend():
             "KERAS_BACKEND", name, " or ".join(repr(b) for b in SUPPORTED_BACKENDS)
         )
     return importlib.import_module(f"structconv._backend.{name}")
+
+
+def trailing_axis_groups(rank, size=3):
+    """The spatial axes `0 .. rank - 1` in groups of at most `size`, from the last: how a complex N-D FFT is
+    composed from FFTs of the `size` innermost axes (XLA's and TensorFlow's limit is 3).
+
+    >>> trailing_axis_groups(5)
+    [(2, 3, 4), (0, 1)]
+    >>> trailing_axis_groups(7)
+    [(4, 5, 6), (1, 2, 3), (0,)]
+    """
+    groups, stop = [], rank
+    while stop > 0:
+        groups.append(tuple(range(max(0, stop - size), stop)))
+        stop -= size
+    return groups
+
+
+def grouped_axis_order(rank, size=3):
+    """The order of the spatial axes in a spectrum composed by `trailing_axis_groups`: each group is moved
+    behind the axes transformed before it, and left there.
+
+    >>> grouped_axis_order(6)
+    (3, 4, 5, 0, 1, 2)
+    """
+    return tuple(axis for group in trailing_axis_groups(rank, size) for axis in group)

@@ -3,6 +3,8 @@
 import jax.numpy as jnp
 from jax import lax
 
+from structconv._backend import grouped_axis_order, trailing_axis_groups
+
 PREFERRED_DATA_FORMAT = "channels_last"
 # How convolutions above rank 3 run (see structconv.ops.decomposition), measured by
 # benchmarks/calibrate_decomposition.py on the 2-core CPU machine (docs/benchmarks.md): XLA's CPU
@@ -81,6 +83,41 @@ def irfftn(x, axes, lengths):
     return jnp.fft.irfftn(x, s=tuple(lengths), axes=tuple(axes))
 
 
+def fft_axis_order(rank):
+    """The order of the spatial axes in the spectrum of `fftn`: XLA's FFT transforms the 3 innermost axes,
+    so the others are moved behind them, 3 at a time, and the spectrum is left in that order (moving them
+    back would cost a transpose each way)."""
+    return grouped_axis_order(rank)
+
+
+def fftn(x, lengths):
+    """Complex FFT of `(B, C, *spatial)` over every spatial axis, zero-padded to `lengths`; the spectrum's
+    frequency axes come in `fft_axis_order(rank)`."""
+    rank = x.ndim - 2
+    if tuple(x.shape[2:]) != tuple(lengths):
+        x = jnp.pad(x, [(0, 0), (0, 0), *[(0, length - n) for n, length in zip(x.shape[2:], lengths)]])
+    for i, group in enumerate(trailing_axis_groups(rank)):
+        if i:
+            x = jnp.moveaxis(x, tuple(2 + a for a in group), tuple(range(x.ndim - len(group), x.ndim)))
+        x = lax.fft(x, lax.FftType.FFT, tuple(x.shape[x.ndim - len(group) :]))
+    return x
+
+
+def ifftn(x):
+    """Inverse of `fftn`: the complex signal with its spatial axes back in their natural order."""
+    groups = trailing_axis_groups(x.ndim - 2)
+    for i, group in reversed(list(enumerate(groups))):
+        x = lax.fft(x, lax.FftType.IFFT, tuple(x.shape[x.ndim - len(group) :]))
+        if i:
+            x = jnp.moveaxis(x, tuple(range(x.ndim - len(group), x.ndim)), tuple(2 + a for a in group))
+    return x
+
+
 def einsum(subscripts, *operands):
     """`einsum` that keeps complex128 (Keras's promotion rules turn it into complex64 on some backends)."""
     return jnp.einsum(subscripts, *operands)
+
+
+def complex(real, imag):  # noqa: A001  (the backend tier mirrors the frameworks' names)
+    """The complex tensor `real + i imag` (`keras.ops` has no constructor for one)."""
+    return lax.complex(real, imag)

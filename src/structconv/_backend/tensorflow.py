@@ -8,6 +8,7 @@ met the same way: the dilation is written into the kernel (zeros between taps), 
 
 import tensorflow as tf
 
+from structconv._backend import grouped_axis_order, trailing_axis_groups
 from structconv.shapes.arithmetic import resolve_axis_padding
 
 PREFERRED_DATA_FORMAT = "channels_last"
@@ -172,6 +173,57 @@ def irfftn(x, axes, lengths):
     return _IRFFT[inner](x, fft_length=list(lengths[-inner:]))
 
 
+_FFT = {1: tf.signal.fft, 2: tf.signal.fft2d, 3: tf.signal.fft3d}
+_IFFT = {1: tf.signal.ifft, 2: tf.signal.ifft2d, 3: tf.signal.ifft3d}
+
+
+def _move_axes(x, sources, destinations):
+    """`moveaxis` for several axes (TensorFlow has none)."""
+    rest = [axis for axis in range(len(x.shape)) if axis not in sources]
+    order = [None] * len(x.shape)
+    for source, destination in zip(sources, destinations):
+        order[destination] = source
+    remaining = iter(rest)
+    order = [next(remaining) if axis is None else axis for axis in order]
+    return tf.transpose(x, order)
+
+
+def fft_axis_order(rank):
+    """The order of the spatial axes in the spectrum of `fftn`: TensorFlow's FFTs transform the 3 innermost
+    axes, so the others are moved behind them, 3 at a time, and left there."""
+    return grouped_axis_order(rank)
+
+
+def fftn(x, lengths):
+    """Complex FFT of `(B, C, *spatial)` over every spatial axis, zero-padded to `lengths`; the spectrum's
+    frequency axes come in `fft_axis_order(rank)`."""
+    rank = len(x.shape) - 2
+    for axis, length in enumerate(lengths):
+        x = _pad_to(x, 2 + axis, length)
+    for i, group in enumerate(trailing_axis_groups(rank)):
+        ndim = len(x.shape)
+        if i:
+            x = _move_axes(x, [2 + a for a in group], list(range(ndim - len(group), ndim)))
+        x = _FFT[len(group)](x)
+    return x
+
+
+def ifftn(x):
+    """Inverse of `fftn`: the complex signal with its spatial axes back in their natural order."""
+    ndim = len(x.shape)
+    groups = trailing_axis_groups(ndim - 2)
+    for i, group in reversed(list(enumerate(groups))):
+        x = _IFFT[len(group)](x)
+        if i:
+            x = _move_axes(x, list(range(ndim - len(group), ndim)), [2 + a for a in group])
+    return x
+
+
 def einsum(subscripts, *operands):
     """`einsum` that keeps complex128 (Keras's promotion rules turn it into complex64 on some backends)."""
     return tf.einsum(subscripts, *operands)
+
+
+def complex(real, imag):  # noqa: A001  (the backend tier mirrors the frameworks' names)
+    """The complex tensor `real + i imag` (`keras.ops` has no constructor for one)."""
+    return tf.complex(real, imag)
