@@ -441,9 +441,9 @@ def test_packing_needs_an_even_static_batch_and_few_channel_pairs(monkeypatch):
     monkeypatch.setattr(fft_conv, "PLANES_PRODUCT", {backend: True})
     monkeypatch.setattr(fft_conv, "PACKED_PAIRS", {backend: True})
     packs = fft_conv._packs_pairs
-    assert packs(2, 4, 4, 1, "channel-major")  # 16 channel pairs <= (2 * 8) / 2
-    assert packs(4, 8, 8, 2, "channel-major")  # grouped: 4 * 8 = 32 <= (4 * 16) / 2
-    assert not packs(2, 8, 8, 1, "channel-major")  # 64 > 16: the kernel's full spectrum costs more
+    assert packs(2, 4, 4, 1, "channel-major")  # 16 channel pairs <= 2 * (4 + 4)
+    assert packs(2, 8, 8, 2, "channel-major")  # grouped: 4 * 8 = 32 <= 2 * (8 + 8)
+    assert not packs(2, 8, 8, 1, "channel-major")  # 64 > 32: the kernel's full spectrum costs more
     assert not packs(3, 2, 2, 1, "channel-major")  # odd batch
     assert not packs(None, 2, 2, 1, "channel-major")  # batch unknown when tracing
     assert not packs(2, 2, 2, 1, "frequency-major")  # the matrix product runs on complex spectra

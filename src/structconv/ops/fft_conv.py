@@ -65,9 +65,9 @@ PRODUCT_LOOP_MAX_CHANNELS = {"jax": 8, "torch": 4, "tensorflow": 2}
 # (13.4 vs 14.8, 12.6 vs 18.5) and slower at ranks 1-4 (1.4-2.4x). TensorFlow: mixed within 0.8-1.3x.
 PLANES_PRODUCT = {"jax": True, "torch": False, "tensorflow": False}
 PACKED_PAIRS = {"jax": True, "torch": False, "tensorflow": False}
-# Packing pays while `in / groups * out <= ratio * batch * (in + out)` (`_packs_pairs`): 1/2 separates the
-# JAX measurements above (packed faster at 2-4 channels, slower at 8 with batch 2).
-PACKED_MAX_KERNEL_RATIO = 0.5
+# Packing pays while `in / groups * out <= ratio * batch * (in + out)` (`_packs_pairs`): 1 separates the
+# JAX measurements above (packed faster or even at 2-4 channels, slower at 8 with batch 2).
+PACKED_MAX_KERNEL_RATIO = 1.0
 # None: the kernel's spectrum by DFT matrices or by FFT as `algorithm.kernel_by_dft` says; "dft" or "fft"
 # forces one way (for benchmarks/calibrate_fft.py and the tests).
 KERNEL_TRANSFORM = None
