@@ -55,18 +55,21 @@ _COMPLEX = {"float32": "complex64", "float64": "complex128"}
 # XLA's channel-major DFT is slow: the whole FFT convolution at 16 -> 16 channels took 27.9 ms (3-D 24^3,
 # k=3) and 14.3 ms (2-D 64^2, k=5) with the broadcast product, 10.8 and 8.6 ms with the matrix product.
 PRODUCT_LOOP_MAX_CHANNELS = {"jax": 8, "torch": 4, "tensorflow": 2}
-# Whether the "channel-major" product with a kernel spectrum by DFT matrices runs in real arithmetic, on
-# real and imaginary planes (`_dft_kernel_planes`, `_planes_product`), per backend; and whether pairs of
-# batch items are then packed into one complex FFT (`_packs_pairs`). Measured (2026-11-22, 2 CPUs, batch
-# 2, float32, forward, "valid", in ms; complex loop / planes / packed): JAX 10^5, 4 -> 4, k=3: 13.7 / 11.8
-# / 9.3; 8^6, 2 -> 2, k=3: 18.5 / 17.3 / 13.5; 16^4, 8 -> 8, k=3: 19.7 / 15.6 / 21.7; 64^2, 8 -> 8, k=5:
-# 0.83 / 0.46 / 0.64; 32^3, 8 -> 8, k=5: 9.0 / 4.7 / 4.8 (XLA's complex dot is slow, its complex FFTs
-# faster than its real ones). torch: planes slower everywhere (1.1-1.8x), packed faster only at ranks 5-6
-# (13.4 vs 14.8, 12.6 vs 18.5) and slower at ranks 1-4 (1.4-2.4x). TensorFlow: mixed within 0.8-1.3x.
+# Whether the "channel-major" product with a kernel spectrum by DFT matrices computes that spectrum in real
+# arithmetic, on real and imaginary planes, and contracts the channels as one fused sum
+# (`_dft_kernel_planes`, `_planes_product`), per backend; and whether pairs of batch items are then packed
+# into one complex FFT (`_packs_pairs`). Measured (2026-11-22, 2 CPUs, JAX, batch 2, float32, "valid",
+# forward / forward + backward in ms; complex loop, planes, packed): 10^5, 4 -> 4, k=3: 15.5 / 21.7,
+# 12.9 / 19.5, 9.9 / 15.5; 8^6, 2 -> 2, k=3: 19.3 / 33.3, 17.2 / 34.1, 12.6 / 17.9; 16^4, 8 -> 8, k=3:
+# 23.2 / 36.2, 15.6 / 39.6, 21.9 / 32.1; 32^3, 8 -> 8, k=5: 9.2 / 13.2, 5.3 / 10.7, 4.9 / 9.1 (XLA's
+# complex dot is slow, and its complex FFTs faster than its real ones). torch: planes slower everywhere
+# (1.1-1.8x forward), packed faster only at ranks 5-6 and slower at ranks 1-4 (1.4-2.4x); TensorFlow:
+# mixed within 0.8-1.3x; both materialise the planes product's broadcast, which XLA fuses.
 PLANES_PRODUCT = {"jax": True, "torch": False, "tensorflow": False}
 PACKED_PAIRS = {"jax": True, "torch": False, "tensorflow": False}
-# Packing pays while `in / groups * out <= ratio * batch * (in + out)` (`_packs_pairs`): 1 separates the
-# JAX measurements above (packed faster or even at 2-4 channels, slower at 8 with batch 2).
+# Packing pays while `in / groups * out <= ratio * batch * (in + out)` (`_packs_pairs`): the JAX
+# measurements above have packed faster at 2-4 channels (ratio 1/2 and 1), and at 8 channels with batch 2
+# (ratio 2) 0.9x-1.4x the time of planes alone.
 PACKED_MAX_KERNEL_RATIO = 1.0
 # None: the kernel's spectrum by DFT matrices or by FFT as `algorithm.kernel_by_dft` says; "dft" or "fft"
 # forces one way (for benchmarks/calibrate_fft.py and the tests).
@@ -263,12 +266,15 @@ def _dft_kernel_planes(kernel, positions, lengths, working, transposed=False, or
 
 def _planes_product(x_spectrum, k_planes, groups, batch):
     """`_spectra_product` with the kernel's spectrum as planes `(2, f1, C / g, F, f2, ...)`
-    (`_dft_kernel_planes`), in real arithmetic: a sum over input channels of broadcast products.
+    (`_dft_kernel_planes`): the planes joined into one complex kernel as they are read, and the input
+    channels contracted as one broadcast product summed over the channel axis, which XLA fuses into a
+    single pass, never materialising the product.
 
-    The kernel's first frequency axis stays apart from the others (flattening it with them made XLA copy the
-    whole spectrum first, 37 ms against 21 ms for a 16^4, 8 -> 8 channels convolution): each channel's
-    planes are read through a transpose, which XLA fuses into the product. The other frequency axes are
-    flattened, which keeps every tensor within TensorFlow's 8 sliceable dimensions.
+    Written as a sum rather than `_spectra_product`'s loop over channels because of the gradient: the loop's
+    per-channel kernel slices come back as one zero-padded full-size kernel gradient per channel (16^4,
+    8 -> 8 channels, forward + backward: 81 ms against 40 ms). The kernel's first frequency axis stays apart
+    from the others (flattening them together made XLA copy the whole spectrum first, 37 ms against 21 ms
+    forward); the others are flattened, which keeps every tensor within TensorFlow's 8 sliceable dimensions.
     """
     channels = x_spectrum.shape[1]
     frequency_shape = tuple(x_spectrum.shape[2:])
@@ -276,19 +282,11 @@ def _planes_product(x_spectrum, k_planes, groups, batch):
     filters = k_planes.shape[3]
     first, others = frequency_shape[0], math.prod(frequency_shape[1:])
     k = ops.reshape(k_planes, (2, first, per_group, groups, filters // groups, others))
+    k = get_backend().complex(k[0], k[1])  # (f1, C / g, g, F / g, others)
+    k = ops.transpose(k, (1, 2, 3, 0, 4))[None]  # (1, C / g, g, F / g, f1, others)
     x = ops.reshape(x_spectrum, (batch, groups, per_group, first, others))
-    x_real, x_imag = ops.real(x), ops.imag(x)
-    to_filters_first = (1, 2, 0, 3)  # (f1, g, F / g, others) -> (g, F / g, f1, others)
-    y_real = y_imag = None
-    for c in range(per_group):
-        xr, xi = x_real[:, :, c : c + 1], x_imag[:, :, c : c + 1]
-        kr = ops.transpose(k[0, :, c], to_filters_first)[None]
-        ki = ops.transpose(k[1, :, c], to_filters_first)[None]
-        term_real, term_imag = xr * kr - xi * ki, xr * ki + xi * kr
-        y_real = term_real if y_real is None else y_real + term_real
-        y_imag = term_imag if y_imag is None else y_imag + term_imag
-    y = get_backend().complex(y_real, y_imag)
-    return ops.reshape(y, (batch, filters, *frequency_shape))
+    x = ops.transpose(x, (0, 2, 1, 3, 4))[:, :, :, None]  # (B, C / g, g, 1, f1, others)
+    return ops.reshape(ops.sum(x * k, axis=1), (batch, filters, *frequency_shape))
 
 
 def _fft_kernel_spectrum(kernel, lengths, working, flip, transposed=False):
