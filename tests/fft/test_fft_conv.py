@@ -327,7 +327,7 @@ def test_transpose_configs_cover_every_form():
 @pytest.mark.parametrize("config", TRANSPOSE_CONFIGS, ids=_id)
 def test_fft_conv_transpose_matches_direct(config, monkeypatch):
     monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", ("dft", "fft")[config["seed"] % 2])
-    force_product(monkeypatch, ("loop", "matmul", "planes")[(config["seed"] // 3) % 3])
+    force_product(monkeypatch, ("loop", "matmul", "planes", "packed")[(config["seed"] // 3) % 4])
     y, kernel = transpose_operands(config)
     dtype = config["dtype"]
     fft = run_transpose(config, y, kernel, "fft", dtype)
@@ -440,12 +440,13 @@ def test_packing_needs_an_even_static_batch_and_few_channel_pairs(monkeypatch):
     backend = keras.backend.backend()
     monkeypatch.setattr(fft_conv, "PLANES_PRODUCT", {backend: True})
     monkeypatch.setattr(fft_conv, "PACKED_PAIRS", {backend: True})
-    packs = fft_conv._packs_pairs
-    assert packs(2, 4, 4, 1, "channel-major")  # 16 channel pairs <= 2 * (4 + 4)
-    assert packs(2, 8, 8, 2, "channel-major")  # grouped: 4 * 8 = 32 <= 2 * (8 + 8)
-    assert not packs(2, 8, 8, 1, "channel-major")  # 64 > 32: the kernel's full spectrum costs more
-    assert not packs(3, 2, 2, 1, "channel-major")  # odd batch
-    assert not packs(None, 2, 2, 1, "channel-major")  # batch unknown when tracing
-    assert not packs(2, 2, 2, 1, "frequency-major")  # the matrix product runs on complex spectra
+    monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {backend: 8})
+    packs = fft_conv.packs_pairs
+    assert packs(2, 4, 4)  # 16 channel pairs <= 2 * (4 + 4)
+    assert packs(2, 8, 8, 2)  # grouped: 4 * 8 = 32 <= 2 * (8 + 8)
+    assert not packs(2, 8, 8)  # 64 > 32: the kernel's full spectrum costs more
+    assert not packs(3, 2, 2)  # odd batch
+    assert not packs(None, 2, 2)  # batch unknown when tracing
+    assert not packs(32, 16, 16)  # the matrix product (16 > 8 channels per group) runs on complex spectra
     monkeypatch.setattr(fft_conv, "PACKED_PAIRS", {backend: False})
-    assert not packs(2, 4, 4, 1, "channel-major")
+    assert not packs(2, 4, 4)

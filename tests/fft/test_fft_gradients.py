@@ -88,7 +88,8 @@ TRANSPOSE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("transform", "product"), [("dft", "loop"), ("dft", "planes"), ("fft", "matmul")],
+@pytest.mark.parametrize(("transform", "product"),
+                         [("dft", "loop"), ("dft", "planes"), ("dft", "packed"), ("fft", "matmul")],
                          ids=lambda v: v)
 @pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=lambda c: f"r{len(c[0])}-{c[5]}")
 def test_conv_transpose_gradients(case, transform, product, monkeypatch):
@@ -96,7 +97,8 @@ def test_conv_transpose_gradients(case, transform, product, monkeypatch):
     force_product(monkeypatch, product)
     spatial, channels, kernel_size, filters, strides, padding, output_padding, dilation, data_format = case
     rng = np.random.default_rng(7 + len(spatial))
-    shape = (1, *spatial, channels) if data_format == "channels_last" else (1, channels, *spatial)
+    batch = 2 if product == "packed" else 1  # pairs of batch items are packed
+    shape = (batch, *spatial, channels) if data_format == "channels_last" else (batch, channels, *spatial)
     y = rng.standard_normal(shape)
     kernel = rng.standard_normal((*kernel_size, filters, channels))
 

@@ -148,15 +148,23 @@ def fft_lengths(padded_sizes):
     return tuple(fast_length(n) for n in padded_sizes)
 
 
-def fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize):
+def fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed=False):
     """Working memory of one FFT convolution: the real input and output at the FFT lengths, and the three
-    spectra (input, kernel, output)."""
+    spectra (input, kernel, output; the kernel's at every frequency when batch items are `packed` in pairs,
+    `fft_conv.packs_pairs`)."""
     from structconv.ops.fft_conv import spectrum_size
 
     points, half = math.prod(lengths), spectrum_size(lengths)
-    spectra = (batch * channels + (channels // groups) * filters + batch * filters) * half
+    spectra = (batch * channels + batch * filters) * half + (channels // groups) * filters * (
+        points if packed else half)
     real = (batch * channels + batch * filters) * points
     return 2 * itemsize * spectra + itemsize * real
+
+
+def _packed(batch, channels, filters, groups, backend_name, by_dft):
+    from structconv.ops.fft_conv import packs_pairs
+
+    return by_dft and packs_pairs(batch, channels, filters, groups, backend_name)
 
 
 def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):
@@ -182,9 +190,12 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
     """The FFT algorithm's work per term of the model: flops of the FFTs, of the kernel's DFT, of the
     product, and bytes of memory traffic. `blocked`: overlap-save, the number of axes cut into blocks (True:
     all of them), each of which copies the input and the output blocks as many times more as
-    `FRAME_COPIES[backend_name]` says (`batch` counts the blocks)."""
+    `FRAME_COPIES[backend_name]` says (`batch` counts the blocks). Batch items packed in pairs
+    (`fft_conv.packs_pairs`) run half as many complex FFTs of the same work, and the kernel's spectrum keeps
+    every frequency."""
     from structconv.ops.fft_conv import dft_multiply_adds, spectrum_size
 
+    packed = _packed(batch, channels, filters, groups, backend_name, kernel_by_dft)
     points, half = math.prod(lengths), spectrum_size(lengths)
     per_transform = fft_flops(lengths, itemsize)
     pairs = (channels // groups) * filters
@@ -195,10 +206,10 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
     framing = itemsize * batch * (copies_in * channels + copies_out * filters) * points * framed
     return {
         "fft": transforms * per_transform,
-        "dft": 8.0 * pairs * dft_multiply_adds(kernel_size, lengths) if kernel_by_dft else 0.0,
+        "dft": 8.0 * pairs * dft_multiply_adds(kernel_size, lengths, not packed) if kernel_by_dft else 0.0,
         "product": 8.0 * batch * pairs * half,
-        "memory": (fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize) + padded_kernel
-                   + framing),
+        "memory": (fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed)
+                   + padded_kernel + framing),
     }
 
 
@@ -297,16 +308,18 @@ def fft_plan(sizes, extents, kernel_size, padding, padding_mode, batch, channels
         options = [o for o in options if o[0] == geometry] or options[:1]
     for option, lengths, steps, counts in options:
         blocks = batch * math.prod(counts)
+        by_dft = kernel_by_dft(kernel_size, lengths, backend_name, itemsize)
         plans.append(FftPlan(
             geometry=option,
             lengths=lengths,
             steps=steps,
             counts=counts,
             blocked=option != "whole",
-            kernel_by_dft=kernel_by_dft(kernel_size, lengths, backend_name, itemsize),
+            kernel_by_dft=by_dft,
             cost_us=fft_cost_us(blocks, channels, filters, groups, lengths, backend_name, kernel_size,
                                 itemsize, blocked=sum(count > 1 for count in counts)),
-            memory=fft_memory_bytes(blocks, channels, filters, groups, lengths, itemsize),
+            memory=fft_memory_bytes(blocks, channels, filters, groups, lengths, itemsize,
+                                    _packed(blocks, channels, filters, groups, backend_name, by_dft)),
         ))
     within = [plan for plan in plans if plan.memory <= budget]
     if within:
@@ -344,7 +357,9 @@ def _choose(algorithm, batch, padded_sizes, kernel_extents, kernel_size, outputs
         lengths, memory, fft = plan.lengths, plan.memory, plan.cost_us
     else:
         lengths = fft_lengths(padded_sizes)
-        memory = fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize)
+        by_dft = kernel_by_dft(kernel_size, lengths, backend_name, itemsize)
+        memory = fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize,
+                                  _packed(batch, channels, filters, groups, backend_name, by_dft))
         fft = fft_cost_us(batch, channels, filters, groups, lengths, backend_name, kernel_size, itemsize)
     if algorithm == "fft":
         if memory > budget:

@@ -58,7 +58,7 @@ PRODUCT_LOOP_MAX_CHANNELS = {"jax": 8, "torch": 4, "tensorflow": 2}
 # Whether the "channel-major" product with a kernel spectrum by DFT matrices computes that spectrum in real
 # arithmetic, on real and imaginary planes, and contracts the channels as one fused sum
 # (`_dft_kernel_planes`, `_planes_product`), per backend; and whether pairs of batch items are then packed
-# into one complex FFT (`_packs_pairs`). Measured (2026-11-22, 2 CPUs, JAX, batch 2, float32, "valid",
+# into one complex FFT (`packs_pairs`). Measured (2026-11-22, 2 CPUs, JAX, batch 2, float32, "valid",
 # forward / forward + backward in ms; complex loop, planes, packed): 10^5, 4 -> 4, k=3: 15.5 / 21.7,
 # 12.9 / 19.5, 9.9 / 15.5; 8^6, 2 -> 2, k=3: 19.3 / 33.3, 17.2 / 34.1, 12.6 / 17.9; 16^4, 8 -> 8, k=3:
 # 23.2 / 36.2, 15.6 / 39.6, 21.9 / 32.1; 32^3, 8 -> 8, k=5: 9.2 / 13.2, 5.3 / 10.7, 4.9 / 9.1 (XLA's
@@ -67,7 +67,7 @@ PRODUCT_LOOP_MAX_CHANNELS = {"jax": 8, "torch": 4, "tensorflow": 2}
 # mixed within 0.8-1.3x; both materialise the planes product's broadcast, which XLA fuses.
 PLANES_PRODUCT = {"jax": True, "torch": False, "tensorflow": False}
 PACKED_PAIRS = {"jax": True, "torch": False, "tensorflow": False}
-# Packing pays while `in / groups * out <= ratio * batch * (in + out)` (`_packs_pairs`): the JAX
+# Packing pays while `in / groups * out <= ratio * batch * (in + out)` (`packs_pairs`): the JAX
 # measurements above have packed faster at 2-4 channels (ratio 1/2 and 1), and at 8 channels with batch 2
 # (ratio 2) 0.9x-1.4x the time of planes alone.
 PACKED_MAX_KERNEL_RATIO = 1.0
@@ -131,10 +131,11 @@ def spectrum_size(lengths):
     return math.prod(lengths[:-1]) * (lengths[-1] // 2 + 1)
 
 
-def dft_multiply_adds(kernel_size, lengths):
+def dft_multiply_adds(kernel_size, lengths, half=True):
     """Complex multiply-adds per (input, output) channel pair of the kernel's spectrum by DFT matrices,
-    contracting the last spatial axis first (taps to `L // 2 + 1` frequencies), then the others."""
-    frequencies = [*lengths[:-1], lengths[-1] // 2 + 1]
+    contracting the last spatial axis first (taps to `L // 2 + 1` frequencies, or all `L` when not `half`:
+    the spectrum of packed pairs, `packs_pairs`), then the others."""
+    frequencies = [*lengths[:-1], lengths[-1] // 2 + 1 if half else lengths[-1]]
     total = 0
     for axis in reversed(range(len(lengths))):
         total += (math.prod(kernel_size[: axis + 1]) * frequencies[axis]
@@ -313,20 +314,23 @@ def _to_layout(k_spectrum, groups, layout):
     return ops.transpose(k, (*range(3, 3 + rank), 1, 0, 2))
 
 
-def _packs_pairs(batch, channels, filters, groups, layout):
-    """Whether `fft_conv` packs pairs of batch items into one complex signal (`_packed_planes_correlation`):
-    on the backends `PACKED_PAIRS` names, with the product on planes, for an even batch size known when
-    tracing, and where the kernel's spectrum is no larger than the inputs' and outputs': packing keeps
-    every frequency of the kernel (a real FFT keeps about half), so it pays only while the kernel's
-    channel pairs are few, `in / groups * out <= PACKED_MAX_KERNEL_RATIO * batch * (in + out)`."""
-    return (PACKED_PAIRS.get(keras.backend.backend(), False) and _by_planes(layout)
+def packs_pairs(batch, channels, filters, groups=1, backend_name=None):
+    """Whether a convolution whose kernel's spectrum is computed by DFT matrices packs pairs of batch items
+    into one complex signal (`_packed_planes_correlation`): on the backends `PACKED_PAIRS` names, with the
+    product on planes, for an even batch size known when tracing (`batch` counts overlap-save blocks), and
+    where the kernel's spectrum is no larger than the inputs' and outputs': packing keeps every frequency
+    of the kernel (a real FFT keeps about half), so it pays only while the kernel's channel pairs are few,
+    `in / groups * out <= PACKED_MAX_KERNEL_RATIO * batch * (in + out)`."""
+    backend_name = backend_name or keras.backend.backend()
+    return (PACKED_PAIRS.get(backend_name, False)
+            and _by_planes(product_layout(channels // groups, backend_name), backend_name)
             and isinstance(batch, int) and batch % 2 == 0
             and channels // groups * filters <= PACKED_MAX_KERNEL_RATIO * batch * (channels + filters))
 
 
-def _packed_planes_correlation(x, kernel, positions, lengths, working, groups):
+def _packed_planes_correlation(x, kernel, positions, lengths, working, groups, transposed=False):
     """The circular correlation `(B, F, *lengths)` of real `x` `(B, C, *n)` with the kernel's taps at
-    `positions`, two batch items per complex FFT.
+    `positions` (a transposed convolution's kernel when `transposed`), two batch items per complex FFT.
 
     Item `2 j` goes into the real part and `2 j + 1` into the imaginary part of one complex signal. The
     convolution is linear with a real kernel, so the inverse FFT of the product is the pair's two real
@@ -339,16 +343,16 @@ def _packed_planes_correlation(x, kernel, positions, lengths, working, groups):
     pairs = backend.complex(x[0::2], x[1::2])
     spectrum = backend.fftn(pairs, lengths)
     order = backend.fft_axis_order(rank)
-    k_planes = _dft_kernel_planes(kernel, positions, lengths, working, order=order, half=False)
+    k_planes = _dft_kernel_planes(kernel, positions, lengths, working, transposed, order, half=False)
     y = backend.ifftn(_planes_product(spectrum, k_planes, groups, x.shape[0] // 2))
     y = ops.stack([ops.real(y), ops.imag(y)], axis=1)
     return ops.reshape(y, (x.shape[0], *y.shape[2:]))
 
 
-def _by_planes(layout):
+def _by_planes(layout, backend_name=None):
     """Whether a kernel spectrum by DFT is computed and multiplied on real planes (`_dft_kernel_planes`,
     `_planes_product`): with the "channel-major" product, on the backends `PLANES_PRODUCT` names."""
-    return layout == "channel-major" and PLANES_PRODUCT.get(keras.backend.backend(), False)
+    return layout == "channel-major" and PLANES_PRODUCT.get(backend_name or keras.backend.backend(), False)
 
 
 def product_layout(per_group, backend_name=None):
@@ -385,6 +389,33 @@ def _spectra_product(x_spectrum, k_spectrum, groups, batch, layout):
     for c in range(1, per_group):
         y = y + x_flat[:, :, c : c + 1, :] * k_flat[c][None]
     return ops.reshape(y, (batch, filters, *frequency_shape))
+
+
+def _circular_correlation(x, kernel, lengths, groups, working, positions=None, flip=True, transposed=False):
+    """The circular correlation `(B, F, *lengths)` of real `x` `(B, C, *n)` with the kernel: its spectrum by
+    DFT matrices with the taps at `positions`, or, without `positions`, by the FFT of the dilated kernel
+    (reversed when `flip`). Runs the spectral product `product_layout` and the backend's constants say:
+    packed pairs, planes, or complex spectra."""
+    rank = len(lengths)
+    axes = tuple(range(2, rank + 2))
+    channels = x.shape[1]
+    filters = kernel.shape[-2] if transposed else kernel.shape[-1]
+    layout = product_layout(channels // groups)
+    if positions is not None and packs_pairs(x.shape[0], channels, filters, groups):
+        return _packed_planes_correlation(x, kernel, positions, lengths, working, groups, transposed)
+    batch = ops.shape(x)[0]
+    x_spectrum = _rfftn(x, axes, lengths)
+    if positions is not None and _by_planes(layout):
+        k_planes = _dft_kernel_planes(kernel, positions, lengths, working, transposed)
+        y_spectrum = _planes_product(x_spectrum, k_planes, groups, batch)
+    else:
+        if positions is not None:
+            k_spectrum = _dft_kernel_spectrum(kernel, positions, lengths, working, layout, groups, transposed)
+        else:
+            k_spectrum = _to_layout(_fft_kernel_spectrum(kernel, lengths, working, flip, transposed), groups,
+                                    layout)
+        y_spectrum = _spectra_product(x_spectrum, k_spectrum, groups, batch, layout)
+    return _irfftn(y_spectrum, axes, lengths)
 
 
 def _to_channels_first(x, rank, data_format):
@@ -466,33 +497,16 @@ def fft_conv(inputs, kernel, args, padding):
                 order.insert(1, order.pop(2 + axis))
                 x = ops.transpose(x, order)
                 x = ops.reshape(x, (-1, *x.shape[2:]))
-    batch = ops.shape(x)[0]
-    layout = product_layout(channels // args.groups)
-    by_dft = KERNEL_TRANSFORM == "dft" or KERNEL_TRANSFORM is None and plan.kernel_by_dft
-    if by_dft:
+    if KERNEL_TRANSFORM == "dft" or KERNEL_TRANSFORM is None and plan.kernel_by_dft:
         # Taps placed at `before - t * d`: flip, dilation and padding offset in one constant matrix.
         positions = [before - d * np.arange(k) for k, d, (before, _) in
                      zip(kernel_size, args.dilation_rate, padding)]
+        y = _circular_correlation(x, kernel, lengths, args.groups, working, positions)
         starts = (0,) * rank
     else:
+        k = dilate_kernel(kernel, args.dilation_rate)
+        y = _circular_correlation(x, k, lengths, args.groups, working, flip=True)
         starts = tuple(e - 1 - before for e, (before, _) in zip(extents, padding))
-    axes = tuple(range(2, rank + 2))
-    if by_dft and _packs_pairs(x.shape[0], channels, filters, args.groups, layout):
-        y = _packed_planes_correlation(x, kernel, positions, lengths, working, args.groups)
-    else:
-        x_spectrum = _rfftn(x, axes, lengths)
-        if by_dft and _by_planes(layout):
-            k_planes = _dft_kernel_planes(kernel, positions, lengths, working)
-            y_spectrum = _planes_product(x_spectrum, k_planes, args.groups, batch)
-        else:
-            if by_dft:
-                k_spectrum = _dft_kernel_spectrum(kernel, positions, lengths, working, layout, args.groups)
-            else:
-                k = dilate_kernel(kernel, args.dilation_rate)
-                k_spectrum = _to_layout(_fft_kernel_spectrum(k, lengths, working, flip=True), args.groups,
-                                        layout)
-            y_spectrum = _spectra_product(x_spectrum, k_spectrum, args.groups, batch, layout)
-        y = _irfftn(y_spectrum, axes, lengths)
     if plan.blocked:
         # Each block's first `step` outputs, the blocks put back side by side (first axis first: its blocks
         # are the innermost of the batch).
@@ -529,23 +543,12 @@ def fft_conv_transpose_full(inputs, kernel, args):
     extents = tuple((k - 1) * d + 1 for k, d in zip(kernel_size, args.dilation_rate))
     full = tuple((n - 1) * s + e for n, s, e in zip(sizes, args.strides, extents))
     lengths = transpose_fft_lengths(sizes, extents, args.strides)
-    x_spectrum = _rfftn(x, tuple(range(2, rank + 2)), lengths)
-    layout = product_layout(x.shape[1])
-    batch = ops.shape(x)[0]
     if _kernel_by_dft(kernel_size, lengths, working):
         positions = [d * np.arange(k) for k, d in zip(kernel_size, args.dilation_rate)]
-        if _by_planes(layout):
-            k_planes = _dft_kernel_planes(kernel, positions, lengths, working, transposed=True)
-            y_spectrum = _planes_product(x_spectrum, k_planes, 1, batch)
-        else:
-            k_spectrum = _dft_kernel_spectrum(kernel, positions, lengths, working, layout, transposed=True)
-            y_spectrum = _spectra_product(x_spectrum, k_spectrum, 1, batch, layout)
+        y = _circular_correlation(x, kernel, lengths, 1, working, positions, transposed=True)
     else:
         k = dilate_kernel(kernel, args.dilation_rate)
-        k_spectrum = _to_layout(_fft_kernel_spectrum(k, lengths, working, flip=False, transposed=True), 1,
-                                layout)
-        y_spectrum = _spectra_product(x_spectrum, k_spectrum, 1, batch, layout)
-    y = _irfftn(y_spectrum, tuple(range(2, rank + 2)), lengths)
+        y = _circular_correlation(x, k, lengths, 1, working, flip=False, transposed=True)
     for axis, n in enumerate(full):
         y = slice_axis(y, 2 + axis, 0, n)
     return _from_channels_first(ops.cast(y, dtype), rank, args.data_format)
