@@ -112,10 +112,12 @@ COSTS = {
                    fft_margin=(0.85, 1.14, 1.87, 1.00), direct_training=(1.0, 1.0, 1.0, 4.4),
                    fft_training=(1.0, 1.0, 1.0, 2.3)),
     # Likewise (jitted): above 27 peeled taps the decomposition stacks inputs, and XLA's rank-2 convolution
-    # with many input channels runs at about 1.2 Gflop/s.
-    "jax": Costs(direct_overhead_us=7.7, direct_gflops=(121.5, 107.6, 12.2, 49.9, 18.8, 1.25),
-                 direct_gbps=5.59, fft_overhead_us=11.4, fft_gflops=(29.89, 19.66, 14.26, 8.83),
-                 dft_gflops=46.64, product_gflops=28.84, fft_gbps=8.10, fft_margin=(0.85, 0.85, 1.00, 1.54),
+    # with many input channels runs at about 1.2 Gflop/s. The rest refitted on 2026-11-22, 14:27-14:33 UTC
+    # (`calibrate_fft.py --backends jax` with two fresh sweeps), after the kernel's spectrum moved to real
+    # planes and batch items to packed pairs (`fft_conv.PLANES_PRODUCT`, `PACKED_PAIRS`).
+    "jax": Costs(direct_overhead_us=7.6, direct_gflops=(112.2, 109.8, 12.8, 50.0, 18.8, 1.25),
+                 direct_gbps=5.96, fft_overhead_us=11.7, fft_gflops=(17.46, 17.97, 11.05, 7.66),
+                 dft_gflops=88.33, product_gflops=14.50, fft_gbps=22.12, fft_margin=(0.89, 1.00, 1.00, 1.00),
                  direct_training=(1.0, 1.0, 1.0, 3.6), fft_training=(1.0, 1.0, 1.0, 1.85)),
     "tensorflow": Costs(direct_overhead_us=500.1, direct_gflops=(195.3, 192.2, 182.2, 161.1, 36.0, 14.9),
                         direct_gbps=6.52, fft_overhead_us=500.1, fft_gflops=(83.00, 79.80, 15.80, 10.49),
