@@ -92,7 +92,8 @@ def features(rank, size, k, batch, channels, filters, padding, stride, block_fac
     pads = resolve_padding((size,) * rank, (k,) * rank, args)
     outputs = tuple((size + a + b - k) // stride + 1 for a, b in pads)
     padded = tuple(size + a + b for a, b in pads)
-    direct = algorithm.direct_terms(batch, outputs, (k,) * rank, channels, filters, 1, padded, 4)
+    direct = algorithm.direct_terms(batch, outputs, (k,) * rank, channels, filters, 1, padded, 4,
+                                    algorithm.direct_min_channels(backend_name, rank))
     geometries = {g[0]: g for g in algorithm._geometries((size,) * rank, (k,) * rank, pads, "zeros")}
     fft, lengths = {}, {}
     for variant in FFT_VARIANTS:

@@ -161,3 +161,27 @@ def test_fft_over_the_budget_still_tiles(backend_name):
     budget = max(p.memory for p in smaller)
     plan = _plan(backend_name, (128, 128), 15, budget=budget, channels=32)
     assert plan.blocked and plan.memory <= budget
+
+
+def test_direct_flops_count_a_minimum_of_channels_at_the_native_ranks(monkeypatch):
+    """`Costs.direct_min_channels`: at ranks 1-3 a convolution of fewer channels costs as much as one of
+    that many (XLA's CPU convolution), above rank 3 the decomposition's real channels count."""
+    floored = dataclasses.replace(algo.costs("jax"), direct_min_channels=8)
+    monkeypatch.setitem(algo.COSTS, "jax", floored)
+    assert algo.direct_min_channels("jax", 2) == 8 and algo.direct_min_channels("jax", 4) == 1
+
+    def flops(rank, channels):
+        outputs, kernel = (16,) * rank, (3,) * rank
+        return algo.direct_terms(2, outputs, kernel, channels, channels, 1, outputs, 4,
+                                 algo.direct_min_channels("jax", rank))["flops"]
+
+    assert flops(2, 1) == flops(2, 8) and flops(2, 16) == 4 * flops(2, 8)
+    assert flops(4, 1) == flops(4, 8) / 64
+    # The model prices it: a 1-channel 2-D convolution costs more than without the floor.
+    unfloored = algo.direct_cost_us(2, (64, 64), (5, 5), 1, 1, 1, "torch")  # torch: no floor
+    assert algo.costs("torch").direct_min_channels == 1
+    assert algo.direct_cost_us(2, (64, 64), (5, 5), 1, 1, 1, "jax") > algo.direct_cost_us(
+        2, (64, 64), (5, 5), 8, 8, 1, "jax") / 2
+    assert unfloored < algo.direct_cost_us(2, (64, 64), (5, 5), 8, 8, 1, "torch") / 2
+    terms = algo.direct_terms(1, (10,), (3,), 4, 6, 2, (12,), 4, min_channels=8)
+    assert terms["flops"] == 2 * 10 * 3 * 8 * 8 * 2  # per group: max(2, 8) x max(3, 8), two groups

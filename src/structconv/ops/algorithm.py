@@ -93,6 +93,12 @@ class Costs:
     # native ranks.
     direct_training: tuple = (1.0,)
     fft_training: tuple = (1.0,)
+    # The direct algorithm's flops count at least this many input and output channels per group at ranks
+    # 1-3 (`direct_min_channels`): XLA's CPU convolution takes about as long at 1-8 channels as at 8
+    # (measured 2026-11-22, JAX, 2 threads, k=5, batch 1, "same": 2-D 128^2 0.71-1.34 ms at (1, 1) to
+    # (8, 8) channels; 3-D 24^3 19.6-22.9 ms), where torch's and TensorFlow's times fall with the channels
+    # (torch 2-D 0.13 ms at (1, 1), 0.39 at (8, 8)).
+    direct_min_channels: int = 1
 
 
 # Fitted by `benchmarks/calibrate_fft.py --also <two benchmarks/fft.py runs>` on 2026-11-22, 11:48-11:59 UTC,
@@ -112,13 +118,15 @@ COSTS = {
                    fft_margin=(0.85, 1.14, 1.87, 1.00), direct_training=(1.0, 1.0, 1.0, 4.4),
                    fft_training=(1.0, 1.0, 1.0, 2.3)),
     # Likewise (jitted): above 27 peeled taps the decomposition stacks inputs, and XLA's rank-2 convolution
-    # with many input channels runs at about 1.2 Gflop/s. The rest refitted on 2026-11-22, 14:27-14:33 UTC
-    # (`calibrate_fft.py --backends jax` with two fresh sweeps), after the kernel's spectrum moved to real
-    # planes and batch items to packed pairs (`fft_conv.PLANES_PRODUCT`, `PACKED_PAIRS`).
-    "jax": Costs(direct_overhead_us=7.6, direct_gflops=(112.2, 109.8, 12.8, 50.0, 18.8, 1.25),
-                 direct_gbps=5.96, fft_overhead_us=11.7, fft_gflops=(17.46, 17.97, 11.05, 7.66),
-                 dft_gflops=88.33, product_gflops=14.50, fft_gbps=22.12, fft_margin=(0.89, 1.00, 1.00, 1.00),
-                 direct_training=(1.0, 1.0, 1.0, 3.6), fft_training=(1.0, 1.0, 1.0, 1.85)),
+    # with many input channels runs at about 1.2 Gflop/s. The rest refitted on 2026-11-22
+    # (`calibrate_fft.py --backends jax` with two fresh sweeps, 14:27-14:33 UTC, then `--refit` with
+    # `direct_min_channels`) after the kernel's spectrum moved to real planes and batch items to packed
+    # pairs (`fft_conv.PLANES_PRODUCT`, `PACKED_PAIRS`).
+    "jax": Costs(direct_overhead_us=7.4, direct_gflops=(118.5, 113.5, 12.7, 50.1, 18.8, 1.25),
+                 direct_gbps=5.82, fft_overhead_us=11.7, fft_gflops=(16.15, 16.41, 10.46, 7.43),
+                 dft_gflops=85.57, product_gflops=14.52, fft_gbps=32.96, fft_margin=(1.00, 1.00, 1.00, 1.00),
+                 direct_training=(1.0, 1.0, 1.0, 3.6), fft_training=(1.0, 1.0, 1.0, 1.85),
+                 direct_min_channels=8),
     "tensorflow": Costs(direct_overhead_us=500.1, direct_gflops=(195.3, 192.2, 182.2, 161.1, 36.0, 14.9),
                         direct_gbps=6.52, fft_overhead_us=500.1, fft_gflops=(83.00, 79.80, 15.80, 10.49),
                         dft_gflops=41.09, product_gflops=83.00, fft_gbps=3.28,
@@ -169,10 +177,19 @@ def _packed(batch, channels, filters, groups, backend_name, by_dft):
     return by_dft and packs_pairs(batch, channels, filters, groups, backend_name)
 
 
-def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):
-    """The direct algorithm's work: flops, and bytes of its (padded) input and output."""
+def direct_min_channels(backend_name, rank):
+    """`Costs.direct_min_channels` for the native ranks 1-3; 1 above, where the decomposition stacks the
+    peeled taps onto the channels of the native convolution."""
+    return costs(backend_name).direct_min_channels if rank <= 3 else 1
+
+
+def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
+                 min_channels=1):
+    """The direct algorithm's work: flops (at least `min_channels` input and output channels per group,
+    `Costs.direct_min_channels`), and bytes of its (padded) input and output."""
+    per_group = max(channels // groups, min_channels) * max(filters // groups, min_channels)
     return {
-        "flops": 2.0 * batch * math.prod(outputs) * math.prod(kernel_size) * (channels // groups) * filters,
+        "flops": 2.0 * batch * math.prod(outputs) * math.prod(kernel_size) * per_group * groups,
         "memory": itemsize * batch * (channels * math.prod(padded_sizes) + filters * math.prod(outputs)),
     }
 
@@ -219,7 +236,7 @@ def direct_cost_us(batch, outputs, kernel_size, channels, filters, groups, backe
                    itemsize=4):
     c = costs(backend_name)
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes or outputs,
-                         itemsize)
+                         itemsize, direct_min_channels(backend_name, len(outputs)))
     rate = _per_rank(c.direct_gflops, len(outputs))
     return c.direct_overhead_us + terms["flops"] / (rate * 1e3) + terms["memory"] / (c.direct_gbps * 1e3)
 
