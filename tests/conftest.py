@@ -97,12 +97,13 @@ def force_product(monkeypatch, product):
     """Makes the spectral product a sum of broadcast products on complex spectra ("loop") or on real and
     imaginary planes ("planes", with a kernel spectrum by DFT; "packed": the same with two batch items per
     complex FFT where the batch is even), or a batched matrix product per frequency ("matmul"), whatever the
-    channel count and backend (`fft_conv.PRODUCT_LOOP_MAX_CHANNELS`, `PLANES_PRODUCT`, `PACKED_PAIRS`)."""
+    channel count, rank and backend (`fft_conv.PRODUCT_LOOP_MAX_CHANNELS`, `PLANES_PRODUCT`,
+    `PACKED_PAIRS_MIN_RANK`)."""
     from structconv.ops import fft_conv
 
     backend = keras.backend.backend()
     limit = 0 if product == "matmul" else 10**6
     monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {backend: limit})
     monkeypatch.setattr(fft_conv, "PLANES_PRODUCT", {backend: product in ("planes", "packed")})
-    monkeypatch.setattr(fft_conv, "PACKED_PAIRS", {backend: product == "packed"})
+    monkeypatch.setattr(fft_conv, "PACKED_PAIRS_MIN_RANK", {backend: 1} if product == "packed" else {})
     monkeypatch.setattr(fft_conv, "PACKED_MAX_KERNEL_RATIO", float("inf"))  # whatever the channels

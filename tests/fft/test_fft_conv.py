@@ -438,15 +438,15 @@ def test_packed_pairs_above_rank_4(rank, monkeypatch):
 
 def test_packing_needs_an_even_static_batch_and_few_channel_pairs(monkeypatch):
     backend = keras.backend.backend()
-    monkeypatch.setattr(fft_conv, "PLANES_PRODUCT", {backend: True})
-    monkeypatch.setattr(fft_conv, "PACKED_PAIRS", {backend: True})
+    monkeypatch.setattr(fft_conv, "PACKED_PAIRS_MIN_RANK", {backend: 2})
     monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {backend: 8})
     packs = fft_conv.packs_pairs
-    assert packs(2, 4, 4)  # 16 channel pairs <= 2 * (4 + 4)
-    assert packs(2, 8, 8, 2)  # grouped: 4 * 8 = 32 <= 2 * (8 + 8)
-    assert not packs(2, 8, 8)  # 64 > 32: the kernel's full spectrum costs more
-    assert not packs(3, 2, 2)  # odd batch
-    assert not packs(None, 2, 2)  # batch unknown when tracing
-    assert not packs(32, 16, 16)  # the matrix product (16 > 8 channels per group) runs on complex spectra
-    monkeypatch.setattr(fft_conv, "PACKED_PAIRS", {backend: False})
-    assert not packs(2, 4, 4)
+    assert packs(2, 4, 4, 1, 2)  # 16 channel pairs <= 2 * (4 + 4)
+    assert packs(2, 8, 8, 2, 3)  # grouped: 4 * 8 = 32 <= 2 * (8 + 8)
+    assert not packs(2, 4, 4, 1, 1)  # below the backend's rank
+    assert not packs(2, 8, 8, 1, 2)  # 64 > 32: the kernel's full spectrum costs more
+    assert not packs(3, 2, 2, 1, 2)  # odd batch
+    assert not packs(None, 2, 2, 1, 2)  # batch unknown when tracing
+    assert not packs(32, 16, 16, 1, 2)  # the matrix product (16 > 8 channels per group): complex spectra
+    monkeypatch.setattr(fft_conv, "PACKED_PAIRS_MIN_RANK", {})
+    assert not packs(2, 4, 4, 1, 2)

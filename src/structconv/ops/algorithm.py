@@ -121,7 +121,7 @@ COSTS = {
     # with many input channels runs at about 1.2 Gflop/s. The rest refitted on 2026-11-22
     # (`calibrate_fft.py --backends jax` with two fresh sweeps, 14:27-14:33 UTC, then `--refit` with
     # `direct_min_channels`) after the kernel's spectrum moved to real planes and batch items to packed
-    # pairs (`fft_conv.PLANES_PRODUCT`, `PACKED_PAIRS`).
+    # pairs (`fft_conv.PLANES_PRODUCT`, `PACKED_PAIRS_MIN_RANK`).
     "jax": Costs(direct_overhead_us=7.4, direct_gflops=(118.5, 113.5, 12.7, 50.1, 18.8, 1.25),
                  direct_gbps=5.82, fft_overhead_us=11.7, fft_gflops=(16.15, 16.41, 10.46, 7.43),
                  dft_gflops=85.57, product_gflops=14.52, fft_gbps=32.96, fft_margin=(1.00, 1.00, 1.00, 1.00),
@@ -171,10 +171,10 @@ def fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed
     return 2 * itemsize * spectra + itemsize * real
 
 
-def _packed(batch, channels, filters, groups, backend_name, by_dft):
+def _packed(batch, channels, filters, groups, lengths, backend_name, by_dft):
     from structconv.ops.fft_conv import packs_pairs
 
-    return by_dft and packs_pairs(batch, channels, filters, groups, backend_name)
+    return by_dft and packs_pairs(batch, channels, filters, groups, len(lengths), backend_name)
 
 
 def direct_min_channels(backend_name, rank):
@@ -214,7 +214,7 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
     every frequency."""
     from structconv.ops.fft_conv import dft_multiply_adds, spectrum_size
 
-    packed = _packed(batch, channels, filters, groups, backend_name, kernel_by_dft)
+    packed = _packed(batch, channels, filters, groups, lengths, backend_name, kernel_by_dft)
     points, half = math.prod(lengths), spectrum_size(lengths)
     per_transform = fft_flops(lengths, itemsize)
     pairs = (channels // groups) * filters
@@ -337,8 +337,9 @@ def fft_plan(sizes, extents, kernel_size, padding, padding_mode, batch, channels
             kernel_by_dft=by_dft,
             cost_us=fft_cost_us(blocks, channels, filters, groups, lengths, backend_name, kernel_size,
                                 itemsize, blocked=sum(count > 1 for count in counts)),
-            memory=fft_memory_bytes(blocks, channels, filters, groups, lengths, itemsize,
-                                    _packed(blocks, channels, filters, groups, backend_name, by_dft)),
+            memory=fft_memory_bytes(
+                blocks, channels, filters, groups, lengths, itemsize,
+                _packed(blocks, channels, filters, groups, lengths, backend_name, by_dft)),
         ))
     within = [plan for plan in plans if plan.memory <= budget]
     if within:
@@ -378,7 +379,7 @@ def _choose(algorithm, batch, padded_sizes, kernel_extents, kernel_size, outputs
         lengths = fft_lengths(padded_sizes)
         by_dft = kernel_by_dft(kernel_size, lengths, backend_name, itemsize)
         memory = fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize,
-                                  _packed(batch, channels, filters, groups, backend_name, by_dft))
+                                  _packed(batch, channels, filters, groups, lengths, backend_name, by_dft))
         fft = fft_cost_us(batch, channels, filters, groups, lengths, backend_name, kernel_size, itemsize)
     if algorithm == "fft":
         if memory > budget:

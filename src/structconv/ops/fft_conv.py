@@ -57,16 +57,17 @@ _COMPLEX = {"float32": "complex64", "float64": "complex128"}
 PRODUCT_LOOP_MAX_CHANNELS = {"jax": 8, "torch": 4, "tensorflow": 2}
 # Whether the "channel-major" product with a kernel spectrum by DFT matrices computes that spectrum in real
 # arithmetic, on real and imaginary planes, and contracts the channels as one fused sum
-# (`_dft_kernel_planes`, `_planes_product`), per backend; and whether pairs of batch items are then packed
-# into one complex FFT (`packs_pairs`). Measured (2026-11-22, 2 CPUs, JAX, batch 2, float32, "valid",
-# forward / forward + backward in ms; complex loop, planes, packed): 10^5, 4 -> 4, k=3: 15.5 / 21.7,
-# 12.9 / 19.5, 9.9 / 15.5; 8^6, 2 -> 2, k=3: 19.3 / 33.3, 17.2 / 34.1, 12.6 / 17.9; 16^4, 8 -> 8, k=3:
-# 23.2 / 36.2, 15.6 / 39.6, 21.9 / 32.1; 32^3, 8 -> 8, k=5: 9.2 / 13.2, 5.3 / 10.7, 4.9 / 9.1 (XLA's
-# complex dot is slow, and its complex FFTs faster than its real ones). torch: planes slower everywhere
-# (1.1-1.8x forward), packed faster only at ranks 5-6 and slower at ranks 1-4 (1.4-2.4x); TensorFlow:
-# mixed within 0.8-1.3x; both materialise the planes product's broadcast, which XLA fuses.
+# (`_dft_kernel_planes`, `_planes_product`), per backend; and from which rank pairs of batch items are
+# packed into one complex FFT (`packs_pairs`; the packed path always runs on planes). Measured (2026-11-22,
+# 2 CPUs, batch 2, float32, "valid", forward / forward + backward in ms; complex loop, planes, packed):
+# JAX 10^5, 4 -> 4, k=3: 15.5 / 21.7, 12.9 / 19.5, 9.9 / 15.5; 8^6, 2 -> 2, k=3: 19.3 / 33.3, 17.2 / 34.1,
+# 12.6 / 17.9; 16^4, 8 -> 8, k=3: 23.2 / 36.2, 15.6 / 39.6, 21.9 / 32.1; 32^3, 8 -> 8, k=5: 9.2 / 13.2,
+# 5.3 / 10.7, 4.9 / 9.1 (XLA's complex dot is slow, and its complex FFTs faster than its real ones).
+# torch 10^5: 13.1 / 38.5, 13.6 / 33.7, 10.2 / 30.9; 8^6: 16.3 / 42.4, 17.7 / 42.0, 9.9 / 28.2; forward
+# at ranks 1-3, loop against packed: 0.36 vs 0.54 (1-D 1024, 4 ch), 0.63 vs 0.91 (2-D 128^2, 2 ch), 1.18 vs
+# 1.49 (3-D 24^3, 4 ch). TensorFlow: planes and packed within 0.85-1.5x of the loop, either way.
 PLANES_PRODUCT = {"jax": True, "torch": False, "tensorflow": False}
-PACKED_PAIRS = {"jax": True, "torch": False, "tensorflow": False}
+PACKED_PAIRS_MIN_RANK = {"jax": 1, "torch": 5}
 # Packing pays while `in / groups * out <= ratio * batch * (in + out)` (`packs_pairs`): the JAX
 # measurements above have packed faster at 2-4 channels (ratio 1/2 and 1), and at 8 channels with batch 2
 # (ratio 2) 0.9x-1.4x the time of planes alone.
@@ -314,16 +315,18 @@ def _to_layout(k_spectrum, groups, layout):
     return ops.transpose(k, (*range(3, 3 + rank), 1, 0, 2))
 
 
-def packs_pairs(batch, channels, filters, groups=1, backend_name=None):
+def packs_pairs(batch, channels, filters, groups, rank, backend_name=None):
     """Whether a convolution whose kernel's spectrum is computed by DFT matrices packs pairs of batch items
-    into one complex signal (`_packed_planes_correlation`): on the backends `PACKED_PAIRS` names, with the
-    product on planes, for an even batch size known when tracing (`batch` counts overlap-save blocks), and
-    where the kernel's spectrum is no larger than the inputs' and outputs': packing keeps every frequency
-    of the kernel (a real FFT keeps about half), so it pays only while the kernel's channel pairs are few,
-    `in / groups * out <= PACKED_MAX_KERNEL_RATIO * batch * (in + out)`."""
+    into one complex signal (`_packed_planes_correlation`): from the rank `PACKED_PAIRS_MIN_RANK` gives for
+    the backend, with the broadcast ("channel-major") product, for an even batch size known when tracing
+    (`batch` counts overlap-save blocks), and where the kernel's spectrum is no larger than the inputs' and
+    outputs': packing keeps every frequency of the kernel (a real FFT keeps about half), so it pays only
+    while the kernel's channel pairs are few, `in / groups * out <= PACKED_MAX_KERNEL_RATIO * batch *
+    (in + out)`."""
     backend_name = backend_name or keras.backend.backend()
-    return (PACKED_PAIRS.get(backend_name, False)
-            and _by_planes(product_layout(channels // groups, backend_name), backend_name)
+    min_rank = PACKED_PAIRS_MIN_RANK.get(backend_name)
+    return (min_rank is not None and rank >= min_rank
+            and product_layout(channels // groups, backend_name) == "channel-major"
             and isinstance(batch, int) and batch % 2 == 0
             and channels // groups * filters <= PACKED_MAX_KERNEL_RATIO * batch * (channels + filters))
 
@@ -335,7 +338,7 @@ def _packed_planes_correlation(x, kernel, positions, lengths, working, groups, t
     Item `2 j` goes into the real part and `2 j + 1` into the imaginary part of one complex signal. The
     convolution is linear with a real kernel, so the inverse FFT of the product is the pair's two real
     outputs in the real and imaginary parts: no unpacking of spectra, and every FFT is complex, which XLA
-    runs faster than its real FFTs (`PACKED_PAIRS`). The spectrum keeps the backend's axis order
+    runs faster than its real FFTs (`PACKED_PAIRS_MIN_RANK`). The spectrum keeps the backend's axis order
     (`fft_axis_order`), the kernel's planes are computed in it.
     """
     backend = get_backend()
@@ -349,10 +352,11 @@ def _packed_planes_correlation(x, kernel, positions, lengths, working, groups, t
     return ops.reshape(y, (x.shape[0], *y.shape[2:]))
 
 
-def _by_planes(layout, backend_name=None):
+def _by_planes(layout):
     """Whether a kernel spectrum by DFT is computed and multiplied on real planes (`_dft_kernel_planes`,
-    `_planes_product`): with the "channel-major" product, on the backends `PLANES_PRODUCT` names."""
-    return layout == "channel-major" and PLANES_PRODUCT.get(backend_name or keras.backend.backend(), False)
+    `_planes_product`) without packing: with the "channel-major" product, on the backends `PLANES_PRODUCT`
+    names."""
+    return layout == "channel-major" and PLANES_PRODUCT.get(keras.backend.backend(), False)
 
 
 def product_layout(per_group, backend_name=None):
@@ -401,7 +405,7 @@ def _circular_correlation(x, kernel, lengths, groups, working, positions=None, f
     channels = x.shape[1]
     filters = kernel.shape[-2] if transposed else kernel.shape[-1]
     layout = product_layout(channels // groups)
-    if positions is not None and packs_pairs(x.shape[0], channels, filters, groups):
+    if positions is not None and packs_pairs(x.shape[0], channels, filters, groups, rank):
         return _packed_planes_correlation(x, kernel, positions, lengths, working, groups, transposed)
     batch = ops.shape(x)[0]
     x_spectrum = _rfftn(x, axes, lengths)
