@@ -50,11 +50,13 @@ _COMPLEX = {"float32": "complex64", "float64": "complex128"}
 # Measured through `_spectra_product` (2026-11-22, 2 CPUs, complex64, batch 2, C -> C channels, 10^4-1.6 10^5
 # frequencies; benchmarks/fft.py's sweeps use C = 8), loop against matmul in ms: JAX 1.0 / 24, 3.5 / 17,
 # 8.2 / 24, 28 / 33, 96 / 56 at C = 2, 8, 16, 32, 64; torch 0.9 / 2.0, 9-18 / 7.4, 19 / 7.8, 38 / 13 at
-# C = 2, 8, 16, 32; TensorFlow 3.6 / 5.2, 19 / 6.5, 39 / 11 at C = 2, 8, 16. JAX's limit is lower than its
-# product alone says, because the layout also decides how the kernel's spectrum is computed by DFT, and
-# XLA's channel-major DFT is slow: the whole FFT convolution at 16 -> 16 channels took 27.9 ms (3-D 24^3,
-# k=3) and 14.3 ms (2-D 64^2, k=5) with the broadcast product, 10.8 and 8.6 ms with the matrix product.
-PRODUCT_LOOP_MAX_CHANNELS = {"jax": 8, "torch": 4, "tensorflow": 2}
+# C = 2, 8, 16, 32; TensorFlow 3.6 / 5.2, 19 / 6.5, 39 / 11 at C = 2, 8, 16. On JAX the layout also decides
+# how the kernel's spectrum is computed: with the complex loop the whole FFT convolution at 16 -> 16
+# channels took 27.9 ms (3-D 24^3, k=3) against 10.8 ms with the matrix product (the limit was 8 then);
+# with the planes path (`PLANES_PRODUCT`) forward / forward + backward, whole convolution, ms, matrix
+# against planes: 3-D 24^3, 16 ch, k=3: 8.7 / 21.6, 6.9 / 21.8; 2-D 64^2, 16 ch, k=5: 2.6 / 7.0, 1.8 / 5.7;
+# 2-D 96^2, 16 ch, k=9, batch 4: 8.3 / 20.9, 6.1 / 18.2; 3-D 24^3, 32 ch: 46.8 / 110, 54.3 / 134.
+PRODUCT_LOOP_MAX_CHANNELS = {"jax": 16, "torch": 4, "tensorflow": 2}
 # Whether the "channel-major" product with a kernel spectrum by DFT matrices computes that spectrum in real
 # arithmetic, on real and imaginary planes, and contracts the channels as one fused sum
 # (`_dft_kernel_planes`, `_planes_product`), per backend; and from which rank pairs of batch items are
