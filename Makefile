@@ -32,6 +32,7 @@ test: lint
 	@for backend in $(BACKENDS); do \
 	  echo "=== tests with KERAS_BACKEND=$$backend ==="; \
 	  KERAS_BACKEND=$$backend JAX_ENABLE_X64=1 TF_CPP_MIN_LOG_LEVEL=3 \
+	    STRUCTCONV_AUTOTUNE=off STRUCTCONV_CACHE_DIR=$$(mktemp -d) \
 	    $(PY) -m pytest -p no:cacheprovider src tests || exit 1; \
 	done
 

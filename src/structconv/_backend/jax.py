@@ -1,22 +1,22 @@
 """JAX implementation of the backend tier (see README.md)."""
 
+import os
+
+import jax
 import jax.numpy as jnp
 from jax import lax
 
 from structconv._backend import grouped_axis_order, trailing_axis_groups
 
 PREFERRED_DATA_FORMAT = "channels_last"
-# How convolutions above rank 3 run (see structconv.ops.decomposition), measured by
-# benchmarks/calibrate_decomposition.py on the 2-core CPU machine (docs/benchmarks.md): XLA's CPU
-# convolution is fastest at rank 2 and with few input channels (it slows down several-fold above 16), so
-# the peeled taps are stacked along the filters; rank 3 is several times slower, and lax's own N-D
-# convolution above rank 3 is a slow reference loop.
+# lax.conv_general_dilated runs any rank, but above rank 3 XLA's CPU convolution is a slow loop that only
+# sometimes beats a decomposition: both are candidates of the planner. The decomposition peels axes onto
+# rank 2, XLA's fastest CPU convolution, which slows down several-fold above 16 input channels
+# (benchmarks/calibrate_decomposition.py, docs/benchmarks.md).
+NATIVE_MAX_RANK = None
 DECOMPOSE_TO_RANK = 2
-DECOMPOSE_STACKING = "filters"
-# ...but only up to this many peeled taps: the backward pass of "filters" stacking grows with taps x the
-# stacked output (measured: rank 6, 8^6, 2 channels, k=3, 81 peeled taps: forward + backward 19.4 s with
-# "filters" against 1.5 s with "inputs"; rank 5, 27 taps: 0.29 s against 0.39 s).
-DECOMPOSE_FILTERS_MAX_TAPS = 27
+# Only TensorFlow traces graphs with unknown spatial sizes that `conv` must pad at run time.
+DYNAMIC_SAME_PADDING = False
 
 
 def is_differentiating(*tensors):
@@ -30,6 +30,39 @@ def is_differentiating(*tensors):
     """
     names = {"JVPTracer", "LinearizeTracer"}
     return any(type(t).__name__ in names for t in tensors)
+
+
+def device_of(*tensors):
+    """"gpu" when JAX's default backend is a GPU (tracers carry no device), else "cpu"."""
+    return "gpu" if jax.default_backend() in ("gpu", "cuda", "rocm") else "cpu"
+
+
+def thread_count():
+    return os.cpu_count() or 1  # XLA's CPU client uses every core
+
+
+def accelerator_name(device):
+    return jax.devices()[0].device_kind if device == "gpu" else ""
+
+
+def framework_version():
+    return jax.__version__
+
+
+def compile_for_timing(function, arrays, gradient, device):
+    """A callable that runs `function` on arrays made from the NumPy `arrays` once, as a model runs it
+    (under `jax.jit`; its gradient w.r.t. every array of `sum(function(...))` when `gradient`), and waits
+    for the result. Called outside any trace (a worker thread has its own trace state)."""
+    values = [jnp.asarray(a) for a in arrays]
+    if gradient:
+        compiled = jax.jit(jax.grad(lambda *t: jnp.sum(function(*t)), argnums=tuple(range(len(values)))))
+    else:
+        compiled = jax.jit(function)
+
+    def run():
+        jax.block_until_ready(compiled(*values))
+
+    return run
 
 
 def _dimension_numbers(rank, data_format, transposed=False):

@@ -6,6 +6,8 @@ met the same way: the dilation is written into the kernel (zeros between taps), 
 `(extent / kernel_size) ** rank` more multiply-adds, on the kernel side only.
 """
 
+import os
+
 import tensorflow as tf
 
 from structconv._backend import grouped_axis_order, trailing_axis_groups
@@ -15,15 +17,61 @@ PREFERRED_DATA_FORMAT = "channels_last"
 # Named explicitly: without it, eager gradients of a rank-3 convolution fail in TensorFlow 2.21
 # (`_Conv3DGrad` reads a data_format of None).
 _DATA_FORMAT = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
-# How convolutions above rank 3 run (see structconv.ops.decomposition), measured by
-# benchmarks/calibrate_decomposition.py on the 2-core CPU machine (docs/benchmarks.md): oneDNN's Conv3D
-# is the fastest native convolution and gains from many input channels, so the peeled taps are stacked
-# along the input channels.
+# The highest rank of TensorFlow's own convolution; above it structconv.ops.decomposition peels axes onto
+# Conv3D, oneDNN's fastest native convolution, which gains from many input channels (measured by
+# benchmarks/calibrate_decomposition.py, docs/benchmarks.md).
+NATIVE_MAX_RANK = 3
 DECOMPOSE_TO_RANK = 3
-DECOMPOSE_STACKING = "inputs"
 # A `tf.function` may be traced with unknown spatial sizes (Keras's `predict` on a new image size):
 # `conv` then takes `None` for a "same" padding pair and computes it at run time.
 DYNAMIC_SAME_PADDING = True
+
+
+def is_differentiating(*tensors):
+    """TensorFlow cannot tell while tracing whether a gradient will be taken: False (the forward pass is
+    costed; a layer passes Keras's `training` flag instead)."""
+    return False
+
+
+def device_of(*tensors):
+    """"gpu" when TensorFlow sees a GPU (ops are placed there by default), else "cpu"."""
+    return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+
+
+def thread_count():
+    return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
+
+
+def accelerator_name(device):
+    if device != "gpu":
+        return ""
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else ""
+
+
+def framework_version():
+    return tf.__version__
+
+
+def compile_for_timing(function, arrays, gradient, device):
+    """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
+    (in a `tf.function`; with the gradient of `sum(function(...))` w.r.t. every tensor when `gradient`),
+    and waits for the result. Called outside any trace (a worker thread runs eagerly)."""
+    tensors = [tf.constant(a) for a in arrays]
+
+    @tf.function
+    def compiled(*values):
+        if not gradient:
+            return tf.reduce_sum(function(*values))
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            total = tf.reduce_sum(function(*values))
+        return [tf.reduce_sum(g) for g in tape.gradient(total, values)]
+
+    def run():
+        tf.nest.map_structure(lambda t: t.numpy(), compiled(*tensors))
+
+    return run
 
 
 def _to_channels_last(x, rank):

@@ -4,22 +4,54 @@ import torch
 import torch.nn.functional as F
 
 PREFERRED_DATA_FORMAT = "channels_first"
-# How convolutions above rank 3 run (see structconv.ops.decomposition), measured by
-# benchmarks/calibrate_decomposition.py on the 2-core CPU machine (docs/benchmarks.md): oneDNN's conv3d
-# is the fastest native convolution and gains from many input channels.
+# The highest rank of torch's own convolution (conv1d-conv3d); above it structconv.ops.decomposition peels
+# axes onto conv3d, oneDNN's fastest native convolution, which gains from many input channels (measured by
+# benchmarks/calibrate_decomposition.py, docs/benchmarks.md). How the peeled taps are stacked is a plan's
+# decision (the profile's strategy, or measured).
+NATIVE_MAX_RANK = 3
 DECOMPOSE_TO_RANK = 3
-# Stacking along the filters convolves every input frame once and copies no input windows: forward 0.6-0.7x
-# the time of "inputs" at ranks 4-6 (benchmarks/calibrate_decomposition.py). Its backward pass grows with
-# the peeled taps: with gradients it wins at 3 taps (rank 4, k=3: 56 ms against 74 forward + backward) and
-# loses from 9 (rank 5: 130 against 95; rank 6, 27 taps: 1691 against 233).
-DECOMPOSE_STACKING = "filters"
-DECOMPOSE_FILTERS_MAX_TAPS = 3
-DECOMPOSE_STACKING_INFERENCE = "filters"  # no gradient, no limit on the taps
+# Only TensorFlow traces graphs with unknown spatial sizes that `conv` must pad at run time.
+DYNAMIC_SAME_PADDING = False
 
 
-def needs_gradient(*tensors):
+def is_differentiating(*tensors):
     """Whether autograd will differentiate through an op on `tensors` (eager PyTorch knows it up front)."""
     return torch.is_grad_enabled() and any(getattr(t, "requires_grad", False) for t in tensors)
+
+
+def device_of(*tensors):
+    """"gpu" when a tensor lives on a CUDA device, else "cpu"."""
+    on_cuda = any(getattr(getattr(t, "device", None), "type", "cpu") == "cuda" for t in tensors)
+    return "gpu" if on_cuda else "cpu"
+
+
+def thread_count():
+    return torch.get_num_threads()
+
+
+def accelerator_name(device):
+    return torch.cuda.get_device_name() if device == "gpu" and torch.cuda.is_available() else ""
+
+
+def framework_version():
+    return torch.__version__
+
+
+def compile_for_timing(function, arrays, gradient, device):
+    """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
+    (eagerly; with the backward pass of `sum(function(...))` when `gradient`), and waits for the result."""
+    where = "cuda" if device == "gpu" else "cpu"
+    tensors = [torch.as_tensor(a, device=where).requires_grad_(gradient) for a in arrays]
+
+    def run():
+        with torch.set_grad_enabled(gradient):
+            y = function(*tensors)
+            if gradient:
+                torch.autograd.grad(y.sum(), tensors)
+        if where == "cuda":
+            torch.cuda.synchronize()
+
+    return run
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}

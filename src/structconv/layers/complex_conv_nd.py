@@ -6,7 +6,7 @@ from keras import ops
 from structconv.errors import invalid_argument
 from structconv.initializers import ComplexInitializer
 from structconv.layers.base_conv import BaseConvND
-from structconv.ops.complex_conv import METHODS, complex_conv, join_complex, split_complex
+from structconv.ops.complex_conv import METHODS, complex_conv_with_arguments, join_complex, split_complex
 
 
 def _real_shape(input_shape):
@@ -178,28 +178,19 @@ class ComplexConvND(BaseConvND):
         view = super().kernel
         return view[..., 0], view[..., 1]
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         if self.kernel_parametrization is not None and self.kernel_regularizer is not None:
             # As in BaseConvND.call: the penalty is on the effective kernel (its real view), not on the free
             # variable it is computed from.
             self.add_loss(self.kernel_regularizer(super().kernel))
-        args = self.arguments
         real, imag, as_pair = split_complex(inputs, "inputs")
         # The parts' dtype: the compute dtype for pairs (Keras casts them), float32 for complex64 inputs
         # (under mixed precision too), float64 for complex128.
         real_kernel, imag_kernel = (ops.cast(part, real.dtype) for part in self.kernel)
-        real, imag = complex_conv(
-            (real, imag),
-            (real_kernel, imag_kernel),
-            strides=args.strides,
-            padding=args.padding,
-            dilation_rate=args.dilation_rate,
-            groups=args.groups,
-            data_format=args.data_format,
-            padding_mode=args.padding_mode,
-            algorithm=args.algorithm,
-            method=self.method,
-        )
+        # The op's seam, with Keras's training flag (only a Python bool can steer a plan made while tracing).
+        hint = training if isinstance(training, bool) else None
+        real, imag = complex_conv_with_arguments((real, imag), (real_kernel, imag_kernel), self.arguments,
+                                                 self.method, hint)
         if self.use_bias:
             shape = [1] * (self.rank + 2)
             shape[self._channel_axis()] = self.filters

@@ -1,24 +1,11 @@
 """`ConvND`: the N-dimensional convolution layer."""
 
-import dataclasses
-
 import keras
-from keras import ops
 
-from structconv.config import fft_memory_budget
 from structconv.layers.base_conv import BaseConvND
-from structconv.ops.arguments import (
-    check_input_rank,
-    check_kernel,
-    choose_for_conv,
-    expects_gradient,
-    resolve_padding,
-    split_shape,
-)
-from structconv.ops.conv import as_float_tensors, conv_with_padding
-
-# Input shapes whose plan a layer keeps (see `ConvND.convolution_op`).
-_MAX_PLANS = 64
+from structconv.layers.plan_cache import cached_plan
+from structconv.ops.conv import prepare_conv
+from structconv.ops.execute import execute
 
 
 @keras.saving.register_keras_serializable(package="structconv")
@@ -116,9 +103,6 @@ class ConvND(BaseConvND):
             padding_mode=padding_mode,
             **kwargs,
         )
-        # Plans of `convolution_op`, by input shape and dtype: a plain dict of Python values, set past
-        # Keras's attribute tracking, which has nothing to track in it.
-        object.__setattr__(self, "_conv_plans", {})
 
     def kernel_shape(self, input_channels):
         return (*self.kernel_size, input_channels // self.groups, self.filters)
@@ -126,38 +110,12 @@ class ConvND(BaseConvND):
     def convolution_op(self, inputs, kernel):
         """Convolves `inputs` with `kernel`: the seam where kernel structure and algorithms plug in.
 
-        The same as `structconv.ops.conv` with the layer's arguments, but the checks, the padding and the
-        algorithm are worked out once per input shape and dtype and kept (`_conv_plan`): in eager mode
-        (PyTorch) they would otherwise be Python run on every call.
+        The same as `structconv.ops.conv` with the layer's arguments: the same checks, planner and
+        executor, the plan kept per input shape (`layers.plan_cache`); inside `call` the planner also
+        knows from Keras's `training` flag whether the gradient will be taken.
         """
-        inputs, kernel = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
-        budget = fft_memory_budget()
-        training = expects_gradient(inputs, kernel, getattr(self, "_training_hint", None))
-        key = (tuple(inputs.shape), inputs.dtype, tuple(kernel.shape), kernel.dtype, budget, training)
-        plan = self._conv_plans.get(key)
-        if plan is None:
-            plan = self._conv_plan(inputs, kernel, training)
-            if len(self._conv_plans) >= _MAX_PLANS:  # e.g. a fully convolutional model fed many sizes
-                self._conv_plans.clear()
-            self._conv_plans[key] = plan
-        args, padding, cast = plan
-        if cast:
-            inputs, kernel = as_float_tensors(inputs, kernel)
-        return conv_with_padding(inputs, kernel, args, padding)
-
-    def _conv_plan(self, inputs, kernel, training=False):
-        """`(arguments with the algorithm chosen, padding as (before, after) pairs, whether to cast)` for
-        one input and kernel shape and dtype, and whether the gradient will be taken, after the checks of
-        `structconv.ops.conv`."""
-        cast_inputs, cast_kernel = as_float_tensors(inputs, kernel)
-        args = self.arguments
-        check_input_rank(tuple(cast_inputs.shape), args.rank)
-        spatial, channels = split_shape(tuple(cast_inputs.shape), args.data_format)
-        kernel_size = check_kernel(tuple(cast_kernel.shape), channels, args)
-        padding = resolve_padding(spatial, kernel_size, args)
-        algorithm = choose_for_conv(cast_inputs, cast_kernel, args, padding, training)
-        cast = cast_inputs.dtype != inputs.dtype or cast_kernel.dtype != kernel.dtype
-        return dataclasses.replace(args, algorithm=algorithm), padding, cast
+        inputs, kernel, problem, plan = cached_plan(self, inputs, kernel, prepare_conv)
+        return execute(plan, problem, inputs, kernel)
 
     def get_config(self):
         config = super().get_config()

@@ -4,8 +4,8 @@ import keras
 
 from structconv.errors import invalid_argument
 from structconv.layers.base_conv import BaseConvND
-from structconv.ops.conv import as_float_tensors
-from structconv.ops.conv_transpose import conv_transpose_with_arguments
+from structconv.layers.plan_cache import cached_plan
+from structconv.ops.conv_transpose import prepare_conv_transpose, run_conv_transpose
 from structconv.shapes import arithmetic
 
 
@@ -119,9 +119,8 @@ class ConvNDTranspose(BaseConvND):
         """Transposed convolution of `inputs` with `kernel`: the seam for kernel structure. The same as
         `structconv.ops.conv_transpose` with the layer's arguments; inside `call`, "auto" also knows from
         Keras's `training` flag whether the gradient will be taken."""
-        inputs, kernel = as_float_tensors(inputs, kernel)
-        return conv_transpose_with_arguments(inputs, kernel, self.arguments,
-                                             getattr(self, "_training_hint", None))
+        inputs, kernel, problem, plan = cached_plan(self, inputs, kernel, prepare_conv_transpose)
+        return run_conv_transpose(plan, problem, inputs, kernel, self.arguments)
 
     def output_spatial_shape(self, spatial_shape):
         args = self.arguments

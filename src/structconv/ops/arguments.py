@@ -7,8 +7,15 @@ constructed, before it sees an input.
 import dataclasses
 
 from structconv.errors import invalid_argument
-from structconv.ops.algorithm import normalize_algorithm
 from structconv.shapes import arithmetic
+
+ALGORITHMS = ("auto", "direct", "fft")
+
+
+def normalize_algorithm(algorithm):
+    if isinstance(algorithm, str) and algorithm.lower() in ALGORITHMS:
+        return algorithm.lower()
+    raise invalid_argument("algorithm", algorithm, " or ".join(repr(a) for a in ALGORITHMS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +159,7 @@ def check_run_time_padding(padding, args, backend):
     unknown = [axis for axis, pair in enumerate(padding) if pair is None]
     if not unknown:
         return
-    if not getattr(backend, "DYNAMIC_SAME_PADDING", False) or args.rank > 3 or args.padding_mode != "zeros":
+    if not backend.DYNAMIC_SAME_PADDING or args.rank > 3 or args.padding_mode != "zeros":
         raise invalid_argument(
             "inputs",
             f"a tensor with unknown size on spatial axes {tuple(unknown)}",
@@ -174,95 +181,3 @@ def _check_mode_padding(mode, size, pair, axis):
             pair,
             f"circular padding no larger than the input size {size} on spatial axis {axis}",
         )
-
-
-def expects_gradient(inputs, kernel, training=None):
-    """Whether the gradient of a convolution of `inputs` and `kernel` will be taken: `training` when given
-    (a Keras layer knows it), else what the backend can tell (eager torch: autograd is recording and a
-    tensor requires a gradient; JAX: a tensor is traced by `jax.grad` or its kin), else False (TensorFlow
-    cannot tell while tracing)."""
-    if training is not None:
-        return bool(training)
-    from structconv._backend import get_backend
-
-    backend = get_backend()
-    ask = getattr(backend, "needs_gradient", None) or getattr(backend, "is_differentiating", None)
-    return bool(ask(inputs, kernel)) if ask is not None else False
-
-
-def choose_for_conv(inputs, kernel, args, padding, training=None):
-    """`"direct"` or `"fft"` for a forward convolution with resolved `padding` (see `ops.algorithm`);
-    `training` as `expects_gradient`."""
-    if args.algorithm == "direct":
-        return "direct"
-    import keras
-
-    from structconv.ops.algorithm import choose_algorithm
-
-    spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
-    if any(n is None for n in spatial):
-        # Traced with unknown spatial sizes (a fully convolutional model on a new image size): no cost
-        # model without sizes, and no FFT length either.
-        if args.algorithm == "fft":
-            raise invalid_argument(
-                "algorithm", "fft", "'direct' or 'auto' for inputs of spatial sizes unknown when traced"
-            )
-        return "direct"
-    kernel_size = tuple(kernel.shape[: args.rank])
-    padded = tuple(n + before + after for n, (before, after) in zip(spatial, padding))
-    extents = tuple(arithmetic.effective_kernel_size(k, d) for k, d in zip(kernel_size, args.dilation_rate))
-    outputs = tuple((n - e) // s + 1 for n, e, s in zip(padded, extents, args.strides))
-    return choose_algorithm(
-        args.algorithm,
-        batch=inputs.shape[0],
-        padded_sizes=padded,
-        kernel_extents=extents,
-        kernel_size=kernel_size,
-        outputs=outputs,
-        channels=channels,
-        filters=kernel.shape[-1],
-        groups=args.groups,
-        itemsize=8 if keras.backend.standardize_dtype(inputs.dtype) == "float64" else 4,
-        backend_name=keras.backend.backend(),
-        spatial=spatial,
-        padding=padding,
-        padding_mode=args.padding_mode,
-        training=expects_gradient(inputs, kernel, training),
-    )
-
-
-def choose_for_conv_transpose(inputs, kernel, args, training=None):
-    """`"direct"` or `"fft"` for a transposed convolution (costed as the convolution it is the adjoint of);
-    `training` as `expects_gradient`."""
-    if args.algorithm == "direct":
-        return "direct"
-    import keras
-
-    from structconv.ops.algorithm import choose_algorithm
-
-    spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
-    if any(n is None for n in spatial):
-        # Traced with unknown spatial sizes (a fully convolutional model on a new image size): no cost
-        # model without sizes, and no FFT length either.
-        if args.algorithm == "fft":
-            raise invalid_argument(
-                "algorithm", "fft", "'direct' or 'auto' for inputs of spatial sizes unknown when traced"
-            )
-        return "direct"
-    kernel_size = tuple(kernel.shape[: args.rank])
-    extents = tuple(arithmetic.effective_kernel_size(k, d) for k, d in zip(kernel_size, args.dilation_rate))
-    full = tuple((n - 1) * s + e for n, s, e in zip(spatial, args.strides, extents))
-    return choose_algorithm(
-        args.algorithm,
-        batch=inputs.shape[0],
-        padded_sizes=full,
-        kernel_extents=extents,
-        kernel_size=kernel_size,
-        outputs=spatial,
-        channels=channels,
-        filters=kernel.shape[-2],
-        groups=1,
-        itemsize=8 if keras.backend.standardize_dtype(inputs.dtype) == "float64" else 4,
-        backend_name=keras.backend.backend(),
-        training=expects_gradient(inputs, kernel, training),
-    )

@@ -25,7 +25,7 @@ from keras import ops
 
 from structconv.errors import invalid_argument
 from structconv.ops.arguments import check_kernel, conv_arguments, split_shape
-from structconv.ops.conv import conv, input_rank
+from structconv.ops.conv import as_float_tensors, conv_with_arguments, input_rank
 
 METHODS = ("auto", "naive", "gauss", "block")
 
@@ -158,32 +158,36 @@ def complex_conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, gr
     """
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise invalid_argument("method", method, " or ".join(repr(m) for m in METHODS))
-    method = "block" if method.lower() == "auto" else method.lower()
     a, b, as_pair = split_complex(inputs, "inputs")
+    args = conv_arguments(input_rank(a), strides, padding, dilation_rate, groups, data_format, padding_mode,
+                          default_data_format=keras.config.image_data_format(), algorithm=algorithm)
+    real, imag = complex_conv_with_arguments((a, b), kernel, args, method)
+    return join_complex(real, imag, as_pair)
+
+
+def complex_conv_with_arguments(inputs, kernel, args, method="auto", training=None):
+    """`complex_conv` with checked `args` (as a layer holds them): `(real, imag)` of `(real, imag)` inputs
+    and a kernel in any form `complex_conv` takes; each real convolution goes through `conv`'s planner and
+    executor, `training` saying whether the gradient will be taken (None: ask the backend)."""
+    method = "block" if method.lower() == "auto" else method.lower()
+    a, b = inputs
     c, d, _ = split_complex(kernel, "kernel")
 
     def real_conv(x, k):
-        return conv(x, k, strides, padding, dilation_rate, groups, data_format,
-                    padding_mode=padding_mode, algorithm=algorithm)
+        return conv_with_arguments(*as_float_tensors(x, k), args, training)
 
     if method == "naive":
-        real = ops.subtract(real_conv(a, c), real_conv(b, d))
-        imag = ops.add(real_conv(a, d), real_conv(b, c))
-    elif method == "gauss":
+        return (ops.subtract(real_conv(a, c), real_conv(b, d)),
+                ops.add(real_conv(a, d), real_conv(b, c)))
+    if method == "gauss":
         ac, bd = real_conv(a, c), real_conv(b, d)
-        real = ops.subtract(ac, bd)
-        imag = ops.subtract(ops.subtract(real_conv(ops.add(a, b), ops.add(c, d)), ac), bd)
-    else:
-        # The checks of `ops.conv`, on the complex operands, before they are doubled into one real pair.
-        args = conv_arguments(input_rank(a), strides, padding, dilation_rate, groups, data_format,
-                              padding_mode, default_data_format=keras.config.image_data_format(),
-                              algorithm=algorithm)
-        check_kernel(tuple(c.shape), split_shape(tuple(a.shape), args.data_format)[1], args)
-        channel_axis = -1 if args.data_format == "channels_last" else 1
-        x, k = _block_operands(a, b, c, d, args.groups, channel_axis)
-        y = real_conv(x, k)
-        real, imag = _block_outputs(y, c.shape[-1], args.groups, channel_axis)
-    return join_complex(real, imag, as_pair)
+        sum_product = real_conv(ops.add(a, b), ops.add(c, d))
+        return ops.subtract(ac, bd), ops.subtract(ops.subtract(sum_product, ac), bd)
+    # The checks of `ops.conv`, on the complex operands, before they are doubled into one real pair.
+    check_kernel(tuple(c.shape), split_shape(tuple(a.shape), args.data_format)[1], args)
+    channel_axis = -1 if args.data_format == "channels_last" else 1
+    x, k = _block_operands(a, b, c, d, args.groups, channel_axis)
+    return _block_outputs(real_conv(x, k), c.shape[-1], args.groups, channel_axis)
 
 
 def intensity(z):

@@ -6,16 +6,16 @@ from keras import ops
 from structconv._backend import get_backend
 from structconv.errors import invalid_argument
 from structconv.ops.arguments import (
+    check_input_rank,
     check_kernel,
     check_run_time_padding,
-    choose_for_conv,
     conv_arguments,
     resolve_padding,
     split_shape,
 )
-from structconv.ops.decomposition import decomposed_conv
-from structconv.ops.fft_conv import fft_conv
-from structconv.ops.padding import pad_spatial
+from structconv.ops.execute import execute
+from structconv.ops.make_problem import conv_problem
+from structconv.ops.planner import plan_conv
 
 
 def as_float_tensors(inputs, kernel):
@@ -81,8 +81,10 @@ def conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, 
         padding_mode: what the padding holds: `"zeros"`, `"reflect"` (`1234 -> 32|1234|32`),
             `"replicate"` (`11|1234|44`) or `"circular"` (`34|1234|12`).
         algorithm: `"direct"`, `"fft"` (same results, computed by FFT: faster for large kernels), or
-            `"auto"` (default): the faster of the two by a cost model calibrated per backend, never FFT
-            above the memory budget of `structconv.config`. See `structconv.ops.algorithm`.
+            `"auto"` (default): the fastest way to run it on this machine, by a cost model calibrated per
+            backend and, where the model is not clearly sure, by timing the candidates once (remembered
+            in a plan file); never FFT above the memory budget of `structconv.config`. See
+            `structconv.ops.planner` and `explain_choice`.
 
     Returns:
         Tensor of shape `(batch, *output_spatial, filters)` (or channels_first), where each output size is
@@ -109,30 +111,23 @@ def conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, 
         default_data_format=keras.config.image_data_format(),
         algorithm=algorithm,
     )
+    return conv_with_arguments(inputs, kernel, args)
+
+
+def prepare_conv(inputs, kernel, args, training=None):
+    """`(problem, plan)` of `conv` of float tensors of one dtype with checked `args`: the tensors' shapes
+    checked against the arguments, the padding resolved, the plan made (cached per problem)."""
+    check_input_rank(tuple(inputs.shape), args.rank)
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
     kernel_size = check_kernel(tuple(kernel.shape), channels, args)
-    return conv_with_padding(inputs, kernel, args, resolve_padding(spatial, kernel_size, args))
+    padding = resolve_padding(spatial, kernel_size, args)
+    check_run_time_padding(padding, args, get_backend())
+    problem = conv_problem(inputs, kernel, args, padding, training)
+    return problem, plan_conv(problem, args.algorithm)
 
 
-def conv_with_padding(inputs, kernel, args, padding):
-    """The convolution once arguments are checked and `padding` resolved to `(before, after)` pairs."""
-    backend = get_backend()
-    check_run_time_padding(padding, args, backend)
-    if choose_for_conv(inputs, kernel, args, padding) == "fft":
-        return fft_conv(inputs, kernel, args, padding)
-    if args.padding_mode != "zeros" and any(any(pair) for pair in padding if pair is not None):
-        inputs = pad_spatial(inputs, padding, args.padding_mode, args.data_format)
-        padding = ((0, 0),) * args.rank
-    if args.rank <= 3:
-        return backend.conv(
-            inputs, kernel, args.strides, padding, args.dilation_rate, args.groups, args.data_format
-        )
-    return decomposed_conv(
-        inputs,
-        kernel,
-        args,
-        padding,
-        backend.conv,
-        backend.DECOMPOSE_TO_RANK,
-        backend.PREFERRED_DATA_FORMAT,
-    )
+def conv_with_arguments(inputs, kernel, args, training=None):
+    """`conv` of float tensors of one dtype (`as_float_tensors`) with checked `args` (as a layer holds
+    them); `training` whether the gradient will be taken (None: ask the backend)."""
+    problem, plan = prepare_conv(inputs, kernel, args, training)
+    return execute(plan, problem, inputs, kernel)

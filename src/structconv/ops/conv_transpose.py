@@ -2,19 +2,13 @@
 
 import keras
 
-from structconv._backend import get_backend
 from structconv.errors import invalid_argument
-from structconv.ops.arguments import (
-    check_input_rank,
-    check_kernel,
-    choose_for_conv_transpose,
-    conv_arguments,
-    split_shape,
-)
+from structconv.ops.arguments import check_input_rank, check_kernel, conv_arguments, split_shape
 from structconv.ops.conv import as_float_tensors, input_rank
-from structconv.ops.decomposition import decomposed_conv_transpose
-from structconv.ops.fft_conv import fft_conv_transpose_full
+from structconv.ops.execute import execute
+from structconv.ops.make_problem import conv_problem
 from structconv.ops.padding import pad_axis, slice_axis
+from structconv.ops.planner import plan_conv
 from structconv.shapes import arithmetic
 
 
@@ -66,16 +60,22 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     return conv_transpose_with_arguments(inputs, kernel, args)
 
 
-def conv_transpose_with_arguments(inputs, kernel, args, training=None):
-    """`conv_transpose` of float tensors of one dtype (`as_float_tensors`) with its arguments already
-    checked (`args`, as a layer holds them): checks the tensors against them and runs; `training` as
-    `arguments.expects_gradient` (a layer passes Keras's flag).
-    """
+def prepare_conv_transpose(inputs, kernel, args, training=None):
+    """`(problem, plan)` of `conv_transpose` of float tensors of one dtype with checked `args`: the tensors
+    checked against them, the plan of the full transposed convolution made (cached per problem)."""
     check_input_rank(tuple(inputs.shape), args.rank)
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
     kernel_size = check_kernel(tuple(kernel.shape), channels, args, transposed=True)
     check_transposed_output_sizes(spatial, kernel_size, args)
-    return conv_transpose_checked(inputs, kernel, args, training)
+    problem = conv_problem(inputs, kernel, args, None, training, transposed=True)
+    return problem, plan_conv(problem, args.algorithm)
+
+
+def conv_transpose_with_arguments(inputs, kernel, args, training=None):
+    """`conv_transpose` of float tensors of one dtype (`as_float_tensors`) with checked `args` (as a layer
+    holds them); `training` whether the gradient will be taken (None: ask the backend)."""
+    problem, plan = prepare_conv_transpose(inputs, kernel, args, training)
+    return run_conv_transpose(plan, problem, inputs, kernel, args)
 
 
 def check_transposed_output_sizes(spatial, kernel_size, args):
@@ -92,22 +92,9 @@ def check_transposed_output_sizes(spatial, kernel_size, args):
             )
 
 
-def conv_transpose_checked(inputs, kernel, args, training=None):
-    """The transposed convolution once arguments and output sizes are checked."""
-    backend = get_backend()
-    if choose_for_conv_transpose(inputs, kernel, args, training) == "fft":
-        full = fft_conv_transpose_full(inputs, kernel, args)
-    elif args.rank <= 3:
-        full = backend.conv_transpose(inputs, kernel, args.strides, args.dilation_rate, args.data_format)
-    else:
-        full = decomposed_conv_transpose(
-            inputs,
-            kernel,
-            args,
-            backend.conv_transpose,
-            backend.DECOMPOSE_TO_RANK,
-            backend.PREFERRED_DATA_FORMAT,
-        )
+def run_conv_transpose(plan, problem, inputs, kernel, args):
+    """Runs `plan` for the full transposed convolution, then crops it as `args` say."""
+    full = execute(plan, problem, inputs, kernel)
     first = 1 if args.data_format == "channels_last" else 2
     spatial, _ = split_shape(tuple(inputs.shape), args.data_format)
     for axis, (n, k, s, d, entry, extra) in enumerate(

@@ -9,8 +9,8 @@ they are exactly those of the direct convolution.
 
 One native call per tap is slow: with few channels each call is too small to use the machine, and each
 call, slice and partial sum allocates. So the taps are *stacked* into one native call (in chunks of at
-most `MAX_STACK_BYTES`), in the way the backend's convolution runs fastest (`DECOMPOSE_STACKING`, measured
-by `benchmarks/calibrate_decomposition.py`):
+most `MAX_STACK_BYTES`), one of two ways, which the plan names (`ops.planner`: the profile's preference,
+or measured):
 
 - `"inputs"`: the input frames each tap reads are concatenated along the channels (im2col over the peeled
   axes only) and convolved once with the taps' kernels concatenated along their input-channel axis.
@@ -19,11 +19,9 @@ by `benchmarks/calibrate_decomposition.py`):
 - `"filters"`: all input frames are convolved once with the taps' kernels concatenated along the filters;
   each tap's block of filters is then shifted along the peeled axes and summed. It computes the frames
   that no tap needs too ((size / output size) ** peeled more work), but keeps the input channels few,
-  which is what XLA's CPU convolution needs to be fast (JAX). Grouped convolutions stack inputs instead,
-  and so do convolutions with more peeled taps than the backend's `DECOMPOSE_FILTERS_MAX_TAPS`: the
-  backward pass of the per-tap shifts materialises one stacked-output-sized gradient per tap. A backend
-  that can tell when no gradient is needed (torch: `needs_gradient`) may choose differently for
-  inference (`DECOMPOSE_STACKING_INFERENCE`): there only the forward pass counts.
+  which is what XLA's CPU convolution needs to be fast (JAX). Its backward pass materialises one
+  stacked-output-sized gradient per tap, so it loses with many peeled taps when training; grouped
+  convolutions stack inputs.
 
 The transposed convolution peels the same way: each tap's rank-`m` transposed convolution of the same input
 frames (one native call for all taps, their kernels stacked along the filters) is spread by the stride and
@@ -36,7 +34,6 @@ import math
 import keras
 from keras import ops
 
-from structconv._backend import get_backend
 from structconv.ops.padding import pad_axis, spread
 
 # Upper bound on the one stacked tensor (stacked input windows, or stacked outputs) materialized at a time;
@@ -108,8 +105,9 @@ def _sum(parts):
     return total
 
 
-def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout):
-    """Zero-padded convolution of rank `args.rank` through `lower_conv` of rank `target_rank`."""
+def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout, stacking="inputs"):
+    """Zero-padded convolution of rank `args.rank` through `lower_conv` of rank `target_rank`, the peeled
+    taps stacked along the `"inputs"` or `"filters"` (`groups == 1` only)."""
     rank = args.rank
     peeled = rank - target_rank
     permutation = _internal_permutation(rank, peeled, args.data_format, layout)
@@ -134,7 +132,7 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout):
         )]
 
     partials = []
-    if _stacking(get_backend(), x, kernel, len(taps), args.groups) == "filters":
+    if stacking == "filters" and args.groups == 1 and len(taps) > 1:
         # One tap's block of the stacked output: every frame, by the rest axes' output, by the filters.
         filters = kernel.shape[-1]
         rest_outputs = [
@@ -161,19 +159,6 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout):
     total = _sum(partials)
     y = ops.reshape(total, (-1, *outputs, *total.shape[1:]))
     return _permute(y, _inverse(permutation))
-
-
-def _stacking(backend, x, kernel, taps, groups):
-    """`"inputs"` or `"filters"`: the backend's measured choice, for training or, where the backend can
-    tell that no gradient is needed (`needs_gradient`), for inference."""
-    training = backend.needs_gradient(x, kernel) if hasattr(backend, "needs_gradient") else True
-    stacking = backend.DECOMPOSE_STACKING
-    if not training:
-        stacking = getattr(backend, "DECOMPOSE_STACKING_INFERENCE", stacking)
-    max_taps = getattr(backend, "DECOMPOSE_FILTERS_MAX_TAPS", math.inf) if training else math.inf
-    if stacking == "filters" and groups == 1 and 1 < taps <= max_taps:
-        return "filters"
-    return "inputs"
 
 
 def _rest_sizes(x, peeled, layout):

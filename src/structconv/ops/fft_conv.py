@@ -14,14 +14,15 @@ the FFTs are shorter than a linear correlation's `n + extent - 1` (for "same", a
 Mathieu, Henaff and LeCun, "Fast Training of Convolutional Networks through FFTs" (2014), use the linear
 length. Other padding modes are materialised first.
 
-The input goes through the backend's real N-D FFT. The kernel's spectrum `H` is computed the cheaper of
-two ways (`algorithm.kernel_by_dft`): for kernels that are small next to `L` (the usual case), by a
-separable DFT, one matrix product per spatial axis against a constant `(taps, frequencies)` matrix that
-places, flips and dilates the taps, which never builds the kernel zero-padded to `L` in every axis (the FFT
-of that is most of the cost, as there are `in * out` kernel transforms and only `batch * (in + out)`
-others); for large kernels,
-by the FFT of the flipped, dilated kernel, the output then read from `extent - 1 - before` onwards instead.
-Channels and groups contract per frequency (`_spectra_product`); strides subsample the stride-1 result.
+The input goes through the backend's real N-D FFT. The kernel's spectrum `H` is computed one of two ways, as
+the plan says (`FftPlan.kernel_transform`, chosen by `ops.planner`): for kernels that are small next to `L`
+(the usual case), by a separable DFT, one matrix product per spatial axis against a constant `(taps,
+frequencies)` matrix that places, flips and dilates the taps, which never builds the kernel zero-padded to
+`L` in every axis (the FFT of that is most of the cost, as there are `in * out` kernel transforms and only
+`batch * (in + out)` others); for large kernels, by the FFT of the flipped, dilated kernel, the output then
+read from `extent - 1 - before` onwards instead.
+Channels and groups contract per frequency as the plan's `product` says (`_circular_correlation`); strides
+subsample the stride-1 result. Every decision is the plan's: this module only executes.
 
 The transposed convolution is the same with the taps at `t * d` (a true convolution) of the stride-spread
 input, of full length `(n - 1) * s + extent`; the caller crops it as for the direct algorithm.
@@ -43,115 +44,8 @@ from structconv.ops.padding import pad_axis, pad_spatial, slice_axis, spread
 _WORKING_FLOAT = {"float16": "float32", "bfloat16": "float32", "float32": "float32", "float64": "float64"}
 _COMPLEX = {"float32": "complex64", "float64": "complex128"}
 
-# How the spectral product contracts the input channels of each group, per frequency: up to this many
-# input channels per group, as a sum of broadcast products, one per input channel ("loop", channel-major
-# operands, which every backend fuses into elementwise passes); above it, as one batched matrix product per
-# frequency ("matmul", frequency-major operands: XLA's dot on JAX, BatchMatMul on TensorFlow, bmm on torch).
-# Measured through `_spectra_product` (2026-11-22, 2 CPUs, complex64, batch 2, C -> C channels, 10^4-1.6 10^5
-# frequencies; benchmarks/fft.py's sweeps use C = 8), loop against matmul in ms: JAX 1.0 / 24, 3.5 / 17,
-# 8.2 / 24, 28 / 33, 96 / 56 at C = 2, 8, 16, 32, 64; torch 0.9 / 2.0, 9-18 / 7.4, 19 / 7.8, 38 / 13 at
-# C = 2, 8, 16, 32; TensorFlow 3.6 / 5.2, 19 / 6.5, 39 / 11 at C = 2, 8, 16. On JAX the layout also decides
-# how the kernel's spectrum is computed: with the complex loop the whole FFT convolution at 16 -> 16
-# channels took 27.9 ms (3-D 24^3, k=3) against 10.8 ms with the matrix product (the limit was 8 then);
-# with the planes path (`PLANES_PRODUCT`) forward / forward + backward, whole convolution, ms, matrix
-# against planes: 3-D 24^3, 16 ch, k=3: 8.7 / 21.6, 6.9 / 21.8; 2-D 64^2, 16 ch, k=5: 2.6 / 7.0, 1.8 / 5.7;
-# 2-D 96^2, 16 ch, k=9, batch 4: 8.3 / 20.9, 6.1 / 18.2; 3-D 24^3, 32 ch: 46.8 / 110, 54.3 / 134.
-PRODUCT_LOOP_MAX_CHANNELS = {"jax": 16, "torch": 4, "tensorflow": 2}
-# Whether the "channel-major" product with a kernel spectrum by DFT matrices computes that spectrum in real
-# arithmetic, on real and imaginary planes, and contracts the channels as one fused sum
-# (`_dft_kernel_planes`, `_planes_product`), per backend; and from which rank pairs of batch items are
-# packed into one complex FFT (`packs_pairs`; the packed path always runs on planes). Measured (2026-11-22,
-# 2 CPUs, batch 2, float32, "valid", forward / forward + backward in ms; complex loop, planes, packed):
-# JAX 10^5, 4 -> 4, k=3: 15.5 / 21.7, 12.9 / 19.5, 9.9 / 15.5; 8^6, 2 -> 2, k=3: 19.3 / 33.3, 17.2 / 34.1,
-# 12.6 / 17.9; 16^4, 8 -> 8, k=3: 23.2 / 36.2, 15.6 / 39.6, 21.9 / 32.1; 32^3, 8 -> 8, k=5: 9.2 / 13.2,
-# 5.3 / 10.7, 4.9 / 9.1 (XLA's complex dot is slow, and its complex FFTs faster than its real ones).
-# torch 10^5: 13.1 / 38.5, 13.6 / 33.7, 10.2 / 30.9; 8^6: 16.3 / 42.4, 17.7 / 42.0, 9.9 / 28.2; forward
-# at ranks 1-3, loop against packed: 0.36 vs 0.54 (1-D 1024, 4 ch), 0.63 vs 0.91 (2-D 128^2, 2 ch), 1.18 vs
-# 1.49 (3-D 24^3, 4 ch). TensorFlow: planes and packed within 0.85-1.5x of the loop, either way.
-PLANES_PRODUCT = {"jax": True, "torch": False, "tensorflow": False}
-PACKED_PAIRS_MIN_RANK = {"jax": 1, "torch": 5}
-# Packing pays while `in / groups * out <= ratio * batch * (in + out)` (`packs_pairs`): the JAX
-# measurements above have packed faster at 2-4 channels (ratio 1/2 and 1), and at 8 channels with batch 2
-# (ratio 2) 0.9x-1.4x the time of planes alone.
-PACKED_MAX_KERNEL_RATIO = 1.0
-# None: the kernel's spectrum by DFT matrices or by FFT as `algorithm.kernel_by_dft` says; "dft" or "fft"
-# forces one way (for benchmarks/calibrate_fft.py and the tests).
-KERNEL_TRANSFORM = None
-# None: the FFT geometry (whole input, or overlap-save blocks) by the cost model (`algorithm.fft_plan`);
-# "whole" or a block factor of `algorithm.BLOCK_FACTORS` forces one (for calibration and the tests).
-GEOMETRY = None
-
-
-@functools.lru_cache(maxsize=4096)
-def fast_length(n):
-    """The smallest length >= `n` whose only prime factors are 2, 3, 5 and 7 (fast for every FFT library).
-
-    >>> [fast_length(n) for n in (7, 11, 97, 1000)]
-    [7, 12, 98, 1000]
-    """
-    best = 1 << max(n - 1, 0).bit_length()
-    for f7 in (1, 7, 49, 343):
-        for f5 in (1, 5, 25, 125, 625):
-            for f3 in (1, 3, 9, 27, 81, 243, 729):
-                base = f7 * f5 * f3
-                if base >= best:
-                    continue
-                length = base
-                while length < n:
-                    length *= 2
-                best = min(best, length)
-    return best
-
-
-def conv_fft_lengths(sizes, extents, padding, padding_mode="zeros"):
-    """FFT lengths of `fft_conv` per spatial axis, for input sizes `sizes` and dilated kernel `extents`.
-
-    Zero padding is not materialised (see the module docstring): `L >= n + max(before, after)` and
-    `L >= extent`. Other padding modes are materialised first, so their `L` covers the padded size.
-
-    >>> conv_fft_lengths((248,), (15,), ((7, 7),))  # 248 + 7 = 255 -> 256
-    (256,)
-    >>> conv_fft_lengths((248,), (15,), ((7, 7),), "reflect")  # 248 + 14 = 262 -> 270 (2 * 3^3 * 5)
-    (270,)
-    >>> conv_fft_lengths((100,), (9,), ((0, 0),))
-    (100,)
-    """
-    if padding_mode != "zeros":
-        sizes = tuple(n + before + after for n, (before, after) in zip(sizes, padding))
-        padding = ((0, 0),) * len(sizes)
-    return tuple(
-        fast_length(max(n + max(before, after), e)) for n, e, (before, after) in zip(sizes, extents, padding)
-    )
-
-
-def transpose_fft_lengths(sizes, extents, strides):
-    """FFT lengths of `fft_conv_transpose_full`: the full length `(n - 1) * s + extent` per axis."""
-    return tuple(fast_length((n - 1) * s + e) for n, e, s in zip(sizes, extents, strides))
-
-
-def spectrum_size(lengths):
-    """Complex points of a real N-D spectrum: the last axis holds `L // 2 + 1` frequencies."""
-    return math.prod(lengths[:-1]) * (lengths[-1] // 2 + 1)
-
-
-def dft_multiply_adds(kernel_size, lengths, half=True):
-    """Complex multiply-adds per (input, output) channel pair of the kernel's spectrum by DFT matrices,
-    contracting the last spatial axis first (taps to `L // 2 + 1` frequencies, or all `L` when not `half`:
-    the spectrum of packed pairs, `packs_pairs`), then the others."""
-    frequencies = [*lengths[:-1], lengths[-1] // 2 + 1 if half else lengths[-1]]
-    total = 0
-    for axis in reversed(range(len(lengths))):
-        total += (math.prod(kernel_size[: axis + 1]) * frequencies[axis]
-                  * math.prod(frequencies[axis + 1 :]))
-    return total
-
-
-def _kernel_by_dft(kernel_size, lengths, working):
-    if KERNEL_TRANSFORM is not None:
-        return KERNEL_TRANSFORM == "dft"
-    from structconv.ops.algorithm import kernel_by_dft
-
-    return kernel_by_dft(kernel_size, lengths, keras.backend.backend(), 8 if working == "float64" else 4)
+# The measurements behind each product strategy's preference per backend (the profiles' `strategy`,
+# `structconv.tuning.profile`) are in docs/fft.md.
 
 
 @functools.lru_cache(maxsize=4096)
@@ -317,22 +211,6 @@ def _to_layout(k_spectrum, groups, layout):
     return ops.transpose(k, (*range(3, 3 + rank), 1, 0, 2))
 
 
-def packs_pairs(batch, channels, filters, groups, rank, backend_name=None):
-    """Whether a convolution whose kernel's spectrum is computed by DFT matrices packs pairs of batch items
-    into one complex signal (`_packed_planes_correlation`): from the rank `PACKED_PAIRS_MIN_RANK` gives for
-    the backend, with the broadcast ("channel-major") product, for an even batch size known when tracing
-    (`batch` counts overlap-save blocks), and where the kernel's spectrum is no larger than the inputs' and
-    outputs': packing keeps every frequency of the kernel (a real FFT keeps about half), so it pays only
-    while the kernel's channel pairs are few, `in / groups * out <= PACKED_MAX_KERNEL_RATIO * batch *
-    (in + out)`."""
-    backend_name = backend_name or keras.backend.backend()
-    min_rank = PACKED_PAIRS_MIN_RANK.get(backend_name)
-    return (min_rank is not None and rank >= min_rank
-            and product_layout(channels // groups, backend_name) == "channel-major"
-            and isinstance(batch, int) and batch % 2 == 0
-            and channels // groups * filters <= PACKED_MAX_KERNEL_RATIO * batch * (channels + filters))
-
-
 def _packed_planes_correlation(x, kernel, positions, lengths, working, groups, transposed=False):
     """The circular correlation `(B, F, *lengths)` of real `x` `(B, C, *n)` with the kernel's taps at
     `positions` (a transposed convolution's kernel when `transposed`), two batch items per complex FFT.
@@ -352,21 +230,6 @@ def _packed_planes_correlation(x, kernel, positions, lengths, working, groups, t
     y = backend.ifftn(_planes_product(spectrum, k_planes, groups, x.shape[0] // 2))
     y = ops.stack([ops.real(y), ops.imag(y)], axis=1)
     return ops.reshape(y, (x.shape[0], *y.shape[2:]))
-
-
-def _by_planes(layout):
-    """Whether a kernel spectrum by DFT is computed and multiplied on real planes (`_dft_kernel_planes`,
-    `_planes_product`) without packing: with the "channel-major" product, on the backends `PLANES_PRODUCT`
-    names."""
-    return layout == "channel-major" and PLANES_PRODUCT.get(keras.backend.backend(), False)
-
-
-def product_layout(per_group, backend_name=None):
-    """The kernel spectrum's layout for the spectral product of `per_group` input channels per group:
-    "channel-major" (a sum of broadcast products) up to the backend's `PRODUCT_LOOP_MAX_CHANNELS`,
-    "frequency-major" (a batched matrix product per frequency) above."""
-    limit = PRODUCT_LOOP_MAX_CHANNELS.get(backend_name or keras.backend.backend(), 8)
-    return "channel-major" if per_group <= limit else "frequency-major"
 
 
 def _spectra_product(x_spectrum, k_spectrum, groups, batch, layout):
@@ -397,21 +260,20 @@ def _spectra_product(x_spectrum, k_spectrum, groups, batch, layout):
     return ops.reshape(y, (batch, filters, *frequency_shape))
 
 
-def _circular_correlation(x, kernel, lengths, groups, working, positions=None, flip=True, transposed=False):
+def _circular_correlation(x, kernel, lengths, groups, working, product, positions=None, flip=True,
+                          transposed=False):
     """The circular correlation `(B, F, *lengths)` of real `x` `(B, C, *n)` with the kernel: its spectrum by
     DFT matrices with the taps at `positions`, or, without `positions`, by the FFT of the dilated kernel
-    (reversed when `flip`). Runs the spectral product `product_layout` and the backend's constants say:
-    packed pairs, planes, or complex spectra."""
+    (reversed when `flip`), multiplied as `product` says (`FftPlan.product`; "planes" and "packed" need
+    the DFT, "packed" an even batch)."""
     rank = len(lengths)
     axes = tuple(range(2, rank + 2))
-    channels = x.shape[1]
-    filters = kernel.shape[-2] if transposed else kernel.shape[-1]
-    layout = product_layout(channels // groups)
-    if positions is not None and packs_pairs(x.shape[0], channels, filters, groups, rank):
+    layout = "frequency-major" if product == "matmul" else "channel-major"
+    if positions is not None and product == "packed":
         return _packed_planes_correlation(x, kernel, positions, lengths, working, groups, transposed)
     batch = ops.shape(x)[0]
     x_spectrum = _rfftn(x, axes, lengths)
-    if positions is not None and _by_planes(layout):
+    if positions is not None and product in ("planes", "packed"):
         k_planes = _dft_kernel_planes(kernel, positions, lengths, working, transposed)
         y_spectrum = _planes_product(x_spectrum, k_planes, groups, batch)
     else:
@@ -453,15 +315,6 @@ def _circular_slice(x, axis, start, count, step, length):
     return ops.take(x, ops.convert_to_tensor(indices, "int32"), axis=axis)
 
 
-def _plan(sizes, extents, kernel_size, padding, padding_mode, batch, channels, filters, groups, working):
-    from structconv import config
-    from structconv.ops.algorithm import fft_plan
-
-    return fft_plan(sizes, extents, kernel_size, tuple(padding), padding_mode, batch or 1, channels, filters,
-                    groups, 8 if working == "float64" else 4, keras.backend.backend(),
-                    config.fft_memory_budget(), GEOMETRY)
-
-
 def _frame(x, axis, count, step, extent):
     """Cuts `axis` into `count` overlapping blocks of `step + extent - 1` samples, `step` apart (zeros past
     the end): the axis becomes two, `(count, block)`. Needs `extent - 1 <= step`."""
@@ -475,17 +328,16 @@ def _frame(x, axis, count, step, extent):
     return ops.concatenate([head, tail], axis=axis + 1)
 
 
-def fft_conv(inputs, kernel, args, padding):
-    """`conv` by FFT once arguments are checked and `padding` resolved; same result as the direct path."""
+def fft_conv(inputs, kernel, args, plan):
+    """`conv` by FFT as `plan` (an `FftPlan`) says, with `args` (a `ConvProblem`: resolved padding,
+    strides, dilation, groups, data format); the same result as the direct path."""
     rank, dtype = args.rank, ops.dtype(inputs)
+    padding = args.padding
     working = _WORKING_FLOAT[keras.backend.standardize_dtype(dtype)]
     x = _to_channels_first(inputs, rank, args.data_format)
-    channels, filters = x.shape[1], kernel.shape[-1]
     sizes = tuple(x.shape[2:])
     kernel_size = tuple(kernel.shape[:rank])
     extents = tuple((k - 1) * d + 1 for k, d in zip(kernel_size, args.dilation_rate))
-    plan = _plan(sizes, extents, kernel_size, padding, args.padding_mode, x.shape[0], channels, filters,
-                 args.groups, working)
     if args.padding_mode != "zeros" or plan.blocked:
         x = pad_spatial(x, padding, args.padding_mode, "channels_first")
         sizes = tuple(x.shape[2:])
@@ -503,15 +355,15 @@ def fft_conv(inputs, kernel, args, padding):
                 order.insert(1, order.pop(2 + axis))
                 x = ops.transpose(x, order)
                 x = ops.reshape(x, (-1, *x.shape[2:]))
-    if KERNEL_TRANSFORM == "dft" or KERNEL_TRANSFORM is None and plan.kernel_by_dft:
+    if plan.kernel_transform == "dft":
         # Taps placed at `before - t * d`: flip, dilation and padding offset in one constant matrix.
         positions = [before - d * np.arange(k) for k, d, (before, _) in
                      zip(kernel_size, args.dilation_rate, padding)]
-        y = _circular_correlation(x, kernel, lengths, args.groups, working, positions)
+        y = _circular_correlation(x, kernel, lengths, args.groups, working, plan.product, positions)
         starts = (0,) * rank
     else:
         k = dilate_kernel(kernel, args.dilation_rate)
-        y = _circular_correlation(x, k, lengths, args.groups, working, flip=True)
+        y = _circular_correlation(x, k, lengths, args.groups, working, plan.product, flip=True)
         starts = tuple(e - 1 - before for e, (before, _) in zip(extents, padding))
     if plan.blocked:
         # Each block's first `step` outputs, the blocks put back side by side (first axis first: its blocks
@@ -537,8 +389,9 @@ def fft_conv(inputs, kernel, args, padding):
     return _from_channels_first(ops.cast(y, dtype), rank, args.data_format)
 
 
-def fft_conv_transpose_full(inputs, kernel, args):
-    """The *full* transposed convolution by FFT (cropping is the caller's, as for the direct path)."""
+def fft_conv_transpose_full(inputs, kernel, args, plan):
+    """The *full* transposed convolution by FFT as `plan` says (cropping is the caller's, as for the
+    direct path)."""
     rank, dtype = args.rank, ops.dtype(inputs)
     working = _WORKING_FLOAT[keras.backend.standardize_dtype(dtype)]
     x = ops.cast(_to_channels_first(inputs, rank, args.data_format), working)
@@ -548,13 +401,13 @@ def fft_conv_transpose_full(inputs, kernel, args):
     kernel_size = tuple(kernel.shape[:rank])
     extents = tuple((k - 1) * d + 1 for k, d in zip(kernel_size, args.dilation_rate))
     full = tuple((n - 1) * s + e for n, s, e in zip(sizes, args.strides, extents))
-    lengths = transpose_fft_lengths(sizes, extents, args.strides)
-    if _kernel_by_dft(kernel_size, lengths, working):
+    lengths = plan.lengths
+    if plan.kernel_transform == "dft":
         positions = [d * np.arange(k) for k, d in zip(kernel_size, args.dilation_rate)]
-        y = _circular_correlation(x, kernel, lengths, 1, working, positions, transposed=True)
+        y = _circular_correlation(x, kernel, lengths, 1, working, plan.product, positions, transposed=True)
     else:
         k = dilate_kernel(kernel, args.dilation_rate)
-        y = _circular_correlation(x, k, lengths, 1, working, flip=False, transposed=True)
+        y = _circular_correlation(x, k, lengths, 1, working, plan.product, flip=False, transposed=True)
     for axis, n in enumerate(full):
         y = slice_axis(y, 2 + axis, 0, n)
     return _from_channels_first(ops.cast(y, dtype), rank, args.data_format)

@@ -1,0 +1,31 @@
+"""Plans kept by a layer per input shape, so that an eager call (PyTorch) runs no planning Python."""
+
+from keras import ops
+
+from structconv.ops.conv import as_float_tensors
+from structconv.ops.planner import settings_key
+
+# Input shapes whose plan a layer keeps (a fully convolutional model fed many sizes starts over).
+MAX_PLANS = 64
+
+
+def cached_plan(layer, inputs, kernel, prepare):
+    """`(inputs, kernel, problem, plan)`: the operands as one float dtype and the plan that
+    `prepare(inputs, kernel, layer.arguments, training)` (`ops.conv.prepare_conv` or
+    `ops.conv_transpose.prepare_conv_transpose`) makes for them, kept on `layer` per shapes, dtypes,
+    training flag and planner settings. `training` is Keras's flag as `call` received it (None outside)."""
+    inputs, kernel = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
+    training = getattr(layer, "_training_hint", None)
+    key = (tuple(inputs.shape), str(inputs.dtype), tuple(kernel.shape), str(kernel.dtype), training,
+           settings_key())
+    plans = layer.__dict__.get("_structconv_plans")
+    if plans is None:
+        plans = {}
+        object.__setattr__(layer, "_structconv_plans", plans)  # plain Python values: nothing to track
+    inputs, kernel = as_float_tensors(inputs, kernel)
+    found = plans.get(key)
+    if found is None:
+        if len(plans) >= MAX_PLANS:
+            plans.clear()
+        found = plans[key] = prepare(inputs, kernel, layer.arguments, training)
+    return (inputs, kernel, *found)

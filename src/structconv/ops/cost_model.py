@@ -1,0 +1,110 @@
+"""The cost model: modelled times of the direct and FFT algorithms from static shapes, in microseconds.
+
+With `B` the batch, `C` input and `F` output channels, `g` groups, `N` the points of one FFT (the product of
+the FFT lengths) and `M` the complex points of one real spectrum:
+
+- direct: `overhead + flops / rate[rank] + bytes / bandwidth`, with `2 * B * outputs * taps * (C / g) * F`
+  flops and the bytes of the (padded) input and of the output.
+- FFT: `overhead` plus, each at its own rate, the `B * C` forward and `B * F` inverse real FFTs
+  (`2.5 * N * log2(N)` flops each, a pass along an axis too long for a core's cache counted
+  `OUT_OF_CACHE_FACTOR` times), the kernel's spectrum (`(C / g) * F` more FFTs, or a DFT by matrices, 8 flops
+  per complex multiply-add), the spectral product (`8 * B * (C / g) * F * M` flops) and memory traffic
+  (the spectra, the real tensors at the FFT lengths, and overlap-save copies, `FRAME_COPIES`).
+
+The constants come from a profile (`structconv.tuning.profile`): fitted to measured times by
+`structconv calibrate` on the user's machine, or shipped. The model is a guess that ranks candidates; where
+it is not clearly sure, the planner measures (`ops.planner`). Pure Python, no framework import.
+"""
+
+import math
+
+from structconv.ops.fft_geometry import dft_multiply_adds, spectrum_size
+
+# Overlap-save copies per axis cut into blocks, of the input and of the output blocks (profiled: torch
+# eager makes about 3 and 2 of them, XLA and TensorFlow fuse them into about one each way; docs/fft.md).
+FRAME_COPIES = {"torch": (3, 2), "tensorflow": (1, 1), "jax": (1, 1)}
+# An FFT pass along an axis whose complex data (`L * 2 * itemsize` bytes) exceeds a core's L2 cache runs
+# from main memory: measured 3.6-4.2x slower per flop than cache-resident passes (2026-11-22).
+FFT_CACHE_BYTES = 2 * 2**20
+OUT_OF_CACHE_FACTOR = 4.0
+
+
+def per_rank(rates, rank):
+    """The entry of `rank` in a tuple for ranks 1, 2, ...; the last entry holds for all higher ranks."""
+    return rates[min(rank, len(rates)) - 1]
+
+
+def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
+                 min_channels=1):
+    """The direct algorithm's work: flops (at least `min_channels` input and output channels per group)
+    and bytes of its (padded) input and output."""
+    per_group = max(channels // groups, min_channels) * max(filters // groups, min_channels)
+    return {
+        "flops": 2.0 * batch * math.prod(outputs) * math.prod(kernel_size) * per_group * groups,
+        "memory": itemsize * batch * (channels * math.prod(padded_sizes) + filters * math.prod(outputs)),
+    }
+
+
+def fft_flops(lengths, itemsize=4):
+    """Flops of one real FFT of `lengths`, `2.5 * N * log2(N)`, each axis's pass counted
+    `OUT_OF_CACHE_FACTOR` times when its complex data exceeds `FFT_CACHE_BYTES`."""
+    points = math.prod(lengths)
+    passes = sum(math.log2(n) * (OUT_OF_CACHE_FACTOR if 2 * itemsize * n > FFT_CACHE_BYTES else 1.0)
+                 for n in lengths if n > 1)
+    return 2.5 * points * max(passes, 1.0)
+
+
+def fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed=False):
+    """Working memory of one FFT convolution: the real input and output at the FFT lengths, and the three
+    spectra (the kernel's at every frequency when batch items are `packed` in pairs)."""
+    points, half = math.prod(lengths), spectrum_size(lengths)
+    spectra = (batch * channels + batch * filters) * half + (channels // groups) * filters * (
+        points if packed else half)
+    real = (batch * channels + batch * filters) * points
+    return 2 * itemsize * spectra + itemsize * real
+
+
+def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, kernel_by_dft, framed_axes=0,
+              packed=False, backend_name="torch"):
+    """The FFT algorithm's work per term: flops of the FFTs, of the kernel's DFT, of the product, and bytes
+    of memory traffic. `batch` counts overlap-save blocks; `framed_axes` axes are cut into blocks."""
+    points, half = math.prod(lengths), spectrum_size(lengths)
+    pairs = (channels // groups) * filters
+    transforms = batch * channels + batch * filters + (0 if kernel_by_dft else pairs)
+    padded_kernel = 0 if kernel_by_dft else itemsize * pairs * points
+    copies_in, copies_out = FRAME_COPIES.get(backend_name, FRAME_COPIES["torch"])
+    framing = itemsize * batch * (copies_in * channels + copies_out * filters) * points * framed_axes
+    return {
+        "fft": transforms * fft_flops(lengths, itemsize),
+        "dft": 8.0 * pairs * dft_multiply_adds(kernel_size, lengths, not packed) if kernel_by_dft else 0.0,
+        "product": 8.0 * batch * pairs * half,
+        "memory": (fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed)
+                   + padded_kernel + framing),
+    }
+
+
+def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):
+    """Modelled time of the direct algorithm (forward)."""
+    rank = len(outputs)
+    min_channels = costs.direct_min_channels if rank <= 3 else 1
+    terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
+                         min_channels)
+    return (costs.direct_overhead_us + terms["flops"] / (per_rank(costs.direct_gflops, rank) * 1e3)
+            + terms["memory"] / (costs.direct_gbps * 1e3))
+
+
+def kernel_by_dft(costs, kernel_size, lengths, itemsize=4):
+    """True when the kernel's spectrum is modelled cheaper by DFT matrices than by FFT (per channel pair:
+    one FFT and the zero-padded copy it transforms, against the DFT's multiply-adds)."""
+    points = math.prod(lengths)
+    fft = (fft_flops(lengths, itemsize) / (per_rank(costs.fft_gflops, len(lengths)) * 1e3)
+           + itemsize * points / (costs.fft_gbps * 1e3))
+    dft = 8.0 * dft_multiply_adds(kernel_size, lengths) / (costs.dft_gflops * 1e3)
+    return dft < fft
+
+
+def fft_us(costs, terms, rank):
+    """Modelled time of the FFT algorithm (forward) from its `fft_terms`."""
+    rates = {"fft": per_rank(costs.fft_gflops, rank), "dft": costs.dft_gflops,
+             "product": costs.product_gflops, "memory": costs.fft_gbps}
+    return costs.fft_overhead_us + sum(work / (rates[name] * 1e3) for name, work in terms.items())

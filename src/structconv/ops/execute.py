@@ -1,0 +1,36 @@
+"""The executor: runs a `Plan` for its `ConvProblem`. It never decides anything the plan holds."""
+
+from structconv._backend import get_backend
+from structconv.ops.decomposition import decomposed_conv, decomposed_conv_transpose
+from structconv.ops.fft_conv import fft_conv, fft_conv_transpose_full
+from structconv.ops.padding import pad_spatial
+
+
+def execute(plan, problem, inputs, kernel):
+    """`conv` of `inputs` and `kernel` (float tensors of one dtype, shapes as `problem` says) by `plan`;
+    for a transposed problem, the *full* transposed convolution (the caller crops it)."""
+    if problem.transposed:
+        return _conv_transpose_full(plan, problem, inputs, kernel)
+    if plan.algorithm == "fft":
+        return fft_conv(inputs, kernel, problem, plan.fft)
+    backend = get_backend()
+    padding = problem.padding
+    if problem.padding_mode != "zeros" and any(any(pair) for pair in padding if pair is not None):
+        inputs = pad_spatial(inputs, padding, problem.padding_mode, problem.data_format)
+        padding = ((0, 0),) * problem.rank
+    if plan.direct == "native":
+        return backend.conv(inputs, kernel, problem.strides, padding, problem.dilation_rate, problem.groups,
+                            problem.data_format)
+    return decomposed_conv(inputs, kernel, problem, padding, backend.conv, backend.DECOMPOSE_TO_RANK,
+                           backend.PREFERRED_DATA_FORMAT, plan.direct)
+
+
+def _conv_transpose_full(plan, problem, inputs, kernel):
+    backend = get_backend()
+    if plan.algorithm == "fft":
+        return fft_conv_transpose_full(inputs, kernel, problem, plan.fft)
+    if plan.direct == "native":
+        return backend.conv_transpose(inputs, kernel, problem.strides, problem.dilation_rate,
+                                      problem.data_format)
+    return decomposed_conv_transpose(inputs, kernel, problem, backend.conv_transpose,
+                                     backend.DECOMPOSE_TO_RANK, backend.PREFERRED_DATA_FORMAT)

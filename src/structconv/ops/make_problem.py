@@ -1,0 +1,52 @@
+"""Builds the `ConvProblem` of a call from its tensors and checked arguments (the one place that reads a
+tensor's shape, dtype and device for planning)."""
+
+import keras
+
+from structconv._backend import get_backend
+from structconv.ops.arguments import split_shape
+from structconv.ops.problem import ConvProblem, is_static
+
+
+def expects_gradient(inputs, kernel, training=None):
+    """Whether the gradient of a convolution of `inputs` and `kernel` will be taken: `training` when given
+    (a Keras layer knows it), else what the backend can tell (eager torch: autograd is recording and a
+    tensor requires a gradient; JAX: a tensor is traced by `jax.grad` or its kin; TensorFlow: no)."""
+    if training is not None:
+        return bool(training)
+    return bool(get_backend().is_differentiating(inputs, kernel))
+
+
+def _size(n):
+    return n if is_static(n) else None
+
+
+def conv_problem(inputs, kernel, args, padding, training=None, transposed=False):
+    """The problem of `conv` (or of the full `conv_transpose`, `transposed`) of float tensors of one dtype,
+    with checked `args` and resolved `padding` (ignored when `transposed`). Symbolic sizes become None."""
+    spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
+    rank = args.rank
+    if transposed:
+        padding, filters, groups = ((0, 0),) * rank, kernel.shape[-2], 1
+    else:
+        filters, groups = kernel.shape[-1], args.groups
+    backend = get_backend()
+    return ConvProblem(
+        backend=keras.backend.backend(),
+        device=backend.device_of(inputs, kernel),
+        rank=rank,
+        batch=_size(inputs.shape[0]),
+        spatial=tuple(_size(n) for n in spatial),
+        channels=int(channels),
+        filters=int(filters),
+        kernel_size=tuple(int(k) for k in kernel.shape[:rank]),
+        groups=groups,
+        strides=tuple(args.strides),
+        dilation_rate=tuple(args.dilation_rate),
+        padding=tuple(None if pair is None else tuple(pair) for pair in padding),
+        padding_mode=args.padding_mode,
+        dtype=keras.backend.standardize_dtype(inputs.dtype),
+        data_format=args.data_format,
+        transposed=transposed,
+        training=expects_gradient(inputs, kernel, training),
+    )

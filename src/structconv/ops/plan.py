@@ -1,0 +1,61 @@
+"""`Plan`: every decision about how one `ConvProblem` is computed. Executors take a plan and never decide."""
+
+import dataclasses
+
+DIRECT_METHODS = ("native", "inputs", "filters")  # the backend's own conv; a decomposition's stacking
+KERNEL_TRANSFORMS = ("dft", "fft")
+PRODUCTS = ("loop", "matmul", "planes", "packed")
+
+
+@dataclasses.dataclass(frozen=True)
+class FftPlan:
+    """How the FFT convolution runs.
+
+    `geometry`: `"whole"` (the input transformed at once, zero padding never materialised) or a block factor
+    (overlap-save: the padded input cut on each axis into `counts` blocks of `lengths` samples, `steps`
+    outputs apart). `kernel_transform`: the kernel's spectrum by DFT matrices or by the FFT of the padded
+    kernel. `product`: how channels contract per frequency: a sum of broadcast products on complex spectra
+    (`"loop"`) or on real planes (`"planes"`), the same with pairs of batch items packed into one complex FFT
+    (`"packed"`), or a batched matrix product per frequency (`"matmul"`).
+    """
+
+    geometry: object
+    lengths: tuple
+    steps: tuple
+    counts: tuple
+    kernel_transform: str
+    product: str
+    memory: int
+
+    @property
+    def blocked(self):
+        return self.geometry != "whole"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """`algorithm` `"direct"` (with `direct`: the backend's `"native"` convolution, or a decomposition
+    stacking `"inputs"` or `"filters"`) or `"fft"` (with `fft`). `modelled_us`: the cost model's time;
+    `source`: where the decision came from; `measured_us`: times of the candidates when measured."""
+
+    algorithm: str
+    direct: str = "native"
+    fft: FftPlan = None
+    modelled_us: float = 0.0
+    source: str = "model"
+    measured_us: tuple = ()
+
+    @property
+    def label(self):
+        """A short stable name of the executed variant (plan files, `explain_choice`, benchmarks)."""
+        if self.algorithm == "direct":
+            return f"direct:{self.direct}"
+        f = self.fft
+        return f"fft:{f.geometry}:{f.kernel_transform}:{f.product}"
+
+
+def forced(algorithm="direct", direct="native", **fft_fields):
+    """A plan built by hand (tests, benchmarks): `forced("fft", geometry=..., ...)` needs every `FftPlan`
+    field; the executors check nothing else."""
+    return Plan(algorithm=algorithm, direct=direct, fft=FftPlan(**fft_fields) if fft_fields else None,
+                source="forced")

@@ -1,0 +1,233 @@
+"""The planner: `ConvProblem` -> `Plan`, by the cost model and, where it is not clearly sure, by measuring.
+
+Candidates are every way the backend can run the problem: its own convolution (ranks it has, and on JAX
+any rank), each stacking of the decomposition above those ranks, and FFT plans (the whole input, or
+overlap-save blocks), each with the kernel transform and product the profile prefers. The cost model
+(`ops.cost_model`, constants from `structconv.tuning.profile`) prices them, for forward + backward when
+the gradient will be taken. Then, by `structconv.config.autotune()`:
+
+- `"off"`: the cheapest by the model (reproducible, no timing);
+- `"uncertain"` (default): the candidates modelled within the profile's `uncertainty` factor of the
+  cheapest are timed once, on data of the problem's shape, in the form they run (`tuning.autotune`), and the
+  fastest is kept, in memory and in a plan file of this machine, so a second process measures nothing;
+- `"always"`: every candidate the rules allow is timed.
+
+Rules that hold in every mode: kernels of fewer than `fft_min_taps` taps never run by FFT under "auto",
+FFT never exceeds the memory budget, sizes unknown when traced run direct, and an overlap-save plan must be
+modelled `BLOCK_MARGIN` times cheaper than the whole transform.
+"""
+
+import dataclasses
+import math
+
+from structconv import config
+from structconv._backend import get_backend
+from structconv.errors import StructconvError
+from structconv.ops import cost_model
+from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
+from structconv.ops.plan import FftPlan, Plan
+from structconv.tuning import fingerprint as fingerprints
+from structconv.tuning import plan_file
+from structconv.tuning import profile as profiles
+
+# An overlap-save plan is modelled at this factor of its cost: whole power-of-two transforms are faster per
+# flop than the mixed-radix blocks the model was fitted on.
+BLOCK_MARGIN = 1.1
+# Problems whose direct time is modelled below this many FFT overheads never run by FFT.
+TINY_OVERHEADS = 2.0
+# Stackings the profile does not prefer, and XLA's own N-D convolution above rank 3, have no rate of their
+# own in the model: they are priced at these factors of the preferred decomposition, close enough to be
+# measured in "uncertain" mode, never chosen by the model alone.
+UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0}
+# At most this many candidates are timed per problem (the cheapest by the model).
+MAX_MEASURED = 4
+
+_plans = {}
+_measured_without_batch = {}
+_generation = [0]
+
+
+def clear_plans():
+    """Forgets every plan in memory (after a calibration, or in tests); plan files stay. Layers drop the
+    plans they keep too (`generation`)."""
+    _plans.clear()
+    _measured_without_batch.clear()
+    _generation[0] += 1
+
+
+def settings_key():
+    """What a plan depends on beyond its problem and algorithm: the memory budget, the autotuning mode and
+    the planner's generation (bumped by `clear_plans`)."""
+    return config.fft_memory_budget(), config.autotune(), _generation[0]
+
+
+def machine_id(problem):
+    return fingerprints.fingerprint_id(fingerprints.fingerprint(problem.backend, problem.device))
+
+
+def profile_for(backend_name, device="cpu"):
+    """The profile in force: the one `structconv calibrate` stored for this machine, else the shipped one."""
+    print_id = fingerprints.fingerprint_id(fingerprints.fingerprint(backend_name, device))
+    return profiles.calibrated(backend_name, device, print_id) or profiles.shipped(backend_name, device)
+
+
+def _direct_candidates(problem, profile, base_us):
+    backend = get_backend()
+    native_max = backend.NATIVE_MAX_RANK
+    if native_max is None and problem.rank <= 3 or native_max is not None and problem.rank <= native_max:
+        return [("native", base_us)]
+    strategy = profile.strategy
+    peeled = math.prod(problem.kernel_size[: problem.rank - backend.DECOMPOSE_TO_RANK])
+    if problem.transposed:
+        options = ["filters"]
+        preferred = "filters"
+    else:
+        preferred = strategy.decompose_stacking if problem.training else strategy.decompose_stacking_inference
+        limit = strategy.decompose_filters_max_taps
+        if preferred == "filters" and (problem.groups > 1 or peeled <= 1 or (
+                problem.training and limit is not None and peeled > limit)):
+            preferred = "inputs"
+        options = ["inputs"] + (["filters"] if problem.groups == 1 and peeled > 1 else [])
+    found = [(option, base_us if option == preferred else base_us * UNMODELLED_FACTOR["other_stacking"])
+             for option in options]
+    if native_max is None:
+        found.append(("native", base_us * UNMODELLED_FACTOR["native_nd"]))
+    return found
+
+
+def _product(problem, profile, kernel_transform, batch):
+    strategy = profile.strategy
+    per_group = problem.channels // problem.groups
+    if per_group > strategy.product_loop_max_channels:
+        return "matmul"
+    if kernel_transform != "dft":
+        return "loop"
+    min_rank = strategy.packed_pairs_min_rank
+    pairs = per_group * problem.filters
+    if (min_rank is not None and problem.rank >= min_rank and batch % 2 == 0
+            and pairs <= strategy.packed_max_kernel_ratio * batch * (problem.channels + problem.filters)):
+        return "packed"
+    return "planes" if strategy.planes_product else "loop"
+
+
+def _fft_candidates(problem, profile):
+    costs, itemsize = profile.costs, problem.itemsize
+    batch = problem.planned_batch
+    if problem.transposed:
+        lengths = transpose_fft_lengths(problem.spatial, problem.extents, problem.strides)
+        options = [("whole", lengths, (), (1,) * problem.rank)]
+    else:
+        options = list(geometries(problem.spatial, problem.extents, problem.padding, problem.padding_mode))
+    found = []
+    for geometry, lengths, steps, counts in options:
+        blocks = batch * math.prod(counts)
+        by_dft = cost_model.kernel_by_dft(costs, problem.kernel_size, lengths, itemsize)
+        transform = "dft" if by_dft else "fft"
+        product = _product(problem, profile, transform, blocks)
+        packed = product == "packed"
+        terms = cost_model.fft_terms(blocks, problem.channels, problem.filters, problem.groups, lengths,
+                                     problem.kernel_size, itemsize, by_dft, sum(c > 1 for c in counts),
+                                     packed, problem.backend)
+        modelled = cost_model.fft_us(costs, terms, problem.rank)
+        if geometry != "whole":
+            modelled *= BLOCK_MARGIN
+        memory = cost_model.fft_memory_bytes(blocks, problem.channels, problem.filters, problem.groups,
+                                             lengths, itemsize, packed)
+        fft = FftPlan(geometry=geometry, lengths=tuple(lengths), steps=tuple(steps), counts=tuple(counts),
+                      kernel_transform=transform, product=product, memory=int(memory))
+        found.append((fft, modelled))
+    return found
+
+
+def candidates(problem, profile=None):
+    """Every plan the backend can run for `problem`, each with its modelled time (`modelled_us`, forward +
+    backward when `problem.training`, the FFT margin applied), cheapest first; none over any rule but
+    the memory budget, which the caller applies."""
+    profile = profile or profile_for(problem.backend, problem.device)
+    costs, rank = profile.costs, problem.rank
+    base = cost_model.direct_us(costs, problem.planned_batch, problem.outputs, problem.kernel_size,
+                                problem.channels, problem.filters, problem.groups, problem.padded,
+                                problem.itemsize)
+    direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
+    fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
+    plans = [Plan("direct", direct=method, modelled_us=us * direct_factor)
+             for method, us in _direct_candidates(problem, profile, base)]
+    if problem.static:
+        margin = cost_model.per_rank(costs.fft_margin, rank)
+        plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
+                  for fft, us in _fft_candidates(problem, profile)]
+    return sorted(plans, key=lambda plan: plan.modelled_us)
+
+
+def _allowed(problem, plans, algorithm, profile, budget):
+    direct = [p for p in plans if p.algorithm == "direct"]
+    ffts = [p for p in plans if p.algorithm == "fft"]
+    if algorithm == "direct":
+        return direct
+    if algorithm == "fft":
+        if not problem.static:
+            raise StructconvError(
+                "Invalid `algorithm`: received 'fft'. Expected 'direct' or 'auto' for inputs of spatial "
+                "sizes unknown when traced.")
+        within = [p for p in ffts if p.fft.memory <= budget]
+        if not within:
+            smallest = min(ffts, key=lambda p: p.fft.memory).fft
+            raise StructconvError(
+                f"algorithm='fft' needs an estimated {smallest.memory / 2**20:.1f} MiB of working memory "
+                f"(FFT lengths {smallest.lengths}), over the budget of {budget / 2**20:.1f} MiB. Use "
+                "algorithm='direct' or 'auto', or raise the budget with "
+                "structconv.config.set_fft_memory_budget().")
+        return within
+    if problem.taps < profile.strategy.fft_min_taps:
+        return direct
+    tiny = min(p.modelled_us for p in direct) < TINY_OVERHEADS * profile.costs.fft_overhead_us
+    return direct + ([] if tiny else [p for p in ffts if p.fft.memory <= budget])
+
+
+def plan_conv(problem, algorithm="auto"):
+    """The plan for `problem` under `algorithm` ("auto", "direct" or "fft"); cached per problem."""
+    budget, mode, generation = settings_key()
+    key = (problem, algorithm, budget, mode, generation)
+    plan = _plans.get(key)
+    if plan is None:
+        plan = _plan(problem, algorithm, budget, mode)
+        _plans[key] = plan
+    return plan
+
+
+def _plan(problem, algorithm, budget, mode):
+    profile = profile_for(problem.backend, problem.device)
+    allowed = _allowed(problem, candidates(problem, profile), algorithm, profile, budget)
+    best = allowed[0]
+    if len(allowed) == 1 or mode == "off":
+        return dataclasses.replace(best, source="rule" if len(allowed) == 1 else profile.source + " profile")
+    band = math.inf if mode == "always" else profile.uncertainty
+    contenders = [p for p in allowed if p.modelled_us <= best.modelled_us * band][:MAX_MEASURED]
+    if len(contenders) == 1:
+        return dataclasses.replace(best, source=profile.source + " profile")
+    if not isinstance(problem.batch, int):
+        # A trace with an unknown batch (a last partial batch, a generalised tf.function): the choice
+        # measured for the same problem at a known batch, else the model.
+        label = _measured_without_batch.get((problem.without_batch(), algorithm))
+        chosen = [p for p in contenders if p.label == label]
+        return dataclasses.replace(chosen[0] if chosen else best, source="measured" if chosen else
+                                   profile.source + " profile")
+    machine = machine_id(problem)
+    remembered = plan_file.lookup(problem, machine)
+    if remembered is not None:
+        chosen = [p for p in contenders if p.label == remembered["label"]]
+        if chosen:
+            _measured_without_batch[(problem.without_batch(), algorithm)] = chosen[0].label
+            return dataclasses.replace(chosen[0], source="plan file",
+                                       measured_us=tuple(sorted(remembered.get("times_us", {}).items())))
+    from structconv.tuning import autotune
+
+    times = autotune.measure(problem, contenders)
+    timed = [(times[p.label], p) for p in contenders if times.get(p.label) is not None]
+    if not timed:  # every candidate failed to run outside the trace: the model
+        return dataclasses.replace(best, source=profile.source + " profile")
+    fastest = min(timed, key=lambda pair: pair[0])[1]
+    measured = tuple(sorted((label, round(us, 1)) for label, us in times.items() if us is not None))
+    plan_file.record(problem, machine, fastest.label, dict(measured))
+    _measured_without_batch[(problem.without_batch(), algorithm)] = fastest.label
+    return dataclasses.replace(fastest, source="measured", measured_us=measured)

@@ -1,0 +1,47 @@
+"""Measured plans remembered across processes, as FFTW keeps wisdom: one JSON file per machine
+fingerprint in the cache directory, `{"entries": {problem key: {"label", "times_us", "date"}}}`.
+
+Reads happen once per process and file; each measured plan is merged in under a lock and written
+atomically (`tuning.storage`), so concurrent processes never corrupt the file or lose each other's plans.
+"""
+
+import os
+import time
+
+from structconv.tuning import storage
+
+_loaded = {}
+
+
+def path_for(machine_id):
+    return os.path.join(storage.cache_dir(), f"plans-{machine_id}.json")
+
+
+def _entries(path):
+    if path not in _loaded:
+        data = storage.read_json(path)
+        entries = data.get("entries") if data else None
+        if entries is not None and not isinstance(entries, dict):
+            storage.warn_once(path, "malformed plan file")
+            entries = None
+        _loaded[path] = dict(entries or {})
+    return _loaded[path]
+
+
+def lookup(problem, machine_id):
+    """The remembered entry for `problem` on this machine, or None."""
+    entry = _entries(path_for(machine_id)).get(problem.key())
+    return entry if isinstance(entry, dict) and isinstance(entry.get("label"), str) else None
+
+
+def record(problem, machine_id, label, times_us):
+    """Remembers the measured winner `label` of `problem` (in memory, and in the file where writable)."""
+    path = path_for(machine_id)
+    entry = {"label": label, "times_us": times_us, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    _entries(path)[problem.key()] = entry
+    storage.merge_json(path, {problem.key(): entry})
+
+
+def forget_loaded():
+    """Drops what was read (tests; after the cache directory changes)."""
+    _loaded.clear()

@@ -1,0 +1,166 @@
+"""A profile: the cost model's constants and the strategy tables of one backend on one device class.
+
+Shipped profiles (`profiles/<backend>-<device>.json`) hold what was fitted on the project's machines, with
+their provenance (machine, threads, date, command, fit error, constants that sit on a bound). A profile
+fitted by `structconv calibrate` on the user's machine is stored in the cache directory under the machine's
+fingerprint (`tuning.fingerprint`) and takes precedence. A device class without a shipped profile (a GPU)
+gets the CPU constants marked `"unprofiled"`: "auto" then measures every candidate it does not rule out.
+"""
+
+import dataclasses
+import functools
+import json
+import os
+
+from structconv.tuning import storage
+
+FORMAT = 1
+_SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "profiles")
+
+
+@dataclasses.dataclass(frozen=True)
+class Costs:
+    """The cost model's constants (see `ops.cost_model`): overheads in microseconds per call, rates in
+    Gflop/s, bandwidths in GB/s; per-rank tuples hold ranks 1, 2, ... and their last entry all higher
+    ranks."""
+
+    direct_overhead_us: float
+    direct_gflops: tuple
+    direct_gbps: float
+    fft_overhead_us: float
+    fft_gflops: tuple
+    dft_gflops: float
+    product_gflops: float
+    fft_gbps: float
+    # Per rank: "auto" models FFT as chosen where it is this many times cheaper than direct.
+    fft_margin: tuple = (1.0,)
+    # Per rank: forward + backward time over forward time, of direct and of FFT.
+    direct_training: tuple = (1.0,)
+    fft_training: tuple = (1.0,)
+    # The direct algorithm's flops count at least this many channels per group at ranks 1-3 (XLA's CPU
+    # convolution takes as long at 1-8 channels as at 8).
+    direct_min_channels: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Strategy:
+    """How the executors run a plan's parts, where a backend has a measured preference (the planner
+    writes these into each plan; executors read only the plan)."""
+
+    # Spectral product: a sum of broadcast products up to this many input channels per group, else a
+    # batched matrix product per frequency.
+    product_loop_max_channels: int = 8
+    # The broadcast product with a kernel spectrum by DFT computed on real planes.
+    planes_product: bool = False
+    # From this rank pairs of batch items are packed into one complex FFT (None: never) ...
+    packed_pairs_min_rank: object = None
+    # ... while `in / groups * out <= ratio * batch * (in + out)`.
+    packed_max_kernel_ratio: float = 1.0
+    # Ranks above the backend's native ones: along which channel axis the decomposition stacks the peeled
+    # taps, with a gradient and without, and above how many peeled taps "filters" falls back to "inputs".
+    decompose_stacking: str = "inputs"
+    decompose_stacking_inference: str = "inputs"
+    decompose_filters_max_taps: object = None
+    # Kernels of fewer taps never run by FFT under "auto".
+    fft_min_taps: int = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    backend: str
+    device: str
+    costs: Costs
+    strategy: Strategy
+    # "auto" measures the candidates modelled within this factor of the best one (in "uncertain" mode).
+    uncertainty: float
+    source: str  # "shipped", "calibrated" or "unprofiled"
+    provenance: tuple = ()  # (key, value) pairs, as read from the file
+
+    @property
+    def description(self):
+        where = dict(self.provenance)
+        machine = where.get("machine", "unknown machine")
+        return f"{self.source} profile {self.backend}-{self.device} ({machine}, {where.get('date', '?')})"
+
+
+def _tuples(values):
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
+
+
+def from_dict(data, source):
+    """A `Profile` from its JSON form; raises `ValueError` on a malformed one."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"not a structconv profile of format {FORMAT}")
+    try:
+        return Profile(
+            backend=str(data["backend"]),
+            device=str(data["device"]),
+            costs=Costs(**_tuples(data["costs"])),
+            strategy=Strategy(**_tuples(data.get("strategy", {}))),
+            uncertainty=float(data.get("uncertainty", 4.0)),
+            source=source,
+            provenance=tuple(sorted((str(k), json.dumps(v) if not isinstance(v, str) else v)
+                                    for k, v in data.get("provenance", {}).items())),
+        )
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"malformed profile: {error}") from error
+
+
+def to_dict(profile, provenance=None):
+    return {
+        "format": FORMAT,
+        "backend": profile.backend,
+        "device": profile.device,
+        "uncertainty": profile.uncertainty,
+        "costs": dataclasses.asdict(profile.costs),
+        "strategy": dataclasses.asdict(profile.strategy),
+        "provenance": dict(provenance if provenance is not None else profile.provenance),
+    }
+
+
+@functools.cache
+def shipped(backend, device="cpu"):
+    """The profile shipped for `backend` on `device`; for a device class without one, the CPU profile
+    marked "unprofiled"."""
+    path = os.path.join(_SHIPPED_DIR, f"{backend}-{device}.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            return from_dict(json.load(handle), "shipped")
+    base = shipped(backend, "cpu") if device != "cpu" else shipped("torch", "cpu")
+    return dataclasses.replace(base, backend=backend, device=device, source="unprofiled",
+                               uncertainty=float("inf"))
+
+
+def calibrated_path(backend, device, fingerprint_id):
+    return os.path.join(storage.cache_dir(), f"profile-{backend}-{device}-{fingerprint_id}.json")
+
+
+_calibrated = {}
+
+
+def calibrated(backend, device, fingerprint_id):
+    """The profile `structconv calibrate` stored for this machine, or None (a corrupt one warns once)."""
+    path = calibrated_path(backend, device, fingerprint_id)
+    if path not in _calibrated:
+        data = storage.read_json(path)
+        profile = None
+        if data is not None:
+            try:
+                profile = from_dict(data, "calibrated")
+            except ValueError as error:
+                storage.warn_once(path, str(error))
+        _calibrated[path] = profile
+    return _calibrated[path]
+
+
+def save_calibrated(profile, fingerprint_id, provenance):
+    path = calibrated_path(profile.backend, profile.device, fingerprint_id)
+    _calibrated.pop(path, None)
+    if not storage.write_json(path, to_dict(profile, provenance)):
+        return None
+    return path
+
+
+def forget_loaded():
+    """Drops profiles read from the cache directory (after it changes, in tests and `calibrate`)."""
+    _calibrated.clear()
