@@ -41,27 +41,6 @@ def versions(names):
     return found
 
 
-def limit_threads(threads):
-    """Caps the threads of every framework at `threads` (0: their defaults). Call before importing them."""
-    if not threads:
-        return
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-    multi = "false" if threads == 1 else "true"
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_cpu_multi_thread_eigen={multi}"
-                               f" intra_op_parallelism_threads={threads}")
-    import keras
-
-    if keras.backend.backend() == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
-    elif keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
 def to_backend(array, backend):
     """A NumPy array as a tensor of `backend` (jax, tensorflow or torch), without a Keras conversion."""
     if backend == "jax":

@@ -37,7 +37,9 @@ import time
 from functools import partial
 
 import numpy as np
-from environment import limit_threads, machine, rotated, run_worker_process, to_backend, versions  # noqa: E402  (this folder is on sys.path)
+from environment import machine, rotated, run_worker_process, to_backend, versions  # noqa: E402  (this folder is on sys.path)
+
+from structconv.tuning.threads import limit_threads  # noqa: E402
 
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "scipy", "numpy", "fft-conv-pytorch")
 

@@ -177,6 +177,19 @@ def _run_shapes(args):
         return _shapes_error(str(error))
 
 
+def _calibrate_arguments(parser):
+    from structconv.tuning.command import add_arguments
+
+    add_arguments(parser)
+    _add_backend_argument(parser)
+
+
+def _run_calibrate(args):
+    from structconv.tuning.command import run
+
+    return run(args)
+
+
 COMMANDS = (
     Command(
         "demo",
@@ -189,6 +202,12 @@ COMMANDS = (
         "explain each layer's output shape: per-axis arithmetic, kernels, parameters, window diagrams",
         _shapes_arguments,
         _run_shapes,
+    ),
+    Command(
+        "calibrate",
+        "fit the cost model of algorithm='auto' to this machine (about 3 minutes per backend)",
+        _calibrate_arguments,
+        _run_calibrate,
     ),
 )
 

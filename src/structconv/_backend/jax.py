@@ -38,7 +38,11 @@ def device_of(*tensors):
 
 
 def thread_count():
-    return os.cpu_count() or 1  # XLA's CPU client uses every core
+    """XLA's CPU threads: every core unless XLA_FLAGS caps its intra-op parallelism."""
+    for flag in os.environ.get("XLA_FLAGS", "").split():
+        if flag.startswith("intra_op_parallelism_threads="):
+            return int(flag.split("=", 1)[1])
+    return os.cpu_count() or 1
 
 
 def accelerator_name(device):

@@ -159,7 +159,8 @@ def candidates(problem, profile=None):
     return sorted(plans, key=lambda plan: plan.modelled_us)
 
 
-def _allowed(problem, plans, algorithm, profile, budget):
+def allowed(problem, plans, algorithm, profile, budget):
+    """The candidates `algorithm` and the rules allow, cheapest by the model first."""
     direct = [p for p in plans if p.algorithm == "direct"]
     ffts = [p for p in plans if p.algorithm == "fft"]
     if algorithm == "direct":
@@ -197,12 +198,13 @@ def plan_conv(problem, algorithm="auto"):
 
 def _plan(problem, algorithm, budget, mode):
     profile = profile_for(problem.backend, problem.device)
-    allowed = _allowed(problem, candidates(problem, profile), algorithm, profile, budget)
-    best = allowed[0]
-    if len(allowed) == 1 or mode == "off":
-        return dataclasses.replace(best, source="rule" if len(allowed) == 1 else profile.source + " profile")
+    permitted = allowed(problem, candidates(problem, profile), algorithm, profile, budget)
+    best = permitted[0]
+    if len(permitted) == 1 or mode == "off":
+        source = "rule" if len(permitted) == 1 else profile.source + " profile"
+        return dataclasses.replace(best, source=source)
     band = math.inf if mode == "always" else profile.uncertainty
-    contenders = [p for p in allowed if p.modelled_us <= best.modelled_us * band][:MAX_MEASURED]
+    contenders = [p for p in permitted if p.modelled_us <= best.modelled_us * band][:MAX_MEASURED]
     if len(contenders) == 1:
         return dataclasses.replace(best, source=profile.source + " profile")
     if not isinstance(problem.batch, int):

@@ -1,0 +1,253 @@
+"""`structconv calibrate`: fits a cost-model profile for this machine and the active backend.
+
+Times a grid of convolutions (ranks 1-4, batch 1-8, 1-32 channels, kernels from 3 to 257 taps per axis,
+"same" and "valid", strides 1 and 2) by every candidate plan of the planner, in the form they run
+(`tuning.autotune`), within a time budget (about 3 minutes on 2 cores). Then fits the model's rates by
+bounded least squares on relative error (every point weighs the same whatever its size; the bounds keep
+the constants physical: rates below the threads' peak, overheads at least those of the tiniest calls)
+and, per rank, the margin by which FFT must be modelled cheaper (fitted to the decisions: which
+candidate was fastest). The profile is stored in the cache directory under the machine's fingerprint,
+with its provenance, and takes precedence over the shipped one from then on.
+"""
+
+import dataclasses
+import math
+import sys
+import time
+
+import numpy as np
+
+from structconv.ops import cost_model, planner
+from structconv.ops.problem import ConvProblem
+from structconv.shapes import arithmetic
+from structconv.tuning import autotune, fingerprint
+from structconv.tuning import profile as profiles
+
+# (rank, size, kernel sizes, batch, channels, filters, padding, stride): every kernel size is one point.
+# Ranks interleave so that a budget cut leaves every rank covered.
+GRID = [
+    (1, 16, (3,), 1, 1, 1, "same", 1),
+    (2, 8, (3,), 1, 1, 1, "same", 1),
+    (3, 6, (3,), 1, 1, 1, "same", 1),
+    (1, 8192, (17, 129), 2, 8, 8, "same", 1),
+    (2, 128, (7, 21), 2, 8, 8, "same", 1),
+    (3, 32, (5, 11), 2, 4, 4, "same", 1),
+    (4, 14, (3, 5), 1, 4, 4, "same", 1),
+    (1, 32768, (33, 257), 1, 1, 1, "same", 1),
+    (2, 96, (9, 25), 4, 16, 16, "valid", 1),
+    (3, 24, (3, 7), 2, 16, 16, "valid", 1),
+    (4, 12, (2, 5), 2, 8, 8, "same", 1),
+    (1, 4096, (9, 65), 8, 32, 32, "valid", 1),
+    (2, 192, (11, 31), 1, 1, 4, "same", 1),
+    (3, 40, (9,), 1, 1, 1, "same", 1),
+    (2, 128, (15,), 2, 8, 8, "same", 2),
+    (1, 8192, (65,), 2, 4, 4, "same", 2),
+    (4, 16, (3,), 2, 2, 2, "valid", 1),
+    (2, 64, (13,), 8, 32, 32, "same", 1),
+]
+QUICK_GRID = GRID[:7]
+TARGET = 1.15
+# Bounds that keep the fitted constants physical: a core doing two 16-wide float32 FMAs per cycle at 2.6 GHz
+# peaks at 166 Gflop/s; FFTs and spectral products stream complex data with shuffles: a quarter of that.
+PEAK_GFLOPS_PER_THREAD = 166.0
+FFT_PEAK_FRACTION = 0.25
+PEAK_GBPS = 50.0
+SLOWEST = 0.05
+OVERHEAD_FLOOR = 0.8
+RANKS = (1, 2, 3, 4)
+FFT_TERMS = ("fft", "dft", "product", "memory")
+MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
+
+
+def grid_problems(backend_name, device, grid=GRID):
+    for rank, size, kernels, batch, channels, filters, padding, stride in grid:
+        for k in kernels:
+            pads = tuple(arithmetic.resolve_axis_padding(padding, size, k, stride, 1) for _ in range(rank))
+            yield ConvProblem(backend=backend_name, device=device, rank=rank, batch=batch,
+                              spatial=(size,) * rank, channels=channels, filters=filters, kernel_size=(k,) * rank, groups=1,
+                              strides=(stride,) * rank, dilation_rate=(1,) * rank, padding=pads,
+                              padding_mode="zeros", dtype="float32", data_format="channels_last")
+
+
+def timed_plans(problem, profile):
+    """The planner's candidates of `problem`, and for the whole FFT also the other kernel transform (so
+    that both the DFT and the FFT rates are seen)."""
+    plans = planner.candidates(problem, profile)
+    extra = []
+    for plan in plans:
+        if plan.algorithm == "fft" and plan.fft.geometry == "whole":
+            other = "fft" if plan.fft.kernel_transform == "dft" else "dft"
+            product = plan.fft.product
+            if other == "fft" and product in ("planes", "packed"):
+                product = "loop"
+            extra.append(dataclasses.replace(plan, fft=dataclasses.replace(
+                plan.fft, kernel_transform=other, product=product)))
+    return plans + extra
+
+
+def terms(problem, plan):
+    """The model's work terms of `plan` (direct: flops and bytes; FFT: per `FFT_TERMS`)."""
+    if plan.algorithm == "direct":
+        return cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
+                                       problem.channels, problem.filters, problem.groups, problem.padded,
+                                       problem.itemsize)
+    f = plan.fft
+    return cost_model.fft_terms(problem.planned_batch * math.prod(f.counts), problem.channels,
+                                problem.filters, problem.groups, f.lengths, problem.kernel_size, problem.itemsize,
+                                f.kernel_transform == "dft", sum(c > 1 for c in f.counts),
+                                f.product == "packed", problem.backend)
+
+
+def measure_grid(backend_name, device, seconds, grid, progress=True):
+    """Records `{"problem", "rank", "tiny", "times": {label: us}, "terms": {label: terms}}` of the grid,
+    within about `seconds`."""
+    profile = profiles.shipped(backend_name, device)
+    problems = list(grid_problems(backend_name, device, grid))
+    records, started = [], time.perf_counter()
+    for i, problem in enumerate(problems):
+        if time.perf_counter() - started > seconds and len(records) >= 4:
+            break
+        plans = timed_plans(problem, profile)
+        times = autotune.measure(problem, plans)
+        records.append({
+            "rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
+            "problem": problem, "times": {label: t for label, t in times.items() if t},
+            "terms": {p.label: terms(problem, p) for p in plans},
+        })
+        if progress:
+            done = int(30 * (i + 1) / len(problems))
+            print(f"\r  [{'#' * done}{'.' * (30 - done)}] {i + 1}/{len(problems)} shapes, "
+                  f"{time.perf_counter() - started:.0f} s", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    return records
+
+
+def _fit_relative(columns, micros, lower, upper):
+    from scipy.optimize import lsq_linear
+
+    a, t = np.asarray(columns, np.float64), np.asarray(micros, np.float64)
+    solution = lsq_linear(a / t[:, None], np.ones_like(t), bounds=(lower, upper))
+    return solution.x, a @ solution.x / t - 1, solution.active_mask
+
+
+def fit_costs(records, shipped, threads):
+    """Fitted `Costs` (rates of ranks 1-4, overheads, bandwidths), the fit's errors and the constants
+    that ended on a bound."""
+    peak = PEAK_GFLOPS_PER_THREAD * threads
+    tiny = [r for r in records if r["tiny"]] or records
+    direct_floor = OVERHEAD_FLOOR * min(t for r in tiny for k, t in r["times"].items() if k.startswith("d"))
+    fft_floor = OVERHEAD_FLOOR * min(t for r in tiny for k, t in r["times"].items() if k.startswith("f"))
+    rows_d, times_d, rows_f, times_f = [], [], [], []
+    for r in records:
+        rank = min(r["rank"], 4)
+        for label, micros in r["times"].items():
+            work = r["terms"][label]
+            if label.startswith("direct"):
+                if label != "direct:native" and any(k == "direct:native" for k in r["times"]):
+                    continue
+                rows_d.append([1.0, *[work["flops"] if rank == q else 0.0 for q in RANKS], work["memory"]])
+                times_d.append(micros)
+            else:
+                rows_f.append([1.0, *[work["fft"] if rank == q else 0.0 for q in RANKS],
+                               *[work[name] for name in FFT_TERMS[1:]]])
+                times_f.append(micros)
+
+    def unit(rate):
+        return 1.0 / (rate * 1e3)
+
+    p_d, err_d, active_d = _fit_relative(rows_d, times_d,
+                                         [direct_floor] + [unit(peak)] * 4 + [unit(PEAK_GBPS)],
+                                         [np.inf] + [unit(SLOWEST)] * 5)
+    p_f, err_f, active_f = _fit_relative(
+        rows_f, times_f,
+        [max(fft_floor, p_d[0])] + [unit(FFT_PEAK_FRACTION * peak)] * 4 + [unit(peak)]
+        + [unit(FFT_PEAK_FRACTION * peak), unit(PEAK_GBPS)],
+        [np.inf] + [unit(SLOWEST)] * 7)
+
+    def rate(value):
+        return round(1e-3 / value, 3)
+
+    direct_rates = [rate(p) for p in p_d[1:5]]
+    # Ranks above 4 (decomposed) keep the shipped rates, scaled as the rank-4 rate moved.
+    scale = direct_rates[3] / cost_model.per_rank(shipped.direct_gflops, 4)
+    higher = [round(r * scale, 3) for r in shipped.direct_gflops[4:]]
+    fitted = dataclasses.replace(
+        shipped, direct_overhead_us=round(float(p_d[0]), 2), direct_gflops=tuple(direct_rates + higher),
+        direct_gbps=rate(p_d[5]), fft_overhead_us=round(float(p_f[0]), 2),
+        fft_gflops=tuple(rate(p) for p in p_f[1:5]), dft_gflops=rate(p_f[5]), product_gflops=rate(p_f[6]),
+        fft_gbps=rate(p_f[7]))
+    names_d = ["direct_overhead_us", *[f"direct_gflops[{q}]" for q in RANKS], "direct_gbps"]
+    names_f = ["fft_overhead_us", *[f"fft_gflops[{q}]" for q in RANKS], "dft_gflops", "product_gflops",
+               "fft_gbps"]
+    at_bound = [n for n, a in zip(names_d, active_d) if a] + [n for n, a in zip(names_f, active_f) if a]
+    errors = {"direct_median": float(np.median(np.abs(err_d))), "direct_max": float(np.max(np.abs(err_d))),
+              "fft_median": float(np.median(np.abs(err_f))), "fft_max": float(np.max(np.abs(err_f)))}
+    return fitted, errors, at_bound
+
+
+def model_pick(record, profile):
+    """The label the model alone (no measuring) picks for a record's problem with `profile`."""
+    problem = record["problem"]
+    plans = planner.candidates(problem, profile)
+    allowed = planner.allowed(problem, plans, "auto", profile, float("inf"))
+    return allowed[0].label
+
+
+def pick_ratio(record, label):
+    """Measured time of the picked label over the fastest measured one (a label not timed counts as its
+    geometry's other variant, else the slowest)."""
+    times = record["times"]
+    return times.get(label, max(times.values())) / min(times.values())
+
+
+def fit_margins(records, profile):
+    """Per rank, the FFT margin with the fewest picks over `TARGET`, then the least total slowdown; 1 when
+    1 is among the best (no correction the data do not ask for)."""
+    margins = []
+    for rank in RANKS:
+        mine = [r for r in records if min(r["rank"], 4) == rank]
+        scored = []
+        for margin in MARGINS:
+            trial = dataclasses.replace(profile, costs=dataclasses.replace(
+                profile.costs, fft_margin=tuple(margin if q == rank else 1.0 for q in RANKS)))
+            ratios = [pick_ratio(r, model_pick(r, trial)) for r in mine]
+            scored.append(((sum(x > TARGET for x in ratios), round(sum(math.log(x) for x in ratios), 4)),
+                           margin))
+        best = min(score for score, _ in scored)
+        tied = [margin for score, margin in scored if score == best]
+        margins.append(1.0 if 1.0 in tied else min(tied, key=lambda m: abs(math.log(m))))
+    return tuple(margins)
+
+
+def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu"):
+    """Fits and (with `store`) saves a profile for this machine and the active Keras backend; returns a
+    dict with the profile, its path, the fit's errors and how many grid decisions the model gets right."""
+    import keras
+
+    backend_name = keras.backend.backend()
+    started = time.perf_counter()
+    print_ = fingerprint.fingerprint(backend_name, device)
+    shipped = profiles.shipped(backend_name, device)
+    records = measure_grid(backend_name, device, seconds, QUICK_GRID if quick else GRID, progress)
+    costs, errors, at_bound = fit_costs(records, shipped.costs, print_["threads"])
+    fitted = dataclasses.replace(shipped, costs=costs, source="calibrated")
+    margins = fit_margins(records, fitted)
+    fitted = dataclasses.replace(fitted, costs=dataclasses.replace(costs, fft_margin=margins))
+    right = sum(pick_ratio(r, model_pick(r, fitted)) <= TARGET for r in records)
+    shipped_right = sum(pick_ratio(r, model_pick(r, shipped)) <= TARGET for r in records)
+    uncertainty = round(min(3.0, max(1.5, 1.0 + 2.0 * max(errors["direct_median"], errors["fft_median"]))), 2)
+    fitted = dataclasses.replace(fitted, uncertainty=uncertainty)
+    provenance = {
+        "machine": print_["cpu"], "cpu": print_["cpu"], "threads": print_["threads"],
+        "accelerator": print_["accelerator"], "backend_version": print_["backend_version"],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": "structconv calibrate" + (" --quick" if quick else ""),
+        "points": len(records), "fit_error": {k: round(v, 3) for k, v in errors.items()},
+        "at_bound": at_bound, "grid_decisions_within_1.15": f"{right}/{len(records)}",
+        "shipped_grid_decisions_within_1.15": f"{shipped_right}/{len(records)}",
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    path = profiles.save_calibrated(fitted, fingerprint.fingerprint_id(print_), provenance) if store else None
+    planner.clear_plans()
+    return {"profile": fitted, "path": path, "provenance": provenance}

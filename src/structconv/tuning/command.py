@@ -1,0 +1,53 @@
+"""`structconv calibrate [--backend NAME | --all-backends] [--threads N] [--quick] [--seconds S]`."""
+
+import os
+import subprocess
+import sys
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def add_arguments(parser):
+    parser.add_argument("--all-backends", action="store_true",
+                        help="calibrate TensorFlow, JAX and PyTorch, one process each")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="cap the framework at N threads (default: its own default, all cores); the "
+                        "profile is stored for that thread count")
+    parser.add_argument("--seconds", type=float, default=150.0, metavar="S",
+                        help="time budget for the measurements per backend (default 150; the fit adds "
+                        "a few seconds)")
+    parser.add_argument("--quick", action="store_true", help="a few shapes only (a smoke test)")
+
+
+def run(args):
+    if args.all_backends:
+        status = 0
+        for backend in BACKENDS:
+            print(f"=== {backend} ===", flush=True)
+            command = [sys.executable, "-m", "structconv", "calibrate", "--backend", backend,
+                       "--threads", str(args.threads), "--seconds", str(args.seconds)]
+            status |= subprocess.call(command + (["--quick"] if args.quick else []), env=dict(os.environ))
+        return status
+    from structconv.tuning.threads import limit_threads
+
+    limit_threads(args.threads)
+    import keras
+
+    from structconv.tuning.calibrate import calibrate
+
+    print(f"Calibrating the {keras.backend.backend()} cost model on this machine "
+          f"(about {args.seconds:.0f} s)...", flush=True)
+    result = calibrate(seconds=args.seconds, quick=args.quick)
+    p = result["provenance"]
+    errors = p["fit_error"]
+    print(f"Fitted on {p['points']} shapes in {p['seconds']} s ({p['machine']}, {p['threads']} threads).")
+    print(f"Fit error (relative, median / max): direct {errors['direct_median']:.0%} / "
+          f"{errors['direct_max']:.0%}, FFT {errors['fft_median']:.0%} / {errors['fft_max']:.0%}.")
+    print(f"The model alone picks a plan within 1.15x of the fastest at {p['grid_decisions_within_1.15']} "
+          f"shapes (the shipped profile: {p['shipped_grid_decisions_within_1.15']}).")
+    if p["at_bound"]:
+        print("Constants on a bound of the fit: " + ", ".join(p["at_bound"]) + ".")
+    print(f"'auto' now measures the plans this model cannot tell apart within "
+          f"{result['profile'].uncertainty}x.")
+    print(f"Profile: {result['path'] or '(could not be written: see the warning)'}")
+    return 0
