@@ -64,7 +64,8 @@ def grid_problems(backend_name, device, grid=GRID):
         for k in kernels:
             pads = tuple(arithmetic.resolve_axis_padding(padding, size, k, stride, 1) for _ in range(rank))
             yield ConvProblem(backend=backend_name, device=device, rank=rank, batch=batch,
-                              spatial=(size,) * rank, channels=channels, filters=filters, kernel_size=(k,) * rank, groups=1,
+                              spatial=(size,) * rank, channels=channels, filters=filters,
+                              kernel_size=(k,) * rank, groups=1,
                               strides=(stride,) * rank, dilation_rate=(1,) * rank, padding=pads,
                               padding_mode="zeros", dtype="float32", data_format="channels_last")
 
@@ -93,7 +94,8 @@ def terms(problem, plan):
                                        problem.itemsize)
     f = plan.fft
     return cost_model.fft_terms(problem.planned_batch * math.prod(f.counts), problem.channels,
-                                problem.filters, problem.groups, f.lengths, problem.kernel_size, problem.itemsize,
+                                problem.filters, problem.groups, f.lengths, problem.kernel_size,
+                                problem.itemsize,
                                 f.kernel_transform == "dft", sum(c > 1 for c in f.counts),
                                 f.product == "packed", problem.backend)
 
