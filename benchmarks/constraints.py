@@ -226,16 +226,15 @@ def build_model(method, k, seed):
 
 def chosen_algorithm(model):
     """Which algorithm `algorithm="auto"` picks for the first layer on a training batch ("direct" or
-    "fft"), asked of structconv's cost model (an internal function: "unknown" if it moved)."""
+    "fft"), asked of structconv's planner (an internal function: "unknown" if it moved)."""
     import keras
 
     layer = model.get_layer("first")
     try:
-        from structconv.ops.arguments import choose_for_conv
+        from structconv.ops.conv import as_float_tensors, prepare_conv
 
-        inputs = keras.ops.zeros((BATCH, IMAGE, IMAGE, 1))
-        padding = ((0, 0),) * 2  # "valid"
-        return str(choose_for_conv(inputs, layer.kernel, layer.arguments, padding))
+        inputs, kernel = as_float_tensors(keras.ops.zeros((BATCH, IMAGE, IMAGE, 1)), layer.kernel)
+        return str(prepare_conv(inputs, kernel, layer.arguments, training=True)[1].algorithm)
     except Exception:  # noqa: BLE001 - a report, not a check
         return "unknown"
 

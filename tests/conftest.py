@@ -1,5 +1,8 @@
 """Shared test helpers: the active backend, tensor conversion and dtype-aware tolerances."""
 
+import dataclasses
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -93,17 +96,68 @@ def single_torch_thread():
     torch.set_num_threads(threads)
 
 
-def force_product(monkeypatch, product):
-    """Makes the spectral product a sum of broadcast products on complex spectra ("loop") or on real and
-    imaginary planes ("planes", with a kernel spectrum by DFT; "packed": the same with two batch items per
-    complex FFT where the batch is even), or a batched matrix product per frequency ("matmul"), whatever the
-    channel count, rank and backend (`fft_conv.PRODUCT_LOOP_MAX_CHANNELS`, `PLANES_PRODUCT`,
-    `PACKED_PAIRS_MIN_RANK`)."""
-    from structconv.ops import fft_conv
+def conv_problem_of(inputs, kernel, *, transposed=False, training=None, **arguments):
+    """`(problem, args)` of `ops.conv` (`ops.conv_transpose` when `transposed`) of `inputs` and `kernel` with
+    the op's keyword `arguments` (strides, padding, dilation_rate, groups, data_format, padding_mode,
+    output_padding), checked as the op checks them; `inputs` and `kernel` must be float tensors of one
+    dtype (`ops.conv.as_float_tensors`)."""
+    from structconv.ops.arguments import conv_arguments
+    from structconv.ops.conv import input_rank, prepare_conv
+    from structconv.ops.conv_transpose import prepare_conv_transpose
 
-    backend = keras.backend.backend()
-    limit = 0 if product == "matmul" else 10**6
-    monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {backend: limit})
-    monkeypatch.setattr(fft_conv, "PLANES_PRODUCT", {backend: product in ("planes", "packed")})
-    monkeypatch.setattr(fft_conv, "PACKED_PAIRS_MIN_RANK", {backend: 1} if product == "packed" else {})
-    monkeypatch.setattr(fft_conv, "PACKED_MAX_KERNEL_RATIO", float("inf"))  # whatever the channels
+    # Planned as "direct": the FFT plan is the caller's to force, never subject to the memory budget here.
+    args = conv_arguments(input_rank(inputs), default_data_format=keras.config.image_data_format(),
+                          algorithm="direct", **arguments)
+    prepare = prepare_conv_transpose if transposed else prepare_conv
+    problem, _ = prepare(inputs, kernel, args, training)
+    return problem, args
+
+
+def forced_plan(problem, algorithm="fft", *, geometry="whole", kernel_transform=None, product=None,
+                direct=None):
+    """The plan of `problem` with the given decisions forced (tests choose strategies by passing plans).
+
+    A candidate of `ops.planner.candidates`: for "direct", the one running `direct` ("native", "inputs",
+    "filters"; None: the cheapest); for "fft", the one of `geometry` ("whole", or a block factor of
+    `fft_geometry.BLOCK_FACTORS`, the whole input where that factor cuts no axis), its kernel transform
+    ("dft" or "fft") and product ("loop", "matmul", "planes", "packed") replaced where given. As in the
+    planner, "planes" and "packed" need the kernel's spectrum by DFT (else "loop" runs), and "packed" an
+    even batch known when tracing, overlap-save blocks counted (else "planes" runs)."""
+    from structconv.ops import planner
+    from structconv.ops.problem import is_static
+
+    plans = [p for p in planner.candidates(problem) if p.algorithm == algorithm]
+    if algorithm == "direct":
+        chosen = [p for p in plans if direct is None or p.direct == direct]
+        if not chosen:
+            raise ValueError(f"no direct candidate {direct!r} for {problem}: {[p.label for p in plans]}")
+        return dataclasses.replace(chosen[0], source="forced")
+    by_geometry = {p.fft.geometry: p.fft for p in plans}
+    fft = by_geometry.get(geometry, by_geometry["whole"])
+    transform = kernel_transform or fft.kernel_transform
+    product = product or fft.product
+    if transform != "dft" and product in ("planes", "packed"):
+        product = "loop"
+    blocks = problem.batch * math.prod(fft.counts) if is_static(problem.batch) else None
+    if product == "packed" and (blocks is None or blocks % 2):
+        product = "planes"
+    fft = dataclasses.replace(fft, kernel_transform=transform, product=product)
+    return dataclasses.replace(plans[0], fft=fft, source="forced")
+
+
+def conv_with_plan(inputs, kernel, *, transposed=False, training=None, algorithm="fft", geometry="whole",
+                   kernel_transform=None, product=None, direct=None, **arguments):
+    """`ops.conv` (`ops.conv_transpose` when `transposed`) of `inputs` and `kernel` with the op's keyword
+    `arguments`, run by the plan `forced_plan` makes with the given decisions, through the executor the ops
+    use (`ops.execute.execute`, `ops.conv_transpose.run_conv_transpose`)."""
+    from structconv.ops.conv import as_float_tensors
+    from structconv.ops.conv_transpose import run_conv_transpose
+    from structconv.ops.execute import execute
+
+    inputs, kernel = as_float_tensors(inputs, kernel)
+    problem, args = conv_problem_of(inputs, kernel, transposed=transposed, training=training, **arguments)
+    plan = forced_plan(problem, algorithm, geometry=geometry, kernel_transform=kernel_transform,
+                       product=product, direct=direct)
+    if transposed:
+        return run_conv_transpose(plan, problem, inputs, kernel, args)
+    return execute(plan, problem, inputs, kernel)

@@ -1,6 +1,6 @@
 """The cost model of `algorithm="auto"`: physical constants, the rules that hold whatever they are (few taps
-and tiny problems run direct, FFT never below its overhead), the memory budget, and a choice that is
-computed once per static shape."""
+and tiny problems run direct, FFT never below its overhead), the memory budget, and a plan that is made
+once per problem."""
 
 import dataclasses
 import math
@@ -8,15 +8,32 @@ import math
 import pytest
 
 from structconv import config
-from structconv.ops import algorithm as algo
+from structconv.ops import cost_model, planner
 from structconv.ops.algorithm import explain_choice
+from structconv.ops.fft_geometry import BLOCK_FACTORS
+from structconv.ops.problem import ConvProblem
 
-BACKENDS = tuple(algo.COSTS)
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+@pytest.fixture(autouse=True)
+def model_only():
+    """The model's choices (no timing, whatever STRUCTCONV_AUTOTUNE says), planned afresh."""
+    saved = config.autotune()
+    config.set_autotune("off")
+    planner.clear_plans()
+    yield
+    config.set_autotune(saved)
+    planner.clear_plans()
+
+
+def costs(backend_name):
+    return planner.profile_for(backend_name).costs
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_constants_are_physical(backend_name):
-    c = algo.costs(backend_name)
+    c = costs(backend_name)
     rates = [*c.direct_gflops, *c.fft_gflops, c.dft_gflops, c.product_gflops]
     assert all(math.isfinite(r) and 0 < r <= 2 * 166 for r in rates)  # the 2-core machine's float32 peak
     assert all(math.isfinite(b) and 0 < b <= 50 for b in (c.direct_gbps, c.fft_gbps))
@@ -32,21 +49,23 @@ def test_fft_margin_decides_near_a_crossover(margin, monkeypatch):
     # A point where the torch model's two costs are within 2x of each other: the margin alone decides.
     shapes, kwargs = ((2, 256, 256, 8), (15, 15, 8, 8)), {"padding": "same", "backend_name": "torch"}
     info = explain_choice(*shapes, **kwargs)
-    assert 0.5 < info["fft_us"] / info["direct_us"] < 2.0, info
-    monkeypatch.setitem(algo.COSTS, "torch", dataclasses.replace(algo.COSTS["torch"], fft_margin=(margin,)))
-    algo._choose.cache_clear()
-    try:
-        picked = explain_choice(*shapes, **kwargs)["algorithm"]
-    finally:
-        algo._choose.cache_clear()
-    assert picked == ("fft" if info["fft_us"] * margin < info["direct_us"] else "direct")
+    profile = planner.profile_for("torch")
+    fft_us = info["fft_us"] / cost_model.per_rank(profile.costs.fft_margin, 2)  # without the shipped margin
+    assert 0.5 < fft_us / info["direct_us"] < 2.0, info
+    custom = dataclasses.replace(profile, costs=dataclasses.replace(profile.costs, fft_margin=(margin,)))
+    monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: custom)
+    planner.clear_plans()
+    picked = explain_choice(*shapes, **kwargs)["algorithm"]
+    assert picked == ("fft" if fft_us * margin < info["direct_us"] else "direct")
     assert picked == ("fft" if margin == 0.5 else "direct")
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_fft_is_never_modelled_below_its_overhead(backend_name):
-    cost = algo.fft_cost_us(1, 1, 1, 1, (4,), backend_name, (1,))
-    assert cost >= algo.costs(backend_name).fft_overhead_us
+    c = costs(backend_name)
+    for by_dft in (False, True):
+        terms = cost_model.fft_terms(1, 1, 1, 1, (4,), (1,), 4, by_dft, backend_name=backend_name)
+        assert cost_model.fft_us(c, terms, 1) >= c.fft_overhead_us
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
@@ -55,7 +74,9 @@ def test_fft_is_never_modelled_below_its_overhead(backend_name):
     [
         ((1, 3, 1), (1, 1, 1), 2),  # the reflect-padding boundary test's shape
         ((1, 8, 8, 1), (5, 5, 1, 1), "same"),  # 25 taps on a tiny image
-        ((2, 16384, 8), (15, 8, 8), "same"),  # fewer than FFT_MIN_TAPS taps on a long signal
+        ((2, 16384, 8), (15, 8, 8), "same"),
+        ((2, 16384, 8), (9, 8, 8), "same"),  # fewer than `Strategy.fft_min_taps` taps on a long signal
+        ((2, 256, 256, 8), (3, 3, 8, 8), "same"),  # likewise on an image
         ((2, 256, 256, 8), (3, 5, 8, 8), "same"),
         ((2, 20, 20, 20, 20, 8), (2, 2, 2, 1, 8, 8), "same"),
     ],
@@ -72,6 +93,8 @@ def test_large_kernels_pick_fft(backend_name):
         info = explain_choice(input_shape, kernel_shape, padding="same", backend_name=backend_name)
         assert info["algorithm"] == "fft", (input_shape, kernel_shape, info)
         assert info["fft_us"] < info["direct_us"]
+        assert info["plan"].startswith("fft:")
+        assert info["modelled_us"][info["plan"]] == round(info["fft_us"], 1)
 
 
 def test_auto_never_picks_fft_over_the_budget():
@@ -88,43 +111,70 @@ def test_auto_never_picks_fft_over_the_budget():
         config.set_fft_memory_budget(saved)
 
 
-def test_the_choice_is_computed_once_per_static_shape():
-    arguments = dict(batch=2, padded_sizes=(286,), kernel_extents=(31,), kernel_size=(31,), outputs=(256,),
-                     channels=8, filters=8, groups=1, itemsize=4, backend_name="jax", spatial=(256,),
-                     padding=((15, 15),), padding_mode="zeros")
-    algo.choose_algorithm("auto", **arguments)
-    hits = algo._choose.cache_info().hits
-    for _ in range(3):
-        algo.choose_algorithm("auto", **arguments)
-    assert algo._choose.cache_info().hits == hits + 3
+def _problem(backend_name, sizes, extent, channels=1, batch=1):
+    """A "valid" float32 convolution of `channels` -> `channels` with a cubic kernel of `extent` taps."""
+    rank = len(sizes)
+    return ConvProblem(backend=backend_name, device="cpu", rank=rank, batch=batch, spatial=tuple(sizes),
+                       channels=channels, filters=channels, kernel_size=(extent,) * rank, groups=1,
+                       strides=(1,) * rank, dilation_rate=(1,) * rank, padding=((0, 0),) * rank,
+                       padding_mode="zeros", dtype="float32", data_format="channels_last")
+
+
+def test_the_plan_is_made_once_per_problem(monkeypatch):
+    problem = _problem("jax", (256,), 31, channels=8, batch=2)
+    calls = []
+    candidates = planner.candidates
+    monkeypatch.setattr(planner, "candidates", lambda *a, **k: calls.append(1) or candidates(*a, **k))
+    plans = [planner.plan_conv(problem, "auto") for _ in range(4)]
+    assert len(calls) == 1
+    assert all(plan is plans[0] for plan in plans)
+    assert planner.plan_conv(dataclasses.replace(problem), "auto") is plans[0]  # an equal problem: the same
 
 
 # --- the FFT plan: whole input or overlap-save blocks ----------------------------------------------------
 
 
-def _plan(backend_name, sizes, extent, budget=2**40, geometry=None, channels=1, batch=1):
-    rank = len(sizes)
-    return algo.fft_plan(tuple(sizes), (extent,) * rank, (extent,) * rank, ((0, 0),) * rank, "zeros", batch,
-                         channels, channels, 1, 4, backend_name, budget, geometry)
+def _ffts(backend_name, sizes, extent, channels=1, batch=1):
+    """The FFT candidates of `_problem`, by geometry."""
+    problem = _problem(backend_name, sizes, extent, channels, batch)
+    return {p.fft.geometry: p for p in planner.candidates(problem) if p.algorithm == "fft"}
+
+
+def _plan(backend_name, sizes, extent, budget=2**40, channels=1, batch=1):
+    """The FFT plan `algorithm="fft"` runs within `budget` bytes."""
+    saved = config.fft_memory_budget()
+    config.set_fft_memory_budget(budget)
+    try:
+        return planner.plan_conv(_problem(backend_name, sizes, extent, channels, batch), "fft")
+    finally:
+        config.set_fft_memory_budget(saved)
+
+
+def _unmargined_us(backend_name, plan, sizes, extent, channels, batch):
+    """The cost model's forward time of an FFT candidate, without the planner's margins."""
+    c, fft, rank = costs(backend_name), plan.fft, len(sizes)
+    terms = cost_model.fft_terms(batch * math.prod(fft.counts), channels, channels, 1, fft.lengths,
+                                 (extent,) * rank, 4, fft.kernel_transform == "dft",
+                                 sum(n > 1 for n in fft.counts), fft.product == "packed", backend_name)
+    return cost_model.fft_us(c, terms, rank)
 
 
 def test_long_transforms_out_of_cache_cost_more_per_flop():
     # A 2^20-point axis does not fit a core's cache; the axes of a 2048^2 image do.
-    assert 2 * 4 * 2**20 > algo.FFT_CACHE_BYTES >= 2 * 4 * 2048
+    assert 2 * 4 * 2**20 > cost_model.FFT_CACHE_BYTES >= 2 * 4 * 2048
     n = 2**20
-    assert algo.fft_flops((n,)) == pytest.approx(algo.OUT_OF_CACHE_FACTOR * 2.5 * n * math.log2(n))
-    assert algo.fft_flops((2048, 2048)) == pytest.approx(2.5 * 2048**2 * math.log2(2048**2))
-    assert algo.fft_flops((1,)) == pytest.approx(2.5)  # never below one pass
+    out_of_cache = cost_model.OUT_OF_CACHE_FACTOR
+    assert cost_model.fft_flops((n,)) == pytest.approx(out_of_cache * 2.5 * n * math.log2(n))
+    assert cost_model.fft_flops((2048, 2048)) == pytest.approx(2.5 * 2048**2 * math.log2(2048**2))
+    assert cost_model.fft_flops((1,)) == pytest.approx(2.5)  # never below one pass
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_block_copies_are_counted_per_framed_axis(backend_name):
-    terms = [algo.fft_terms(100, 1, 1, 1, (270, 270), (65, 65), 4, False, framed, backend_name)["memory"]
-             for framed in (0, 1, 2)]
+    terms = [cost_model.fft_terms(100, 1, 1, 1, (270, 270), (65, 65), 4, False, framed,
+                                  backend_name=backend_name)["memory"] for framed in (0, 1, 2)]
     assert terms[0] < terms[1] < terms[2]
     assert terms[2] - terms[1] == pytest.approx(terms[1] - terms[0])
-    assert algo.fft_terms(100, 1, 1, 1, (270, 270), (65, 65), 4, False, True, backend_name) == algo.fft_terms(
-        100, 1, 1, 1, (270, 270), (65, 65), 4, False, 2, backend_name)
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
@@ -134,54 +184,63 @@ def test_block_copies_are_counted_per_framed_axis(backend_name):
 ])
 def test_blocks_only_when_clearly_cheaper_than_the_whole_input(backend_name, sizes, extent, channels, batch):
     plan = _plan(backend_name, sizes, extent, channels=channels, batch=batch)
-    whole = _plan(backend_name, sizes, extent, geometry="whole", channels=channels, batch=batch)
-    assert not whole.blocked
-    if plan.blocked:
-        assert plan.cost_us * algo.BLOCK_MARGIN <= whole.cost_us
+    whole = _ffts(backend_name, sizes, extent, channels, batch)["whole"]
+    assert not whole.fft.blocked
+    margin = cost_model.per_rank(costs(backend_name).fft_margin, len(sizes))
+    raw = _unmargined_us(backend_name, plan, sizes, extent, channels, batch)
+    if plan.fft.blocked:
+        # A block plan is priced BLOCK_MARGIN times its model, and still the cheapest.
+        assert plan.modelled_us == pytest.approx(raw * planner.BLOCK_MARGIN * margin)
+        whole_raw = _unmargined_us(backend_name, whole, sizes, extent, channels, batch)
+        assert raw * planner.BLOCK_MARGIN <= whole_raw
     else:
-        assert plan == whole
+        assert plan.fft == whole.fft
+        assert plan.modelled_us == pytest.approx(raw * margin)
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_scipy_comparison_plans(backend_name):
     # benchmarks/fft.py (b), measured on one thread: the whole 2048^2 transform beats blocks of 270^2 about
     # 2x on every backend; blocks beat one 2^20-point transform (out of cache) 3-5x.
-    assert _plan(backend_name, (2048, 2048), 65).geometry == "whole"
-    long = _plan(backend_name, (2**20,), 4097)
+    assert _plan(backend_name, (2048, 2048), 65).fft.geometry == "whole"
+    long = _plan(backend_name, (2**20,), 4097).fft
     assert long.blocked and long.counts[0] > 1
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_fft_over_the_budget_still_tiles(backend_name):
     # 32 -> 32 channels: the 1024 kernel spectra at the whole input's lengths dominate; blocks need less.
-    whole = _plan(backend_name, (128, 128), 15, geometry="whole", channels=32)
-    smaller = [p for p in (_plan(backend_name, (128, 128), 15, geometry=f, channels=32)
-                           for f in algo.BLOCK_FACTORS) if p.blocked and p.memory < whole.memory]
+    plans = _ffts(backend_name, (128, 128), 15, channels=32)
+    whole = plans["whole"].fft
+    smaller = [p.fft for geometry, p in plans.items() if geometry in BLOCK_FACTORS and p.fft.blocked
+               and p.fft.memory < whole.memory]
     assert smaller
     budget = max(p.memory for p in smaller)
-    plan = _plan(backend_name, (128, 128), 15, budget=budget, channels=32)
+    plan = _plan(backend_name, (128, 128), 15, budget=budget, channels=32).fft
     assert plan.blocked and plan.memory <= budget
 
 
-def test_direct_flops_count_a_minimum_of_channels_at_the_native_ranks(monkeypatch):
+def test_direct_flops_count_a_minimum_of_channels_at_the_native_ranks():
     """`Costs.direct_min_channels`: at ranks 1-3 a convolution of fewer channels costs as much as one of
     that many (XLA's CPU convolution), above rank 3 the decomposition's real channels count."""
-    floored = dataclasses.replace(algo.costs("jax"), direct_min_channels=8)
-    monkeypatch.setitem(algo.COSTS, "jax", floored)
-    assert algo.direct_min_channels("jax", 2) == 8 and algo.direct_min_channels("jax", 4) == 1
+    floored = dataclasses.replace(costs("jax"), direct_min_channels=8)
+    flops_only = dataclasses.replace(floored, direct_gbps=math.inf)
 
     def flops(rank, channels):
         outputs, kernel = (16,) * rank, (3,) * rank
-        return algo.direct_terms(2, outputs, kernel, channels, channels, 1, outputs, 4,
-                                 algo.direct_min_channels("jax", rank))["flops"]
+        return cost_model.direct_us(flops_only, 2, outputs, kernel, channels, channels, 1, outputs, 4) - (
+            flops_only.direct_overhead_us)
 
-    assert flops(2, 1) == flops(2, 8) and flops(2, 16) == 4 * flops(2, 8)
-    assert flops(4, 1) == flops(4, 8) / 64
+    assert flops(2, 1) == flops(2, 8) and flops(2, 16) == pytest.approx(4 * flops(2, 8))
+    assert flops(4, 1) == pytest.approx(flops(4, 8) / 64)
+
+    def cost(c, channels):
+        return cost_model.direct_us(c, 2, (64, 64), (5, 5), channels, channels, 1, (64, 64), 4)
+
     # The model prices it: a 1-channel 2-D convolution costs more than without the floor.
-    unfloored = algo.direct_cost_us(2, (64, 64), (5, 5), 1, 1, 1, "torch")  # torch: no floor
-    assert algo.costs("torch").direct_min_channels == 1
-    assert algo.direct_cost_us(2, (64, 64), (5, 5), 1, 1, 1, "jax") > algo.direct_cost_us(
-        2, (64, 64), (5, 5), 8, 8, 1, "jax") / 2
-    assert unfloored < algo.direct_cost_us(2, (64, 64), (5, 5), 8, 8, 1, "torch") / 2
-    terms = algo.direct_terms(1, (10,), (3,), 4, 6, 2, (12,), 4, min_channels=8)
+    torch_costs = costs("torch")
+    assert torch_costs.direct_min_channels == 1  # torch: no floor
+    assert cost(floored, 1) > cost(floored, 8) / 2
+    assert cost(torch_costs, 1) < cost(torch_costs, 8) / 2
+    terms = cost_model.direct_terms(1, (10,), (3,), 4, 6, 2, (12,), 4, min_channels=8)
     assert terms["flops"] == 2 * 10 * 3 * 8 * 8 * 2  # per group: max(2, 8) x max(3, 8), two groups

@@ -2,6 +2,7 @@
 (`conv_transpose`), ranks 1-4, every padding form and mode, strides, dilation, groups, both data formats,
 float32 and float64; and `"auto"` against `"direct"`."""
 
+import dataclasses
 import itertools
 import random
 
@@ -9,12 +10,12 @@ import keras
 import numpy as np
 import pytest
 import reference
-from conftest import assert_close, compiled, dtype_name, force_product, tensor
+from conftest import assert_close, compiled, conv_problem_of, conv_with_plan, dtype_name, forced_plan, tensor
 
 from structconv import ops as sops
 from structconv.errors import StructconvError
-from structconv.ops import algorithm as algo
-from structconv.ops import fft_conv
+from structconv.ops import planner
+from structconv.ops.problem import ConvProblem
 
 PADDING_KINDS = ("valid", "same", "full", "causal", "int", "pair", "mixed")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -120,19 +121,47 @@ def conv_expected(config, x, kernel):
                                     config["mode"], config["data_format"])
 
 
-def run_conv(config, x, kernel, algorithm, dtype):
+def run_conv(config, x, kernel, dtype, **plan):
+    """`conv` by FFT, the plan's decisions (`conftest.forced_plan`) forced as `plan` says."""
+
     def function(x, kernel):
-        return sops.conv(x, kernel, strides=config["strides"], padding=config["padding"],
-                         dilation_rate=config["dilation"], groups=config["groups"],
-                         data_format=config["data_format"], padding_mode=config["mode"], algorithm=algorithm)
+        return conv_with_plan(x, kernel, strides=config["strides"], padding=config["padding"],
+                              dilation_rate=config["dilation"], groups=config["groups"],
+                              data_format=config["data_format"], padding_mode=config["mode"], **plan)
 
     return compiled(function)(tensor(x, dtype), tensor(kernel, dtype))
 
 
-def test_product_layout_follows_the_channel_count(monkeypatch):
-    monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {keras.backend.backend(): 4})
-    assert fft_conv.product_layout(4) == "channel-major"
-    assert fft_conv.product_layout(5) == "frequency-major"
+def _problem(batch, channels, filters, groups, rank, size=16, kernel=3):
+    """The problem of a float32 "same" convolution on `size`^rank inputs (taps few next to the FFT lengths:
+    the kernel's spectrum by DFT)."""
+    before, after = (kernel - 1) // 2, kernel // 2
+    return ConvProblem(backend=keras.backend.backend(), device="cpu", rank=rank, batch=batch,
+                       spatial=(size,) * rank, channels=channels, filters=filters,
+                       kernel_size=(kernel,) * rank, groups=groups, strides=(1,) * rank,
+                       dilation_rate=(1,) * rank, padding=((before, after),) * rank, padding_mode="zeros",
+                       dtype="float32", data_format="channels_first")
+
+
+def _whole_fft(problem, **strategy):
+    """The whole-input FFT candidate of `problem` under the active backend's profile with `strategy` changed
+    (a profile is passed to the planner, no global changes)."""
+    profile = planner.profile_for(keras.backend.backend())
+    profile = dataclasses.replace(profile, strategy=dataclasses.replace(profile.strategy, **strategy))
+    plans = [p for p in planner.candidates(problem, profile) if p.algorithm == "fft"]
+    return next(p.fft for p in plans if p.fft.geometry == "whole")
+
+
+def test_product_layout_follows_the_channel_count():
+    # Up to `product_loop_max_channels` input channels per group a broadcast product, above a matrix product.
+    for groups in (1, 2):
+        def product(per_group, groups=groups):
+            fft = _whole_fft(_problem(1, per_group * groups, 2 * groups, groups, 2),
+                             product_loop_max_channels=4, packed_pairs_min_rank=None)
+            return fft.product
+
+        assert product(4) in ("loop", "planes")
+        assert product(5) == "matmul"
 
 
 def test_conv_configs_cover_every_form():
@@ -153,8 +182,8 @@ def test_conv_configs_cover_every_form():
 
 
 def _variant(config):
-    """How a configuration runs: the kernel's spectrum by DFT or FFT, the spectral product
-    (`force_product`) and the geometry (whole input, or overlap-save blocks where the input is long
+    """How a configuration runs (forced in its plan, `conftest.forced_plan`): the kernel's spectrum by DFT or
+    FFT, the spectral product and the geometry (whole input, or overlap-save blocks where the input is long
     enough), spread over the configurations by their seed."""
     seed = config["seed"]
     transform = ("dft", "fft")[(seed // 10 + seed) % 2]
@@ -172,13 +201,11 @@ def test_conv_variants_cover_every_product():
 
 
 @pytest.mark.parametrize("config", CONV_CONFIGS, ids=_id)
-def test_fft_conv_matches_reference(config, monkeypatch):
+def test_fft_conv_matches_reference(config):
     transform, product, geometry = _variant(config)
-    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
-    monkeypatch.setattr(fft_conv, "GEOMETRY", geometry)
-    force_product(monkeypatch, product)
     x, kernel = conv_operands(config)
-    y = run_conv(config, x, kernel, "fft", config["dtype"])
+    y = run_conv(config, x, kernel, config["dtype"], kernel_transform=transform, product=product,
+                 geometry=geometry)
     assert dtype_name(y) == config["dtype"]
     assert_close(y, conv_expected(config, x, kernel), config["dtype"])
 
@@ -199,16 +226,15 @@ EDGE_CASES = [
 
 
 @pytest.fixture(params=["dft", "fft"])
-def kernel_transform(request, monkeypatch):
-    """Forces the kernel's spectrum to be computed by DFT matrices, or by FFT."""
-    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", request.param)
+def kernel_transform(request):
+    """The kernel's spectrum computed by DFT matrices, or by FFT (forced in the plan)."""
     return request.param
 
 
 @pytest.fixture(params=["whole", 2])
-def geometry(request, monkeypatch):
-    """Forces the whole input in one FFT, or overlap-save blocks (where an axis is long enough)."""
-    monkeypatch.setattr(fft_conv, "GEOMETRY", request.param)
+def geometry(request):
+    """The whole input in one FFT, or overlap-save blocks where an axis is long enough (forced in the
+    plan)."""
     return request.param
 
 
@@ -221,7 +247,7 @@ def test_fft_conv_edge_cases(case, kernel_transform, geometry):
               "dilation": reference.expand(dilation, rank), "padding": padding, "mode": "zeros", "groups": 1,
               "channels": 2, "filters": 3, "data_format": "channels_last", "batch": 2, "seed": 7}
     x, kernel = conv_operands(config)
-    y = run_conv(config, x, kernel, "fft", dtype)
+    y = run_conv(config, x, kernel, dtype, kernel_transform=kernel_transform, geometry=geometry)
     assert dtype_name(y) == dtype
     assert_close(y, conv_expected(config, x, kernel), dtype)
 
@@ -240,22 +266,21 @@ BLOCK_CASES = [
 
 
 @pytest.mark.parametrize("case", BLOCK_CASES, ids=lambda c: f"n{c[0]}-k{c[1]}-{c[5]}")
-def test_fft_conv_overlap_save(case, kernel_transform, monkeypatch):
+def test_fft_conv_overlap_save(case, kernel_transform):
     spatial, kernel_size, strides, dilation, padding, mode, groups = case
     factor = (2, 4)[BLOCK_CASES.index(case) % 2]
     rank = len(spatial)
-    monkeypatch.setattr(fft_conv, "GEOMETRY", factor)
     config = {"spatial": spatial, "kernel_size": kernel_size, "strides": reference.expand(strides, rank),
               "dilation": reference.expand(dilation, rank), "padding": padding, "mode": mode,
               "groups": groups, "channels": 2 * groups, "filters": 3 * groups,
               "data_format": "channels_first", "batch": 2, "seed": 9}
     x, kernel = conv_operands(config)
-    extents = [reference.extent(k, d) for k, d in zip(kernel_size, config["dilation"])]
-    pairs = reference.padding_pairs(padding, spatial, kernel_size, config["strides"], config["dilation"])
-    plan = algo.fft_plan(spatial, tuple(extents), kernel_size, tuple(map(tuple, pairs)), mode, 2, 2 * groups,
-                         3 * groups, groups, 8, keras.backend.backend(), 2**40, factor)
-    assert plan.blocked and max(plan.counts) > 1
-    y = run_conv(config, x, kernel, "fft", "float64")
+    problem, _ = conv_problem_of(tensor(x, "float64"), tensor(kernel, "float64"), strides=config["strides"],
+                                 padding=padding, dilation_rate=config["dilation"], groups=groups,
+                                 data_format="channels_first", padding_mode=mode)
+    plan = forced_plan(problem, geometry=factor)
+    assert plan.fft.geometry == factor and plan.fft.blocked and max(plan.fft.counts) > 1
+    y = run_conv(config, x, kernel, "float64", kernel_transform=kernel_transform, geometry=factor)
     assert_close(y, conv_expected(config, x, kernel), "float64")
 
 
@@ -298,11 +323,17 @@ def transpose_operands(config):
     return y, kernel
 
 
-def run_transpose(config, y, kernel, algorithm, dtype):
+def run_transpose(config, y, kernel, algorithm, dtype, **plan):
+    """`conv_transpose` by `algorithm`, through the op; with `plan` given, by FFT with the plan's decisions
+    (`conftest.forced_plan`) forced as it says."""
+
     def function(y, kernel):
-        return sops.conv_transpose(y, kernel, strides=config["strides"], padding=config["padding"],
-                                   output_padding=config["output_padding"], dilation_rate=config["dilation"],
-                                   data_format=config["data_format"], algorithm=algorithm)
+        arguments = dict(strides=config["strides"], padding=config["padding"],
+                         output_padding=config["output_padding"], dilation_rate=config["dilation"],
+                         data_format=config["data_format"])
+        if plan:
+            return conv_with_plan(y, kernel, transposed=True, algorithm=algorithm, **plan, **arguments)
+        return sops.conv_transpose(y, kernel, algorithm=algorithm, **arguments)
 
     return compiled(function)(tensor(y, dtype), tensor(kernel, dtype))
 
@@ -325,12 +356,12 @@ def test_transpose_configs_cover_every_form():
 
 
 @pytest.mark.parametrize("config", TRANSPOSE_CONFIGS, ids=_id)
-def test_fft_conv_transpose_matches_direct(config, monkeypatch):
-    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", ("dft", "fft")[config["seed"] % 2])
-    force_product(monkeypatch, ("loop", "matmul", "planes", "packed")[(config["seed"] // 3) % 4])
+def test_fft_conv_transpose_matches_direct(config):
+    transform = ("dft", "fft")[config["seed"] % 2]
+    product = ("loop", "matmul", "planes", "packed")[(config["seed"] // 3) % 4]
     y, kernel = transpose_operands(config)
     dtype = config["dtype"]
-    fft = run_transpose(config, y, kernel, "fft", dtype)
+    fft = run_transpose(config, y, kernel, "fft", dtype, kernel_transform=transform, product=product)
     direct = run_transpose(config, y, kernel, "direct", "float64")
     assert dtype_name(fft) == dtype
     assert_close(fft, direct, dtype)
@@ -342,7 +373,7 @@ def test_fft_conv_transpose_large_kernel_matches_reference(kernel_transform):
               "output_padding": None, "channels": 2, "filters": 3, "data_format": "channels_first",
               "batch": 1, "seed": 3}
     y, kernel = transpose_operands(config)
-    fft = run_transpose(config, y, kernel, "fft", "float64")
+    fft = run_transpose(config, y, kernel, "fft", "float64", kernel_transform=kernel_transform)
     expected = reference.conv_transpose_reference(y, kernel, 2, "same", None, 1, "channels_first")
     assert_close(fft, expected, "float64")
 
@@ -373,13 +404,14 @@ def test_auto_equals_direct(case):
 
 
 def test_auto_picks_fft_for_large_kernels_and_direct_for_small_ones():
-    from structconv.ops.arguments import choose_for_conv, conv_arguments, resolve_padding
+    from structconv.ops.arguments import conv_arguments
+    from structconv.ops.conv import prepare_conv
 
     def choice(spatial, kernel_size, channels=8, filters=8):
         x = tensor(np.zeros((2, *spatial, channels)), "float32")
         kernel = tensor(np.zeros((*kernel_size, channels, filters)), "float32")
         args = conv_arguments(len(spatial), padding="same", algorithm="auto")
-        return choose_for_conv(x, kernel, args, resolve_padding(spatial, kernel_size, args))
+        return prepare_conv(x, kernel, args)[1].algorithm
 
     assert choice((16384,), (1023,)) == "fft"
     assert choice((256, 256), (63, 63)) == "fft"
@@ -419,34 +451,33 @@ def test_backend_fftn_is_numpy_fftn_in_its_axis_order(rank):
 
 
 @pytest.mark.parametrize("rank", [5, 6])
-def test_packed_pairs_above_rank_4(rank, monkeypatch):
+def test_packed_pairs_above_rank_4(rank):
     """Ranks 5 and 6 (more than one group of FFT axes, groups of 2 and 3), packed in pairs against the
     NumPy reference, with an odd batch (not packed) alongside."""
-    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", "dft")
-    force_product(monkeypatch, "packed")
     rng = np.random.default_rng(rank)
     spatial, dilation = (4, 3, 4, 3, 4, 3)[:rank], (2, *[1] * (rank - 1))
     kernel = rng.standard_normal((*[2] * rank, 2, 3))
     for batch in (2, 3):
         x = rng.standard_normal((batch, *spatial, 2))
-        y = sops.conv(tensor(x, "float64"), tensor(kernel, "float64"), padding="same", dilation_rate=dilation,
-                      algorithm="fft")
+        y = conv_with_plan(tensor(x, "float64"), tensor(kernel, "float64"), padding="same",
+                           dilation_rate=dilation, kernel_transform="dft", product="packed")
         pairs = reference.padding_pairs("same", spatial, (2,) * rank, (1,) * rank, dilation)
         expected = reference.conv_reference(x, kernel, (1,) * rank, pairs, dilation)
         assert_close(y, expected, "float64")
 
 
-def test_packing_needs_an_even_static_batch_and_few_channel_pairs(monkeypatch):
-    backend = keras.backend.backend()
-    monkeypatch.setattr(fft_conv, "PACKED_PAIRS_MIN_RANK", {backend: 2})
-    monkeypatch.setattr(fft_conv, "PRODUCT_LOOP_MAX_CHANNELS", {backend: 8})
-    packs = fft_conv.packs_pairs
-    assert packs(2, 4, 4, 1, 2)  # 16 channel pairs <= 2 * (4 + 4)
-    assert packs(2, 8, 8, 2, 3)  # grouped: 4 * 8 = 32 <= 2 * (8 + 8)
-    assert not packs(2, 4, 4, 1, 1)  # below the backend's rank
-    assert not packs(2, 8, 8, 1, 2)  # 64 > 32: the kernel's full spectrum costs more
-    assert not packs(3, 2, 2, 1, 2)  # odd batch
-    assert not packs(None, 2, 2, 1, 2)  # batch unknown when tracing
-    assert not packs(32, 16, 16, 1, 2)  # the matrix product (16 > 8 channels per group): complex spectra
-    monkeypatch.setattr(fft_conv, "PACKED_PAIRS_MIN_RANK", {})
-    assert not packs(2, 4, 4, 1, 2)
+def test_packing_needs_an_even_static_batch_and_few_channel_pairs():
+    def product(batch, channels, filters, groups, rank, min_rank=2):
+        fft = _whole_fft(_problem(batch, channels, filters, groups, rank), packed_pairs_min_rank=min_rank,
+                         product_loop_max_channels=8, packed_max_kernel_ratio=1.0)
+        assert fft.kernel_transform == "dft"  # packing needs the kernel's spectrum by DFT
+        return fft.product
+
+    assert product(2, 4, 4, 1, 2) == "packed"  # 16 channel pairs <= 2 * (4 + 4)
+    assert product(2, 8, 8, 2, 3) == "packed"  # grouped: 4 * 8 = 32 <= 2 * (8 + 8)
+    assert product(2, 4, 4, 1, 1) != "packed"  # below the profile's rank
+    assert product(2, 8, 8, 1, 2) != "packed"  # 64 > 32: the kernel's full spectrum costs more
+    assert product(3, 2, 2, 1, 2) != "packed"  # odd batch
+    assert product(None, 2, 2, 1, 2) != "packed"  # batch unknown when tracing
+    assert product(32, 16, 16, 1, 2) == "matmul"  # the matrix product (16 > 8 channels per group)
+    assert product(2, 4, 4, 1, 2, min_rank=None) != "packed"

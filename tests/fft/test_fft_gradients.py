@@ -5,10 +5,7 @@ import keras
 import numpy as np
 import pytest
 import reference
-from conftest import autodiff_gradients, force_product, tensor
-
-from structconv import ops as sops
-from structconv.ops import fft_conv
+from conftest import autodiff_gradients, conv_with_plan, tensor
 
 
 def check_gradients(library, numpy_reference, arrays, rng):
@@ -51,15 +48,14 @@ def _conv_id(case):
     return f"r{len(case[0])}-{case[5]}-{case[8]}-{case[9][9:]}"
 
 
-# The kernel's spectrum by DFT matrices or FFT, with each spectral product it meets (`force_product`).
+# The kernel's spectrum by DFT matrices or FFT, with each spectral product it meets (forced in the plan,
+# `conftest.forced_plan`).
 TRANSFORM_PRODUCTS = [("dft", "matmul"), ("dft", "planes"), ("dft", "packed"), ("fft", "loop")]
 
 
 @pytest.mark.parametrize(("transform", "product"), TRANSFORM_PRODUCTS, ids=lambda v: v)
 @pytest.mark.parametrize("case", CONV_CASES, ids=_conv_id)
-def test_conv_gradients(case, transform, product, monkeypatch):
-    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
-    force_product(monkeypatch, product)
+def test_conv_gradients(case, transform, product):
     spatial, channels, kernel_size, filters, strides, padding, dilation, groups, mode, data_format = case
     rank = len(spatial)
     rng = np.random.default_rng(len(spatial) * 100 + channels)
@@ -71,8 +67,9 @@ def test_conv_gradients(case, transform, product, monkeypatch):
     pairs = reference.padding_pairs(padding, spatial, kernel_size, strides_, dilation_)
 
     def library(x, kernel):
-        return sops.conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation, groups=groups,
-                         data_format=data_format, padding_mode=mode, algorithm="fft")
+        return conv_with_plan(x, kernel, strides=strides, padding=padding, dilation_rate=dilation,
+                              groups=groups, data_format=data_format, padding_mode=mode,
+                              kernel_transform=transform, product=product)
 
     def numpy_reference(x, kernel):
         return reference.conv_reference(x, kernel, strides_, pairs, dilation_, groups, mode, data_format)
@@ -92,9 +89,7 @@ TRANSPOSE_CASES = [
                          [("dft", "loop"), ("dft", "planes"), ("dft", "packed"), ("fft", "matmul")],
                          ids=lambda v: v)
 @pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=lambda c: f"r{len(c[0])}-{c[5]}")
-def test_conv_transpose_gradients(case, transform, product, monkeypatch):
-    monkeypatch.setattr(fft_conv, "KERNEL_TRANSFORM", transform)
-    force_product(monkeypatch, product)
+def test_conv_transpose_gradients(case, transform, product):
     spatial, channels, kernel_size, filters, strides, padding, output_padding, dilation, data_format = case
     rng = np.random.default_rng(7 + len(spatial))
     batch = 2 if product == "packed" else 1  # pairs of batch items are packed
@@ -103,8 +98,9 @@ def test_conv_transpose_gradients(case, transform, product, monkeypatch):
     kernel = rng.standard_normal((*kernel_size, filters, channels))
 
     def library(y, kernel):
-        return sops.conv_transpose(y, kernel, strides=strides, padding=padding, output_padding=output_padding,
-                                   dilation_rate=dilation, data_format=data_format, algorithm="fft")
+        return conv_with_plan(y, kernel, transposed=True, strides=strides, padding=padding,
+                              output_padding=output_padding, dilation_rate=dilation, data_format=data_format,
+                              kernel_transform=transform, product=product)
 
     def numpy_reference(y, kernel):
         return reference.conv_transpose_reference(y, kernel, strides, padding, output_padding, dilation,

@@ -7,13 +7,13 @@ import re
 import keras
 import numpy as np
 import pytest
-from conftest import assert_close, tensor, to_numpy
+from conftest import assert_close, conv_problem_of, tensor, to_numpy
 
 from structconv import config
 from structconv import ops as sops
 from structconv.errors import StructconvError
 from structconv.layers import ConvND, ConvNDTranspose
-from structconv.ops import algorithm as algo
+from structconv.ops import planner
 
 LAYER_CASES = [
     # rank, spatial, channels, kwargs
@@ -108,8 +108,8 @@ def test_fft_over_budget_raises_naming_the_estimate(tiny_budget):
     x = tensor(np.ones((2, 64, 64, 3)))
     kernel = tensor(np.ones((5, 5, 3, 4)))
     # Over the budget, the estimate named is that of the FFT plan with the least memory.
-    plan = algo.fft_plan((64, 64), (5, 5), (5, 5), ((2, 2), (2, 2)), "zeros", 2, 3, 4, 1, 4,
-                         keras.backend.backend(), tiny_budget)
+    problem, _ = conv_problem_of(x, kernel, padding="same")
+    plan = min((p.fft for p in planner.candidates(problem) if p.algorithm == "fft"), key=lambda f: f.memory)
     estimate = plan.memory
     assert estimate > tiny_budget
     with pytest.raises(StructconvError) as error:
@@ -128,11 +128,10 @@ def test_auto_over_budget_picks_direct(tiny_budget, monkeypatch):
         raise AssertionError("the FFT path ran over the memory budget")
 
     # Even where FFT would be far faster (a huge kernel), "auto" stays direct over the budget.
-    # (`structconv.ops.conv` the attribute is the function; the modules are looked up by name.)
-    conv_module = importlib.import_module("structconv.ops.conv")
-    transpose_module = importlib.import_module("structconv.ops.conv_transpose")
-    monkeypatch.setattr(conv_module, "fft_conv", fail)
-    monkeypatch.setattr(transpose_module, "fft_conv_transpose_full", fail)
+    # (The executor runs every plan, `ops.conv`'s and `ops.conv_transpose`'s alike.)
+    execute_module = importlib.import_module("structconv.ops.execute")
+    monkeypatch.setattr(execute_module, "fft_conv", fail)
+    monkeypatch.setattr(execute_module, "fft_conv_transpose_full", fail)
     rng = np.random.default_rng(0)
     x = tensor(rng.standard_normal((1, 600, 2)), "float64")
     kernel = tensor(rng.standard_normal((301, 2, 2)), "float64")

@@ -9,39 +9,55 @@ import numpy as np
 import pytest
 from conftest import assert_close
 
-from structconv import layers
-from structconv.ops import algorithm as algo
-from structconv.ops.arguments import expects_gradient
+from structconv import config, layers
+from structconv.ops import cost_model, planner
+from structconv.ops.algorithm import explain_choice
+from structconv.ops.make_problem import expects_gradient
 
 BACKEND = keras.backend.backend()
 # Rank 4, 81 taps, several milliseconds of modelled work on every backend (not a tiny, all-overhead call).
 INPUT_SHAPE, KERNEL_SIZE, FILTERS = (1, 12, 12, 12, 12, 8), (3, 3, 3, 3), 8
 
 
+@pytest.fixture(autouse=True)
+def model_only():
+    """The model's choices (no timing, whatever STRUCTCONV_AUTOTUNE says), planned afresh."""
+    saved = config.autotune()
+    config.set_autotune("off")
+    planner.clear_plans()
+    yield
+    config.set_autotune(saved)
+    planner.clear_plans()
+
+
+def use_costs(monkeypatch, **changes):
+    """The planner uses the active backend's profile with these cost constants changed."""
+    profile = planner.profile_for(BACKEND)
+    custom = dataclasses.replace(profile, costs=dataclasses.replace(profile.costs, **changes))
+    monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: custom)
+    planner.clear_plans()
+
+
 @pytest.fixture
 def backward_heavy_direct(monkeypatch):
     """The active backend's constants, with a margin that keeps the forward pass direct and a direct
     backward pass ten times as costly as FFT's."""
-    info = algo.explain_choice(INPUT_SHAPE, (*KERNEL_SIZE, 8, FILTERS), padding="same")
-    margin = 2.0 * info["direct_us"] / info["fft_us"]
-    costs = dataclasses.replace(algo.costs(BACKEND), fft_margin=(margin,), direct_training=(10.0,),
-                                fft_training=(1.0,))
-    monkeypatch.setitem(algo.COSTS, BACKEND, costs)
-    algo._choose.cache_clear()
-    yield
-    algo._choose.cache_clear()
+    info = explain_choice(INPUT_SHAPE, (*KERNEL_SIZE, 8, FILTERS), padding="same")
+    shipped_margin = cost_model.per_rank(planner.profile_for(BACKEND).costs.fft_margin, len(KERNEL_SIZE))
+    margin = 2.0 * info["direct_us"] / (info["fft_us"] / shipped_margin)
+    use_costs(monkeypatch, fft_margin=(margin,), direct_training=(10.0,), fft_training=(1.0,))
 
 
 def test_training_weighs_the_backward_pass(backward_heavy_direct):
     kernel_shape = (*KERNEL_SIZE, 8, FILTERS)
-    assert algo.explain_choice(INPUT_SHAPE, kernel_shape, padding="same")["algorithm"] == "direct"
-    assert algo.explain_choice(INPUT_SHAPE, kernel_shape, padding="same", training=True)["algorithm"] == "fft"
+    assert explain_choice(INPUT_SHAPE, kernel_shape, padding="same")["algorithm"] == "direct"
+    assert explain_choice(INPUT_SHAPE, kernel_shape, padding="same", training=True)["algorithm"] == "fft"
 
 
 def test_fitted_training_factors_make_backward_heavy_direct_costlier():
     # Above rank 3 the decomposed direct convolution's backward pass is the costlier (benchmarks/ndconv.py).
-    for backend_name in algo.COSTS:
-        c = algo.costs(backend_name)
+    for backend_name in ("tensorflow", "jax", "torch"):
+        c = planner.profile_for(backend_name).costs
         assert c.direct_training[-1] > c.fft_training[-1] >= 1.0
         assert c.direct_training[:3] == c.fft_training[:3] == (1.0, 1.0, 1.0)  # native ranks: not modelled
 
@@ -72,7 +88,8 @@ def test_layer_training_flag_steers_auto(backward_heavy_direct):
     x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype("float32")
     inference = layer(x, training=False)
     training = layer(x, training=True)
-    chosen = {key[-1]: plan[0].algorithm for key, plan in layer._conv_plans.items()}
+    # The layer's plans per (input shape, dtype, kernel shape, dtype, training flag, planner settings).
+    chosen = {key[4]: plan.algorithm for key, (_, plan) in layer._structconv_plans.items()}
     # The flag decides, also on torch, whose layer kernel always requires a gradient.
     assert chosen == {False: "direct", True: "fft"}
     assert_close(keras.ops.convert_to_numpy(training), keras.ops.convert_to_numpy(inference), "float32")
@@ -81,23 +98,17 @@ def test_layer_training_flag_steers_auto(backward_heavy_direct):
 
 def test_transposed_layer_training_flag_steers_auto(monkeypatch):
     # A margin no forward cost can beat, and a direct backward pass costlier still: FFT only in training.
-    costs = dataclasses.replace(algo.costs(BACKEND), fft_margin=(1e9,), direct_training=(1e12,),
-                                fft_training=(1.0,))
-    monkeypatch.setitem(algo.COSTS, BACKEND, costs)
-    algo._choose.cache_clear()
-    conv_transpose_module = importlib.import_module("structconv.ops.conv_transpose")  # not the function
+    use_costs(monkeypatch, fft_margin=(1e9,), direct_training=(1e12,), fft_training=(1.0,))
+    execute_module = importlib.import_module("structconv.ops.execute")  # the executor's module
 
     calls = []
-    original = conv_transpose_module.fft_conv_transpose_full
-    monkeypatch.setattr(conv_transpose_module, "fft_conv_transpose_full",
+    original = execute_module.fft_conv_transpose_full
+    monkeypatch.setattr(execute_module, "fft_conv_transpose_full",
                         lambda *a, **k: calls.append(1) or original(*a, **k))
-    try:
-        layer = layers.ConvNDTranspose(FILTERS, KERNEL_SIZE, strides=2, padding="same")
-        x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype("float32")
-        inference = keras.ops.convert_to_numpy(layer(x, training=False))
-        assert calls == []
-        training = keras.ops.convert_to_numpy(layer(x, training=True))
-        assert calls == [1]
-    finally:
-        algo._choose.cache_clear()
+    layer = layers.ConvNDTranspose(FILTERS, KERNEL_SIZE, strides=2, padding="same")
+    x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype("float32")
+    inference = keras.ops.convert_to_numpy(layer(x, training=False))
+    assert calls == []
+    training = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert calls == [1]
     assert_close(training, inference, "float32")
