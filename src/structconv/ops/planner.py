@@ -159,8 +159,9 @@ def candidates(problem, profile=None):
     return sorted(plans, key=lambda plan: plan.modelled_us)
 
 
-def allowed(problem, plans, algorithm, profile, budget):
-    """The candidates `algorithm` and the rules allow, cheapest by the model first."""
+def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
+    """The candidates `algorithm` and the rules allow, cheapest by the model first (unless `mode` is
+    "always", problems the model calls tiny run direct)."""
     direct = [p for p in plans if p.algorithm == "direct"]
     ffts = [p for p in plans if p.algorithm == "fft"]
     if algorithm == "direct":
@@ -181,8 +182,10 @@ def allowed(problem, plans, algorithm, profile, budget):
         return within
     if problem.taps < profile.strategy.fft_min_taps:
         return direct
-    tiny = min(p.modelled_us for p in direct) < TINY_OVERHEADS * profile.costs.fft_overhead_us
-    return direct + ([] if tiny else [p for p in ffts if p.fft.memory <= budget])
+    tiny = mode != "always" and (
+        min(p.modelled_us for p in direct) < TINY_OVERHEADS * profile.costs.fft_overhead_us)
+    permitted = direct + ([] if tiny else [p for p in ffts if p.fft.memory <= budget])
+    return sorted(permitted, key=lambda plan: plan.modelled_us)
 
 
 def plan_conv(problem, algorithm="auto"):
@@ -198,7 +201,7 @@ def plan_conv(problem, algorithm="auto"):
 
 def _plan(problem, algorithm, budget, mode):
     profile = profile_for(problem.backend, problem.device)
-    permitted = allowed(problem, candidates(problem, profile), algorithm, profile, budget)
+    permitted = allowed(problem, candidates(problem, profile), algorithm, profile, budget, mode)
     best = permitted[0]
     if len(permitted) == 1 or mode == "off":
         source = "rule" if len(permitted) == 1 else profile.source + " profile"
@@ -211,7 +214,9 @@ def _plan(problem, algorithm, budget, mode):
         # A trace with an unknown batch (a last partial batch, a generalised tf.function): the choice
         # measured for the same problem at a known batch, else the model.
         label = _measured_without_batch.get((problem.without_batch(), algorithm))
-        chosen = [p for p in contenders if p.label == label]
+        # The same variant; packing pairs of batch items needs an even batch known when traced.
+        chosen = [p for p in contenders if label and p.label.replace(":packed", ":planes")
+                  == label.replace(":packed", ":planes")]
         return dataclasses.replace(chosen[0] if chosen else best, source="measured" if chosen else
                                    profile.source + " profile")
     machine = machine_id(problem)

@@ -1,0 +1,130 @@
+"""The planner: every candidate it offers computes the same convolution, the model and the rules decide
+what they can, measuring decides the rest (inside `fit` too, on every backend), and every decision says
+where it came from."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_close, tensor
+from reference import conv_reference, padding_pairs
+
+from structconv import config, layers
+from structconv.ops import planner
+from structconv.ops.algorithm import explain_choice
+from structconv.ops.arguments import conv_arguments
+from structconv.ops.conv import prepare_conv
+from structconv.ops.execute import execute
+from structconv.tuning import autotune
+
+BACKEND = keras.backend.backend()
+CASES = [  # (input shape, kernel shape, padding, strides, groups)
+    ((2, 40, 3), (11, 3, 4), "same", 1, 1),
+    ((2, 20, 18, 2), (7, 5, 2, 4), "valid", 2, 1),
+    ((1, 6, 7, 5, 6, 2), (3, 2, 3, 2, 2, 4), "same", 1, 1),
+    ((2, 5, 6, 5, 4, 4), (2, 3, 2, 2, 2, 4), (1, "valid", "same", 0), 1, 2),
+]
+
+
+@pytest.fixture
+def autotune_mode():
+    saved = config.autotune()
+    yield config.set_autotune
+    config.set_autotune(saved)
+
+
+def _problem_and_operands(case, rng):
+    input_shape, kernel_shape, padding, strides, groups = case
+    x = rng.standard_normal(input_shape).astype("float32")
+    k = rng.standard_normal(kernel_shape).astype("float32")
+    args = conv_arguments(len(input_shape) - 2, strides, padding, groups=groups)
+    problem, plan = prepare_conv(tensor(x), tensor(k), args)
+    return problem, plan, x, k, args
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_candidate_computes_the_same_convolution(case):
+    rng = np.random.default_rng(0)
+    problem, _, x, k, args = _problem_and_operands(case, rng)
+    expected = conv_reference(x, k, args.strides, padding_pairs(args.padding, x.shape[1:-1], k.shape[:-2],
+                              args.strides, args.dilation_rate), args.dilation_rate, args.groups)
+    plans = planner.candidates(problem)
+    labels = {p.label for p in plans}
+    if problem.rank <= 3:
+        assert "direct:native" in labels
+    else:
+        assert "direct:inputs" in labels
+        assert ("direct:native" in labels) == (BACKEND == "jax")
+    assert any(p.algorithm == "fft" for p in plans)
+    for plan in plans:
+        assert_close(execute(plan, problem, tensor(x), tensor(k)), expected, rtol=1e-4)
+
+
+def test_plans_are_cached_per_problem_and_hashable():
+    problem, plan, *_ = _problem_and_operands(CASES[0], np.random.default_rng(0))
+    assert planner.plan_conv(problem, "auto") is plan
+    assert hash(problem) == hash(dataclasses.replace(problem)) and {plan: 1}[plan] == 1
+
+
+def test_the_model_alone_when_autotuning_is_off(autotune_mode):
+    autotune_mode("off")
+    autotune.reset_statistics()
+    info = explain_choice((2, 256, 256, 8), (15, 15, 8, 8), padding="same")
+    assert info["source"] == "shipped profile" and autotune.statistics()["problems"] == 0
+    assert info["plan"] == min(info["modelled_us"], key=info["modelled_us"].get)
+
+
+def test_measuring_picks_the_fastest_and_says_so(autotune_mode):
+    autotune_mode("always")
+    autotune.reset_statistics()
+    info = explain_choice((2, 64, 2), (11, 2, 2), padding="same")
+    assert info["source"] == "measured" and autotune.statistics()["problems"] == 1
+    measured = info["measured_us"]
+    assert info["plan"] == min(measured, key=measured.get)
+    assert explain_choice((2, 64, 2), (11, 2, 2), padding="same")["measured_us"] == measured
+    assert autotune.statistics()["problems"] == 1  # the second call measured nothing
+
+
+def test_rules_hold_whatever_the_mode(autotune_mode):
+    autotune_mode("always")
+    assert explain_choice((2, 64, 64, 3), (3, 3, 3, 4), padding="same")["source"] == "rule"  # 9 taps
+    config_budget = config.fft_memory_budget()
+    config.set_fft_memory_budget(1024)
+    try:
+        info = explain_choice((2, 64, 2), (11, 2, 2), padding="same")
+        assert info["algorithm"] == "direct" and info["source"] == "rule"
+    finally:
+        config.set_fft_memory_budget(config_budget)
+
+
+def test_an_unknown_batch_reuses_the_choice_measured_at_a_known_one(autotune_mode):
+    autotune_mode("always")
+    known = explain_choice((4, 64, 2), (11, 2, 2), padding="same")
+    autotune.reset_statistics()
+    unknown = explain_choice((None, 64, 2), (11, 2, 2), padding="same")
+    # The same variant (pairs of batch items are packed only for an even batch known when traced).
+    assert unknown["plan"].replace(":packed", ":planes") == known["plan"].replace(":packed", ":planes")
+    assert autotune.statistics()["problems"] == 0
+
+
+def test_measuring_inside_fit_then_nothing_per_step(autotune_mode):
+    autotune_mode("always")
+    autotune.reset_statistics()
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((24, 24, 2)), layers.Conv2D(3, 9, padding="same"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = rng.standard_normal((8, 24, 24, 2)).astype("float32"), rng.standard_normal((8, 1))
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    first = autotune.statistics()["problems"]
+    assert first >= 1
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert autotune.statistics()["problems"] == first
+    plans = [plan for _, plan in model.layers[0]._structconv_plans.values()]
+    assert any(plan.source in ("measured", "plan file") for plan in plans)
+    # The measured plan computes the layer's convolution.
+    layer = model.layers[0]
+    kernel, bias = (np.asarray(keras.ops.convert_to_numpy(w), np.float64) for w in layer.weights)
+    expected = conv_reference(x, kernel, 1, [(4, 4), (4, 4)], 1) + bias
+    assert_close(layer(tensor(x), training=True), expected, rtol=1e-4)

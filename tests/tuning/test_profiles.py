@@ -1,0 +1,83 @@
+"""Profiles: shipped ones load with their provenance, a calibrated one takes precedence, and a corrupt or
+unwritable file gives one warning and the shipped model, never a crash."""
+
+import dataclasses
+import json
+import os
+import warnings
+
+import keras
+import pytest
+
+from structconv.ops import planner
+from structconv.tuning import fingerprint, profile, storage
+
+BACKEND = keras.backend.backend()
+
+
+@pytest.mark.parametrize("backend_name", ["tensorflow", "jax", "torch"])
+def test_shipped_profiles_load_with_provenance(backend_name):
+    shipped = profile.shipped(backend_name, "cpu")
+    assert shipped.source == "shipped" and shipped.backend == backend_name
+    provenance = dict(shipped.provenance)
+    for key in ("machine", "threads", "date", "command"):
+        assert key in provenance
+    assert profile.from_dict(profile.to_dict(shipped), "shipped") == shipped
+
+
+def test_a_device_without_a_profile_measures_everything():
+    unprofiled = profile.shipped(BACKEND, "gpu")
+    assert unprofiled.source == "unprofiled" and unprofiled.uncertainty == float("inf")
+
+
+def _machine_id():
+    return fingerprint.fingerprint_id(fingerprint.fingerprint(BACKEND, "cpu"))
+
+
+def test_a_calibrated_profile_takes_precedence_and_round_trips(fresh_cache):
+    shipped = profile.shipped(BACKEND, "cpu")
+    mine = dataclasses.replace(shipped, source="calibrated", uncertainty=1.5,
+                               costs=dataclasses.replace(shipped.costs, direct_overhead_us=123.0))
+    path = profile.save_calibrated(mine, _machine_id(), {"machine": "test", "date": "today"})
+    assert path is not None and os.path.dirname(path) == str(fresh_cache)
+    loaded = planner.profile_for(BACKEND, "cpu")
+    assert loaded.source == "calibrated" and loaded.costs == mine.costs and loaded.uncertainty == 1.5
+    assert dict(loaded.provenance)["machine"] == "test"
+
+
+def test_a_corrupt_profile_warns_once_and_falls_back(fresh_cache):
+    path = profile.calibrated_path(BACKEND, "cpu", _machine_id())
+    os.makedirs(fresh_cache, exist_ok=True)
+    with open(path, "w") as out:
+        out.write('{"format": 1, "backend": "torch", "costs": {"direct_overhead_us"')  # cut off
+    with pytest.warns(RuntimeWarning, match="falling back to the cost model"):
+        assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+    profile.forget_loaded()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert planner.profile_for(BACKEND, "cpu").source == "shipped"  # warned once per path
+
+
+def test_a_malformed_profile_warns_and_falls_back(fresh_cache):
+    path = profile.calibrated_path(BACKEND, "cpu", _machine_id())
+    os.makedirs(fresh_cache, exist_ok=True)
+    with open(path, "w") as out:
+        json.dump({"format": 1, "backend": BACKEND, "device": "cpu", "costs": {"wrong": 1}}, out)
+    with pytest.warns(RuntimeWarning, match="malformed profile"):
+        assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+
+
+def test_an_unwritable_cache_warns_and_does_not_raise(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv(storage.CACHE_ENVIRONMENT_VARIABLE, str(blocker / "cache"))
+    with pytest.warns(RuntimeWarning, match="cannot write"):
+        assert profile.save_calibrated(profile.shipped(BACKEND, "cpu"), "x", {}) is None
+
+
+def test_the_fingerprint_names_the_machine():
+    found = fingerprint.fingerprint(BACKEND, "cpu")
+    assert found["backend"] == BACKEND and found["cpu"] and found["threads"] >= 1
+    assert fingerprint.fingerprint_id(found) == fingerprint.fingerprint_id(dict(found))
+    other = {**found, "threads": found["threads"] + 1}
+    assert fingerprint.fingerprint_id(other) != fingerprint.fingerprint_id(found)
