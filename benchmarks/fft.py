@@ -5,11 +5,16 @@
 
 One run, one subprocess per Keras backend (`KERAS_BACKEND` is fixed per process), results side by side:
 
-(a) crossover sweeps, batch 2, 8 -> 8 channels, padding "same", float32, channels_last: 1-D length 16384
-    with kernels 3..511, 2-D 256^2 with kernels 3..31, 3-D 48^3 with kernels 3..15, 4-D 20^4 with kernels
-    2..7. At each point `structconv.ops.conv` with `algorithm="direct"`, `"fft"` and `"auto"` (forward),
-    the ratio `auto / min(direct, fft)` (target: <= 1.15 at every point), and the same ratio with the time
-    of the algorithm auto chose in place of auto's own (the choice's quality without a third timing's noise);
+(a) how good "auto" is: the crossover sweeps (batch 2, 8 -> 8 channels, padding "same", float32, forward:
+    1-D length 16384 with kernels 3..511, 2-D 256^2 with kernels 3..31, 3-D 48^3 with kernels 3..15, 4-D
+    20^4 with kernels 2..7) and a wider set (1 to 32 channels, batch 1 to 8, ranks 1-4, forward and
+    training steps, `WIDE`). At each point the candidates that matter are timed side by side in the form
+    they run (`compile_for_timing`: jit / tf.function / eager; forward + backward for training): the best
+    direct plan, the plan `algorithm="fft"` runs, and the plan "auto" picks three ways: the model with
+    the shipped profile, the model with the profile `structconv calibrate` stored for this machine and
+    thread count (if there is one), and measured planning (the default, "uncertain"; its plan file is
+    bypassed so every run measures, and its cost is reported). Each pick's time over the fastest timed
+    plan (target: shipped and calibrated <= 1.15, measured <= 1.05);
 (b) FFT convolution next to its peers: `fft_conv_pytorch.fft_conv` (ranks 1-3, 8 -> 8 channels, torch
     backend) and `scipy.signal.fftconvolve` / `oaconvolve` (one channel: 1-D 2^20 with k=4097, 2-D 2048^2
     with k=65). SciPy computes convolution, so it gets the flipped kernel: every implementation computes
@@ -141,22 +146,14 @@ def operands(rank, size, k, channels, batch, seed=0):
 
 
 def choice_and_memory(x, w, padding):
-    """The algorithm `"auto"` picks for `conv(x, w, padding=...)` and the FFT plan `"fft"` runs (geometry,
-    kernel transform, memory estimate in bytes)."""
-    import keras
+    """The algorithm `"auto"` picks for `conv(x, w, padding=...)` and the FFT plan `"fft"` runs."""
+    from structconv.ops.arguments import conv_arguments
+    from structconv.ops.conv import prepare_conv
 
-    from structconv import config
-    from structconv.ops import algorithm as algo
-    from structconv.ops.arguments import choose_for_conv, conv_arguments, resolve_padding, split_shape
-
-    rank = x.ndim - 2
-    args = conv_arguments(rank, padding=padding, default_data_format="channels_last")
-    spatial, channels = split_shape(tuple(x.shape), args.data_format)
-    kernel_size = tuple(w.shape[:rank])
-    pads = resolve_padding(spatial, kernel_size, args)
-    plan = algo.fft_plan(spatial, kernel_size, kernel_size, pads, "zeros", x.shape[0], channels, w.shape[-1],
-                         1, 4, keras.backend.backend(), config.fft_memory_budget())
-    return choose_for_conv(x, w, args, pads), plan
+    args = conv_arguments(x.ndim - 2, padding=padding, default_data_format="channels_last")
+    problem, plan = prepare_conv(x, w, args)
+    fft = prepare_conv(x, w, conv_arguments(x.ndim - 2, padding=padding, algorithm="fft"))[1].fft
+    return plan.algorithm, fft
 
 
 def structconv_functions(padding, algorithms=ALGORITHMS):
@@ -177,21 +174,85 @@ def emit(record):
     print(json.dumps(record), flush=True)
 
 
-def sweep_worker(backend, sweeps, budget):
+# (rank, size, kernel size, batch, channels, filters, training): shapes outside the crossover sweeps.
+WIDE = [
+    (1, 65536, 129, 1, 1, 1, False), (1, 4096, 31, 8, 16, 16, False), (1, 16384, 63, 2, 4, 4, True),
+    (1, 2048, 15, 4, 32, 32, False),
+    (2, 128, 15, 8, 1, 4, False), (2, 96, 9, 4, 16, 16, False), (2, 64, 13, 2, 32, 32, True),
+    (2, 128, 21, 1, 4, 4, True), (2, 200, 7, 2, 3, 16, False),
+    (3, 32, 7, 2, 4, 4, False), (3, 24, 9, 1, 16, 16, False), (3, 32, 5, 4, 2, 2, True),
+    (3, 20, 11, 2, 8, 8, True),
+    (4, 12, 5, 2, 4, 8, False), (4, 10, 3, 4, 16, 16, False), (4, 12, 4, 1, 2, 2, True),
+]
+QUICK_WIDE = WIDE[::5]
+
+
+def sweep_points(sweeps, wide):
     for rank, (size, kernels) in sweeps.items():
         for k in kernels:
-            x_np, w_np = operands(rank, size, k, CHANNELS, BATCH)
-            x, w = to_backend(x_np, backend), to_backend(w_np, backend)
-            chosen, plan = choice_and_memory(x_np, w_np, "same")
-            functions = structconv_functions("same")
-            medians, rounds = measure_interleaved(
-                {a: lambda f=f, x=x, w=w: f(x, w) for a, f in functions.items()}, budget, max_rounds=41,
-                min_rounds=5, statistic=STATISTIC,
-            )
-            # The plan is recorded so that `calibrate_fft.py --also` can fit these times too.
-            emit({"part": "sweep", "backend": backend, "rank": rank, "size": size, "k": k, "chosen": chosen,
-                  "memory": plan.memory, "geometry": plan.geometry, "kernel_by_dft": plan.kernel_by_dft,
-                  "rounds": rounds, **{a: medians[a] for a in ALGORITHMS}})
+            yield "sweep", rank, size, k, BATCH, CHANNELS, CHANNELS, False
+    for point in wide:
+        yield ("wide", *point)
+
+
+def picks(problem, shipped, calibrated):
+    """The plans to time for one problem: best direct, "fft", and "auto" by the shipped model, by the
+    calibrated model, and by measured planning (with its measuring time)."""
+    from structconv import config
+    from structconv.ops import planner
+
+    budget = config.fft_memory_budget()
+    chosen = {}
+    for name, profile in (("shipped", shipped), ("calibrated", calibrated)):
+        if profile is not None:
+            candidates = planner.candidates(problem, profile)
+            chosen[name] = planner.allowed(problem, candidates, "auto", profile, budget, "off")[0]
+    in_force = calibrated or shipped
+    candidates = planner.candidates(problem, in_force)
+    chosen["direct"] = planner.allowed(problem, candidates, "direct", in_force, budget)[0]
+    chosen["fft"] = planner.allowed(problem, candidates, "fft", in_force, budget)[0]
+    config.set_autotune("uncertain")
+    start = time.perf_counter()
+    chosen["measured"] = planner.plan_conv(problem, "auto")
+    return chosen, time.perf_counter() - start
+
+
+def sweep_worker(backend, points, budget):
+    from structconv._backend import get_backend
+    from structconv.ops import planner
+    from structconv.ops.execute import execute
+    from structconv.ops.problem import ConvProblem
+    from structconv.shapes import arithmetic
+    from structconv.tuning import fingerprint, plan_file, profile
+
+    # Every run measures afresh: the plan file of earlier runs is neither read nor written.
+    plan_file.lookup = lambda *args: None
+    plan_file.record = lambda *args, **kwargs: None
+    shipped = profile.shipped(backend, "cpu")
+    calibrated = profile.calibrated(backend, "cpu",
+                                    fingerprint.fingerprint_id(fingerprint.fingerprint(backend, "cpu")))
+    for part, rank, size, k, batch, channels, filters, training in points:
+        pads = tuple(arithmetic.resolve_axis_padding("same", size, k, 1, 1) for _ in range(rank))
+        problem = ConvProblem(backend=backend, device="cpu", rank=rank, batch=batch, spatial=(size,) * rank,
+                              channels=channels, filters=filters, kernel_size=(k,) * rank, groups=1,
+                              strides=(1,) * rank, dilation_rate=(1,) * rank, padding=pads,
+                              padding_mode="zeros", dtype="float32", data_format="channels_last",
+                              training=training)
+        planner.clear_plans()
+        chosen, measuring = picks(problem, shipped, calibrated)
+        plans = {plan.label: plan for plan in chosen.values()}
+        rng = np.random.default_rng(0)
+        arrays = [rng.standard_normal((batch, *[size] * rank, channels), dtype=np.float32),
+                  rng.standard_normal((*[k] * rank, channels, filters), dtype=np.float32) / k ** (rank / 2)]
+        runs = {label: get_backend().compile_for_timing(
+            lambda x, w, plan=plan, problem=problem: execute(plan, problem, x, w), arrays, training, "cpu")
+            for label, plan in plans.items()}
+        times, rounds = measure_interleaved(runs, budget, max_rounds=41, min_rounds=5, statistic=STATISTIC)
+        emit({"part": part, "backend": backend, "rank": rank, "size": size, "k": k, "batch": batch,
+              "channels": channels, "filters": filters, "training": training, "rounds": rounds,
+              "times": times, "picks": {name: plan.label for name, plan in chosen.items()},
+              "measured_source": chosen["measured"].source, "measuring_seconds": measuring,
+              "calibrated": calibrated is not None})
 
 
 def torch_peer_worker(cases, budget):
@@ -287,8 +348,8 @@ def run_worker(backend, quick, budget, threads, statistic="median"):
     global STATISTIC
     STATISTIC = STATISTICS[statistic]
     limit_threads(threads)
-    sweeps = QUICK_SWEEPS if quick else SWEEPS
-    sweep_worker(backend, sweeps, budget)
+    sweeps, wide = (QUICK_SWEEPS, QUICK_WIDE) if quick else (SWEEPS, WIDE)
+    sweep_worker(backend, list(sweep_points(sweeps, wide)), budget)
     peer_cases = {k: v for k, v in PEER_CASES.items() if not quick or k in ("torch-2d", "scipy-2d")}
     if backend == "torch":
         torch_peer_worker(peer_cases, budget)
@@ -314,46 +375,45 @@ def ms(seconds):
     return f"{seconds * 1e3:.1f}" if seconds < 10 else f"{seconds * 1e3:.0f}"
 
 
+MEASURED_TARGET = 1.05
+PICKS = ("shipped", "calibrated", "measured")
+
+
+def point_name(r):
+    step = "training" if r["training"] else "forward"
+    return (f"{r['rank']}-D {r['size']}^{r['rank']}, k={r['k']}, B={r['batch']}, "
+            f"{r['channels']}->{r['filters']}, {step}")
+
+
 def sweep_table(records, backends):
-    sweeps = [r for r in records if r["part"] == "sweep"]
-    points = sorted({(r["rank"], r["size"], r["k"]) for r in sweeps})
-    index = {(r["backend"], r["rank"], r["k"]): r for r in sweeps}
-    header = "| rank, size | k |" + "".join(
-        f" {b}: direct / fft / auto ms | chose | auto / min | chosen / min |" for b in backends
-    )
-    lines = [header, "|---|---:|" + "---:|---|---:|---:|" * len(backends)]
-    worst = {b: (0.0, None) for b in backends}
-    wrong = {b: (0.0, None) for b in backends}
-    misses = []
-    for rank, size, k in points:
+    """One row per point and backend: direct and fft times, and each pick's time over the fastest."""
+    rows = [r for r in records if r["part"] in ("sweep", "wide")]
+    lines = ["| point | backend | direct ms | fft ms | shipped / min | calibrated / min | measured / min "
+             "| measuring s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    summary = {b: {name: [] for name in PICKS} for b in backends}
+    for r in sorted(rows, key=lambda r: (r["part"], r["rank"], r["size"], r["k"], r["batch"], r["backend"])):
+        times, picks = r["times"], r["picks"]
+        fastest = min(times.values())
         cells = []
-        for b in backends:
-            r = index.get((b, rank, k))
-            if r is None:
-                cells += ["", "", "", ""]
+        for name in PICKS:
+            if name not in picks:
+                cells.append("-")
                 continue
-            ratio = r["auto"] / min(r["direct"], r["fft"])
-            chosen_ratio = r[r["chosen"]] / min(r["direct"], r["fft"])
-            faster = "direct" if r["direct"] <= r["fft"] else "fft"
-            if ratio > worst[b][0]:
-                worst[b] = (ratio, (rank, k))
-            if chosen_ratio > wrong[b][0]:
-                wrong[b] = (chosen_ratio, (rank, k))
-            mark = ""
-            if ratio > TARGET:
-                mark = " **miss**"
-                misses.append({"backend": b, "rank": rank, "k": k, "ratio": ratio,
-                               "chosen_ratio": chosen_ratio})
-            chose = r["chosen"] + ("" if r["chosen"] == faster else f" (faster: {faster})")
-            cells += [f"{ms(r['direct'])} / {ms(r['fft'])} / {ms(r['auto'])}", chose, f"{ratio:.2f}{mark}",
-                      f"{chosen_ratio:.2f}{' **wrong**' if chosen_ratio > TARGET else ''}"]
-        lines.append(f"| {rank}-D {size}^{rank} | {k} | " + " | ".join(cells) + " |")
-    summary = "; ".join(
-        f"{b}: worst auto / min {w[0]:.2f} (rank {w[1][0]}, k={w[1][1]}), worst chosen / min "
-        f"{wrong[b][0]:.2f} (rank {wrong[b][1][0]}, k={wrong[b][1][1]})"
-        for b, w in worst.items() if w[1]
-    )
-    return "\n".join(lines), summary, misses
+            ratio = times[picks[name]] / fastest
+            summary[r["backend"]][name].append(ratio)
+            target = MEASURED_TARGET if name == "measured" else TARGET
+            cells.append(f"{ratio:.2f}{' **miss**' if ratio > target else ''}")
+        lines.append(f"| {point_name(r)} | {r['backend']} | {ms(times[picks['direct']])} | "
+                     f"{ms(times[picks['fft']])} | " + " | ".join(cells)
+                     + f" | {r['measuring_seconds']:.1f} |")
+    verdicts = []
+    for b, by_pick in summary.items():
+        for name, ratios in by_pick.items():
+            if ratios:
+                target = MEASURED_TARGET if name == "measured" else TARGET
+                verdicts.append(f"{b} {name}: within {target} at {sum(x <= target for x in ratios)}/"
+                                f"{len(ratios)} points, worst {max(ratios):.2f}")
+    return "\n".join(lines), "; ".join(verdicts), summary
 
 
 def peer_table(records):
@@ -407,7 +467,7 @@ def main():
     started = time.perf_counter()
     backends = [b for b in options.backends.split(",") if b]
     records = collect(backends, options.quick, budget, options.threads, options.statistic)
-    sweep, worst, misses = sweep_table(records, backends)
+    sweep, worst, summary_by_pick = sweep_table(records, backends)
     peers, verdicts = peer_table(records)
     summary = "fastest round" if options.statistic == "min" else "median of the rounds"
     lines = [
@@ -415,13 +475,15 @@ def main():
         f"Machine: {machine()}; {options.threads or os.cpu_count()} thread(s) per framework; load average "
         f"{os.getloadavg()[0]:.1f} at the end. Each time is the {summary} of interleaved rounds.\n",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions(PACKAGES).items()) + "\n",
-        f"### (a) Crossover: batch {BATCH}, {CHANNELS} -> {CHANNELS} channels, padding same, float32, "
-        "forward\n",
+        "### (a) How good auto is: crossover sweeps (batch 2, 8 -> 8 channels) and wider shapes, padding "
+        "same, float32\n",
         sweep,
-        "\n`auto / min` is auto's own time over the faster one's; `chosen / min` the time of the "
-        "algorithm auto chose, from the same rounds, over the faster one's (the quality of the choice, "
-        f"without the noise of a third timing). {worst}. Target <= {TARGET} (auto / min): "
-        + ("met everywhere." if not misses else f"missed at {len(misses)} point(s)."),
+        "\nEach pick's time over the fastest plan timed at the point (the best direct plan, the plan of "
+        "algorithm='fft', and the three picks), from the same interleaved rounds. `shipped`: the cost model "
+        "with the shipped profile; `calibrated`: with the profile `structconv calibrate` stored for this "
+        "machine and thread count; `measured`: measured planning (the default), whose first-call cost is "
+        f"`measuring s`. {worst}. Targets: shipped and calibrated <= {TARGET}, measured <= "
+        f"{MEASURED_TARGET}.",
         "\n### (b) Next to peers (valid, float32, forward)\n",
         peers,
         f"\n### (c) {MEMORY_CASE['channels']} -> {MEMORY_CASE['channels']} channels, "
@@ -437,7 +499,7 @@ def main():
             json.dump({"machine": machine(), "versions": versions(PACKAGES),
                        "quick": options.quick, "budget": budget,
                        "threads": options.threads or os.cpu_count(), "statistic": options.statistic,
-                       "load_average": os.getloadavg(), "records": records, "misses": misses,
+                       "load_average": os.getloadavg(), "records": records, "summary": summary_by_pick,
                        "peers": verdicts, "markdown": markdown}, out, indent=2)
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ Runs in a worker thread: a thread has its own trace state in JAX and TensorFlow,
 traced inside `fit` (`jax.jit`, `tf.function`) still gets its candidates compiled and timed for real,
 outside the trace. Each candidate is compiled as a model runs it (`compile_for_timing` of the backend:
 `jax.jit`, `tf.function`, eager torch; forward + backward when the gradient will be taken), run once to
-warm up, then timed until `REPEATS` runs or `SECONDS_PER_CANDIDATE`; its fastest run counts. A candidate
-already `GIVE_UP` times slower than the best so far after one run is not timed further. Counters in
-`statistics()` say what measuring cost.
+warm up; then the candidates are timed in interleaved rounds (the order rotating, so a burst of other load
+hits them alike) until `REPEATS` rounds or `SECONDS_PER_CANDIDATE` per candidate; each one's fastest run
+counts (load only ever adds time). A candidate `GIVE_UP` times slower than the best after a round is not
+timed further. Counters in `statistics()` say what measuring cost.
 """
 
 import concurrent.futures
@@ -59,25 +60,32 @@ def _measure(problem, plans):
     started = time.perf_counter()
     backend = get_backend()
     arrays = problem_arrays(problem)
-    times, best = {}, float("inf")
+    runs, samples = {}, {}
     for plan in plans:
         try:
             run = backend.compile_for_timing(lambda x, k, plan=plan: execute(plan, problem, x, k), arrays,
                                              problem.training, problem.device)
+            start = time.perf_counter()
             run()  # compiles and warms up
-            samples, spent = [], 0.0
-            while len(samples) < REPEATS and spent < SECONDS_PER_CANDIDATE:
-                start = time.perf_counter()
-                run()
-                samples.append(time.perf_counter() - start)
-                spent += samples[-1]
-                if samples[-1] > GIVE_UP * best:
-                    break
-            times[plan.label] = min(samples) * 1e6
-            best = min(best, times[plan.label])
+            runs[plan.label], samples[plan.label] = run, [time.perf_counter() - start]
         except Exception:  # noqa: BLE001 (a candidate that cannot run here is not a candidate)
-            times[plan.label] = None
+            samples[plan.label] = None
         _statistics["candidates"] += 1
+    budget = SECONDS_PER_CANDIDATE * max(len(runs), 1)
+    spent = 0.0
+    for round_index in range(REPEATS):
+        labels = list(runs)
+        labels = labels[round_index % max(len(labels), 1):] + labels[: round_index % max(len(labels), 1)]
+        for label in labels:
+            start = time.perf_counter()
+            runs[label]()
+            elapsed = time.perf_counter() - start
+            samples[label].append(elapsed)
+            spent += elapsed
+        best = min(min(samples[label]) for label in runs) if runs else 0.0
+        runs = {label: run for label, run in runs.items() if min(samples[label]) <= GIVE_UP * best}
+        if spent > budget or len(runs) <= 1 and round_index >= 1:
+            break
     _statistics["problems"] += 1
     _statistics["seconds"] += time.perf_counter() - started
-    return times
+    return {label: None if found is None else min(found) * 1e6 for label, found in samples.items()}
