@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/calibrate_decomposition.py [--cpu-time] [--rounds 3] [--json PATH]
 
 `structconv.ops.decomposition` peels the leading spatial axes of a rank-4+ convolution, stacks the
-peeled kernel taps into native calls (along the input channels or along the filters:
-`DECOMPOSE_STACKING`) and runs the backend's native convolution of rank `DECOMPOSE_TO_RANK` (see
+peeled kernel taps into native calls (along the input channels or along the filters: the plan's
+`direct`, which the planner measures where the profile's preference is not clearly best) and runs
+the backend's native convolution of rank `DECOMPOSE_TO_RANK` (see
 `structconv/_backend/*.py`). This script times, on each Keras backend (one subprocess each:
 `KERAS_BACKEND` is fixed per process), the forward pass and the forward + backward pass (gradients of
 `sum(y * cotangent)` with respect to input and kernel) of rank 4, 5 and 6 convolutions for every
@@ -58,31 +59,31 @@ def operands(rank, shape, seed=0):
 
 
 def _conv_with_target(target, rank):
-    """`structconv.ops.conv` decomposed as `target` says (the constants are read when it is traced)."""
-    import inspect
+    """The direct `structconv.ops.conv` decomposed as `target` says: the backend's `DECOMPOSE_TO_RANK` set
+    while it runs (read when it is traced), the stacking by the plan (`Plan.direct`)."""
+    import dataclasses
 
-    from structconv import ops
     from structconv._backend import get_backend
+    from structconv.ops.arguments import conv_arguments
+    from structconv.ops.conv import prepare_conv
+    from structconv.ops.execute import execute
 
     backend = get_backend()
-    # The direct algorithm only, where structconv also has others (FFT): this calibrates the direct one.
-    extra = {"algorithm": "direct"} if "algorithm" in inspect.signature(ops.conv).parameters else {}
-
     if target == NATIVE:
-        settings = {"DECOMPOSE_TO_RANK": rank}  # peels nothing: one native rank-`rank` call
+        to_rank, method = rank, "native"  # peels nothing: one native rank-`rank` call
     else:
-        to_rank, stacking = target.split("/")
-        settings = {"DECOMPOSE_TO_RANK": int(to_rank), "DECOMPOSE_STACKING": stacking}
+        to_rank, method = target.split("/")
+        to_rank = int(to_rank)
+    args = conv_arguments(rank, padding="valid", algorithm="direct")
 
     def conv(x, w):
-        saved = {name: getattr(backend, name) for name in settings}
-        for name, value in settings.items():
-            setattr(backend, name, value)
+        saved = backend.DECOMPOSE_TO_RANK
+        backend.DECOMPOSE_TO_RANK = to_rank
         try:
-            return ops.conv(x, w, padding="valid", **extra)
+            problem, plan = prepare_conv(x, w, args)
+            return execute(dataclasses.replace(plan, direct=method), problem, x, w)
         finally:
-            for name, value in saved.items():
-                setattr(backend, name, value)
+            backend.DECOMPOSE_TO_RANK = saved
 
     return conv
 
