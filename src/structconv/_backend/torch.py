@@ -20,9 +20,10 @@ def is_differentiating(*tensors):
 
 
 def device_of(*tensors):
-    """"gpu" when a tensor lives on a CUDA device, else "cpu"."""
-    on_cuda = any(getattr(getattr(t, "device", None), "type", "cpu") == "cuda" for t in tensors)
-    return "gpu" if on_cuda else "cpu"
+    """"gpu" when a tensor lives on a CUDA device, "meta" on the meta device (Keras infers shapes there:
+    nothing runs), else "cpu"."""
+    kinds = {getattr(getattr(t, "device", None), "type", "cpu") for t in tensors}
+    return "gpu" if "cuda" in kinds else "meta" if "meta" in kinds else "cpu"
 
 
 def thread_count():

@@ -66,7 +66,9 @@ def machine_id(problem):
 
 
 def profile_for(backend_name, device="cpu"):
-    """The profile in force: the one `structconv calibrate` stored for this machine, else the shipped one."""
+    """The profile in force: the one `structconv calibrate` stored for this machine, else the shipped one
+    (a "meta" device, where Keras infers shapes and nothing runs, plans as the CPU)."""
+    device = "cpu" if device == "meta" else device
     print_id = fingerprints.fingerprint_id(fingerprints.fingerprint(backend_name, device))
     return profiles.calibrated(backend_name, device, print_id) or profiles.shipped(backend_name, device)
 
@@ -203,6 +205,8 @@ def _plan(problem, algorithm, budget, mode):
     profile = profile_for(problem.backend, problem.device)
     permitted = allowed(problem, candidates(problem, profile), algorithm, profile, budget, mode)
     best = permitted[0]
+    if problem.device == "meta":  # shape inference: nothing runs, nothing to measure
+        mode = "off"
     if len(permitted) == 1 or mode == "off":
         source = "rule" if len(permitted) == 1 else profile.source + " profile"
         return dataclasses.replace(best, source=source)
