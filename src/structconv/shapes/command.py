@@ -30,16 +30,25 @@ def json_rows(rows):
 
 def explain_shapes(specs, model_path, input_shape, *, diagram=False, json_path=None):
     """Prints the summary table of a saved model or of layer specs on `input_shape`; returns 0."""
-    import keras
+    rows = None
+    if model_path is None:
+        # Most specs need no framework: their rows follow from the shape arithmetic (a second, not ten).
+        from structconv.shapes.spec_summary import spec_rows
 
-    import structconv.layers  # noqa: F401  (registers the structconv layers for loading)
-    from structconv.shapes.spec import layer_from_spec
+        rows = spec_rows(specs, input_shape)
+    if rows is not None:
+        title = f"input {format_shape((None, *input_shape))}"
+    elif model_path is not None:
+        import keras
 
-    if model_path is not None:
+        import structconv.layers  # noqa: F401  (registers the structconv layers for loading)
+
         model = keras.saving.load_model(model_path, safe_mode=True)
         rows = summary(model, input_shape, print_table=False)
         title = f"{model.name} ({model_path})"
     else:
+        from structconv.shapes.spec import layer_from_spec
+
         layers = [layer_from_spec(text) for text in specs]
         rows = summary(layers, input_shape, print_table=False)
         title = f"input {format_shape((None, *input_shape))}"
