@@ -160,3 +160,25 @@ def _kernel(row, kind, config, in_shape, data_format):
             pointwise = (*(1,) * rank, channels * multiplier, config["filters"])
             row["kernel_shape"] = (row["kernel_shape"], pointwise)
             row["kernel_axes"] = (row["kernel_axes"], (*("1",) * rank, "in * multiplier", "out"))
+
+
+def add_receptive_fields(rows, graph):
+    """Sets each row's `receptive_field`: per axis `size`, `jump` and `start` (see `receptive_field`), as
+    plain numbers (a jump or start between positions as a float), or `None` where it is not known."""
+    from structconv.shapes.receptive_field import receptive_fields
+
+    fields = receptive_fields(graph)
+    for row in rows:
+        field = fields.get(row["name"])
+        if field is not None:
+            row["receptive_field"] = {
+                "size": field.size,
+                "jump": tuple(_number(j) for j in field.jump),
+                "start": tuple(_number(s) for s in field.start),
+            }
+
+
+def _number(value):
+    if value is None or isinstance(value, int):
+        return value
+    return int(value) if value.denominator == 1 else float(value)

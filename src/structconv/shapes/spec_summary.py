@@ -17,13 +17,25 @@ from structconv.shapes.layer_config import (
     spec_config,
     windows,
 )
-from structconv.shapes.layer_rows import fill_row, new_row, prod
+from structconv.shapes.layer_rows import add_receptive_fields, fill_row, new_row, prod
 from structconv.shapes.spec import parse_spec
 
 _NORMALIZATIONS = ("BatchNormalization", "LayerNormalization")
 
 
-def spec_rows(specs, input_shape):
+def spec_configs(specs):
+    """`(class_name, config)` of each spec, or `None` when one needs Keras."""
+    configs = []
+    for text in specs:
+        class_name, args, kwargs = parse_spec(text)
+        config = spec_config(class_name, args, kwargs)
+        if config is None:
+            return None
+        configs.append((class_name, config))
+    return configs
+
+
+def spec_rows(specs, input_shape, *, receptive_field=True):
     """The summary rows of `specs` (texts) on `input_shape` (without batch), or `None` when Keras is needed.
 
     >>> rows = spec_rows(["Conv2D(32, 7, strides=3)", "Flatten"], (28, 28, 1))
@@ -32,16 +44,12 @@ def spec_rows(specs, input_shape):
     >>> spec_rows(["Conv2D(32, 7, kernel_initializer='zeros')"], (28, 28, 1)) is None
     True
     """
-    configs = []
-    for text in specs:
-        class_name, args, kwargs = parse_spec(text)
-        config = spec_config(class_name, args, kwargs)
-        if config is None:
-            return None
-        configs.append((text, class_name, config))
+    configs = spec_configs(specs)
+    if configs is None:
+        return None
     shape = (None, *input_shape)
     rows, used = [], {}
-    for text, class_name, config in configs:
+    for text, (class_name, config) in zip(specs, configs):
         name = config.get("name") or _unique(snake_case(class_name), used)
         try:
             output_shape, trainable, non_trainable = _propagate(class_name, config, shape)
@@ -54,6 +62,10 @@ def spec_rows(specs, input_shape):
             raise StructconvError(f"Invalid arguments in layer spec {text!r}: {error}") from error
         rows.append(row)
         shape = output_shape
+    if receptive_field:
+        from structconv.shapes.model_graph import rows_graph
+
+        add_receptive_fields(rows, rows_graph(rows, configs, input_shape))
     return rows
 
 
