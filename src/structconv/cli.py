@@ -122,6 +122,10 @@ def _shapes_arguments(parser):
         "--diagram", action="store_true", help="also draw the windows of each convolution and pooling axis"
     )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument(
+        "--receptive-field", action="store_true",
+        help="add each layer's receptive field per axis (size, jump, start) to the table",
+    )
     _add_backend_argument(parser)
 
 
@@ -172,7 +176,8 @@ def _run_shapes(args):
     from structconv.shapes.command import explain_shapes
 
     try:
-        return explain_shapes(args.layers, model_path, input_shape, diagram=args.diagram, json_path=args.json)
+        return explain_shapes(args.layers, model_path, input_shape, diagram=args.diagram, json_path=args.json,
+                              receptive_field=args.receptive_field)
     except (StructconvError, ValueError, TypeError) as error:
         return _shapes_error(str(error))
 

@@ -75,7 +75,7 @@ def test_bad_specs_name_the_argument(spec, message):
 def test_the_command_line_answers_without_a_framework_in_about_a_second():
     code = (
         "import sys, time; start = time.perf_counter(); from structconv.cli import main; "
-        "code = main(['shapes', '--input', '28,28,1', 'Conv2D(32, 7, strides=3)']); "
+        "code = main(['shapes', '--input', '28,28,1', 'Conv2D(32, 7, strides=3)', '--receptive-field']); "
         "print('SECONDS', time.perf_counter() - start); "
         "print('LOADED', sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules)); "
         "sys.exit(code)"

@@ -28,7 +28,7 @@ def json_rows(rows):
     return [{key: value for key, value in row.items() if key != "explanations"} for row in rows]
 
 
-def explain_shapes(specs, model_path, input_shape, *, diagram=False, json_path=None):
+def explain_shapes(specs, model_path, input_shape, *, diagram=False, json_path=None, receptive_field=False):
     """Prints the summary table of a saved model or of layer specs on `input_shape`; returns 0."""
     rows = None
     if model_path is None:
@@ -52,7 +52,7 @@ def explain_shapes(specs, model_path, input_shape, *, diagram=False, json_path=N
         layers = [layer_from_spec(text) for text in specs]
         rows = summary(layers, input_shape, print_table=False)
         title = f"input {format_shape((None, *input_shape))}"
-    print_rows(rows, title=title)
+    print_rows(rows, title=title, receptive_field=receptive_field)
     if diagram:
         print()
         print(diagrams_text(rows))

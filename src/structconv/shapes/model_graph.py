@@ -17,11 +17,19 @@ def _shape(tensor):
     return tuple(tensor.shape)
 
 
+def _shapes(tensors):
+    return tuple(_shape(t) for t in tensors) if isinstance(tensors, (tuple, list)) else _shape(tensors)
+
+
 def keras_graph(model):
     """The `Graph` of a built Keras model (functional or Sequential with an `Input`)."""
     import keras
 
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if isinstance(model, keras.Sequential):  # a chain; a loaded one's layers need not read `model.inputs`
+        chain = [(layer.name, type(layer).__name__, _config(layer), _first(_shapes(layer.input)),
+                  _first(_shapes(layer.output))) for layer in layers]
+        return chain_graph(chain[0][3], chain)
     owner = {}  # id of every output tensor -> the id of its layer's first output (a (real, imag) pair)
     for tensor in _flat(model.inputs):
         owner[id(tensor)] = id(tensor)

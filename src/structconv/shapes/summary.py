@@ -15,7 +15,7 @@ Conventions, stated in the table's caption too:
 import math
 
 from structconv.errors import invalid_argument
-from structconv.shapes.layer_rows import fill_row, new_row
+from structconv.shapes.layer_rows import add_receptive_fields, fill_row, new_row
 from structconv.shapes.table import print_rows
 
 
@@ -140,7 +140,7 @@ def layer_row(layer, input_shape=None, output_shape=None):
     return row
 
 
-def summary(model_or_layers, input_shape=None, *, print_table=True):
+def summary(model_or_layers, input_shape=None, *, print_table=True, receptive_field=False):
     """Explains a model layer by layer: shapes and the arithmetic behind them, kernels, parameters, costs.
 
     Args:
@@ -149,6 +149,7 @@ def summary(model_or_layers, input_shape=None, *, print_table=True):
             the model's own (a single chain of layers only), e.g. to see a fully convolutional model on a
             given image size.
         print_table: print a table to the terminal (with rich).
+        receptive_field: add a column with each layer's receptive field to the printed table.
 
     Returns:
         A list of dicts, one per layer: `name`, `type`, `input_shape` and `output_shape` (with the batch
@@ -156,9 +157,11 @@ def summary(model_or_layers, input_shape=None, *, print_table=True):
         `dropped` (input positions no window reads), `explanations` (`(axis name, ConvExplanation)` pairs,
         whose `.diagram()` draws the windows), `kernel_shape`, `kernel_axes`, `free_kernel_entries` (with a
         `kernel_parametrization`: the entries the kernel is computed from, for `Mask` the free ones),
-        `trainable_params`, `non_trainable_params`, `output_elements`, `multiply_adds` (per example; see
-        the module docstring; `None` when a size is unknown) and `complex` (a complex layer: its parameters
-        count as 2 reals each, and its multiply-adds as 4 real ones).
+        `trainable_params`, `non_trainable_params`, `output_elements`, `multiply_adds` and `flops` (per
+        example; see the module docstring; `None` when a size is unknown or the layer has no cost rule),
+        `not_counted` (why a layer's costs are not counted, else `None`), `receptive_field` (per spatial
+        axis `size`, `jump` and `start`, see `receptive_field`; `None` when not known) and `complex` (a
+        complex layer: its parameters count as 2 reals each, and its multiply-adds as 4 real ones).
 
     Example (user story 5):
 
@@ -173,9 +176,19 @@ def summary(model_or_layers, input_shape=None, *, print_table=True):
     ('height: floor((8 + 0 + 0 - 5) / 2) + 1 = 2', ['height drops inputs [7]', 'width drops inputs [7]'])
     >>> rows[0]["kernel_shape"], rows[0]["kernel_axes"]
     ((7, 7, 1, 32), ('height', 'width', 'in', 'out'))
+    >>> rows[1]["receptive_field"]
+    {'size': (19, 19), 'jump': (6, 6), 'start': (9, 9)}
     """
+    from structconv.shapes.model_graph import keras_graph, traced_graph
+
     traced = _trace(model_or_layers, input_shape)
     rows = [layer_row(layer, in_shape, out_shape) for layer, in_shape, out_shape in traced]
+    try:
+        graph = keras_graph(model_or_layers) if input_shape is None else traced_graph(traced, input_shape)
+    except (ValueError, TypeError, AttributeError):  # a graph these public APIs cannot read: no fields
+        graph = None
+    if graph is not None:
+        add_receptive_fields(rows, graph)
     if print_table:
-        print_rows(rows, title=getattr(model_or_layers, "name", "layers"))
+        print_rows(rows, title=getattr(model_or_layers, "name", "layers"), receptive_field=receptive_field)
     return rows
