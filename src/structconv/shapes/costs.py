@@ -10,7 +10,8 @@ Conventions (the summary's caption repeats them):
   (`window - 1` comparisons per max, `window - 1` additions and a division per average, windows counted
   whole),
   normalization (batch normalization at inference: one multiply-add per element with the statistics
-  folded; layer and group normalization: 8 per element), softmax in attention (3 per score), the gates of
+  folded; layer and group normalization: 5 per element, plus 1 each for scale and shift, the few
+  operations per normalized group ignored), softmax in attention (3 per score), the gates of
   recurrent layers and elementwise merges (one per element per extra input). Activation functions, dropout
   and lookups (Embedding) cost nothing here.
 - Layers these rules do not know are reported as not counted (`layer_costs` returns `None`), never as zero.
@@ -29,9 +30,10 @@ FREE = {
 }
 _MERGES = {"Add": 0, "Subtract": 0, "Multiply": 0, "Maximum": 0, "Minimum": 0, "Average": 1}
 _RNN_GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
-# Elementwise FLOPs per unit and time step besides the products and biases: LSTM's `c = f c + i g` and
-# `h = o tanh(c)`, GRU's `r * (U h)` and `h = z h + (1 - z) h'`, SimpleRNN's sum of its two products.
-_RNN_ELEMENTWISE = {"SimpleRNN": 1, "LSTM": 4, "GRU": 5}
+# Elementwise FLOPs per unit and time step besides the products and biases: the sums of the input's and
+# the state's products (1 per gate; GRU: 2, its candidate adds `r * (U h)`), LSTM's `c = f c + i g` (3) and
+# `h = o tanh(c)` (1), GRU's `r * (U h)` (1) and `h = z h + (1 - z) h'` (4).
+_RNN_ELEMENTWISE = {"SimpleRNN": 1, "LSTM": 8, "GRU": 8}
 
 
 def _prod(values):
@@ -89,15 +91,16 @@ def layer_costs(class_name, config, input_shapes, output_shapes):
         macs = _times(_prod(x[1:]), config["units"])
         return macs, _flops(macs, bias)
     if class_name == "EinsumDense":
-        macs = einsum_macs(config["equation"], x, y)
-        bias_size = _prod(y[1:]) if config.get("bias_axes") else 0
-        return macs, _flops(macs, bias_size)
+        macs, outputs = einsum_sizes(config["equation"], x, y)
+        return macs, _flops(macs, outputs if config.get("bias_axes") else 0)
     if class_name == "BatchNormalization":
         elements = _prod(x[1:])
         return elements, _times(2, elements)
     if class_name in ("LayerNormalization", "GroupNormalization"):
+        # Per element: the mean's sum, centring, the square and its sum, normalizing, scale and shift.
         elements = _prod(x[1:])
-        return _times(2, elements), _times(8, elements)
+        affine = int(bool(config.get("scale", True))) + int(bool(config.get("center", True)))
+        return _times(1 + int(bool(config.get("scale", True))), elements), _times(5 + affine, elements)
     if class_name in _MERGES:
         elements = _prod(y[1:])
         return 0, _times(len(input_shapes) - 1 + _MERGES[class_name], elements)
@@ -131,18 +134,19 @@ def _window_macs(kind, class_name, config, x, y):
     return None if depthwise is None or pointwise is None else depthwise + pointwise
 
 
-def einsum_macs(equation, input_shape, output_shape):
-    """Multiply-adds of `EinsumDense`'s `einsum(equation, input, kernel)` per example: the product of the
-    sizes of every index letter (each output entry sums over the contracted letters).
+def einsum_sizes(equation, input_shape, output_shape):
+    """`(multiply_adds, output_elements)` of `EinsumDense`'s `einsum(equation, input, kernel)` per example:
+    the product of the sizes of every index letter (each output entry sums over the contracted letters),
+    and of the output's letters. Sizes come from the input first (Keras may leave output sizes unknown).
 
-    >>> einsum_macs("abc,cd->abd", (None, 5, 3), (None, 5, 7))
-    105
+    >>> einsum_sizes("abc,cd->abd", (None, 5, 3), (None, None, 7))
+    (105, 35)
     """
     equation = equation.replace(" ", "")
     match = re.fullmatch(r"([a-zA-Z.]+),([a-zA-Z.]+)->([a-zA-Z.]+)", equation)
     if match is None:
-        return None
-    sizes = {}
+        return None, None
+    sizes, output_letters = {}, []
     for letters, shape in ((match.group(1), (1, *input_shape[1:])), (match.group(3), (1, *output_shape[1:]))):
         if "..." in letters:
             before, after = letters.split("...")
@@ -152,11 +156,13 @@ def einsum_macs(equation, input_shape, output_shape):
         else:
             names = list(letters)
         for name, size in zip(names, shape):
-            sizes.setdefault(name, size)
+            if sizes.get(name) is None:
+                sizes[name] = size
+        output_letters = names
     kernel = match.group(2).replace("...", "")
     if any(letter not in sizes for letter in kernel):
-        return None
-    return _prod(sizes.values())
+        return None, None
+    return _prod(sizes.values()), _prod(sizes[name] for name in output_letters)
 
 
 def _rnn_costs(class_name, config, x):
