@@ -203,6 +203,15 @@ def _read(maps, positions, clip):
 def input_positions(graph, layer, position=None, clip=True):
     """Per axis, the set of model-input positions (of the first input) the output at `position` of `layer`
     depends on; `position=None` means every output position."""
+    found = tensor_positions(graph, layer, position, clip).get(graph.inputs[0])
+    if found == "all":
+        return tuple(set(range(n)) for n in graph.spatial(graph.input_shapes[0]))
+    return found if found is not None else tuple(set() for _ in graph.spatial(graph.input_shapes[0]))
+
+
+def tensor_positions(graph, layer, position=None, clip=True):
+    """`{tensor: per-axis sets}`: for every tensor the output at `position` of `layer` depends on, the
+    positions it depends on (`"all"` for a tensor without spatial axes)."""
     target = graph.node(layer)
     spatial = graph.spatial(target.output_shape)
     if position is None or spatial is None:
@@ -214,7 +223,7 @@ def input_positions(graph, layer, position=None, clip=True):
         sets = tuple({p} for p in position)
     wanted = {target.output: sets}
     for node in reversed(graph.nodes[:graph.nodes.index(target) + 1]):
-        positions = wanted.pop(node.output, None)
+        positions = wanted.get(node.output)
         if positions is None:
             continue
         for which, tensor in enumerate(node.inputs):
@@ -231,10 +240,7 @@ def input_positions(graph, layer, position=None, clip=True):
                 wanted[tensor] = read if previous is None else "all"
             else:
                 wanted[tensor] = tuple(a | b for a, b in zip(previous, read))
-    found = wanted.get(graph.inputs[0])
-    if found == "all":
-        return tuple(set(range(n)) for n in graph.spatial(graph.input_shapes[0]))
-    return found if found is not None else tuple(set() for _ in graph.spatial(graph.input_shapes[0]))
+    return wanted
 
 
 @dataclasses.dataclass(frozen=True)
