@@ -42,8 +42,9 @@ def random_spec(rng, rank):
     if family == "conv":
         return f"{conv}(2, {kernel}, strides={strides}, padding={axis_padding(rng, rank)!r}, " \
                f"dilation_rate={dilation})"
-    if family == "transpose":
-        return f"{conv}Transpose(2, {kernel}, strides={strides}, padding={rng.choice(['valid', 'same'])!r})"
+    if family == "transpose":  # structconv's: every padding form, dilation with strides
+        return f"{conv}Transpose(2, {kernel}, strides={strides}, padding={axis_padding(rng, rank)!r}, " \
+               f"dilation_rate={dilation})"
     if family == "pool":
         pool = tuple_of([rng.randint(2, 3) for _ in range(rank)])
         return f"AveragePooling{suffix}({pool}, strides={strides}, padding={rng.choice(['valid', 'same'])!r})"
@@ -188,3 +189,26 @@ def test_errors_name_the_layer():
         receptive_field(model, "nothing")
     with pytest.raises(StructconvError, match="`position`"):
         receptive_field(model, model.layers[1].name).region((6,))
+
+
+def test_layers_with_keras_argument_names_are_read_by_their_config():
+    # structconv's rank-generic pooling, upsampling, padding, cropping and depthwise layers (written
+    # elsewhere) keep Keras's argument names: they must give the fields of the Keras layers they generalise.
+    from structconv.shapes.receptive_field import chain_graph, receptive_fields
+
+    def fields(names):
+        shapes = [(None, 20, 18, 3), (None, 20, 18, 6), (None, 10, 9, 6), (None, 20, 18, 6),
+                  (None, 22, 20, 6), (None, 20, 19, 6)]
+        configs = [{"kernel_size": (3, 3), "strides": (1, 1), "padding": "same", "depth_multiplier": 2,
+                    "dilation_rate": (2, 1), "rank": 2},
+                   {"pool_size": (2, 2), "strides": None, "padding": "valid", "rank": 2},
+                   {"size": (2, 2), "rank": 2},
+                   {"padding": ((1, 1), (1, 1)), "rank": 2},
+                   {"cropping": ((1, 1), (0, 1)), "rank": 2}]
+        chain = [(name, name, config, shapes[i], shapes[i + 1]) for i, (name, config) in
+                 enumerate(zip(names, configs))]
+        return [str(field) for field in receptive_fields(chain_graph(shapes[0], chain)).values()]
+
+    stock = fields(["DepthwiseConv2D", "AveragePooling2D", "UpSampling2D", "ZeroPadding2D", "Cropping2D"])
+    generic = fields(["DepthwiseConvND", "AveragePoolingND", "UpSamplingND", "ZeroPaddingND", "CroppingND"])
+    assert generic == stock and "None" not in " ".join(stock)
