@@ -77,7 +77,8 @@ def test_the_command_line_answers_without_a_framework_in_about_a_second():
         "import sys, time; start = time.perf_counter(); from structconv.cli import main; "
         "code = main(['shapes', '--input', '28,28,1', 'Conv2D(32, 7, strides=3)', '--receptive-field']); "
         "print('SECONDS', time.perf_counter() - start); "
-        "print('LOADED', sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'numpy') if m in sys.modules)); "
+        "print('LOADED', sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'numpy') "
+        "if m in sys.modules)); "
         "sys.exit(code)"
     )
     start = time.perf_counter()

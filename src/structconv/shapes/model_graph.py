@@ -6,7 +6,8 @@ framework when the command line's shape arithmetic knows their layers.
 """
 
 from structconv.errors import StructconvError, invalid_argument
-from structconv.shapes.receptive_field import Graph, Node, chain_graph, receptive_fields
+from structconv.shapes.layer_graph import Graph, Node, chain_graph
+from structconv.shapes.receptive_field import receptive_fields
 
 
 def _flat(tensors):

@@ -1,10 +1,11 @@
 """Receptive fields: which input positions each output of each layer sees, per spatial axis (pure Python).
 
-A model is a `Graph` of `Node`s (a layer's class name, config and the tensors it reads and writes, with their
-shapes), built from a Keras model by `structconv.shapes.model_graph` or from layer specs. Every layer acts on
-each spatial axis on its own, so an output's region is a box whose side along an axis follows from that
-axis alone: `axis_maps` says, per axis, which input positions an output position reads, and regions are
-propagated backwards through the graph as sets of positions, the union over every path through branches.
+A model is a `layer_graph.Graph` of layer calls (class name, config, the tensors read and written, with
+their shapes), built from a Keras model by `structconv.shapes.model_graph` or from layer specs. Every layer
+acts on each spatial axis on its own, so an output's region is a box whose side along an axis follows from
+that axis alone: `axis_maps` says, per axis, which input positions an output position reads, and regions
+are propagated backwards through the graph as sets of positions, the union over every path through
+branches.
 
 Per layer and axis, `receptive_field` reports the three numbers of the classic analysis (Araujo et al.,
 "Computing receptive fields of convolutional neural networks", Distill 2019), computed on an input without
@@ -23,168 +24,8 @@ import dataclasses
 from fractions import Fraction
 
 from structconv.errors import invalid_argument
-from structconv.shapes import arithmetic
-from structconv.shapes.layer_config import axis_pairs, kind_of, rank_of, windows
-
-# Layers that act on each position on its own (channels only, or nothing).
-ELEMENTWISE = {
-    "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "ThresholdedReLU", "Dropout", "SpatialDropout1D",
-    "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
-    "ActivityRegularization", "BatchNormalization", "Rescaling", "Identity", "Masking", "Intensity",
-    "PhaseModulation", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-}
-# Layers whose output has no spatial axes left: each output depends on every input position.
-MIXING = {"Flatten", "Reshape", "Permute", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-          "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Node:
-    """One layer call: `inputs` and `output` name tensors; `input_shapes`/`output_shape` have a batch axis."""
-
-    name: str
-    class_name: str
-    config: dict
-    inputs: tuple
-    output: object
-    input_shapes: tuple
-    output_shape: tuple
-
-
-@dataclasses.dataclass(frozen=True)
-class Graph:
-    """Layer calls in an order where each reads only model inputs and earlier outputs."""
-
-    inputs: tuple  # tensor names of the model inputs
-    input_shapes: tuple
-    nodes: tuple
-    data_format: str = "channels_last"
-
-    def spatial(self, shape):
-        """The spatial sizes of a tensor of `shape`, or `None` when its rank differs from the input's."""
-        rank = len(self.input_shapes[0]) - 2
-        if len(shape) != rank + 2:
-            return None
-        return tuple(shape[1:-1]) if self.data_format == "channels_last" else tuple(shape[2:])
-
-    def node(self, layer):
-        for node in self.nodes:
-            if node.name == layer:
-                return node
-        names = [n.name for n in self.nodes]
-        raise invalid_argument("layer", layer, f"the name of a layer of the model: {names}")
-
-
-@dataclasses.dataclass(frozen=True)
-class AxisMap:
-    """Which input positions output `i` reads along one axis (see `reads`)."""
-
-    kind: str  # "window", "transpose", "upsample", "shift", "all"
-    kernel_size: int = 1
-    stride: int = 1
-    dilation: int = 1
-    offset: int = 0  # window: -padding before; transpose: where the output starts in the full output
-    input_size: int = 0
-    # Positions outside the input are another tensor's (concatenation), not padding: never read here.
-    bounded: bool = False
-
-    def reads(self, i):
-        if self.kind == "window":
-            return [i * self.stride + self.offset + t * self.dilation for t in range(self.kernel_size)]
-        if self.kind == "transpose":
-            full = i + self.offset
-            return [(full - t * self.dilation) // self.stride for t in range(self.kernel_size)
-                    if (full - t * self.dilation) % self.stride == 0]
-        if self.kind == "upsample":
-            return [i // self.stride]
-        if self.kind == "shift":
-            return [i + self.offset]
-        return list(range(self.input_size))  # "all"
-
-    @property
-    def rate(self):
-        """How far apart, in input positions, neighbouring outputs are (relative to the input's spacing)."""
-        if self.kind == "window":
-            return Fraction(self.stride)
-        if self.kind in ("transpose", "upsample"):
-            return Fraction(1, self.stride)
-        return Fraction(1) if self.kind == "shift" else None
-
-
-class UnsupportedLayer(Exception):
-    """A layer whose receptive field these rules do not know."""
-
-
-def _channel_axis(graph, shape):
-    return len(shape) - 1 if graph.data_format == "channels_last" else 1
-
-
-def _axis_of(graph, shape, axis):
-    """The spatial axis (0-based) a layer's `axis` argument names, or `None` for the channel axis."""
-    axis = axis % len(shape)
-    if axis == _channel_axis(graph, shape):
-        return None
-    return axis - 1 if graph.data_format == "channels_last" else axis - 2
-
-
-def axis_maps(graph, node, which):
-    """Per spatial axis, the `AxisMap` from `node`'s output to its input number `which`.
-
-    Returns `None` when the output has no spatial axes (each output sees the whole input); raises
-    `UnsupportedLayer` for layers these rules do not know.
-    """
-    class_name, config = node.class_name, node.config
-    out_spatial = graph.spatial(node.output_shape)
-    in_spatial = graph.spatial(node.input_shapes[which])
-    if class_name in MIXING or out_spatial is None or in_spatial is None:
-        if class_name in MIXING or kind_of(class_name, config) in ("global_pooling",) or class_name in (
-                "Dense", "EinsumDense") or in_spatial is None:
-            return None
-        raise UnsupportedLayer(class_name)
-    kind = kind_of(class_name, config)
-    rank = len(in_spatial)
-    if kind in ("conv", "depthwise", "separable", "pooling"):
-        maps = []
-        for n, w in zip(in_spatial, windows(class_name, config, rank_of(class_name, config) or rank)):
-            before, _ = arithmetic.resolve_axis_padding(w.padding, n, w.kernel_size, w.stride, w.dilation)
-            maps.append(AxisMap("window", w.kernel_size, w.stride, w.dilation, -before, n))
-        return tuple(maps)
-    if kind == "conv_transpose":
-        maps = []
-        for n, m, w in zip(in_spatial, out_spatial, windows(class_name, config, rank)):
-            start, _ = arithmetic.conv_transpose_crop(n, m, w.kernel_size, w.stride, w.padding, w.dilation)
-            maps.append(AxisMap("transpose", w.kernel_size, w.stride, w.dilation, start, n))
-        return tuple(maps)
-    if kind == "global_pooling":  # keepdims=True: spatial axes of size 1
-        return tuple(AxisMap("all", input_size=n) for n in in_spatial)
-    if kind == "upsampling":
-        if config.get("interpolation", "nearest") != "nearest":
-            raise UnsupportedLayer(f"{class_name} with interpolation={config['interpolation']!r}")
-        return tuple(AxisMap("upsample", stride=f, input_size=n)
-                     for n, f in zip(in_spatial, arithmetic.normalize_tuple(config["size"], rank, "size")))
-    if kind in ("zero_padding", "cropping"):
-        key, sign = ("cropping", 1) if kind == "cropping" else ("padding", -1)
-        pairs = axis_pairs(config[key], rank, key)
-        return tuple(AxisMap("shift", offset=sign * before, input_size=n)
-                     for n, (before, _) in zip(in_spatial, pairs))
-    identity = [AxisMap("shift", input_size=n) for n in in_spatial]
-    if class_name == "Concatenate":
-        axis = _axis_of(graph, node.output_shape, config.get("axis", -1))
-        if axis is not None:
-            offset = sum(graph.spatial(shape)[axis] for shape in node.input_shapes[:which])
-            identity[axis] = AxisMap("shift", offset=-offset, input_size=in_spatial[axis], bounded=True)
-        return tuple(identity)
-    if class_name in ("LayerNormalization", "Softmax", "UnitNormalization", "Dense"):
-        # They act along their axis (Dense: the last one); a spatial one is mixed whole.
-        axes = config.get("axis", -1) if class_name != "Dense" else -1
-        for axis in (axes if isinstance(axes, (list, tuple)) else (axes,)):
-            spatial_axis = _axis_of(graph, node.output_shape, axis)
-            if spatial_axis is not None:
-                identity[spatial_axis] = AxisMap("all", input_size=in_spatial[spatial_axis])
-        return tuple(identity)
-    if class_name in ELEMENTWISE:
-        return tuple(identity)
-    raise UnsupportedLayer(class_name)
+from structconv.shapes.axis_maps import UnsupportedLayer, axis_maps
+from structconv.shapes.layer_graph import Graph, Node, chain_graph
 
 
 def _read(maps, positions, clip):
@@ -383,17 +224,6 @@ def _plain(value):
     if isinstance(value, Fraction) and value.denominator == 1:
         return int(value)
     return value
-
-
-def chain_graph(input_shape, layers, data_format=None):
-    """The `Graph` of a chain of layers given as `(name, class_name, config, input_shape, output_shape)`."""
-    nodes = []
-    for index, (name, class_name, config, in_shape, out_shape) in enumerate(layers):
-        nodes.append(Node(name, class_name, config, (index,), index + 1, (in_shape,), out_shape))
-    if data_format is None:
-        data_format = next((c.get("data_format") for _, _, c, _, _ in layers if c.get("data_format")),
-                           "channels_last")
-    return Graph((0,), (tuple(input_shape),), tuple(nodes), data_format)
 
 
 __all__ = [

@@ -4,7 +4,8 @@ Matplotlib is imported when a figure is drawn (through its object API, so no pyp
 """
 
 from structconv.errors import invalid_argument
-from structconv.shapes.receptive_field import axis_maps, input_positions, receptive_fields, tensor_positions
+from structconv.shapes.axis_maps import axis_maps
+from structconv.shapes.receptive_field import input_positions, receptive_fields, tensor_positions
 
 
 def default_layer(graph):
