@@ -177,18 +177,24 @@ def test_branches_merge_as_the_union_of_their_regions(merge):
     assert field.size[0] >= alone.size[0]
 
 
-def test_errors_name_the_layer():
+def test_recurrent_and_attention_layers_and_errors_naming_the_layer():
     inputs = keras.Input((8, 3))
-    x = keras.layers.Conv1D(2, 3)(inputs)
-    outputs = keras.layers.LSTM(2, return_sequences=True)(x)
+    x = keras.layers.Conv1D(2, 3, padding="causal")(inputs)
+    sequence = keras.layers.GRU(2, return_sequences=True)(x)
+    attended = keras.layers.MultiHeadAttention(1, 2)(sequence, x)
+    model = keras.Model(inputs, [sequence, attended])
+    field = receptive_field(model, model.layers[2].name)  # step t of a GRU has read steps 0 ... t
+    assert [field.region((t,)) for t in (0, 5)] == [((0, 0),), ((0, 5),)]
+    assert receptive_field(model, model.layers[3].name).region((0,)) == ((0, 7),)
+    outputs = keras.layers.Bidirectional(keras.layers.LSTM(2, return_sequences=True))(x)
     model = keras.Model(inputs, outputs)
     assert receptive_field(model, model.layers[1].name).size == (3,)
-    with pytest.raises(StructconvError, match=r"reads layer 'lstm\w*' \(LSTM\)"):
+    with pytest.raises(StructconvError, match=r"\(Bidirectional\) has no receptive-field rule"):
         receptive_field(model)
     with pytest.raises(StructconvError, match="`layer`"):
         receptive_field(model, "nothing")
     with pytest.raises(StructconvError, match="`position`"):
-        receptive_field(model, model.layers[1].name).region((6,))
+        receptive_field(model, model.layers[1].name).region((8,))
 
 
 def test_layers_with_keras_argument_names_are_read_by_their_config():

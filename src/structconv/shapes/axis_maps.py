@@ -17,6 +17,7 @@ ELEMENTWISE = {
     "ActivityRegularization", "BatchNormalization", "Rescaling", "Identity", "Masking", "Intensity",
     "PhaseModulation", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
 }
+RECURRENT = {"SimpleRNN", "LSTM", "GRU"}
 # Layers whose output has no spatial axes left: each output depends on every input position.
 MIXING = {"Flatten", "Reshape", "Permute", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
           "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D"}
@@ -26,7 +27,7 @@ MIXING = {"Flatten", "Reshape", "Permute", "GlobalAveragePooling1D", "GlobalAver
 class AxisMap:
     """Which input positions output `i` reads along one axis (see `reads`)."""
 
-    kind: str  # "window", "transpose", "upsample", "shift", "all"
+    kind: str  # "window", "transpose", "upsample", "shift", "prefix", "all"
     kernel_size: int = 1
     stride: int = 1
     dilation: int = 1
@@ -46,6 +47,8 @@ class AxisMap:
             return [i // self.stride]
         if self.kind == "shift":
             return [i + self.offset]
+        if self.kind == "prefix":
+            return list(range(i + 1))
         return list(range(self.input_size))  # "all"
 
     @property
@@ -84,8 +87,9 @@ def axis_maps(graph, node, which):
     out_spatial = graph.spatial(node.output_shape)
     in_spatial = graph.spatial(node.input_shapes[which])
     if class_name in MIXING or out_spatial is None or in_spatial is None:
-        if class_name in MIXING or kind_of(class_name, config) in ("global_pooling",) or class_name in (
-                "Dense", "EinsumDense") or in_spatial is None:
+        # An input without spatial axes already depends on every input position.
+        if (in_spatial is None or class_name in MIXING or class_name in RECURRENT
+                or class_name in ("Dense", "EinsumDense") or kind_of(class_name, config) == "global_pooling"):
             return None
         raise UnsupportedLayer(class_name)
     kind = kind_of(class_name, config)
@@ -115,6 +119,21 @@ def axis_maps(graph, node, which):
         return tuple(AxisMap("shift", offset=sign * before, input_size=n)
                      for n, (before, _) in zip(in_spatial, pairs))
     identity = [AxisMap("shift", input_size=n) for n in in_spatial]
+    if class_name in RECURRENT and len(in_spatial) == 1 and not config.get("go_backwards"):
+        return (AxisMap("prefix", input_size=in_spatial[0]),)  # step t has read steps 0 ... t
+    if class_name == "MultiHeadAttention":
+        # Each query position attends to every key and value position along the attention axes.
+        axes = config.get("attention_axes")
+        shape = node.input_shapes[which]
+        if axes is None:
+            axes = range(1, len(shape) - 1)
+        axes = axes if isinstance(axes, (list, tuple, range)) else [axes]
+        if which > 0:
+            for axis in axes:
+                spatial_axis = _axis_of(graph, shape, axis)
+                if spatial_axis is not None:
+                    identity[spatial_axis] = AxisMap("all", input_size=in_spatial[spatial_axis])
+        return tuple(identity)
     if class_name == "Concatenate":
         axis = _axis_of(graph, node.output_shape, config.get("axis", -1))
         if axis is not None:

@@ -72,7 +72,10 @@ def fill_row(row, class_name, config, data_format=None):
         row["arithmetic"] = [f"{x[-1]} inputs -> {config['units']} units"]
     elif class_name == "Flatten":
         row["arithmetic"] = [f"{' * '.join(str(d) for d in x[1:])} = {y[-1]}"]
-    costs = layer_costs(class_name, config, inputs, outputs)
+    try:
+        costs = layer_costs(class_name, config, inputs, outputs)
+    except (KeyError, TypeError, ValueError):  # a config that only looks like a known layer's
+        costs = None
     if costs is None:
         row["multiply_adds"] = row["flops"] = None
         row["not_counted"] = f"no cost rule for {class_name}"

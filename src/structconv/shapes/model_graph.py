@@ -144,9 +144,10 @@ def receptive_field(model, layer=None, input_shape=None):
     fields = receptive_fields(graph)
     if fields.get(node.name) is None:
         unknown = next(n for n in graph.nodes if fields.get(n.name) is None)
+        reads = "" if unknown is node else f" it reads layer {unknown.name!r} ({unknown.class_name}), and"
         raise StructconvError(
-            f"No receptive field for layer {node.name!r}: it reads layer {unknown.name!r} "
-            f"({unknown.class_name}), whose receptive field structconv does not know (it knows convolutions, "
-            "pooling, upsampling, padding, cropping, concatenation and elementwise layers)."
+            f"No receptive field for layer {node.name!r}:{reads} layer {unknown.name!r} "
+            f"({unknown.class_name}) has no receptive-field rule (structconv knows convolutions, pooling, "
+            "upsampling, padding, cropping, concatenation, recurrent, attention and elementwise layers)."
         )
     return fields[node.name]

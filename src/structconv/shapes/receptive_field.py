@@ -197,7 +197,9 @@ def receptive_field_of(graph, node, jump=None):
     spatial = graph.spatial(node.output_shape)
     in_spatial = graph.spatial(graph.input_shapes[0])
     if spatial is None:
-        # No spatial axes left: every output sees the whole input.
+        # No spatial axes left: every output sees the whole input (if these rules know the layer).
+        for which in range(len(node.inputs)):
+            axis_maps(graph, node, which)
         axes = tuple(AxisField(n, None, Fraction(n - 1, 2)) for n in in_spatial)
         return ReceptiveField(node.name, axes, graph)
     jump = jump if isinstance(jump, tuple) else (None,) * len(spatial)
