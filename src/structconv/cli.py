@@ -122,6 +122,19 @@ def _shapes_arguments(parser):
         "--diagram", action="store_true", help="also draw the windows of each convolution and pooling axis"
     )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument(
+        "--receptive-field", action="store_true",
+        help="add each layer's receptive field per axis (size, jump, start) to the table",
+    )
+    parser.add_argument(
+        "--plot", type=Path, default=None, metavar="FILE.png",
+        help="draw the input region one output sees and the windows of each layer along one axis",
+    )
+    parser.add_argument(
+        "--position", default=None, metavar="I,J,...",
+        help="with --plot: the output position of the last layer with spatial outputs (default: the centre)",
+    )
+    parser.add_argument("--axis", type=int, default=0, help="with --plot: the spatial axis of the windows")
     _add_backend_argument(parser)
 
 
@@ -130,13 +143,13 @@ def _shapes_error(message):
     return 2
 
 
-def _parse_input_shape(text):
+def _parse_input_shape(text, minimum=1):
     sizes = []
     for part in text.replace("(", "").replace(")", "").split(","):
         part = part.strip()
-        if part.lower() in ("none", "?"):
+        if part.lower() in ("none", "?") and minimum > 0:
             sizes.append(None)
-        elif part.isdigit() and int(part) > 0:
+        elif part.isdigit() and int(part) >= minimum:
             sizes.append(int(part))
         elif part:
             return None
@@ -169,10 +182,20 @@ def _run_shapes(args):
         if input_shape is None:
             return _shapes_error("--input is required with layer specs, e.g. --input 28,28,1")
 
+    plot = None
+    if args.plot is not None:
+        position = None
+        if args.position is not None:
+            position = _parse_input_shape(args.position, minimum=0)
+            if position is None:
+                return _shapes_error(f"--position received {args.position!r}; expected indices >= 0 "
+                                     "separated by commas, e.g. 1,0")
+        plot = (args.plot, position, args.axis)
     from structconv.shapes.command import explain_shapes
 
     try:
-        return explain_shapes(args.layers, model_path, input_shape, diagram=args.diagram, json_path=args.json)
+        return explain_shapes(args.layers, model_path, input_shape, diagram=args.diagram, json_path=args.json,
+                              receptive_field=args.receptive_field, plot=plot)
     except (StructconvError, ValueError, TypeError) as error:
         return _shapes_error(str(error))
 

@@ -12,8 +12,10 @@ import numpy as np
 
 from structconv.demo import figures
 from structconv.demo.context import Section
-from structconv.shapes import fully_convolutional, summary
+from structconv.shapes import fully_convolutional, receptive_field, summary
 from structconv.shapes.command import diagrams_text
+from structconv.shapes.model_graph import graph_of
+from structconv.shapes.receptive_field_plot import plot_receptive_field
 from structconv.shapes.table import format_shape, table_text
 
 TITLE = "Story 5: why a layer outputs what it does, and a fully convolutional classifier"
@@ -113,6 +115,28 @@ def run(context):
         "\"Dense(200, use_bias=False)\" ... --diagram` prints them:\n\n```\n" + table + "\n" + diagrams
         + "\n```"
     )
+
+    with context.step("Which pixels the second convolution sees"):
+        layers = story_layers()
+        field = receptive_field(layers[:2], input_shape=(28, 28, 1))
+        region = field.region((1, 0))
+        # Rows after the last output's region reach no output of the model.
+        unseen = list(range(field.region((1, 1))[0][1] + 1, 28))
+        plot_receptive_field(graph_of(layers[:2], (28, 28, 1)),
+                             context.path("shape_explainer_receptive_field.png"), position=(1, 0))
+        context.log(f"    receptive field of the second convolution: {field}; output (1, 0) sees rows "
+                    f"{region[0]} and columns {region[1]}")
+    section.add_result(
+        "receptive field of the second convolution",
+        f"{field.size[0]} x {field.size[1]} pixels, one output every {field.jump[0]} pixels, the first "
+        f"centred on pixel {field.start}; output (1, 0) sees rows {list(region[0])} and columns "
+        f"{list(region[1])}; rows and columns {unseen} reach no output",
+    )
+    section.figures.append((
+        "The 28x28 input region that output (1, 0) of the second convolution sees, and along the height the "
+        "positions of each layer it depends on (`structconv shapes ... --plot FILE.png --position 1,0`)",
+        "shape_explainer_receptive_field.png",
+    ))
 
     with context.step("Training a small classifier on scikit-learn's 8x8 digits"):
         (x_train, y_train), (x_test, y_test) = load_digits_data()

@@ -2,7 +2,7 @@
 
 Importing `structconv.shapes` imports no Keras backend: the arithmetic (`conv_output_size`, `explain_conv`,
 ...) is pure Python, and `summary`, `dense_to_conv`, `conv_to_dense` and `fully_convolutional` import Keras
-when called.
+when called; `receptive_field` only for Keras models and layers, not for layer specs.
 """
 
 from structconv.shapes.arithmetic import (
@@ -18,6 +18,8 @@ from structconv.shapes.explain import ConvExplanation, conv_transpose_formula, e
 
 # Bound after the submodules of the same names are imported, so the names mean the functions.
 from structconv.shapes.fully_convolutional import fully_convolutional  # noqa: I001
+from structconv.shapes.model_graph import receptive_field
+from structconv.shapes.receptive_field import ReceptiveField
 from structconv.shapes.summary import summary
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "dense_to_conv",
     "fully_convolutional",
     "summary",
+    "receptive_field",
+    "ReceptiveField",
     "ConvExplanation",
     "conv_transpose_formula",
     "explain_conv",

@@ -9,8 +9,6 @@ tensor is flattened as it is. Getting it wrong gives a model that runs and is si
 
 import math
 
-import numpy as np
-
 from structconv.errors import invalid_argument
 
 
@@ -28,10 +26,13 @@ def dense_kernel_to_conv_kernel(weights, map_shape, flatten_order="channels_last
         flatten_order: the order the features were flattened in: `"channels_last"` (`(*spatial, C)`) or
             `"channels_first"` (`(C, *spatial)`).
 
+    >>> import numpy as np
     >>> w = np.arange(2 * 2 * 3 * 1).reshape(12, 1)
     >>> dense_kernel_to_conv_kernel(w, (2, 2, 3), "channels_first")[..., 0, 0].tolist()
     [[0, 1], [2, 3]]
     """
+    import numpy as np  # here, not at the top: `structconv shapes` answers specs without NumPy
+
     _check_order(flatten_order)
     weights = np.asarray(weights)
     map_shape = tuple(map_shape)
@@ -52,6 +53,8 @@ def dense_kernel_to_conv_kernel(weights, map_shape, flatten_order="channels_last
 
 def conv_kernel_to_dense_kernel(kernel, flatten_order="channels_last"):
     """The inverse of `dense_kernel_to_conv_kernel`: `(*spatial, C, units)` -> `(prod, units)`."""
+    import numpy as np
+
     _check_order(flatten_order)
     kernel = np.asarray(kernel)
     units = kernel.shape[-1]

@@ -2,10 +2,11 @@
 
 Conventions, stated in the table's caption too:
 
-- Multiply-adds are counted per example, bias, activation, normalization and pooling excluded: a
-  convolution costs `output positions x kernel taps x (input channels / groups) x filters`, a transposed
-  convolution `input positions x kernel taps x input channels x filters`, a Dense layer
-  `positions x inputs x units`. A complex convolution counts 4 real multiply-adds per complex one.
+- Multiply-adds and FLOPs are counted per example by `structconv.shapes.costs` (see its conventions): a
+  convolution costs `output positions x kernel taps x (input channels / groups) x filters` multiply-adds, a
+  transposed convolution `input positions x kernel taps x input channels x filters`, a Dense layer
+  `positions x inputs x units`. A complex convolution counts 4 real multiply-adds per complex one. Layers
+  without a cost rule are listed in `not_counted`, never counted as zero.
 - Parameters are counted from the layer's variables, as Keras does: a masked kernel counts only its free
   entries, and a complex parameter counts as 2 reals (its real and imaginary parts).
 - Output elements are real numbers per example: a `(real, imag)` pair counts both parts.
@@ -14,14 +15,8 @@ Conventions, stated in the table's caption too:
 import math
 
 from structconv.errors import invalid_argument
-from structconv.shapes.explain import conv_transpose_formula, explain_conv
+from structconv.shapes.layer_rows import add_receptive_fields, fill_row, new_row
 from structconv.shapes.table import print_rows
-
-_SPATIAL_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
-
-
-def _spatial_names(rank):
-    return _SPATIAL_NAMES.get(rank, tuple(f"axis{i}" for i in range(rank)))
 
 
 def _chain(model):
@@ -109,111 +104,11 @@ def _first(shape):
     return shape[0] if shape and isinstance(shape[0], tuple) else shape
 
 
-def _spatial(shape, data_format):
-    return tuple(shape[1:-1]) if data_format == "channels_last" else tuple(shape[2:])
-
-
-def _channels(shape, data_format):
-    return shape[-1] if data_format == "channels_last" else shape[1]
-
-
-def _prod(values):
-    values = tuple(values)
-    return None if any(v is None for v in values) else math.prod(values)
-
-
-def _padding_entries(layer, rank):
-    arguments = getattr(layer, "arguments", None)
-    if arguments is not None:  # a structconv layer: per-axis entries
-        return arguments.padding
-    return (layer.padding,) * rank
-
-
-def _window_arithmetic(layer, in_shape, out_shape, row):
-    """Per-axis formulas and dropped inputs of a convolution or pooling layer."""
-    data_format = getattr(layer, "data_format", None) or "channels_last"
-    spatial_in, spatial_out = _spatial(in_shape, data_format), _spatial(out_shape, data_format)
-    rank = len(spatial_in)
-    names = _spatial_names(rank)
-    kernel_size = tuple(getattr(layer, "kernel_size", None) or layer.pool_size)
-    dilation = tuple(getattr(layer, "dilation_rate", None) or (1,) * rank)
-    transposed = _is_transposed(layer)
-    output_padding = getattr(layer, "output_padding", None)
-    if output_padding is None or isinstance(output_padding, int):
-        output_padding = (output_padding,) * rank
-    arguments = getattr(layer, "arguments", None)
-    if arguments is not None and transposed:
-        output_padding = arguments.output_padding
-    for axis, (n, k, s, d, entry) in enumerate(
-        zip(spatial_in, kernel_size, layer.strides, dilation, _padding_entries(layer, rank))
-    ):
-        if n is None:
-            row["arithmetic"].append(f"{names[axis]}: size unknown until run")
-            continue
-        if transposed:
-            row["arithmetic"].append(
-                f"{names[axis]}: {conv_transpose_formula(n, k, s, entry, output_padding[axis], d)}"
-            )
-            continue
-        explanation = explain_conv(n, k, s, entry, d)
-        if explanation.size == 0:  # the ops and Keras reject this when the layer runs
-            raise invalid_argument(
-                "input_shape",
-                tuple(in_shape),
-                f"inputs that layer {layer.name!r} has room for",
-                detail=f"Along {names[axis]}, its window spans {explanation.extent} inputs, more than the "
-                f"padded input holds: {explanation.formula}.",
-            )
-        row["explanations"].append((names[axis], explanation))
-        text = f"{names[axis]}: {explanation.formula}"
-        if explanation.pad_before or explanation.pad_after:
-            text += f" (pads {explanation.pad_before} before, {explanation.pad_after} after)"
-        row["arithmetic"].append(text)
-        if explanation.dropped:
-            row["dropped"].append(f"{names[axis]} drops inputs {list(explanation.dropped)}")
-    return data_format, spatial_in, spatial_out, names
-
-
-def _is_transposed(layer):
-    return bool(getattr(layer, "transposed", False)) or "Transpose" in type(layer).__name__
-
-
-def _conv_row(layer, in_shape, out_shape, row):
-    data_format, spatial_in, spatial_out, names = _window_arithmetic(layer, in_shape, out_shape, row)
-    transposed = _is_transposed(layer)
-    channels = _channels(in_shape, data_format)
-    groups = getattr(layer, "groups", 1) or 1
-    taps = math.prod(layer.kernel_size)
-    if hasattr(layer, "kernel_shape"):  # a structconv layer: the effective kernel, whatever it is built from
-        row["kernel_shape"] = tuple(layer.kernel_shape(channels))
-    else:
-        row["kernel_shape"] = tuple(layer.kernel.shape)
-    inputs = "in" if groups == 1 else "in / groups"
-    row["kernel_axes"] = (*names, "out", "in") if transposed else (*names, inputs, "out")
-    if getattr(layer, "kernel_parametrization", None) is not None:
-        row["free_kernel_entries"] = math.prod(layer.free_kernel.shape)
-    if row["complex"]:
-        row["kernel_axes"] = (*row["kernel_axes"], "real/imag")
-    if transposed:
-        macs = _prod((*spatial_in, taps, channels, layer.filters))
-    else:
-        macs = _prod((*spatial_out, taps, channels // groups if channels else None, layer.filters))
-    row["multiply_adds"] = macs * 4 if (macs is not None and row["complex"]) else macs
-
-
-def _depthwise_row(layer, in_shape, out_shape, row, separable):
-    data_format, _, spatial_out, names = _window_arithmetic(layer, in_shape, out_shape, row)
-    channels = _channels(in_shape, data_format)
-    multiplier = layer.depth_multiplier
-    kernel = layer.depthwise_kernel if separable else layer.kernel
-    row["kernel_shape"] = tuple(kernel.shape)
-    row["kernel_axes"] = (*names, "in", "multiplier")
-    macs = _prod((*spatial_out, math.prod(layer.kernel_size), channels, multiplier))
-    if separable and macs is not None:
-        row["kernel_shape"] = (row["kernel_shape"], tuple(layer.pointwise_kernel.shape))
-        row["kernel_axes"] = (row["kernel_axes"], (*("1",) * len(names), "in * multiplier", "out"))
-        macs += math.prod(spatial_out) * channels * multiplier * layer.filters
-    row["multiply_adds"] = macs
+def _config(layer):
+    try:
+        return layer.get_config()
+    except NotImplementedError:  # a custom layer without a config: counted as unknown
+        return {}
 
 
 def layer_row(layer, input_shape=None, output_shape=None):
@@ -221,53 +116,31 @@ def layer_row(layer, input_shape=None, output_shape=None):
 
     `input_shape` and `output_shape` (with the batch axis) default to the layer's first call's.
     """
-    import keras
-
     from structconv.layers import ComplexConvND
 
     in_shape = _shapes(layer.input) if input_shape is None else input_shape
     out_shape = _shapes(layer.output) if output_shape is None else output_shape
-    outputs = out_shape if (out_shape and isinstance(out_shape[0], tuple)) else (out_shape,)
-    elements = [_prod(shape[1:]) for shape in outputs]
-    row = {
-        "name": layer.name,
-        "type": type(layer).__name__,
-        "input_shape": in_shape,
-        "output_shape": out_shape,
-        "arithmetic": [],
-        "dropped": [],
-        "explanations": [],
-        "kernel_shape": None,
-        "kernel_axes": None,
-        "free_kernel_entries": None,
-        "trainable_params": sum(math.prod(v.shape) for v in layer.trainable_weights),
-        "non_trainable_params": sum(math.prod(v.shape) for v in layer.non_trainable_weights),
-        "output_elements": None if None in elements else sum(elements),
-        "multiply_adds": 0,
-        "complex": isinstance(layer, ComplexConvND),
-    }
-    in_shape, out_shape = _first(in_shape), _first(out_shape)
-    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
-        _depthwise_row(layer, in_shape, out_shape, row, separable=True)
-    elif isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
-        _depthwise_row(layer, in_shape, out_shape, row, separable=False)
-    elif hasattr(layer, "kernel_size") and hasattr(layer, "filters"):
-        _conv_row(layer, in_shape, out_shape, row)
-    elif hasattr(layer, "pool_size") and hasattr(layer, "strides"):
-        _window_arithmetic(layer, in_shape, out_shape, row)
-    elif isinstance(layer, keras.layers.Dense):
-        inputs = in_shape[-1]
-        row["kernel_shape"], row["kernel_axes"] = tuple(layer.kernel.shape), ("in", "out")
-        row["arithmetic"] = [f"{inputs} inputs -> {layer.units} units"]
-        macs = _prod((*in_shape[1:-1], inputs, layer.units))
-        row["multiply_adds"] = macs
-    elif isinstance(layer, keras.layers.Flatten):
-        dims = [str(d) for d in in_shape[1:]]
-        row["arithmetic"] = [f"{' * '.join(dims)} = {out_shape[-1]}"]
+    row = new_row(layer.name, type(layer).__name__, in_shape, out_shape)
+    row["trainable_params"] = sum(math.prod(v.shape) for v in layer.trainable_weights)
+    row["non_trainable_params"] = sum(math.prod(v.shape) for v in layer.non_trainable_weights)
+    row["complex"] = isinstance(layer, ComplexConvND)
+    fill_row(row, type(layer).__name__, _config(layer))
+    if hasattr(layer, "kernel_shape") and row["kernel_shape"] is not None:
+        # A structconv layer: the effective kernel, whatever it is built from.
+        data_format = getattr(layer, "data_format", None) or "channels_last"
+        channels = _first(in_shape)[-1 if data_format == "channels_last" else 1]
+        row["kernel_shape"] = tuple(layer.kernel_shape(channels))
+    if getattr(layer, "kernel_parametrization", None) is not None:
+        row["free_kernel_entries"] = math.prod(layer.free_kernel.shape)
+    if row["complex"]:
+        row["kernel_axes"] = (*row["kernel_axes"], "real/imag")
+        # A complex multiply-add is 4 real ones (and 8 FLOPs).
+        row["multiply_adds"] = None if row["multiply_adds"] is None else 4 * row["multiply_adds"]
+        row["flops"] = None if row["flops"] is None else 4 * row["flops"]
     return row
 
 
-def summary(model_or_layers, input_shape=None, *, print_table=True):
+def summary(model_or_layers, input_shape=None, *, print_table=True, receptive_field=False):
     """Explains a model layer by layer: shapes and the arithmetic behind them, kernels, parameters, costs.
 
     Args:
@@ -276,6 +149,7 @@ def summary(model_or_layers, input_shape=None, *, print_table=True):
             the model's own (a single chain of layers only), e.g. to see a fully convolutional model on a
             given image size.
         print_table: print a table to the terminal (with rich).
+        receptive_field: add a column with each layer's receptive field to the printed table.
 
     Returns:
         A list of dicts, one per layer: `name`, `type`, `input_shape` and `output_shape` (with the batch
@@ -283,9 +157,11 @@ def summary(model_or_layers, input_shape=None, *, print_table=True):
         `dropped` (input positions no window reads), `explanations` (`(axis name, ConvExplanation)` pairs,
         whose `.diagram()` draws the windows), `kernel_shape`, `kernel_axes`, `free_kernel_entries` (with a
         `kernel_parametrization`: the entries the kernel is computed from, for `Mask` the free ones),
-        `trainable_params`, `non_trainable_params`, `output_elements`, `multiply_adds` (per example; see
-        the module docstring; `None` when a size is unknown) and `complex` (a complex layer: its parameters
-        count as 2 reals each, and its multiply-adds as 4 real ones).
+        `trainable_params`, `non_trainable_params`, `output_elements`, `multiply_adds` and `flops` (per
+        example; see the module docstring; `None` when a size is unknown or the layer has no cost rule),
+        `not_counted` (why a layer's costs are not counted, else `None`), `receptive_field` (per spatial
+        axis `size`, `jump` and `start`, see `receptive_field`; `None` when not known) and `complex` (a
+        complex layer: its parameters count as 2 reals each, and its multiply-adds as 4 real ones).
 
     Example (user story 5):
 
@@ -300,9 +176,19 @@ def summary(model_or_layers, input_shape=None, *, print_table=True):
     ('height: floor((8 + 0 + 0 - 5) / 2) + 1 = 2', ['height drops inputs [7]', 'width drops inputs [7]'])
     >>> rows[0]["kernel_shape"], rows[0]["kernel_axes"]
     ((7, 7, 1, 32), ('height', 'width', 'in', 'out'))
+    >>> rows[1]["receptive_field"]
+    {'size': (19, 19), 'jump': (6, 6), 'start': (9, 9)}
     """
+    from structconv.shapes.model_graph import keras_graph, traced_graph
+
     traced = _trace(model_or_layers, input_shape)
     rows = [layer_row(layer, in_shape, out_shape) for layer, in_shape, out_shape in traced]
+    try:
+        graph = keras_graph(model_or_layers) if input_shape is None else traced_graph(traced, input_shape)
+    except (ValueError, TypeError, AttributeError):  # a graph these public APIs cannot read: no fields
+        graph = None
+    if graph is not None:
+        add_receptive_fields(rows, graph)
     if print_table:
-        print_rows(rows, title=getattr(model_or_layers, "name", "layers"))
+        print_rows(rows, title=getattr(model_or_layers, "name", "layers"), receptive_field=receptive_field)
     return rows
