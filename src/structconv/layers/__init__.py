@@ -1,5 +1,6 @@
 """Keras layers: N-dimensional convolution and transposed convolution, with fixed-rank aliases."""
 
+from structconv.layers.aperture import Aperture
 from structconv.layers.complex_conv_nd import ComplexConv1D, ComplexConv2D, ComplexConv3D, ComplexConvND
 from structconv.layers.conv_aliases import (
     Conv1D,
@@ -13,8 +14,10 @@ from structconv.layers.conv_aliases import (
 )
 from structconv.layers.conv_nd import ConvND
 from structconv.layers.conv_nd_transpose import ConvNDTranspose
+from structconv.layers.free_space_propagation import FreeSpacePropagation
 from structconv.layers.intensity import Intensity
 from structconv.layers.phase_modulation import PhaseModulation
+from structconv.layers.thin_lens import ThinLens
 
 __all__ = [
     "ComplexConv1D",
@@ -33,4 +36,8 @@ __all__ = [
     "Conv4DTranspose",
     "ConvND",
     "ConvNDTranspose",
+    # optics (issue 17)
+    "Aperture",
+    "FreeSpacePropagation",
+    "ThinLens",
 ]
