@@ -22,6 +22,7 @@ def complex_matmul(x, kernel):
     c, d, _ = split_complex(kernel, "kernel")
     c, d = ops.cast(c, a.dtype), ops.cast(d, a.dtype)
     block = ops.concatenate([ops.concatenate([c, d], axis=1), ops.concatenate([-d, c], axis=1)], axis=0)
-    y = ops.matmul(ops.concatenate([a, b], axis=-1), block)
+    # einsum, not matmul: Keras's torch `matmul` returns float32 for float64 operands
+    y = ops.einsum("...n,nm->...m", ops.concatenate([a, b], axis=-1), block)
     real, imag = ops.split(y, 2, axis=-1)
     return join_complex(real, imag, as_pair)

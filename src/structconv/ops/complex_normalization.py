@@ -14,15 +14,22 @@ from keras import ops
 from structconv.ops.complex_conv import split_complex
 
 
+def _mean(x, axes):
+    """A sum divided by the count: Keras's torch `mean` reduces float64 in float32 (1e-7 errors)."""
+    count = 1
+    for axis in axes:
+        count = count * ops.shape(x)[axis]  # a tensor where the size is only known at run time
+    return ops.sum(x, axis=axes, keepdims=True) / ops.cast(count, x.dtype)
+
+
 def complex_moments(real, imag, axes):
     """`(mean_r, mean_i, Vrr, Vri, Vii)` over `axes` (kept as size-1 axes), biased (divided by n)."""
     axes = tuple(axes)
-    mean_r = ops.mean(real, axis=axes, keepdims=True)
-    mean_i = ops.mean(imag, axis=axes, keepdims=True)
+    mean_r, mean_i = _mean(real, axes), _mean(imag, axes)
     centred_r, centred_i = real - mean_r, imag - mean_i
-    vrr = ops.mean(centred_r * centred_r, axis=axes, keepdims=True)
-    vri = ops.mean(centred_r * centred_i, axis=axes, keepdims=True)
-    vii = ops.mean(centred_i * centred_i, axis=axes, keepdims=True)
+    vrr = _mean(centred_r * centred_r, axes)
+    vri = _mean(centred_r * centred_i, axes)
+    vii = _mean(centred_i * centred_i, axes)
     return mean_r, mean_i, vrr, vri, vii
 
 
