@@ -32,6 +32,10 @@ CASES = {  # name -> (factory, shape of one part)
     "ComplexBatchNormalization": (lambda: layers.ComplexBatchNormalization(momentum=0.5, center=False),
                                   (4, 3, 3, 2)),
     "ComplexLayerNormalization": (lambda: layers.ComplexLayerNormalization(axis=(1, 2)), (2, 3, 4)),
+    "ComplexConv2DTranspose": (lambda: layers.ComplexConv2DTranspose(2, 3, strides=2, padding="same",
+                                                                     method="naive"), (1, 3, 4, 2)),
+    "ComplexConvNDTranspose": (lambda: layers.ComplexConvNDTranspose(
+        2, 2, rank=1, output_padding=1, strides=2, data_format="channels_first", use_bias=False), (2, 3, 5)),
 }
 
 

@@ -4,6 +4,12 @@ from structconv.layers.aperture import Aperture
 from structconv.layers.complex_activation import ComplexActivation
 from structconv.layers.complex_batch_normalization import ComplexBatchNormalization
 from structconv.layers.complex_conv_nd import ComplexConv1D, ComplexConv2D, ComplexConv3D, ComplexConvND
+from structconv.layers.complex_conv_nd_transpose import (
+    ComplexConv1DTranspose,
+    ComplexConv2DTranspose,
+    ComplexConv3DTranspose,
+    ComplexConvNDTranspose,
+)
 from structconv.layers.complex_dense import ComplexDense
 from structconv.layers.complex_dropout import ComplexDropout
 from structconv.layers.complex_layer_normalization import ComplexLayerNormalization
@@ -63,6 +69,10 @@ __all__ = [
     "ComplexAveragePooling2D",
     "ComplexAveragePooling3D",
     "ComplexBatchNormalization",
+    "ComplexConv1DTranspose",
+    "ComplexConv2DTranspose",
+    "ComplexConv3DTranspose",
+    "ComplexConvNDTranspose",
     "ComplexDense",
     "ComplexDropout",
     "ComplexLayerNormalization",
