@@ -2,6 +2,7 @@
 
 import keras
 
+from structconv.layers.complex_forms import same_form_spec
 from structconv.ops.optical_elements import aperture, aperture_transmission
 from structconv.ops.propagation import field_plane_shape
 from structconv.shapes.arithmetic import normalize_data_format
@@ -48,9 +49,7 @@ class Aperture(keras.layers.Layer):
         # the op's shape checks, for symbolic inputs too (Keras does not run `call` on them)
         field_plane_shape((inputs[0] if isinstance(inputs, (tuple, list)) else inputs).shape,
                           self.data_format)
-        if isinstance(inputs, (tuple, list)):
-            return tuple(keras.KerasTensor(inputs[0].shape, dtype=inputs[0].dtype) for _ in range(2))
-        return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
+        return same_form_spec(inputs)
 
     def get_config(self):
         config = super().get_config()

@@ -5,7 +5,7 @@ from numbers import Real
 import keras
 
 from structconv.errors import invalid_argument
-from structconv.ops.complex_conv import split_complex
+from structconv.layers.complex_forms import same_form_spec
 from structconv.ops.propagation import (
     check_propagation_arguments,
     field_plane_shape,
@@ -74,9 +74,6 @@ class FreeSpacePropagation(keras.layers.Layer):
 
     def call(self, inputs):
         distance = self.distance if self.distance_variable is None else self.distance_variable
-        if isinstance(inputs, (tuple, list)):
-            real, imag, _ = split_complex(inputs, "inputs")
-            inputs = (real, imag)
         return free_space_propagation(
             inputs, distance, self.wavelength, self.pixel_pitch, approximation=self.approximation,
             band_limit=self.band_limit, padding=self.padding, data_format=self.data_format,
@@ -86,9 +83,7 @@ class FreeSpacePropagation(keras.layers.Layer):
         # the op's shape checks, for symbolic inputs too (Keras does not run `call` on them)
         field_plane_shape((inputs[0] if isinstance(inputs, (tuple, list)) else inputs).shape,
                           self.data_format)
-        if isinstance(inputs, (tuple, list)):
-            return tuple(keras.KerasTensor(inputs[0].shape, dtype=inputs[0].dtype) for _ in range(2))
-        return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
+        return same_form_spec(inputs)
 
     def get_config(self):
         config = super().get_config()
