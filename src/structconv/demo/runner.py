@@ -23,6 +23,7 @@ SCENARIOS = (
     "space_time",
     "large_kernel",
     "shape_explainer",
+    "diffractive_network",  # story 1 continued: phase masks and free-space propagation (issue 17)
 )
 
 

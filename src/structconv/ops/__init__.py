@@ -1,7 +1,18 @@
 """Stateless convolution ops, written in `keras.ops`, for every Keras backend."""
 
+from structconv.ops.complex_activations import cardioid, crelu, mod_relu, zrelu
 from structconv.ops.complex_conv import complex_conv, intensity
+from structconv.ops.complex_conv_transpose import complex_conv_transpose
+from structconv.ops.complex_matmul import complex_matmul
+from structconv.ops.complex_normalization import complex_standardize
+from structconv.ops.complex_pooling import complex_average_pool, complex_max_pool_by_magnitude
 from structconv.ops.conv import conv
 from structconv.ops.conv_transpose import conv_transpose
+from structconv.ops.optical_elements import aperture, thin_lens
+from structconv.ops.propagation import free_space_propagation, transfer_function
 
 __all__ = ["complex_conv", "conv", "conv_transpose", "intensity"]
+__all__ += ["aperture", "free_space_propagation", "thin_lens", "transfer_function"]  # optics (issue 17)
+# complex networks (issue 17)
+__all__ += ["cardioid", "complex_average_pool", "complex_conv_transpose", "complex_matmul",
+            "complex_max_pool_by_magnitude", "complex_standardize", "crelu", "mod_relu", "zrelu"]
