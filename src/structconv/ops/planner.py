@@ -184,7 +184,10 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
         return within
     if problem.taps < profile.strategy.fft_min_taps:
         return direct
-    tiny = mode != "always" and (
+    # A profile fitted elsewhere can be 10x off (issue 13: a "tiny" 4.5 ms convolution FFT ran in 3.5):
+    # the rule trusts the model only where it is calibrated to within 3x, or alone.
+    trusted = mode == "off" or profile.uncertainty <= 3.0
+    tiny = mode != "always" and trusted and (
         min(p.modelled_us for p in direct) < TINY_OVERHEADS * profile.costs.fft_overhead_us)
     permitted = direct + ([] if tiny else [p for p in ffts if p.fft.memory <= budget])
     return sorted(permitted, key=lambda plan: plan.modelled_us)
