@@ -147,6 +147,9 @@ def candidates(problem, profile=None):
     the memory budget, which the caller applies."""
     profile = profile or profile_for(problem.backend, problem.device)
     costs, rank = profile.costs, problem.rank
+    if not problem.static:  # sizes unknown when traced: direct, in the preferred way, unpriced
+        method = min(_direct_candidates(problem, profile, 1.0), key=lambda pair: pair[1])[0]
+        return [Plan("direct", direct=method)]
     base = cost_model.direct_us(costs, problem.planned_batch, problem.outputs, problem.kernel_size,
                                 problem.channels, problem.filters, problem.groups, problem.padded,
                                 problem.itemsize)
@@ -154,10 +157,9 @@ def candidates(problem, profile=None):
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
     plans = [Plan("direct", direct=method, modelled_us=us * direct_factor)
              for method, us in _direct_candidates(problem, profile, base)]
-    if problem.static:
-        margin = cost_model.per_rank(costs.fft_margin, rank)
-        plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
-                  for fft, us in _fft_candidates(problem, profile)]
+    margin = cost_model.per_rank(costs.fft_margin, rank)
+    plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
+              for fft, us in _fft_candidates(problem, profile)]
     return sorted(plans, key=lambda plan: plan.modelled_us)
 
 
