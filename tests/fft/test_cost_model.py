@@ -16,17 +16,6 @@ from structconv.ops.problem import ConvProblem
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
-@pytest.fixture(autouse=True)
-def model_only():
-    """The model's choices (no timing, whatever STRUCTCONV_AUTOTUNE says), planned afresh."""
-    saved = config.autotune()
-    config.set_autotune("off")
-    planner.clear_plans()
-    yield
-    config.set_autotune(saved)
-    planner.clear_plans()
-
-
 def costs(backend_name):
     return planner.profile_for(backend_name).costs
 

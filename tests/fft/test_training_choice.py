@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import assert_close
 
-from structconv import config, layers
+from structconv import layers
 from structconv.ops import cost_model, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.ops.make_problem import expects_gradient
@@ -17,17 +17,6 @@ from structconv.ops.make_problem import expects_gradient
 BACKEND = keras.backend.backend()
 # Rank 4, 81 taps, several milliseconds of modelled work on every backend (not a tiny, all-overhead call).
 INPUT_SHAPE, KERNEL_SIZE, FILTERS = (1, 12, 12, 12, 12, 8), (3, 3, 3, 3), 8
-
-
-@pytest.fixture(autouse=True)
-def model_only():
-    """The model's choices (no timing, whatever STRUCTCONV_AUTOTUNE says), planned afresh."""
-    saved = config.autotune()
-    config.set_autotune("off")
-    planner.clear_plans()
-    yield
-    config.set_autotune(saved)
-    planner.clear_plans()
 
 
 def use_costs(monkeypatch, **changes):
