@@ -158,3 +158,25 @@ def test_complex_dropout_drops_whole_numbers():
     np.testing.assert_array_equal(to_complex_numpy(layer(as_complex_tensor(z), training=False)), z)
     out = to_complex_numpy(layers.ComplexDropout(0.5, noise_shape=(64, 1), seed=0)(as_pair(z), training=True))
     assert np.all((out == 0).all(axis=1) | (out != 0).all(axis=1))  # whole rows
+
+
+def test_errors_name_the_argument():
+    from structconv.errors import StructconvError
+
+    checks = (
+        (lambda: layers.ComplexDropout(1.0), "rate"),
+        (lambda: layers.ComplexActivation("relu"), "activation"),
+        (lambda: layers.ComplexMaxPooling2D(2, padding="full"), "padding"),
+        (lambda: layers.ComplexAveragePooling(2, rank=4), "rank"),
+        (lambda: layers.ComplexMaxPooling2D((2, 2, 2)), "pool_size"),
+        (lambda: layers.ComplexConv2DTranspose(2, 3, method="fast"), "method"),
+        (lambda: layers.ComplexConv2DTranspose(2, 3, activation="relu"), "activation"),
+        (lambda: layers.ComplexLayerNormalization(axis="last"), "axis"),
+        (lambda: sops.complex_max_pool_by_magnitude((np.ones((2, 3)), np.ones((2, 3))), 2), "inputs"),
+        (lambda: sops.complex_matmul((np.ones((2, 3)), np.ones((2, 4))), (np.ones((3, 1)),) * 2), "x"),
+    )
+    for call, name in checks:
+        with pytest.raises(StructconvError, match=f"`{name}`"):
+            call()
+    with pytest.raises(TypeError, match="`z`"):
+        sops.crelu(np.ones((2, 3), "float32"))

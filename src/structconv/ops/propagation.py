@@ -88,6 +88,21 @@ def _frequency_terms(shape, wavelength, pitch, approximation):
     return phase, decay, np.abs(fy), np.abs(fx)
 
 
+@functools.lru_cache(maxsize=32)
+def _fixed_transfer(shape, distance, wavelength, pitch, approximation, band_limit, dtype):
+    """`H` of a fixed distance as NumPy `(real, imag)` arrays of `dtype`, computed once in float64 (eager
+    calls then only copy it to the device)."""
+    phase, decay, abs_fy, abs_fx = _frequency_terms(shape, wavelength, pitch, approximation)
+    amplitude = np.exp(-abs(distance) * decay)
+    if band_limit:
+        window = (shape[0] * pitch[0], shape[1] * pitch[1])
+        limit_y, limit_x = _band_limits(distance, np, wavelength, window, approximation)
+        amplitude = amplitude * ((abs_fy < limit_y) & (abs_fx < limit_x))
+    h = amplitude * np.exp(1j * distance * phase)
+    # left writable: torch warns on (and copies) read-only arrays; no op writes into its inputs
+    return h.real.astype(dtype), h.imag.astype(dtype)
+
+
 def _band_limits(distance, xp, wavelength, window, approximation):
     """The largest |f| on each axis that the window of width `window` samples without aliasing."""
     limits = []
@@ -134,14 +149,9 @@ def transfer_function(shape, distance, wavelength, pixel_pitch, *, approximation
     phase, decay, abs_fy, abs_fx = _frequency_terms(shape, wavelength, pitch, approximation)
     window = (shape[0] * pitch[0], shape[1] * pitch[1])
     if isinstance(distance, Real):
-        angle = float(distance) * phase
-        amplitude = np.exp(-abs(float(distance)) * decay)
-        if band_limit:
-            limit_y, limit_x = _band_limits(float(distance), np, wavelength, window, approximation)
-            amplitude = amplitude * ((abs_fy < limit_y) & (abs_fx < limit_x))
-        h = amplitude * np.exp(1j * angle)
-        return (ops.convert_to_tensor(h.real.astype(dtype), dtype),
-                ops.convert_to_tensor(h.imag.astype(dtype), dtype))
+        real, imag = _fixed_transfer(shape, float(distance), wavelength, pitch, approximation,
+                                     bool(band_limit), keras.backend.standardize_dtype(dtype))
+        return ops.convert_to_tensor(real, dtype), ops.convert_to_tensor(imag, dtype)
     distance = ops.cast(distance, dtype)
     cos, sin = cos_sin(distance * ops.convert_to_tensor(phase.astype(dtype), dtype))
     amplitude = ops.exp(-ops.abs(distance) * ops.convert_to_tensor(decay.astype(dtype), dtype))
