@@ -17,9 +17,10 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     """N-dimensional transposed convolution: the adjoint (gradient) of `conv` with the same arguments.
 
     For every `x` of the output's shape and `y` of the input's shape,
-    `sum(conv(x, k', ...) * y) == sum(x * conv_transpose(y, k, ...))`, where `k'` is `k` with its last two
-    axes swapped. For ranks 1-3 and `padding` `"valid"` or `"same"` the result equals
-    `keras.ops.conv_transpose`.
+    `sum(conv(x, k, ...) * y) == sum(x * conv_transpose(y, k, ...))` with the same kernel array `k`: a
+    transposed kernel `(*kernel_size, filters, in_channels)` is the forward kernel from `filters` to
+    `in_channels` channels (`tests/ops/test_conv_transpose.py` checks it). For ranks 1-3 and `padding`
+    `"valid"` or `"same"` the result equals `keras.ops.conv_transpose`.
 
     Args:
         inputs: tensor of shape `(batch, *spatial, in_channels)` (channels_last) or channels_first.
