@@ -44,3 +44,9 @@ def test_bad_plot_arguments_are_messages(tmp_path, capsys, args, message):
     command = ["shapes", "--input", "28,28,1", *STORY_5, "--plot", str(tmp_path / "f.png"), *args]
     assert cli.main(command) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("input_shape, spec", [("None,10,1", "Conv2D(2, 3)"), ("10", "Dense(2)")])
+def test_a_plot_needs_spatial_axes_of_known_sizes(tmp_path, capsys, input_shape, spec):
+    assert cli.main(["shapes", "--input", input_shape, spec, "--plot", str(tmp_path / "f.png")]) == 2
+    assert "spatial axes of known sizes" in capsys.readouterr().err

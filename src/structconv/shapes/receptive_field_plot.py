@@ -27,9 +27,10 @@ def plot_receptive_field(graph, path, layer=None, position=None, axis=0):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    if not graph.spatial(graph.input_shapes[0]):
-        raise invalid_argument("input_shape", graph.input_shapes[0][1:], "an input with spatial axes and "
-                               "channels, e.g. (28, 28, 1), for a receptive-field plot")
+    spatial = graph.spatial(graph.input_shapes[0])
+    if not spatial or None in spatial:
+        raise invalid_argument("input_shape", graph.input_shapes[0][1:], "an input with spatial axes of "
+                               "known sizes and channels, e.g. (28, 28, 1), for a receptive-field plot")
     layer = default_layer(graph) if layer is None else layer
     node = graph.node(layer)
     spatial = graph.spatial(node.output_shape)
