@@ -1,4 +1,5 @@
-"""Keras layers: N-dimensional convolution and transposed convolution, with fixed-rank aliases."""
+"""Keras layers: N-dimensional convolution, transposed convolution, pooling, upsampling, padding and
+cropping, with fixed-rank aliases."""
 
 from structconv.layers.complex_conv_nd import ComplexConv1D, ComplexConv2D, ComplexConv3D, ComplexConvND
 from structconv.layers.conv_aliases import (
@@ -13,8 +14,41 @@ from structconv.layers.conv_aliases import (
 )
 from structconv.layers.conv_nd import ConvND
 from structconv.layers.conv_nd_transpose import ConvNDTranspose
+from structconv.layers.global_pooling_nd import GlobalAveragePoolingND, GlobalMaxPoolingND
 from structconv.layers.intensity import Intensity
 from structconv.layers.phase_modulation import PhaseModulation
+from structconv.layers.pooling_nd import AveragePoolingND, MaxPoolingND
+from structconv.layers.resampling_nd import CroppingND, UpSamplingND, ZeroPaddingND
+from structconv.layers.spatial_aliases import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    AveragePooling4D,
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
+    Cropping4D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalAveragePooling4D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    GlobalMaxPooling4D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+    MaxPooling4D,
+    UpSampling1D,
+    UpSampling2D,
+    UpSampling3D,
+    UpSampling4D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
+    ZeroPadding4D,
+)
 
 __all__ = [
     "ComplexConv1D",
@@ -33,4 +67,41 @@ __all__ = [
     "Conv4DTranspose",
     "ConvND",
     "ConvNDTranspose",
+]
+__all__ += [
+    "AveragePoolingND",
+    "CroppingND",
+    "GlobalAveragePoolingND",
+    "GlobalMaxPoolingND",
+    "MaxPoolingND",
+    "UpSamplingND",
+    "ZeroPaddingND",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "AveragePooling4D",
+    "Cropping1D",
+    "Cropping2D",
+    "Cropping3D",
+    "Cropping4D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+    "GlobalAveragePooling4D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
+    "GlobalMaxPooling4D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "MaxPooling3D",
+    "MaxPooling4D",
+    "UpSampling1D",
+    "UpSampling2D",
+    "UpSampling3D",
+    "UpSampling4D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "ZeroPadding3D",
+    "ZeroPadding4D",
 ]
