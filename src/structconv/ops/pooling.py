@@ -7,8 +7,9 @@ group fold into the batch and the axes after it into the channels. The trailing 
 later passes see an input already reduced by the first.
 
 Max pooling's gradient goes to one element per window, because each pass is the backend's own pooling,
-which routes it to one element. Average pooling with `"same"` padding counts only real inputs (Keras's
-rule): the input is zero-padded, pooled over whole windows, and rescaled by `window / count`, counts being
+which routes it to one element (on TensorFlow only its 2-D pooling does: see `NATIVE_MAX_POOL_RANK`).
+
+Average pooling with `"same"` padding counts only real inputs (Keras's rule): the input is zero-padded, pooled over whole windows, and rescaled by `window / count`, counts being
 per-axis products known from the static shape (`shapes.arithmetic.same_pool_window_counts`). This holds on
 every backend; Keras's own torch backend instead pads asymmetric windows by replicating edges.
 """
@@ -23,11 +24,13 @@ from structconv.ops.conv import input_rank
 from structconv.ops.padding import pad_spatial
 from structconv.shapes import arithmetic
 
-# Keras's `max_pool` and `average_pool` run natively up to three spatial axes on every backend, except in
-# float64: TensorFlow's MaxPool3D and AvgPool3D have no float64 CPU kernel, so float64 goes two axes at a
-# time (on every backend, so that results never depend on the backend).
+# Keras's `max_pool` and `average_pool` run natively up to three spatial axes on every backend. Two
+# exceptions take two axes at a time: float64 (TensorFlow's MaxPool3D and AvgPool3D have no float64 CPU
+# kernel; on every backend, so that results never depend on it), and max pooling on TensorFlow, whose
+# MaxPool3D gradient goes to every element tied with the max, where its 2-D MaxPool routes it to one.
 NATIVE_POOL_RANK = 3
 NATIVE_FLOAT64_POOL_RANK = 2
+NATIVE_MAX_POOL_RANK = {"tensorflow": 2}
 
 
 def pool_arguments(rank, pool_size, strides, padding, data_format):
@@ -114,7 +117,10 @@ def global_avg_pool(inputs, data_format=None, keepdims=False):
     """
     inputs = ops.convert_to_tensor(inputs)
     data_format = arithmetic.normalize_data_format(data_format, keras.config.image_data_format())
-    return ops.mean(inputs, axis=spatial_axes(input_rank(inputs), data_format), keepdims=keepdims)
+    axes = spatial_axes(input_rank(inputs), data_format)
+    # A sum and a division rather than `keras.ops.mean`, which on torch computes float64 in float32.
+    count = math.prod(inputs.shape[a] for a in axes)
+    return ops.sum(inputs, axis=axes, keepdims=keepdims) / count
 
 
 def _pool(inputs, pool_size, strides, padding, data_format, mode):
@@ -151,8 +157,10 @@ def separable_pool(inputs, pool_size, strides, padding, data_format, mode):
     rank = len(pool_size)
     native = ops.max_pool if mode == "max" else ops.average_pool
     group_rank = NATIVE_POOL_RANK
+    if mode == "max":
+        group_rank = NATIVE_MAX_POOL_RANK.get(keras.backend.backend(), NATIVE_POOL_RANK)
     if keras.backend.standardize_dtype(inputs.dtype) == "float64":
-        group_rank = NATIVE_FLOAT64_POOL_RANK
+        group_rank = min(group_rank, NATIVE_FLOAT64_POOL_RANK)
     if rank <= group_rank:
         return native(inputs, pool_size, strides, padding, data_format)
     first = 1 if data_format == "channels_last" else 2
