@@ -9,9 +9,10 @@ later passes see an input already reduced by the first.
 Max pooling's gradient goes to one element per window, because each pass is the backend's own pooling,
 which routes it to one element (on TensorFlow only its 2-D pooling does: see `NATIVE_MAX_POOL_RANK`).
 
-Average pooling with `"same"` padding counts only real inputs (Keras's rule): the input is zero-padded, pooled over whole windows, and rescaled by `window / count`, counts being
-per-axis products known from the static shape (`shapes.arithmetic.same_pool_window_counts`). This holds on
-every backend; Keras's own torch backend instead pads asymmetric windows by replicating edges.
+Average pooling with `"same"` padding counts only real inputs (Keras's rule): the input is zero-padded,
+pooled over whole windows, and rescaled by `window / count`, counts being per-axis products known from the
+static shape (`shapes.arithmetic.same_pool_window_counts`). This holds on every backend; Keras's own torch
+backend instead pads asymmetric windows by replicating edges.
 """
 
 import math
