@@ -1,5 +1,5 @@
-"""Keras layers: N-dimensional convolution, transposed convolution, pooling, upsampling, padding and
-cropping, with fixed-rank aliases."""
+"""Keras layers: N-dimensional convolution, transposed convolution, depthwise and separable
+convolution, pooling, upsampling, padding and cropping, with fixed-rank aliases."""
 
 from structconv.layers.complex_conv_nd import ComplexConv1D, ComplexConv2D, ComplexConv3D, ComplexConvND
 from structconv.layers.conv_aliases import (
@@ -14,11 +14,23 @@ from structconv.layers.conv_aliases import (
 )
 from structconv.layers.conv_nd import ConvND
 from structconv.layers.conv_nd_transpose import ConvNDTranspose
+from structconv.layers.depthwise_aliases import (
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    DepthwiseConv3D,
+    DepthwiseConv4D,
+    SeparableConv1D,
+    SeparableConv2D,
+    SeparableConv3D,
+    SeparableConv4D,
+)
+from structconv.layers.depthwise_conv_nd import DepthwiseConvND
 from structconv.layers.global_pooling_nd import GlobalAveragePoolingND, GlobalMaxPoolingND
 from structconv.layers.intensity import Intensity
 from structconv.layers.phase_modulation import PhaseModulation
 from structconv.layers.pooling_nd import AveragePoolingND, MaxPoolingND
 from structconv.layers.resampling_nd import CroppingND, UpSamplingND, ZeroPaddingND
+from structconv.layers.separable_conv_nd import SeparableConvND
 from structconv.layers.spatial_aliases import (
     AveragePooling1D,
     AveragePooling2D,
@@ -104,4 +116,15 @@ __all__ += [
     "ZeroPadding2D",
     "ZeroPadding3D",
     "ZeroPadding4D",
+]
+__all__ += ["DepthwiseConvND", "SeparableConvND"]
+__all__ += [
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "DepthwiseConv3D",
+    "DepthwiseConv4D",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "SeparableConv3D",
+    "SeparableConv4D",
 ]
