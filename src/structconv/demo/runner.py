@@ -21,6 +21,7 @@ SCENARIOS = (
     "zero_sum_filters",
     "masked_connectivity",
     "space_time",
+    "space_time_unet",
     "large_kernel",
     "shape_explainer",
 )
