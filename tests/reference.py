@@ -242,7 +242,7 @@ def keras_conv_transpose_reference(y, kernel, strides, padding, output_padding, 
 
 def numerical_gradient(function, x, eps=1e-6):
     """Central finite differences of a scalar NumPy function at `x` (float64), same shape as `x`."""
-    x = np.array(x, np.float64)
+    x = np.array(x, np.float64, order="C")  # C order: `reshape(-1)` below must be a view, not a copy
     gradient = np.zeros_like(x)
     flat, grad_flat = x.reshape(-1), gradient.reshape(-1)
     for i in range(flat.size):

@@ -21,6 +21,7 @@ SCENARIOS = (
     "zero_sum_filters",
     "masked_connectivity",
     "space_time",
+    "space_time_unet",
     "large_kernel",
     "shape_explainer",
     "diffractive_network",  # story 1 continued: phase masks and free-space propagation (issue 17)

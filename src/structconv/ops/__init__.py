@@ -1,4 +1,4 @@
-"""Stateless convolution ops, written in `keras.ops`, for every Keras backend."""
+"""Stateless convolution, pooling and resampling ops, written in `keras.ops`, for every Keras backend."""
 
 from structconv.ops.complex_activations import cardioid, crelu, mod_relu, zrelu
 from structconv.ops.complex_conv import complex_conv, intensity
@@ -9,10 +9,14 @@ from structconv.ops.complex_pooling import complex_average_pool, complex_max_poo
 from structconv.ops.conv import conv
 from structconv.ops.conv_transpose import conv_transpose
 from structconv.ops.optical_elements import aperture, thin_lens
+from structconv.ops.pooling import average_pool, avg_pool, global_avg_pool, global_max_pool, max_pool
 from structconv.ops.propagation import free_space_propagation, transfer_function
+from structconv.ops.resampling import crop, upsample, zero_pad
 
 __all__ = ["complex_conv", "conv", "conv_transpose", "intensity"]
 __all__ += ["aperture", "free_space_propagation", "thin_lens", "transfer_function"]  # optics (issue 17)
 # complex networks (issue 17)
 __all__ += ["cardioid", "complex_average_pool", "complex_conv_transpose", "complex_matmul",
             "complex_max_pool_by_magnitude", "complex_standardize", "crelu", "mod_relu", "zrelu"]
+__all__ += ["average_pool", "avg_pool", "crop", "global_avg_pool", "global_max_pool", "max_pool", "upsample"]
+__all__ += ["zero_pad"]

@@ -1,4 +1,4 @@
-"""Shape arithmetic of convolution: argument normalisation, padding resolution and output sizes.
+"""Shape arithmetic of convolution and pooling: argument normalisation, padding resolution, output sizes.
 
 This is the one source of truth for how big a convolution's output is and how much padding it uses. It is
 pure Python (no Keras, no NumPy) so that the ops, the layers' `compute_output_shape`, the shape tools and the
@@ -267,6 +267,84 @@ def validate_output_padding(output_padding, strides, rank):
     return values
 
 
+POOL_PADDINGS = ("valid", "same")
+
+
+def normalize_pool_padding(padding):
+    """Checks a pooling `padding` (Keras's two names) and returns it in lower case.
+
+    >>> normalize_pool_padding("SAME")
+    'same'
+    """
+    if isinstance(padding, str) and padding.lower() in POOL_PADDINGS:
+        return padding.lower()
+    raise invalid_argument("padding", padding, "'valid' or 'same'")
+
+
+def pool_output_shape(spatial_shape, pool_size, strides, padding):
+    """Output spatial shape of a pooling (`padding` one name for every axis); `None` sizes stay `None`.
+
+    A `"valid"` window larger than its axis leaves no output, which is an error, as in Keras.
+
+    >>> pool_output_shape((7, 8), (2, 3), (2, 3), "valid")
+    (3, 2)
+    >>> pool_output_shape((7, 8), (2, 3), (2, 3), "same")
+    (4, 3)
+    """
+    shape = tuple(conv_output_size(n, k, s, padding) for n, k, s in zip(spatial_shape, pool_size, strides))
+    if any(size == 0 for size in shape):
+        raise invalid_argument(
+            "pool_size", tuple(pool_size), f"windows no larger than the input's spatial shape {spatial_shape}"
+        )
+    return shape
+
+
+def same_pool_window_counts(size, pool_size, stride):
+    """How many real (unpadded) inputs each `"same"` pooling window of one axis holds.
+
+    >>> same_pool_window_counts(5, 3, 2)
+    (2, 3, 2)
+    """
+    before, _ = resolve_axis_padding("same", size, pool_size, stride)
+    starts = (j * stride - before for j in range(-(-size // stride)))
+    return tuple(min(start + pool_size, size) - max(start, 0) for start in starts)
+
+
+def normalize_pad_widths(value, rank, name):
+    """`(before, after)` pairs of non-negative ints per spatial axis, from Keras's forms of `padding` (for
+    `ZeroPadding*`) and `cropping` (for `Cropping*`): an int for every side, one int per axis (both sides),
+    or one pair per axis. For `rank=1` a bare pair means `(before, after)`, as `ZeroPadding1D` reads it.
+
+    >>> normalize_pad_widths(1, 2, "padding")
+    ((1, 1), (1, 1))
+    >>> normalize_pad_widths((1, 2), 2, "padding")
+    ((1, 1), (2, 2))
+    >>> normalize_pad_widths((1, 2), 1, "cropping")
+    ((1, 2),)
+    """
+    allowed = (
+        f"an int >= 0, a tuple of {rank} such ints (one per spatial axis), or a tuple of {rank} "
+        "(before, after) pairs"
+    )
+
+    def pair(entry):
+        if _is_int(entry) and entry >= 0:
+            return (int(entry), int(entry))
+        if isinstance(entry, (tuple, list)) and len(entry) == 2 and all(_is_int(v) and v >= 0 for v in entry):
+            return (int(entry[0]), int(entry[1]))
+        raise invalid_argument(name, value, allowed)
+
+    if _is_int(value):
+        return (pair(value),) * rank
+    if not isinstance(value, (tuple, list)):
+        raise invalid_argument(name, value, allowed)
+    if rank == 1 and len(value) == 2 and all(_is_int(v) for v in value):
+        return (pair(tuple(value)),)
+    if len(value) != rank:
+        raise invalid_argument(name, value, allowed, detail=f"It has {len(value)} entries for {rank} axes.")
+    return tuple(pair(entry) for entry in value)
+
+
 __all__ = [
     "PADDING_MODES",
     "PADDING_NAMES",
@@ -277,7 +355,11 @@ __all__ = [
     "effective_kernel_size",
     "normalize_data_format",
     "normalize_padding",
+    "normalize_pad_widths",
     "normalize_padding_mode",
+    "normalize_pool_padding",
+    "pool_output_shape",
+    "same_pool_window_counts",
     "normalize_tuple",
     "resolve_axis_padding",
     "validate_output_padding",

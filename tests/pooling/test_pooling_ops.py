@@ -1,0 +1,52 @@
+"""`max_pool`, `avg_pool` and the global pools against the NumPy reference, ranks 1-5, both data formats."""
+
+import numpy as np
+import pytest
+from conftest import assert_close, tensor
+from pooling.pooling_reference import global_pool_reference, pool_reference
+
+from structconv import ops as sops
+
+# (spatial shape, pool_size, strides): overlapping, gapped, uneven and size-1 windows.
+CASES = [
+    ((7,), 3, 2),
+    ((6, 5), (2, 3), None),
+    ((5, 6, 4), (3, 2, 2), (1, 2, 3)),
+    ((5, 4, 6, 5), (2, 3, 2, 3), (2, 1, 3, 2)),
+    ((4, 5, 3, 4, 5), (2, 2, 1, 3, 2), (1, 2, 1, 2, 3)),
+    ((6, 3, 5, 4, 3), 2, None),
+]
+IDS = [f"rank{len(case[0])}_{i}" for i, case in enumerate(CASES)]
+
+
+def _input(rng, spatial, data_format, channels=3):
+    x = rng.standard_normal((2, *spatial, channels))
+    return np.moveaxis(x, -1, 1) if data_format == "channels_first" else x
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("mode", ["max", "average"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_pool_matches_numpy(case, mode, padding, data_format):
+    spatial, pool_size, strides = case
+    x = _input(np.random.default_rng(len(spatial)), spatial, data_format)
+    op = sops.max_pool if mode == "max" else sops.avg_pool
+    expected = pool_reference(x, pool_size, strides, padding, mode, data_format)
+    for dtype in ("float32", "float64"):
+        y = op(tensor(x, dtype), pool_size, strides, padding, data_format)
+        assert_close(y, expected, dtype)
+
+
+@pytest.mark.parametrize("rank", [1, 3, 4, 5])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_global_pools_match_numpy(rank, keepdims, data_format):
+    x = _input(np.random.default_rng(rank), (3, 2, 4, 2, 3)[:rank], data_format)
+    for mode, op in (("max", sops.global_max_pool), ("average", sops.global_avg_pool)):
+        expected = global_pool_reference(x, mode, data_format, keepdims)
+        assert_close(op(tensor(x), data_format, keepdims), expected)
+
+
+def test_average_pool_is_keras_name():
+    assert sops.average_pool is sops.avg_pool
