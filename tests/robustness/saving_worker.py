@@ -89,13 +89,53 @@ def build_model():
         2, 2, rank=3, kernel_parametrization=P.UnitNorm(axis=-1), name="complex_nd"
     )((x3, x3))
     outputs["complex_nd_real"] = real
+    # The rest of an N-D network (rank 4).
+    outputs["max_pool_nd"] = layers.MaxPoolingND(2, rank=4, name="max_pool_nd")(x4)
+    outputs["avg_pool_nd"] = layers.AveragePoolingND(3, strides=1, padding="same", rank=4,
+                                                     name="avg_pool_nd")(x4)
+    outputs["global_max_nd"] = layers.GlobalMaxPoolingND(rank=4, name="global_max_nd")(x4)
+    outputs["global_avg_nd"] = layers.GlobalAveragePoolingND(rank=4, keepdims=True, name="global_avg_nd")(x4)
+    outputs["upsampling_nd"] = layers.UpSamplingND((2, 1, 1, 2), interpolation="linear",
+                                                   name="upsampling_nd")(x4)
+    outputs["zero_padding_nd"] = layers.ZeroPaddingND(1, rank=4, name="zero_padding_nd")(x4)
+    outputs["cropping_nd"] = layers.CroppingND(1, rank=4, name="cropping_nd")(x4)
+    # Cropping2D's default differs from CroppingND's (Keras's: none), so it is more than a rank alias.
+    outputs["cropping2d"] = layers.Cropping2D(((1, 0), (0, 2)), name="cropping2d")(x2)
+    outputs["depthwise_nd"] = layers.DepthwiseConvND((2, 2, 2, 2), padding="same", depth_multiplier=2,
+                                                     name="depthwise_nd")(x4)
+    outputs["separable_nd"] = layers.SeparableConvND(3, (2, 2, 2, 2), padding="same", name="separable_nd")(x4)
+    # Optics and complex networks.
+    field = layers.Aperture(2.0, 1.0, name="aperture")((x2, y2))
+    field = layers.ThinLens(0.05, 0.5e-6, 10e-6, name="thin_lens")(field)
+    field = layers.FreeSpacePropagation(1e-3, 0.5e-6, 4e-6, padding=2, name="propagation")(field)
+    field = layers.ComplexBatchNormalization(name="complex_batch_norm")(field)
+    field = layers.ComplexLayerNormalization(name="complex_layer_norm")(field)
+    field = layers.ModReLU(name="mod_relu")(field)
+    field = layers.ComplexActivation("cardioid", name="complex_activation")(field)
+    field = layers.ComplexDropout(0.5, name="complex_dropout")(field)
+    field = layers.ComplexMaxPooling(2, rank=2, name="complex_max_pool")(field)
+    field = layers.ComplexAveragePooling(1, rank=2, name="complex_avg_pool")(field)
+    field = layers.ComplexConvNDTranspose(2, 2, rank=2, strides=2, name="complex_transpose")(field)
+    real, imag = layers.ComplexDense(3, name="complex_dense")(field)
+    outputs["complex_dense_real"], outputs["complex_dense_imag"] = real, imag
     return keras.Model(inputs, outputs)
 
 
 def randomize(model, seed=0):
-    """Every variable random (not its initial value); free variables give kernels on each constraint."""
+    """Every variable random (not its initial value); free variables give kernels on each constraint. A
+    complex batch normalization's moving variances stay positive and its covariance smaller than them (a
+    valid 2x2 covariance: random ones would whiten by the root of a negative number)."""
     rng = np.random.default_rng(seed)
-    model.set_weights([rng.standard_normal(w.shape).astype("float32") for w in model.weights])
+    values = []
+    for w in model.weights:
+        value = rng.standard_normal(w.shape).astype("float32")
+        name = w.path.rsplit("/", 1)[-1]
+        if name in ("moving_vrr", "moving_vii"):
+            value = 1.0 + np.abs(value)
+        elif name == "moving_vri":
+            value = 0.4 * np.tanh(value)
+        values.append(value)
+    model.set_weights(values)
 
 
 def inputs(seed=1):
