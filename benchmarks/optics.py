@@ -26,7 +26,9 @@ import sys
 import time
 
 import numpy as np
-from environment import limit_threads, machine, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
+from environment import machine, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
+
+from structconv.tuning.threads import limit_threads  # noqa: E402
 
 PACKAGES = ("keras", "jax", "jaxlib", "torch", "tensorflow-cpu", "tensorflow", "numpy", "scipy", "torchcvnn")
 BACKENDS = ("torch", "jax", "tensorflow")
