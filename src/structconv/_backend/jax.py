@@ -169,3 +169,9 @@ def fft2(x, axes):
 def ifft2(x, axes):
     """Inverse of `fft2`."""
     return jnp.fft.ifft2(x, axes=tuple(axes))
+
+
+def constant_like(array, like):
+    """A NumPy array as a tensor on the device of `like` (JAX: the default device, as Keras places it;
+    under `jit` it becomes a constant of the compiled function)."""
+    return jnp.asarray(array)

@@ -296,3 +296,9 @@ def _along_two_axes(transform, x, axes):
     order = [axis for axis in range(ndim) if axis not in axes] + axes
     back = [order.index(axis) for axis in range(ndim)]
     return tf.transpose(transform(tf.transpose(x, order)), back)
+
+
+def constant_like(array, like):
+    """A NumPy array as a tensor on the device of `like` (TensorFlow places constants itself; under
+    `tf.function` it becomes a graph constant)."""
+    return tf.constant(array)

@@ -218,7 +218,7 @@ def free_space_propagation(field, distance, wavelength, pixel_pitch, *, approxim
         pads[axes[0]], pads[axes[1]] = (pad_y, pad_y), (pad_x, pad_x)
         field = ops.pad(field, pads)
     h = _complex_transfer((height + 2 * pad_y, width + 2 * pad_x), distance, wavelength, pitch,
-                          approximation, band_limit, work, backend)
+                          approximation, band_limit, work, backend, field)
     if axes == (1, 2):
         h = ops.expand_dims(h, -1)
     field = backend.ifft2(backend.fft2(field, axes) * h, axes)
@@ -248,12 +248,13 @@ def _complex_field(field, backend):
     return tensor, None, False
 
 
-def _complex_transfer(shape, distance, wavelength, pitch, approximation, band_limit, work, backend):
-    """`H` as one complex tensor (complex64 for float32 `work`, complex128 for float64)."""
+def _complex_transfer(shape, distance, wavelength, pitch, approximation, band_limit, work, backend, field):
+    """`H` as one complex tensor (complex64 for float32 `work`, complex128 for float64), on `field`'s
+    device."""
     if isinstance(distance, Real):
         h = _fixed_complex_transfer(shape, float(distance), wavelength, pitch, approximation,
                                     bool(band_limit), work)
-        return ops.convert_to_tensor(h)
+        return backend.constant_like(h, field)
     real, imag = transfer_function(shape, distance, wavelength, pitch, approximation=approximation,
                                    band_limit=band_limit, dtype=work)
     return backend.complex(real, imag)
