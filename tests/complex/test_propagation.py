@@ -85,10 +85,11 @@ def _reference_for(z, case, data_format="channels_last"):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("data_format", ("channels_last", "channels_first"))
-def test_against_numpy(name, data_format):
+@pytest.mark.parametrize("channels", (3, 1))  # one channels_last channel is transformed as channels_first
+def test_against_numpy(name, data_format, channels):
     case = CASES[name]
     rng = np.random.default_rng(0)
-    shape = (2, 12, 10, 3) if data_format == "channels_last" else (2, 3, 12, 10)
+    shape = (2, 12, 10, channels) if data_format == "channels_last" else (2, channels, 12, 10)
     z = random_complex(rng, shape)
     expected = _reference_for(z, case, data_format)
     scale = np.abs(expected).max()

@@ -158,3 +158,20 @@ def einsum(subscripts, *operands):
 def complex(real, imag):  # noqa: A001  (the backend tier mirrors the frameworks' names)
     """The complex tensor `real + i imag` (`keras.ops` has no constructor for one)."""
     return lax.complex(real, imag)
+
+
+def fft2(x, axes):
+    """Complex 2-D FFT of `x` over its two `axes` (free-space propagation: channels_last transforms axes 1
+    and 2; XLA moves other axes innermost itself)."""
+    return jnp.fft.fft2(x, axes=tuple(axes))
+
+
+def ifft2(x, axes):
+    """Inverse of `fft2`."""
+    return jnp.fft.ifft2(x, axes=tuple(axes))
+
+
+def constant_like(array, like):
+    """A NumPy array as a tensor on the device of `like` (JAX: the default device, as Keras places it;
+    under `jit` it becomes a constant of the compiled function)."""
+    return jnp.asarray(array)

@@ -275,3 +275,30 @@ def einsum(subscripts, *operands):
 def complex(real, imag):  # noqa: A001  (the backend tier mirrors the frameworks' names)
     """The complex tensor `real + i imag` (`keras.ops` has no constructor for one)."""
     return tf.complex(real, imag)
+
+
+def fft2(x, axes):
+    """Complex 2-D FFT of `x` over its two `axes` (free-space propagation: channels_last transforms axes 1
+    and 2). TensorFlow's FFTs transform the innermost axes only, so other axes cost a transpose each way."""
+    return _along_two_axes(tf.signal.fft2d, x, axes)
+
+
+def ifft2(x, axes):
+    """Inverse of `fft2`."""
+    return _along_two_axes(tf.signal.ifft2d, x, axes)
+
+
+def _along_two_axes(transform, x, axes):
+    ndim = len(x.shape)
+    axes = [axis % ndim for axis in axes]
+    if axes == [ndim - 2, ndim - 1]:
+        return transform(x)
+    order = [axis for axis in range(ndim) if axis not in axes] + axes
+    back = [order.index(axis) for axis in range(ndim)]
+    return tf.transpose(transform(tf.transpose(x, order)), back)
+
+
+def constant_like(array, like):
+    """A NumPy array as a tensor on the device of `like` (TensorFlow places constants itself; under
+    `tf.function` it becomes a graph constant)."""
+    return tf.constant(array)
