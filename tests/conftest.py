@@ -50,8 +50,9 @@ def compiled(function):
     return function
 
 
-def autodiff_gradients(function, *arrays):
-    """Gradients of the scalar `function(*tensors)` w.r.t. each float64 array, by the backend's autodiff.
+def autodiff_gradients(function, *arrays, dtype="float64"):
+    """Gradients of the scalar `function(*tensors)` w.r.t. each array, cast to `dtype` (float64 unless
+    told), by the backend's autodiff, returned as float64 NumPy arrays.
 
     `function` takes and returns backend tensors; the backend switch is for tests only. JAX runs under
     `jit`: one compilation instead of one per primitive of the eager trace.
@@ -60,23 +61,25 @@ def autodiff_gradients(function, *arrays):
     if backend == "torch":
         import torch
 
-        tensors = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
-        return [g.detach().cpu().numpy() for g in torch.autograd.grad(function(*tensors), tensors)]
+        tensors = [torch.tensor(np.asarray(a, np.float64)).to(getattr(torch, dtype)).requires_grad_()
+                   for a in arrays]
+        gradients = torch.autograd.grad(function(*tensors), tensors)
+        return [g.detach().cpu().float().numpy().astype(np.float64) for g in gradients]
     if backend == "jax":
         import jax
         import jax.numpy as jnp
 
-        tensors = [jnp.asarray(a, dtype=jnp.float64) for a in arrays]
+        tensors = [jnp.asarray(a, dtype=jnp.float64).astype(dtype) for a in arrays]
         gradients = jax.jit(jax.grad(function, argnums=tuple(range(len(tensors)))))(*tensors)
-        return [np.asarray(g) for g in gradients]
+        return [np.asarray(g, np.float64) for g in gradients]
     import tensorflow as tf
 
-    tensors = [tf.constant(a, dtype=tf.float64) for a in arrays]
+    tensors = [tf.cast(tf.constant(a, tf.float64), dtype) for a in arrays]
     with tf.GradientTape() as tape:
         for t in tensors:
             tape.watch(t)
         value = function(*tensors)
-    return [g.numpy() for g in tape.gradient(value, tensors)]
+    return [np.asarray(tf.cast(g, tf.float64)) for g in tape.gradient(value, tensors)]
 
 
 def single_torch_thread():
