@@ -1,5 +1,7 @@
 """Shared test helpers: the active backend, tensor conversion and dtype-aware tolerances."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -110,3 +112,33 @@ def force_product(monkeypatch, product):
     monkeypatch.setattr(fft_conv, "PLANES_PRODUCT", {backend: product in ("planes", "packed")})
     monkeypatch.setattr(fft_conv, "PACKED_PAIRS_MIN_RANK", {backend: 1} if product == "packed" else {})
     monkeypatch.setattr(fft_conv, "PACKED_MAX_KERNEL_RATIO", float("inf"))  # whatever the channels
+
+
+# What TensorFlow says where its CPU kernels lack an operation that stock Keras asks for: without oneDNN
+# (its default on CPUs without AVX-512, and with TF_ENABLE_ONEDNN_OPTS=0) there is no channels_first
+# convolution, no dilated transposed convolution and no gradient of a grouped convolution.
+_NO_KERNEL = re.compile(
+    r"only supports (the )?NW?D?HWC|not yet support dilation|grouped convolutions are not supported on CPU"
+)
+
+
+def stock_or_reference(stock, numpy_reference):
+    """`stock()` (a stock Keras layer or op) as a NumPy array, or `numpy_reference()` where the backend has no
+    kernel for that operation on this device: the comparison then still checks structconv, against NumPy."""
+    try:
+        return to_numpy(stock())
+    except Exception as error:
+        if not _NO_KERNEL.search(str(error)):
+            raise
+    return np.asarray(numpy_reference())
+
+
+def stock_runs(stock):
+    """Whether `stock()` runs here (False only where the backend lacks the kernel: `stock_or_reference`)."""
+    try:
+        stock()
+    except Exception as error:
+        if not _NO_KERNEL.search(str(error)):
+            raise
+        return False
+    return True

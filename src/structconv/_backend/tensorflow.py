@@ -73,10 +73,13 @@ def _padding_argument(x, kernel_size, strides, padding, dilation_rate):
     if all(pair == (0, 0) for pair in padding):
         return x, "VALID"
     sizes = x.shape[1:-1]
-    # TensorFlow's float64 CPU convolution computes wrong values with "SAME" in some strided cases (seen:
-    # Conv3D, input 10x18x15, kernel 5x1x1, strides 2x3x3); explicit padding then "VALID" is exact.
+    # TensorFlow's CPU convolution without oneDNN (always in float64) computes wrong values with "SAME" where
+    # a stride overshoots the input, so that the axis's "same" padding would be negative (seen: Conv3D,
+    # input 10x18x15, kernel 5x1x1, strides 2x3x3); explicit padding then "VALID" is exact.
     if x.dtype != tf.float64 and all(
-        n is not None and tuple(pair) == resolve_axis_padding("same", n, k, s, d)
+        n is not None
+        and tuple(pair) == resolve_axis_padding("same", n, k, s, d)
+        and (-(-n // s) - 1) * s + (k - 1) * d + 1 >= n
         for n, k, s, d, pair in zip(sizes, kernel_size, strides, dilation_rate, padding)
     ):
         return x, "SAME"
