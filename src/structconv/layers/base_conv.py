@@ -5,6 +5,7 @@ from keras import ops
 
 from structconv import parametrizations
 from structconv.errors import invalid_argument
+from structconv.layers.lora import LowRankAdaptation
 from structconv.ops.arguments import check_rank, conv_arguments, split_shape
 from structconv.shapes import arithmetic
 
@@ -34,7 +35,7 @@ def _config_padding(padding):
     return tuple(entry if isinstance(entry, str) else tuple(entry) for entry in padding)
 
 
-class BaseConvND(keras.layers.Layer):
+class BaseConvND(LowRankAdaptation, keras.layers.Layer):
     """Common base of the structconv convolution layers; not meant to be used directly.
 
     Subclasses define `kernel_shape(input_channels)` and `convolution_op(inputs, kernel)`; transposed ones
@@ -68,9 +69,12 @@ class BaseConvND(keras.layers.Layer):
         output_padding=None,
         kernel_parametrization=None,
         algorithm="auto",
+        lora_rank=None,
+        lora_alpha=None,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._init_lora(lora_rank, lora_alpha)
         self.rank = resolve_rank(rank, kernel_size, self.fixed_rank)
         if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
             raise invalid_argument("filters", filters, "an int >= 1")
@@ -157,6 +161,9 @@ class BaseConvND(keras.layers.Layer):
             )
         else:
             self.bias = None
+        self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
     def bias_shape(self):
         return (self.filters,)
@@ -187,8 +194,12 @@ class BaseConvND(keras.layers.Layer):
         if not self.built:
             raise AttributeError("The layer must be built before its `kernel` is read.")
         if self.kernel_parametrization is None:
-            return self._kernel
-        return self.kernel_parametrization.forward(self.free_kernel)
+            if not self.lora_enabled:
+                return self._kernel
+            # As Keras: the sum (float32 with the update) cast to the compute dtype.
+            return ops.cast(self._lora_merged_base(), self.compute_dtype)
+        free = self._lora_merged_base() if self.lora_enabled else self.free_kernel
+        return self.kernel_parametrization.forward(free)
 
     def assign_kernel(self, values, *, project=False):
         """Sets the layer's effective kernel to `values` (Keras layout).
@@ -283,6 +294,7 @@ class BaseConvND(keras.layers.Layer):
                     if self.kernel_parametrization is None
                     else keras.saving.serialize_keras_object(self.kernel_parametrization)
                 ),
+                **self._lora_config(),
             }
         )
         return config
