@@ -137,6 +137,8 @@ class BaseConvND(LowRankAdaptation, keras.layers.Layer):
         self.input_spec = keras.InputSpec(
             ndim=self.rank + 2, axes={self._channel_axis(): channels}
         )
+        # As Keras: an input too small for the kernel is refused when the layer is built (also symbolically).
+        BaseConvND.compute_output_shape(self, tuple(input_shape))
         if self.kernel_parametrization is None:
             self._kernel = self.add_weight(
                 name="kernel",
@@ -253,6 +255,20 @@ class BaseConvND(LowRankAdaptation, keras.layers.Layer):
     def output_spatial_shape(self, spatial_shape):
         """Output sizes of a forward convolution (`ConvNDTranspose` overrides it)."""
         args = self.arguments
+        for axis, (size, k, s, d, entry) in enumerate(
+            zip(spatial_shape, self.kernel_size, args.strides, args.dilation_rate, args.padding)
+        ):
+            if size is None:
+                continue
+            before, after = arithmetic.resolve_axis_padding(entry, size, k, s, d)
+            extent = arithmetic.effective_kernel_size(k, d)
+            if extent > size + before + after:  # as the eager call (structconv.ops.conv) says it
+                raise invalid_argument(
+                    "kernel_size",
+                    self.kernel_size,
+                    f"a kernel whose dilated extent ({extent} on spatial axis {axis}) fits in the padded "
+                    f"input ({size} + {before} + {after})",
+                )
         return arithmetic.conv_output_shape(
             spatial_shape, self.kernel_size, args.strides, args.padding, args.dilation_rate
         )
@@ -263,7 +279,15 @@ class BaseConvND(LowRankAdaptation, keras.layers.Layer):
             raise invalid_argument(
                 "input_shape", tuple(input_shape), f"a shape of rank {self.rank + 2}"
             )
+        if any(size is not None and size < 1 for size in spatial):
+            raise invalid_argument(
+                "input_shape", tuple(input_shape), "at least one entry on every spatial axis"
+            )
         output_spatial = self.output_spatial_shape(spatial)
+        if any(size is not None and size < 1 for size in output_spatial):
+            raise invalid_argument(
+                "input_shape", tuple(input_shape), "an input with at least one output on every spatial axis"
+            )
         if self.data_format == "channels_last":
             return (input_shape[0], *output_spatial, self.filters)
         return (input_shape[0], self.filters, *output_spatial)
