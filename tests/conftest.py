@@ -66,7 +66,7 @@ def autodiff_gradients(function, *arrays, dtype="float64"):
         tensors = [torch.tensor(np.asarray(a, np.float64)).to(getattr(torch, dtype)).requires_grad_()
                    for a in arrays]
         gradients = torch.autograd.grad(function(*tensors), tensors)
-        return [g.detach().cpu().float().numpy().astype(np.float64) for g in gradients]
+        return [g.detach().cpu().double().numpy() for g in gradients]
     if backend == "jax":
         import jax
         import jax.numpy as jnp
