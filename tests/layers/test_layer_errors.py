@@ -242,10 +242,10 @@ def test_errors_are_value_errors():
 
 SYMBOLIC_TOO_SMALL = [
     # (layer, input shape without batch, argument named): as strict as Keras's symbolic call.
-    (lambda: sl.Conv1D(1, 2, dilation_rate=10), (10, 3), "kernel_size"),
-    (lambda: sl.Conv2D(1, (2, 2), dilation_rate=(10, 10)), (10, 10, 3), "kernel_size"),
-    (lambda: sl.Conv3D(1, 3, padding=((0, 0), 1, "valid")), (2, 4, 4, 3), "kernel_size"),
-    (lambda: sl.ConvND(1, 3, rank=4), (3, 3, 2, 3, 1), "kernel_size"),
+    (lambda: sl.Conv1D(1, 2, dilation_rate=10), (10, 3), "input_shape"),
+    (lambda: sl.Conv2D(1, (2, 2), dilation_rate=(10, 10)), (10, 10, 3), "input_shape"),
+    (lambda: sl.Conv3D(1, 3, padding=((0, 0), 1, "valid")), (2, 4, 4, 3), "input_shape"),
+    (lambda: sl.ConvND(1, 3, rank=4), (3, 3, 2, 3, 1), "input_shape"),
     (lambda: sl.Conv1DTranspose(1, 2), (0, 3), "input_shape"),
 ]
 

@@ -8,6 +8,7 @@ from structconv.errors import invalid_argument
 from structconv.layers.lora import LowRankAdaptation
 from structconv.ops.arguments import check_rank, conv_arguments, split_shape
 from structconv.shapes import arithmetic
+from structconv.shapes.explain import explain_conv
 
 
 def resolve_rank(rank, kernel_size, fixed_rank=None):
@@ -258,16 +259,14 @@ class BaseConvND(LowRankAdaptation, keras.layers.Layer):
         for axis, (size, k, s, d, entry) in enumerate(
             zip(spatial_shape, self.kernel_size, args.strides, args.dilation_rate, args.padding)
         ):
-            if size is None:
-                continue
-            before, after = arithmetic.resolve_axis_padding(entry, size, k, s, d)
-            extent = arithmetic.effective_kernel_size(k, d)
-            if extent > size + before + after:  # as the eager call (structconv.ops.conv) says it
+            explanation = None if size is None else explain_conv(size, k, s, entry, d)
+            if explanation is not None and explanation.size == 0:  # worded as `structconv shapes` words it
                 raise invalid_argument(
-                    "kernel_size",
-                    self.kernel_size,
-                    f"a kernel whose dilated extent ({extent} on spatial axis {axis}) fits in the padded "
-                    f"input ({size} + {before} + {after})",
+                    "input_shape",
+                    f"spatial sizes {tuple(spatial_shape)}",
+                    f"inputs that layer {self.name!r} (kernel_size={self.kernel_size}) has room for",
+                    detail=f"Along spatial axis {axis}, its window spans {explanation.extent} inputs, more "
+                    f"than the padded input holds: {explanation.formula}.",
                 )
         return arithmetic.conv_output_shape(
             spatial_shape, self.kernel_size, args.strides, args.padding, args.dilation_rate
