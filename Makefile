@@ -28,13 +28,23 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
+# TensorFlow's CPU kernels differ with oneDNN (its default only on some CPUs): the full TensorFlow pass runs
+# without it (no channels_first convolution, no grouped-convolution gradient), then the tests of what runs
+# TensorFlow's convolution kernels run again with it (about a third of the suite's time).
+ONEDNN_TESTS := tests/ops tests/layers tests/complex tests/keras_conv tests/parametrizations/test_materialize.py \
+	tests/robustness/test_mixed_precision.py tests/shapes/test_dense_conv.py
+
 test: lint
 	@for backend in $(BACKENDS); do \
 	  echo "=== tests with KERAS_BACKEND=$$backend ==="; \
-	  KERAS_BACKEND=$$backend JAX_ENABLE_X64=1 TF_CPP_MIN_LOG_LEVEL=3 \
+	  KERAS_BACKEND=$$backend JAX_ENABLE_X64=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 \
 	    STRUCTCONV_AUTOTUNE=off STRUCTCONV_CACHE_DIR=$$(mktemp -d) \
 	    $(PY) -m pytest -p no:cacheprovider src tests || exit 1; \
 	done
+	@echo "=== convolution-kernel tests with KERAS_BACKEND=tensorflow and oneDNN on ==="
+	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=1 \
+	  STRUCTCONV_AUTOTUNE=off STRUCTCONV_CACHE_DIR=$$(mktemp -d) \
+	  $(PY) -m pytest -p no:cacheprovider $(ONEDNN_TESTS)
 
 bench: $(STAMP)
 	@$(PY) -m pip install -q -e ".[bench]" 2>&1 | $(QUIET_PIP)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import re
 
 import keras
 import numpy as np
@@ -53,8 +54,9 @@ def compiled(function):
     return function
 
 
-def autodiff_gradients(function, *arrays):
-    """Gradients of the scalar `function(*tensors)` w.r.t. each float64 array, by the backend's autodiff.
+def autodiff_gradients(function, *arrays, dtype="float64"):
+    """Gradients of the scalar `function(*tensors)` w.r.t. each array, cast to `dtype` (float64 unless
+    told), by the backend's autodiff, returned as float64 NumPy arrays.
 
     `function` takes and returns backend tensors; the backend switch is for tests only. JAX runs under
     `jit`: one compilation instead of one per primitive of the eager trace.
@@ -63,23 +65,25 @@ def autodiff_gradients(function, *arrays):
     if backend == "torch":
         import torch
 
-        tensors = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
-        return [g.detach().cpu().numpy() for g in torch.autograd.grad(function(*tensors), tensors)]
+        tensors = [torch.tensor(np.asarray(a, np.float64)).to(getattr(torch, dtype)).requires_grad_()
+                   for a in arrays]
+        gradients = torch.autograd.grad(function(*tensors), tensors)
+        return [g.detach().cpu().double().numpy() for g in gradients]
     if backend == "jax":
         import jax
         import jax.numpy as jnp
 
-        tensors = [jnp.asarray(a, dtype=jnp.float64) for a in arrays]
+        tensors = [jnp.asarray(a, dtype=jnp.float64).astype(dtype) for a in arrays]
         gradients = jax.jit(jax.grad(function, argnums=tuple(range(len(tensors)))))(*tensors)
-        return [np.asarray(g) for g in gradients]
+        return [np.asarray(g, np.float64) for g in gradients]
     import tensorflow as tf
 
-    tensors = [tf.constant(a, dtype=tf.float64) for a in arrays]
+    tensors = [tf.cast(tf.constant(a, tf.float64), dtype) for a in arrays]
     with tf.GradientTape() as tape:
         for t in tensors:
             tape.watch(t)
         value = function(*tensors)
-    return [g.numpy() for g in tape.gradient(value, tensors)]
+    return [np.asarray(tf.cast(g, tf.float64)) for g in tape.gradient(value, tensors)]
 
 
 def single_torch_thread():
@@ -161,3 +165,33 @@ def conv_with_plan(inputs, kernel, *, transposed=False, training=None, algorithm
     if transposed:
         return run_conv_transpose(plan, problem, inputs, kernel, args)
     return execute(plan, problem, inputs, kernel)
+
+
+# What TensorFlow says where its CPU kernels lack an operation that stock Keras asks for: without oneDNN
+# (its default on CPUs without AVX-512, and with TF_ENABLE_ONEDNN_OPTS=0) there is no channels_first
+# convolution, no dilated transposed convolution and no gradient of a grouped convolution.
+_NO_KERNEL = re.compile(
+    r"only supports (the )?NW?D?HWC|not yet support dilation|grouped convolutions are not supported on CPU"
+)
+
+
+def stock_or_reference(stock, numpy_reference):
+    """`stock()` (a stock Keras layer or op) as a NumPy array, or `numpy_reference()` where the backend has no
+    kernel for that operation on this device: the comparison then still checks structconv, against NumPy."""
+    try:
+        return to_numpy(stock())
+    except Exception as error:
+        if not _NO_KERNEL.search(str(error)):
+            raise
+    return np.asarray(numpy_reference())
+
+
+def stock_runs(stock):
+    """Whether `stock()` runs here (False only where the backend lacks the kernel: `stock_or_reference`)."""
+    try:
+        stock()
+    except Exception as error:
+        if not _NO_KERNEL.search(str(error)):
+            raise
+        return False
+    return True

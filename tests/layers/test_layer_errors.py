@@ -238,3 +238,27 @@ def test_errors_are_value_errors():
     assert issubclass(StructconvError, ValueError)
     with pytest.raises(ValueError):
         sl.ConvND(0, 3, rank=2)
+
+
+SYMBOLIC_TOO_SMALL = [
+    # (layer, input shape without batch, argument named): as strict as Keras's symbolic call.
+    (lambda: sl.Conv1D(1, 2, dilation_rate=10), (10, 3), "input_shape"),
+    (lambda: sl.Conv2D(1, (2, 2), dilation_rate=(10, 10)), (10, 10, 3), "input_shape"),
+    (lambda: sl.Conv3D(1, 3, padding=((0, 0), 1, "valid")), (2, 4, 4, 3), "input_shape"),
+    (lambda: sl.ConvND(1, 3, rank=4), (3, 3, 2, 3, 1), "input_shape"),
+    (lambda: sl.Conv1DTranspose(1, 2), (0, 3), "input_shape"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(SYMBOLIC_TOO_SMALL)))
+def test_symbolic_call_refuses_an_input_too_small(case):
+    import keras
+
+    make, shape, argument = SYMBOLIC_TOO_SMALL[case]
+    with _raises(argument):
+        make()(keras.Input(shape))
+    with _raises(argument):  # compute_output_shape alone too
+        make().compute_output_shape((None, *shape))
+    # An unknown size is not refused.
+    unknown = (None,) * (len(shape) - 1) + shape[-1:]
+    assert make()(keras.Input(unknown)).shape[-1] == 1

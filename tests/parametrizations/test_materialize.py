@@ -12,6 +12,7 @@ from structconv import layers as L
 from structconv import parametrizations as P
 from structconv.errors import StructconvError
 from structconv.export import materialize
+from structconv.export.materialize import stock_conv_layer
 
 CF = {"data_format": "channels_first"}
 BAYAR = [P.FixedTaps({"center": -1.0}), P.ZeroSum()]
@@ -97,8 +98,7 @@ def test_identical_predictions(exported, name):
     assert_close(exported_predictions[index], predictions[index], rtol=1e-5, what=name)
     # the stock layer holds the effective kernel and the bias
     original = model.get_layer(name)
-    stock = result.get_layer(name)
-    stock = stock.layers[-1] if isinstance(stock, keras.Sequential) else stock
+    stock = stock_conv_layer(result.get_layer(name))
     np.testing.assert_array_equal(to_numpy(stock.kernel), to_numpy(original.kernel))
     np.testing.assert_array_equal(to_numpy(stock.bias), to_numpy(original.bias))
 

@@ -69,14 +69,14 @@ def compile_for_timing(function, arrays, gradient, device):
     return run
 
 
-def _dimension_numbers(rank, data_format, transposed=False):
+def _dimension_numbers(rank, data_format):
     spatial = tuple(range(1, rank + 1))
     if data_format == "channels_last":
         lhs = (0, rank + 1) + spatial
     else:
         lhs = (0, 1) + tuple(range(2, rank + 2))
-    # Keras kernels are (*k, in, out); transposed kernels (*k, out, in). rhs_spec is (out, in, *spatial).
-    rhs = (rank, rank + 1) + tuple(range(rank)) if transposed else (rank + 1, rank) + tuple(range(rank))
+    # Keras kernels are (*k, in, out). rhs_spec is (out, in, *spatial).
+    rhs = (rank + 1, rank) + tuple(range(rank))
     return lax.ConvDimensionNumbers(lhs_spec=lhs, rhs_spec=rhs, out_spec=lhs)
 
 
@@ -101,12 +101,13 @@ def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     pads = [((k - 1) * d, (k - 1) * d) for k, d in zip(kernel_size, dilation_rate)]
     return lax.conv_general_dilated(
         x,
-        jnp.flip(kernel, axis=tuple(range(rank))),
+        # (*k, out, in) -> (*k, in, out): the layout jax2onnx (ONNX export) converts; XLA folds the swap.
+        jnp.swapaxes(jnp.flip(kernel, axis=tuple(range(rank))), -1, -2),
         window_strides=(1,) * rank,
         padding=pads,
         lhs_dilation=tuple(strides),
         rhs_dilation=tuple(dilation_rate),
-        dimension_numbers=_dimension_numbers(rank, data_format, transposed=True),
+        dimension_numbers=_dimension_numbers(rank, data_format),
     )
 
 

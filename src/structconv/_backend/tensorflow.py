@@ -6,6 +6,7 @@ met the same way: the dilation is written into the kernel (zeros between taps), 
 `(extent / kernel_size) ** rank` more multiply-adds, on the kernel side only.
 """
 
+import functools
 import os
 
 import tensorflow as tf
@@ -119,14 +120,75 @@ def _padding_argument(x, kernel_size, strides, padding, dilation_rate):
     if all(pair == (0, 0) for pair in padding):
         return x, "VALID"
     sizes = x.shape[1:-1]
-    # TensorFlow's float64 CPU convolution computes wrong values with "SAME" in some strided cases (seen:
-    # Conv3D, input 10x18x15, kernel 5x1x1, strides 2x3x3); explicit padding then "VALID" is exact.
+    # TensorFlow's CPU convolution without oneDNN (always in float64) computes wrong values with "SAME" where
+    # a stride overshoots the input, so that the axis's "same" padding would be negative (seen: Conv3D,
+    # input 10x18x15, kernel 5x1x1, strides 2x3x3); explicit padding then "VALID" is exact.
     if x.dtype != tf.float64 and all(
-        n is not None and tuple(pair) == resolve_axis_padding("same", n, k, s, d)
+        n is not None
+        and tuple(pair) == resolve_axis_padding("same", n, k, s, d)
+        and (-(-n // s) - 1) * s + (k - 1) * d + 1 >= n
         for n, k, s, d, pair in zip(sizes, kernel_size, strides, dilation_rate, padding)
     ):
         return x, "SAME"
     return tf.pad(x, [[0, 0], *[list(pair) for pair in padding], [0, 0]]), "VALID"
+
+
+# Above this many input channels per group, one convolution per group is faster than one convolution with a
+# block-diagonal kernel, which multiplies `groups` times more terms (benchmarks/grouped_conv_tf.py, AMD EPYC,
+# TensorFlow 2.21 without oneDNN: 4 channels per group 1.6-3x faster block-diagonal, 16 channels per group
+# 1.6x faster split; docs/benchmarks.md).
+_BLOCK_DIAGONAL_MAX_GROUP_CHANNELS = 8
+
+
+@functools.cache
+def _native_grouped_conv(rank, dtype):
+    """Whether TensorFlow runs and differentiates a grouped convolution of this rank and dtype here.
+
+    Its CPU kernels differentiate one only with oneDNN (on by default on some CPUs only, and off with
+    `TF_ENABLE_ONEDNN_OPTS=0`) and only in float32 and bfloat16; Conv3D has no grouped kernel at all. Which
+    holds is asked of TensorFlow once, on a tiny convolution, rather than guessed from the CPU.
+    """
+    # Convolution and its two gradient kernels, called directly: `tf.init_scope` (eager even while a
+    # `tf.function` is traced) pauses gradient tapes. TensorFlow's 1-D convolution is its 2-D one.
+    probe_rank = max(rank, 2)
+    names = {2: ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"),
+             3: ("Conv3D", "Conv3DBackpropInputV2", "Conv3DBackpropFilterV2")}[probe_rank]
+    # Not a 1x1 kernel: TensorFlow runs those as a matrix product.
+    x_shape, kernel_shape = (1,) + (3,) * probe_rank + (2,), (2,) * probe_rank + (1, 2)
+    strides = [1] * (probe_rank + 2)
+    with tf.init_scope():
+        x, kernel = tf.ones(x_shape, dtype), tf.ones(kernel_shape, dtype)
+        try:
+            y = getattr(tf.raw_ops, names[0])(input=x, filter=kernel, strides=strides, padding="VALID")
+            getattr(tf.raw_ops, names[1])(
+                input_sizes=x_shape, filter=kernel, out_backprop=y, strides=strides, padding="VALID"
+            )
+            getattr(tf.raw_ops, names[2])(
+                input=x, filter_sizes=kernel_shape, out_backprop=y, strides=strides, padding="VALID"
+            )
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.NotFoundError):
+            return False
+    return True
+
+
+def _grouped_conv(x, kernel, strides, padding_name, dilation_rate, groups):
+    """A grouped convolution from ungrouped ones, where TensorFlow's own grouped kernel is missing."""
+    rank = len(x.shape) - 2
+
+    def convolution(inputs, filters):
+        return tf.nn.convolution(
+            inputs, filters, strides, padding_name, data_format=_DATA_FORMAT[rank], dilations=dilation_rate
+        )
+
+    group_channels, filters = kernel.shape[-2], kernel.shape[-1]
+    if group_channels > _BLOCK_DIAGONAL_MAX_GROUP_CHANNELS:
+        pairs = zip(tf.split(x, groups, axis=-1), tf.split(kernel, groups, axis=-1))
+        return tf.concat([convolution(a, b) for a, b in pairs], axis=-1)
+    # One convolution whose kernel connects input group g to output group g only.
+    blocks = tf.reshape(kernel, (*kernel.shape[:rank], 1, group_channels, groups, filters // groups))
+    diagonal = tf.reshape(tf.eye(groups, dtype=kernel.dtype), (groups, 1, groups, 1))
+    full_shape = (*kernel.shape[:rank], groups * group_channels, filters)
+    return convolution(x, tf.reshape(blocks * diagonal, full_shape))
 
 
 def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
@@ -139,19 +201,8 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
         dilation_rate = (1,) * rank
     kernel_size = kernel.shape[:rank]
     x, padding_name = _padding_argument(x, kernel_size, strides, padding, dilation_rate)
-    if groups > 1 and (rank == 3 or x.dtype == tf.float64):
-        # TensorFlow's Conv3D has no grouped kernel, and its CPU kernels have no gradient for grouped
-        # float64 convolution: one convolution per group.
-        y = tf.concat(
-            [
-                tf.nn.convolution(x_group, k_group, list(strides), padding_name,
-                                  data_format=_DATA_FORMAT[rank], dilations=list(dilation_rate))
-                for x_group, k_group in zip(
-                    tf.split(x, groups, axis=-1), tf.split(kernel, groups, axis=-1)
-                )
-            ],
-            axis=-1,
-        )
+    if groups > 1 and not _native_grouped_conv(rank, x.dtype):
+        y = _grouped_conv(x, kernel, list(strides), padding_name, list(dilation_rate), groups)
     else:
         y = tf.nn.convolution(
             x, kernel, list(strides), padding_name,

@@ -66,7 +66,7 @@ def _to_torch_kernel(kernel, rank):
 def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
     rank = x.ndim - 2
     if data_format == "channels_last":
-        x = x.movedim(-1, 1)
+        x = x.movedim(rank + 1, 1)  # not -1: torch.onnx writes it into the Transpose perm as is
     if all(before == after for before, after in padding):
         native_padding = tuple(before for before, _ in padding)
     else:
@@ -82,19 +82,19 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
         groups=groups,
     )
     if data_format == "channels_last":
-        y = y.movedim(1, -1)
+        y = y.movedim(1, rank + 1)
     return y
 
 
 def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     rank = x.ndim - 2
     if data_format == "channels_last":
-        x = x.movedim(-1, 1)
+        x = x.movedim(rank + 1, 1)  # not -1: torch.onnx writes it into the Transpose perm as is
     y = _CONV_TRANSPOSE[rank](
         x, _to_torch_kernel(kernel, rank), stride=strides, dilation=dilation_rate
     )
     if data_format == "channels_last":
-        y = y.movedim(1, -1)
+        y = y.movedim(1, rank + 1)
     return y
 
 

@@ -3,6 +3,7 @@
 import keras
 
 from structconv.errors import invalid_argument
+from structconv.export.stock_support import stock_conv_runs
 from structconv.layers.base_conv import BaseConvND
 
 _STOCK = {
@@ -48,14 +49,25 @@ def _replacement(layer):
         reason = f"padding_mode {layer.padding_mode!r}"
     elif max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
         reason = "strides > 1 together with dilation_rate > 1"
+    elif layer.transposed and max(layer.dilation_rate) > 1 and not stock_conv_runs(
+        layer.rank, True, dilated=True
+    ):
+        reason = (
+            f"dilation_rate {layer.dilation_rate} on a transposed convolution: the {keras.backend.backend()} "
+            "backend has no stock kernel for it on this device (TensorFlow's CPU kernels without oneDNN)"
+        )
     if reason:
         return None, reason
+    # Where the device has no channels_first kernel, the stock layer runs channels_last between two Permutes.
+    data_format = layer.data_format
+    if data_format == "channels_first" and not stock_conv_runs(layer.rank, layer.transposed, data_format):
+        data_format = "channels_last"
     config = {
         "filters": layer.filters,
         "kernel_size": layer.kernel_size,
         "strides": layer.strides,
         "padding": padding,
-        "data_format": layer.data_format,
+        "data_format": data_format,
         "dilation_rate": layer.dilation_rate,
         "activation": layer.activation,
         "use_bias": layer.use_bias,
@@ -66,20 +78,36 @@ def _replacement(layer):
     else:
         config["groups"] = layer.groups
     stock = _STOCK[(layer.transposed, layer.rank)](name=layer.name, **config)
-    if explicit is None:
+    sequence = [stock]
+    if explicit is not None:
+        if layer.rank == 1:
+            zero_padding = keras.layers.ZeroPadding1D(padding=explicit[0])
+        else:
+            zero_padding = _ZERO_PADDING[layer.rank](padding=explicit, data_format=data_format)
+        sequence.insert(0, zero_padding)
+    if data_format != layer.data_format:
+        rank = layer.rank
+        sequence = [keras.layers.Permute((*range(2, rank + 2), 1)), *sequence,
+                    keras.layers.Permute((rank + 1, *range(1, rank + 1)))]
+    if len(sequence) == 1:
         return stock, None
-    if layer.rank == 1:
-        zero_padding = keras.layers.ZeroPadding1D(padding=explicit[0])
-    else:
-        zero_padding = _ZERO_PADDING[layer.rank](padding=explicit, data_format=layer.data_format)
-    return keras.Sequential([zero_padding, stock], name=layer.name), None
+    return keras.Sequential(sequence, name=layer.name), None
+
+
+def stock_conv_layer(layer):
+    """The stock convolution in a layer `materialize` made (itself, or the one inside its `Sequential`)."""
+    if isinstance(layer, keras.Sequential):
+        return next(inner for inner in layer.layers if isinstance(inner, tuple(_STOCK.values())))
+    return layer
 
 
 def materialize(model):
     """Returns a copy of `model` in which every structconv convolution layer of rank <= 3 is a stock
     `keras.layers.ConvXD` (or `ConvXDTranspose`) holding the layer's effective kernel, with identical
     outputs: parametrizations are evaluated once, so the result loads anywhere Keras does, without
-    structconv.
+    structconv. The stock layers run on the current device: where the backend has no channels_first kernel
+    (TensorFlow on a CPU without oneDNN), a channels_first layer becomes a channels_last one between two
+    `keras.layers.Permute`.
 
     Args:
         model: a functional or `Sequential` Keras model.
@@ -89,7 +117,9 @@ def materialize(model):
 
     Raises:
         StructconvError: for a structconv layer that stock Keras cannot express (rank above 3, reflect /
-            replicate / circular padding, strides with dilation), naming the layer and the reason.
+            replicate / circular padding, strides with dilation) or cannot run on this device (a dilated
+            transposed convolution on TensorFlow's CPU kernels without oneDNN), naming the layer and the
+            reason.
 
     Example:
 
@@ -137,8 +167,7 @@ def _copy_weights(model, exported):
             weights = [keras.ops.convert_to_numpy(original.kernel)]
             if original.use_bias:
                 weights.append(keras.ops.convert_to_numpy(original.bias))
-            stock = target.layers[-1] if isinstance(target, keras.Sequential) else target
-            stock.set_weights(weights)
+            stock_conv_layer(target).set_weights(weights)
         elif isinstance(original, keras.Model):
             _copy_weights(original, target)
         else:

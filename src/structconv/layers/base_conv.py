@@ -5,8 +5,10 @@ from keras import ops
 
 from structconv import parametrizations
 from structconv.errors import invalid_argument
+from structconv.layers.lora import LowRankAdaptation
 from structconv.ops.arguments import check_rank, conv_arguments, split_shape
 from structconv.shapes import arithmetic
+from structconv.shapes.explain import explain_conv
 
 
 def resolve_rank(rank, kernel_size, fixed_rank=None):
@@ -34,7 +36,7 @@ def _config_padding(padding):
     return tuple(entry if isinstance(entry, str) else tuple(entry) for entry in padding)
 
 
-class BaseConvND(keras.layers.Layer):
+class BaseConvND(LowRankAdaptation, keras.layers.Layer):
     """Common base of the structconv convolution layers; not meant to be used directly.
 
     Subclasses define `kernel_shape(input_channels)` and `convolution_op(inputs, kernel)`; transposed ones
@@ -68,9 +70,12 @@ class BaseConvND(keras.layers.Layer):
         output_padding=None,
         kernel_parametrization=None,
         algorithm="auto",
+        lora_rank=None,
+        lora_alpha=None,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._init_lora(lora_rank, lora_alpha)
         self.rank = resolve_rank(rank, kernel_size, self.fixed_rank)
         if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
             raise invalid_argument("filters", filters, "an int >= 1")
@@ -133,6 +138,8 @@ class BaseConvND(keras.layers.Layer):
         self.input_spec = keras.InputSpec(
             ndim=self.rank + 2, axes={self._channel_axis(): channels}
         )
+        # As Keras: an input too small for the kernel is refused when the layer is built (also symbolically).
+        BaseConvND.compute_output_shape(self, tuple(input_shape))
         if self.kernel_parametrization is None:
             self._kernel = self.add_weight(
                 name="kernel",
@@ -157,6 +164,9 @@ class BaseConvND(keras.layers.Layer):
             )
         else:
             self.bias = None
+        self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
 
     def bias_shape(self):
         return (self.filters,)
@@ -187,8 +197,12 @@ class BaseConvND(keras.layers.Layer):
         if not self.built:
             raise AttributeError("The layer must be built before its `kernel` is read.")
         if self.kernel_parametrization is None:
-            return self._kernel
-        return self.kernel_parametrization.forward(self.free_kernel)
+            if not self.lora_enabled:
+                return self._kernel
+            # As Keras: the sum (float32 with the update) cast to the compute dtype.
+            return ops.cast(self._lora_merged_base(), self.compute_dtype)
+        free = self._lora_merged_base() if self.lora_enabled else self.free_kernel
+        return self.kernel_parametrization.forward(free)
 
     def assign_kernel(self, values, *, project=False):
         """Sets the layer's effective kernel to `values` (Keras layout).
@@ -242,6 +256,18 @@ class BaseConvND(keras.layers.Layer):
     def output_spatial_shape(self, spatial_shape):
         """Output sizes of a forward convolution (`ConvNDTranspose` overrides it)."""
         args = self.arguments
+        for axis, (size, k, s, d, entry) in enumerate(
+            zip(spatial_shape, self.kernel_size, args.strides, args.dilation_rate, args.padding)
+        ):
+            explanation = None if size is None else explain_conv(size, k, s, entry, d)
+            if explanation is not None and explanation.size == 0:  # worded as `structconv shapes` words it
+                raise invalid_argument(
+                    "input_shape",
+                    f"spatial sizes {tuple(spatial_shape)}",
+                    f"inputs that layer {self.name!r} (kernel_size={self.kernel_size}) has room for",
+                    detail=f"Along spatial axis {axis}, its window spans {explanation.extent} inputs, more "
+                    f"than the padded input holds: {explanation.formula}.",
+                )
         return arithmetic.conv_output_shape(
             spatial_shape, self.kernel_size, args.strides, args.padding, args.dilation_rate
         )
@@ -252,7 +278,15 @@ class BaseConvND(keras.layers.Layer):
             raise invalid_argument(
                 "input_shape", tuple(input_shape), f"a shape of rank {self.rank + 2}"
             )
+        if any(size is not None and size < 1 for size in spatial):
+            raise invalid_argument(
+                "input_shape", tuple(input_shape), "at least one entry on every spatial axis"
+            )
         output_spatial = self.output_spatial_shape(spatial)
+        if any(size is not None and size < 1 for size in output_spatial):
+            raise invalid_argument(
+                "input_shape", tuple(input_shape), "an input with at least one output on every spatial axis"
+            )
         if self.data_format == "channels_last":
             return (input_shape[0], *output_spatial, self.filters)
         return (input_shape[0], self.filters, *output_spatial)
@@ -283,6 +317,7 @@ class BaseConvND(keras.layers.Layer):
                     if self.kernel_parametrization is None
                     else keras.saving.serialize_keras_object(self.kernel_parametrization)
                 ),
+                **self._lora_config(),
             }
         )
         return config

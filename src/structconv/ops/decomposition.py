@@ -76,8 +76,8 @@ def _chunks(taps, bytes_per_tap):
 
 
 def _bytes(shape, dtype):
-    """Bytes of a tensor of `shape`; an unknown (symbolic) batch counts as 1."""
-    return math.prod(1 if n is None else n for n in shape) * _ITEMSIZE.get(
+    """Bytes of a tensor of `shape`; an unknown (None, or symbolic under jax.export) batch counts as 1."""
+    return math.prod(n if isinstance(n, int) else 1 for n in shape) * _ITEMSIZE.get(
         keras.backend.standardize_dtype(dtype), 4
     )
 

@@ -89,7 +89,9 @@ def _dft_kernel_spectrum(kernel, positions, lengths, working, layout, groups=1, 
         k = ops.reshape(kernel, (*kernel.shape[:rank], kernel.shape[-2], groups, per_group))
         current = taps + "xwy"  # (in / groups, groups, out / groups)
     complex_dtype = _COMPLEX[working]
-    k = ops.cast(k, complex_dtype)
+    # Not a cast to complex: its gradient on TensorFlow casts complex to real with a warning on every trace.
+    k = ops.cast(k, working)
+    k = backend.complex(k, ops.zeros_like(k))
     for axis in reversed(range(rank)):
         length = lengths[axis]
         count = length // 2 + 1 if axis == rank - 1 else length
