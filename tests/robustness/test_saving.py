@@ -40,12 +40,11 @@ def saved_and_loaded(tmp_path_factory):
 
 def _rank_alias_of(cls):
     """The class a fixed-rank alias (`Conv2D` of `ConvND`, `MaxPooling4D` of `MaxPoolingND`, ...) only
-    fixes the rank of, or None."""
-    parent = cls.__mro__[1]
-    if cls.__dict__.get("fixed_rank") and set(cls.__dict__) <= {"fixed_rank", "__module__", "__doc__",
-                                                                    "__qualname__", "__firstlineno__",
-                                                                    "__static_attributes__"}:
-        return parent
+    fixes the rank of (it defines `fixed_rank` and no function of its own), or None."""
+    own = vars(cls)
+    if own.get("fixed_rank") and not any(callable(value) or isinstance(value, property)
+                                         for name, value in own.items() if name != "fixed_rank"):
+        return cls.__mro__[1]
     return None
 
 

@@ -1,5 +1,9 @@
 """Initializers for structconv layers."""
 
+# First: Keras loads, and structconv registers its classes, before this package's modules run (a
+# registration triggered from inside one of them would import it half-initialized; structconv._registration).
+import keras  # noqa: F401, I001
+
 from structconv.initializers.complex_initializer import ComplexInitializer
 
 __all__ = ["ComplexInitializer"]

@@ -1,6 +1,10 @@
 """Keras layers: N-dimensional convolution, transposed convolution, depthwise and separable
 convolution, pooling, upsampling, padding and cropping, with fixed-rank aliases."""
 
+# First: Keras loads, and structconv registers its classes, before this package's modules run (a
+# registration triggered from inside one of them would import it half-initialized; structconv._registration).
+import keras  # noqa: F401, I001
+
 from structconv.layers.aperture import Aperture
 from structconv.layers.complex_activation import ComplexActivation
 from structconv.layers.complex_batch_normalization import ComplexBatchNormalization

@@ -1,5 +1,9 @@
 """Stateless convolution, pooling and resampling ops, written in `keras.ops`, for every Keras backend."""
 
+# First: Keras loads, and structconv registers its classes, before this package's modules run (a
+# registration triggered from inside one of them would import it half-initialized; structconv._registration).
+import keras  # noqa: F401, I001
+
 from structconv.ops.complex_activations import cardioid, crelu, mod_relu, zrelu
 from structconv.ops.complex_conv import complex_conv, intensity
 from structconv.ops.complex_conv_transpose import complex_conv_transpose

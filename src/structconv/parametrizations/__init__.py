@@ -6,6 +6,10 @@ Use them through a layer's `kernel_parametrization=` argument, by object, regist
     structconv.layers.Conv2D(8, 7, kernel_parametrization=[ZeroSum(), UnitNorm()])
 """
 
+# First: Keras loads, and structconv registers its classes, before this package's modules run (a
+# registration triggered from inside one of them would import it half-initialized; structconv._registration).
+import keras  # noqa: F401, I001
+
 import copy
 
 from structconv.errors import invalid_argument
