@@ -4,6 +4,7 @@ from keras import ops
 
 from structconv.ops.conv import as_float_tensors
 from structconv.ops.planner import settings_key
+from structconv.ops.problem import is_static
 
 # Input shapes whose plan a layer keeps (a fully convolutional model fed many sizes starts over).
 MAX_PLANS = 64
@@ -16,8 +17,9 @@ def cached_plan(layer, inputs, kernel, prepare):
     training flag and planner settings. `training` is Keras's flag as `call` received it (None outside)."""
     inputs, kernel = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
     training = getattr(layer, "_training_hint", None)
-    key = (tuple(inputs.shape), str(inputs.dtype), tuple(kernel.shape), str(kernel.dtype), training,
-           settings_key())
+    # Symbolic sizes (torch.export's SymInt is unhashable) key as "symbolic".
+    key = (tuple(n if is_static(n) or n is None else "symbolic" for n in inputs.shape), str(inputs.dtype),
+           tuple(kernel.shape), str(kernel.dtype), training, settings_key())
     plans = layer.__dict__.get("_structconv_plans")
     if plans is None:
         plans = {}

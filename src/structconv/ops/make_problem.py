@@ -23,7 +23,8 @@ def _size(n):
 
 def conv_problem(inputs, kernel, args, padding, training=None, transposed=False):
     """The problem of `conv` (or of the full `conv_transpose`, `transposed`) of float tensors of one dtype,
-    with checked `args` and resolved `padding` (ignored when `transposed`). Symbolic sizes become None."""
+    with checked `args` and resolved `padding` (ignored when `transposed`). Symbolic sizes become None and
+    mark the problem `symbolic` (it then runs direct: an exported graph)."""
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
     rank = args.rank
     if transposed:
@@ -49,4 +50,5 @@ def conv_problem(inputs, kernel, args, padding, training=None, transposed=False)
         data_format=args.data_format,
         transposed=transposed,
         training=expects_gradient(inputs, kernel, training),
+        symbolic=any(n is not None and not is_static(n) for n in tuple(inputs.shape)),
     )

@@ -43,11 +43,15 @@ class ConvProblem:
     data_format: str
     transposed: bool = False
     training: bool = False
+    # A size was symbolic (torch.export, jax2tf shape polymorphism, ONNX export): such a graph must hold
+    # what every exporter can express, the direct algorithm.
+    symbolic: bool = False
 
     @property
     def static(self):
-        """Whether every spatial size is known (a batch may be unknown: it is then planned as 1)."""
-        return all(is_static(n) for n in self.spatial) and all(
+        """Whether every spatial size is known and nothing is symbolic (a batch may be unknown, None: it is
+        then planned as 1)."""
+        return not self.symbolic and all(is_static(n) for n in self.spatial) and all(
             pair is not None and all(is_static(p) for p in pair) for pair in self.padding)
 
     @property
