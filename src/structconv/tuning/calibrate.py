@@ -238,7 +238,8 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
     fitted = dataclasses.replace(fitted, costs=dataclasses.replace(costs, fft_margin=margins))
     right = sum(pick_ratio(r, model_pick(r, fitted)) <= TARGET for r in records)
     shipped_right = sum(pick_ratio(r, model_pick(r, shipped)) <= TARGET for r in records)
-    uncertainty = round(min(3.0, max(1.5, 1.0 + 2.0 * max(errors["direct_median"], errors["fft_median"]))), 2)
+    # The model's ratio of two candidates can be off by as much as both of its worst errors together.
+    uncertainty = round(min(10.0, max(2.0, (1.0 + errors["direct_max"]) * (1.0 + errors["fft_max"]))), 2)
     fitted = dataclasses.replace(fitted, uncertainty=uncertainty)
     provenance = {
         "machine": print_["cpu"], "cpu": print_["cpu"], "threads": print_["threads"],
