@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import autodiff_gradients
 
+from structconv import config
 from structconv.errors import StructconvError
 from structconv.shapes import receptive_field
 from structconv.shapes.spec import layer_from_spec
@@ -93,6 +94,16 @@ def positive_layer(text):
     if "use_bias" in config:
         config["use_bias"] = False
     return type(layer).from_config(config)
+
+
+@pytest.fixture(autouse=True)
+def direct_convolutions():
+    """The direct algorithm only ("auto" never runs FFT over the memory budget): the brute force reads exact
+    zeros of the gradient, which an FFT returns as rounding noise."""
+    budget = config.fft_memory_budget()
+    config.set_fft_memory_budget(1)
+    yield
+    config.set_fft_memory_budget(budget)
 
 
 def brute_force_regions(model, positions):
