@@ -6,27 +6,9 @@ from keras import ops
 from structconv import parametrizations
 from structconv.errors import invalid_argument
 from structconv.layers.lora import LowRankAdaptation
-from structconv.ops.arguments import check_rank, conv_arguments, split_shape
+from structconv.ops.arguments import conv_arguments, resolve_rank, split_shape
 from structconv.shapes import arithmetic
 from structconv.shapes.explain import explain_conv
-
-
-def resolve_rank(rank, kernel_size, fixed_rank=None):
-    """The number of spatial axes, from `rank`, a class's fixed rank, or a tuple `kernel_size`."""
-    if rank is not None:
-        check_rank(rank)
-        if fixed_rank is not None and rank != fixed_rank:
-            raise invalid_argument("rank", rank, f"{fixed_rank} (this class is rank {fixed_rank})")
-        return rank
-    if fixed_rank is not None:
-        return fixed_rank
-    if isinstance(kernel_size, (tuple, list)) and kernel_size:
-        return len(kernel_size)
-    raise invalid_argument(
-        "rank",
-        rank,
-        "an int >= 1, or a tuple `kernel_size` with one entry per spatial axis from which to infer it",
-    )
 
 
 def _config_padding(padding):
@@ -76,7 +58,7 @@ class BaseConvND(LowRankAdaptation, keras.layers.Layer):
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._init_lora(lora_rank, lora_alpha)
-        self.rank = resolve_rank(rank, kernel_size, self.fixed_rank)
+        self.rank = resolve_rank(rank, kernel_size, "kernel_size", self.fixed_rank)
         if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
             raise invalid_argument("filters", filters, "an int >= 1")
         self.filters = filters

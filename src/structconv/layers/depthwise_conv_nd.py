@@ -4,14 +4,14 @@ import keras
 from keras import ops
 
 from structconv.errors import invalid_argument
-from structconv.layers.base_conv import _config_padding, resolve_rank
+from structconv.layers.base_conv import _config_padding
 from structconv.layers.kernel_weight import (
     KernelWeight,
     check_no_constraint,
     get_parametrization,
     serialize_parametrization,
 )
-from structconv.ops.arguments import conv_arguments, join_shape, split_shape
+from structconv.ops.arguments import conv_arguments, join_shape, resolve_rank, split_shape
 from structconv.ops.conv import conv
 from structconv.shapes import arithmetic
 
@@ -40,7 +40,7 @@ class BaseDepthwiseConvND(keras.layers.Layer):
                  activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, *, rank=None,
                  padding_mode="zeros", depthwise_parametrization=None, algorithm="auto", **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.rank = resolve_rank(rank, kernel_size, self.fixed_rank)
+        self.rank = resolve_rank(rank, kernel_size, "kernel_size", self.fixed_rank)
         self.kernel_size = arithmetic.normalize_tuple(kernel_size, self.rank, "kernel_size")
         self.depth_multiplier = arithmetic.normalize_tuple(depth_multiplier, 1, "depth_multiplier")[0]
         self.arguments = conv_arguments(

@@ -3,24 +3,8 @@
 import keras
 
 from structconv.errors import invalid_argument
-from structconv.ops.arguments import check_rank, join_shape, split_shape
+from structconv.ops.arguments import join_shape, resolve_rank, split_shape
 from structconv.shapes import arithmetic
-
-
-def resolve_layer_rank(rank, hint, hint_name, fixed_rank=None):
-    """The number of spatial axes: `rank`, the class's fixed rank, or the length of a tuple `hint`."""
-    if rank is not None:
-        check_rank(rank)
-        if fixed_rank is not None and rank != fixed_rank:
-            raise invalid_argument("rank", rank, f"{fixed_rank} (this class is rank {fixed_rank})")
-        return rank
-    if fixed_rank is not None:
-        return fixed_rank
-    if isinstance(hint, (tuple, list)) and hint:
-        return len(hint)
-    raise invalid_argument(
-        "rank", rank, f"an int >= 1, or a tuple `{hint_name}` with one entry per spatial axis (to infer it)"
-    )
 
 
 class SpatialLayerND(keras.layers.Layer):
@@ -33,7 +17,7 @@ class SpatialLayerND(keras.layers.Layer):
 
     def __init__(self, rank, hint, hint_name, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.rank = resolve_layer_rank(rank, hint, hint_name, self.fixed_rank)
+        self.rank = resolve_rank(rank, hint, hint_name, self.fixed_rank)
         self.data_format = arithmetic.normalize_data_format(data_format, keras.config.image_data_format())
         self.input_spec = keras.InputSpec(ndim=self.rank + 2)
 

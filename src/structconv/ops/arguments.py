@@ -39,6 +39,24 @@ def check_rank(rank, name="rank"):
     return rank
 
 
+def resolve_rank(rank, hint, hint_name, fixed_rank=None):
+    """The number of spatial axes of a layer: `rank`, the class's fixed rank, or the length of a tuple
+    argument `hint` (named `hint_name`: `kernel_size`, `pool_size`, ...)."""
+    if rank is not None:
+        check_rank(rank)
+        if fixed_rank is not None and rank != fixed_rank:
+            raise invalid_argument("rank", rank, f"{fixed_rank} (this class is rank {fixed_rank})")
+        return rank
+    if fixed_rank is not None:
+        return fixed_rank
+    if isinstance(hint, (tuple, list)) and hint:
+        return len(hint)
+    raise invalid_argument(
+        "rank", rank,
+        f"an int >= 1, or a tuple `{hint_name}` with one entry per spatial axis from which to infer it",
+    )
+
+
 def check_groups(groups):
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
         raise invalid_argument("groups", groups, "an int >= 1")
