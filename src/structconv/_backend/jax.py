@@ -176,3 +176,9 @@ def constant_like(array, like):
     """A NumPy array as a tensor on the device of `like` (JAX: the default device, as Keras places it;
     under `jit` it becomes a constant of the compiled function)."""
     return jnp.asarray(array)
+
+
+def gather(x, indices, axis):
+    """`x` indexed by the constant 1-D integer NumPy array `indices` along `axis`. (the backend tier's
+    export-safe gather; see the PyTorch module)."""
+    return jnp.take(x, indices, axis=axis)

@@ -353,3 +353,9 @@ def constant_like(array, like):
     """A NumPy array as a tensor on the device of `like` (TensorFlow places constants itself; under
     `tf.function` it becomes a graph constant)."""
     return tf.constant(array)
+
+
+def gather(x, indices, axis):
+    """`x` indexed by the constant 1-D integer NumPy array `indices` along `axis`. (the backend tier's
+    export-safe gather; see the PyTorch module)."""
+    return tf.gather(x, indices, axis=axis)

@@ -152,3 +152,10 @@ def constant_like(array, like):
     `keras.ops.convert_to_tensor` copies it, 1 ms per call for a cached 1024^2 complex64 transfer function
     (5% of a propagation). Callers never write into the result."""
     return torch.as_tensor(array, device=like.device)
+
+
+def gather(x, indices, axis):
+    """`x` indexed by the constant 1-D integer NumPy array `indices` along `axis`. `keras.ops.take` ravels its
+    indices on PyTorch (`aten::ravel`), an operator `torch.onnx` cannot export; `index_select` exports as a
+    Gather."""
+    return torch.index_select(x, axis, torch.as_tensor(indices, dtype=torch.int64, device=x.device))

@@ -3,6 +3,7 @@
 from keras import ops
 
 from structconv.ops.conv import as_float_tensors
+from structconv.ops.make_problem import exporting_to_onnx
 from structconv.ops.planner import settings_key
 from structconv.ops.problem import is_static
 
@@ -17,9 +18,12 @@ def cached_plan(layer, inputs, kernel, prepare):
     training flag and planner settings. `training` is Keras's flag as `call` received it (None outside)."""
     inputs, kernel = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
     training = getattr(layer, "_training_hint", None)
-    # Symbolic sizes (torch.export's SymInt is unhashable) key as "symbolic".
-    key = (tuple(n if is_static(n) or n is None else "symbolic" for n in inputs.shape), str(inputs.dtype),
-           tuple(kernel.shape), str(kernel.dtype), training, settings_key())
+    # Symbolic sizes (torch.export's SymInt is unhashable) key as "symbolic", and so does an ONNX export's
+    # unknown batch (its plan is direct: `ops.make_problem.exporting_to_onnx`).
+    shape = tuple(n if is_static(n) or n is None else "symbolic" for n in inputs.shape)
+    if shape[0] is None and exporting_to_onnx():
+        shape = ("symbolic", *shape[1:])
+    key = (shape, str(inputs.dtype), tuple(kernel.shape), str(kernel.dtype), training, settings_key())
     plans = layer.__dict__.get("_structconv_plans")
     if plans is None:
         plans = {}

@@ -26,6 +26,7 @@ from keras import ops
 from structconv.errors import invalid_argument
 from structconv.ops.arguments import check_kernel, conv_arguments, split_shape
 from structconv.ops.conv import as_float_tensors, conv_with_arguments, input_rank
+from structconv.ops.gather import gather
 
 METHODS = ("auto", "naive", "gauss", "block")
 
@@ -108,12 +109,12 @@ def _group_order(channels, groups):
 def _block_operands(a, b, c, d, groups, channel_axis):
     """Input `[a, b]` and kernel `[[c, d], [-d, c]]`, interleaved per group so `groups` still applies.
 
-    The input is reordered with `take` along the channel axis, never reshaped, so that batch and spatial
+    The input is reordered with `gather` along the channel axis, never reshaped, so that batch and spatial
     sizes unknown until run time (a `tf.function` traced for any size) need no special case.
     """
     x = ops.concatenate([a, b], axis=channel_axis)
     if groups > 1:
-        x = ops.take(x, _group_order(a.shape[channel_axis], groups), axis=channel_axis)
+        x = gather(x, _group_order(a.shape[channel_axis], groups), axis=channel_axis)
     *kernel_size, in_per_group, filters = c.shape
     split = (*kernel_size, in_per_group, groups, filters // groups)
     c, d = ops.reshape(c, split), ops.reshape(d, split)
@@ -131,8 +132,8 @@ def _block_outputs(y, filters, groups, channel_axis):
         return real, imag
     order = _group_order(filters, groups)  # [re, im] per group -> the position of re_j and of im_j
     inverse = sorted(range(2 * filters), key=order.__getitem__)
-    return (ops.take(y, inverse[:filters], axis=channel_axis),
-            ops.take(y, inverse[filters:], axis=channel_axis))
+    return (gather(y, inverse[:filters], axis=channel_axis),
+            gather(y, inverse[filters:], axis=channel_axis))
 
 
 def complex_conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, data_format=None, *,

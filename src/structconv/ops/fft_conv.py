@@ -39,6 +39,7 @@ import numpy as np
 from keras import ops
 
 from structconv._backend import get_backend
+from structconv.ops.gather import gather
 from structconv.ops.padding import pad_axis, pad_spatial, slice_axis, spread
 
 _WORKING_FLOAT = {"float16": "float32", "bfloat16": "float32", "float32": "float32", "float64": "float64"}
@@ -314,7 +315,7 @@ def _circular_slice(x, axis, start, count, step, length):
     if 0 <= start and stop < length:
         return slice_axis(x, axis, start, stop + 1, step)
     indices = [(start + i * step) % length for i in range(count)]
-    return ops.take(x, ops.convert_to_tensor(indices, "int32"), axis=axis)
+    return gather(x, indices, axis=axis)
 
 
 def _frame(x, axis, count, step, extent):

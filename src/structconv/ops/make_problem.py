@@ -1,6 +1,8 @@
 """Builds the `ConvProblem` of a call from its tensors and checked arguments (the one place that reads a
 tensor's shape, dtype and device for planning)."""
 
+import sys
+
 import keras
 
 from structconv._backend import get_backend
@@ -21,10 +23,23 @@ def _size(n):
     return n if is_static(n) else None
 
 
+def exporting_to_onnx():
+    """Whether Keras's ONNX export is tracing this call. On TensorFlow it traces a `tf.function` with an
+    unknown (None, not symbolic) batch size and converts the graph with tf2onnx, which cannot express FFTs
+    (an RFFT2D node makes an invalid ONNX model), so nothing in the shapes tells the graph is an export."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith(("keras.src.export.onnx", "tf2onnx")):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def conv_problem(inputs, kernel, args, padding, training=None, transposed=False):
     """The problem of `conv` (or of the full `conv_transpose`, `transposed`) of float tensors of one dtype,
     with checked `args` and resolved `padding` (ignored when `transposed`). Symbolic sizes become None and
-    mark the problem `symbolic` (it then runs direct: an exported graph)."""
+    mark the problem `symbolic` (it then runs direct: an exported graph), and so does an ONNX export traced
+    with an unknown batch size."""
     spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
     rank = args.rank
     if transposed:
@@ -50,5 +65,6 @@ def conv_problem(inputs, kernel, args, padding, training=None, transposed=False)
         data_format=args.data_format,
         transposed=transposed,
         training=expects_gradient(inputs, kernel, training),
-        symbolic=any(n is not None and not is_static(n) for n in tuple(inputs.shape)),
+        symbolic=any(n is not None and not is_static(n) for n in tuple(inputs.shape))
+        or (inputs.shape[0] is None and exporting_to_onnx()),
     )

@@ -14,7 +14,9 @@ the gradient will be taken. Then, by `structconv.config.autotune()`:
 
 Rules that hold in every mode: kernels of fewer than `fft_min_taps` taps never run by FFT under "auto",
 FFT never exceeds the memory budget, sizes unknown when traced run direct, and an overlap-save plan must be
-modelled `BLOCK_MARGIN` times cheaper than the whole transform.
+modelled `BLOCK_MARGIN` times cheaper than the whole transform. A graph being exported (`ConvProblem.symbolic`:
+torch.export, jax2tf, ONNX) runs direct even under algorithm="fft": the same convolution, in the one form every
+exporter and runtime can express (ONNX has no real FFT that onnxruntime runs, and no complex tensors).
 """
 
 import dataclasses
@@ -171,6 +173,8 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
     if algorithm == "direct":
         return direct
     if algorithm == "fft":
+        if problem.symbolic:  # an exported graph: exporters cannot all express FFTs (module docstring)
+            return direct
         if not problem.static:
             raise StructconvError(
                 "Invalid `algorithm`: received 'fft'. Expected 'direct' or 'auto' for inputs of spatial "

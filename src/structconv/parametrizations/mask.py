@@ -4,6 +4,7 @@ import numpy as np
 from keras import ops
 
 from structconv.errors import invalid_argument
+from structconv.ops.gather import gather
 from structconv.parametrizations.base import Parametrization, as_numpy, register
 
 
@@ -67,10 +68,10 @@ class Mask(Parametrization):
         if tuple(free.shape) == tuple(self.kernel_shape):
             return free * ops.cast(~self.pinned, free.dtype)
         padded = ops.concatenate([free, ops.zeros((1,), dtype=free.dtype)], axis=0)
-        return ops.reshape(ops.take(padded, self.gather_indices, axis=0), self.kernel_shape)
+        return ops.reshape(gather(padded, self.gather_indices), self.kernel_shape)
 
     def right_inverse(self, kernel):
-        return ops.take(ops.reshape(ops.convert_to_tensor(kernel), (-1,)), self.free_indices, axis=0)
+        return gather(ops.reshape(ops.convert_to_tensor(kernel), (-1,)), self.free_indices)
 
     def project(self, kernel):
         kernel = ops.convert_to_tensor(kernel)
