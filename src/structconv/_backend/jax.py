@@ -4,6 +4,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import keras
 from jax import lax
 
 from structconv._backend import grouped_axis_order, trailing_axis_groups
@@ -17,6 +18,8 @@ NATIVE_MAX_RANK = None
 DECOMPOSE_TO_RANK = 2
 # Only TensorFlow traces graphs with unknown spatial sizes that `conv` must pad at run time.
 DYNAMIC_SAME_PADDING = False
+# Whether a channels_first input pools its leading spatial axes first (see the PyTorch module).
+POOL_MAX_OVER_LEADING_AXES = False
 
 
 def is_differentiating(*tensors):
@@ -182,3 +185,12 @@ def gather(x, indices, axis):
     """`x` indexed by the constant 1-D integer NumPy array `indices` along `axis`. (the backend tier's
     export-safe gather; see the PyTorch module)."""
     return jnp.take(x, indices, axis=axis)
+
+
+def pool(x, window, strides, padding, mode):
+    """Max (`mode` "max") or average ("average") pooling of `x`, `(N, *group, T)`, over its 1-3 `group`
+    axes; the `T` axis (the channels and the axes after the group, folded) rides along. `padding` "valid"
+    or "same" (Keras's rule; average pooling reaches here with "valid" only). Keras's own pooling,
+    channels_last."""
+    native = keras.ops.max_pool if mode == "max" else keras.ops.average_pool
+    return native(x, window, strides, padding, "channels_last")

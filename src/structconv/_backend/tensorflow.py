@@ -9,6 +9,7 @@ met the same way: the dilation is written into the kernel (zeros between taps), 
 import functools
 import os
 
+import keras
 import tensorflow as tf
 
 from structconv._backend import grouped_axis_order, trailing_axis_groups
@@ -26,6 +27,8 @@ DECOMPOSE_TO_RANK = 3
 # A `tf.function` may be traced with unknown spatial sizes (Keras's `predict` on a new image size):
 # `conv` then takes `None` for a "same" padding pair and computes it at run time.
 DYNAMIC_SAME_PADDING = True
+# Whether a channels_first input pools its leading spatial axes first (see the PyTorch module).
+POOL_MAX_OVER_LEADING_AXES = False
 
 
 def is_differentiating(*tensors):
@@ -359,3 +362,12 @@ def gather(x, indices, axis):
     """`x` indexed by the constant 1-D integer NumPy array `indices` along `axis`. (the backend tier's
     export-safe gather; see the PyTorch module)."""
     return tf.gather(x, indices, axis=axis)
+
+
+def pool(x, window, strides, padding, mode):
+    """Max (`mode` "max") or average ("average") pooling of `x`, `(N, *group, T)`, over its 1-3 `group`
+    axes; the `T` axis (the channels and the axes after the group, folded) rides along. `padding` "valid"
+    or "same" (Keras's rule; average pooling reaches here with "valid" only). Keras's own pooling,
+    channels_last."""
+    native = keras.ops.max_pool if mode == "max" else keras.ops.average_pool
+    return native(x, window, strides, padding, "channels_last")

@@ -1,5 +1,6 @@
 """PyTorch implementation of the backend tier (see README.md)."""
 
+import keras
 import torch
 import torch.nn.functional as F
 
@@ -12,6 +13,9 @@ NATIVE_MAX_RANK = 3
 DECOMPOSE_TO_RANK = 3
 # Only TensorFlow traces graphs with unknown spatial sizes that `conv` must pad at run time.
 DYNAMIC_SAME_PADDING = False
+# Max pooling runs fastest with many channels in channels-last memory (see `pool`): a channels_first
+# input pools its leading spatial axes first, the trailing ones riding along as channels.
+POOL_MAX_OVER_LEADING_AXES = True
 
 
 def is_differentiating(*tensors):
@@ -56,6 +60,8 @@ def compile_for_timing(function, arrays, gradient, device):
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+_MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 def _to_torch_kernel(kernel, rank):
@@ -159,3 +165,39 @@ def gather(x, indices, axis):
     indices on PyTorch (`aten::ravel`), an operator `torch.onnx` cannot export; `index_select` exports as a
     Gather."""
     return torch.index_select(x, axis, torch.as_tensor(indices, dtype=torch.int64, device=x.device))
+
+
+def pool(x, window, strides, padding, mode):
+    """Max (`mode` "max") or average ("average") pooling of `x`, `(N, *group, T)`, over its 1-3 `group`
+    axes; the `T` axis (the channels and the axes after the group, folded) rides along. `padding` "valid"
+    or "same" (Keras's rule; average pooling reaches here with "valid" only).
+
+    Torch's kernels differ by memory layout (2-vCPU AMD EPYC, 1 thread, 2 x 32^4 x 16 channels, pool 2):
+    max pooling is vectorised over the channels of channels-last memory (`(N, *group, T)` seen as
+    `(N, T, *group)`: 47 ms for a pass that takes 170 ms on the same data with `T` = 1), average pooling
+    over channels-first memory (46 ms with `T` = 1, 150 ms channels-last). Keras's channels_last pooling
+    transposes to channels_first and back around each call. So: max pools the channels-last view, no copy;
+    average pools with `T` as a trailing window-1 axis (channels-first memory, no copy), or, for one axis
+    pooled in whole windows, sums a reshaped view (2.6 ms against 23 ms through Keras for the second pass).
+    """
+    rank = len(window)
+    if padding != "valid":  # torch pads symmetrically only: Keras's own rule for "same"
+        native = keras.ops.max_pool if mode == "max" else keras.ops.average_pool
+        return native(x, window, strides, padding, "channels_last")
+    window, strides = tuple(window), tuple(strides)
+    if mode == "max":
+        return _MAX_POOL[rank](x.movedim(-1, 1), window, strides).movedim(1, -1)
+    if rank == 1 and window == strides:
+        n, k = x.shape[1], window[0]
+        whole = x[:, : (n // k) * k].reshape(x.shape[0], n // k, k, x.shape[2])
+        return torch.sum(whole, dim=2) / k
+    if rank < 3 or x.shape[-1] == 1:
+        if x.shape[-1] == 1:
+            return _AVG_POOL[rank](x.movedim(-1, 1), window, strides).movedim(1, -1)
+        return _AVG_POOL[rank + 1](x.unsqueeze(1), (*window, 1), (*strides, 1)).squeeze(1)
+    # Three axes and channels: two passes in channels-first memory (125 ms) beat a transposed copy (171 ms).
+    n, g1, g2, g3, t = x.shape
+    inner = pool(x.reshape(n * g1, g2, g3, t), window[1:], strides[1:], padding, mode)
+    o2, o3 = inner.shape[1], inner.shape[2]
+    outer = pool(inner.reshape(n, g1, o2 * o3 * t), window[:1], strides[:1], padding, mode)
+    return outer.reshape(n, outer.shape[1], o2, o3, t)

@@ -14,9 +14,10 @@ the gradient will be taken. Then, by `structconv.config.autotune()`:
 
 Rules that hold in every mode: kernels of fewer than `fft_min_taps` taps never run by FFT under "auto",
 FFT never exceeds the memory budget, sizes unknown when traced run direct, and an overlap-save plan must be
-modelled `BLOCK_MARGIN` times cheaper than the whole transform. A graph being exported (`ConvProblem.symbolic`:
-torch.export, jax2tf, ONNX) runs direct even under algorithm="fft": the same convolution, in the one form every
-exporter and runtime can express (ONNX has no real FFT that onnxruntime runs, and no complex tensors).
+modelled `BLOCK_MARGIN` times cheaper than the whole transform. A graph being exported
+(`ConvProblem.symbolic`: torch.export, jax2tf, ONNX) runs direct even under algorithm="fft": the same
+convolution, in the one form every exporter and runtime can express (ONNX has no real FFT that onnxruntime
+runs, and no complex tensors).
 """
 
 import dataclasses

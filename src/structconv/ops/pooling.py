@@ -2,9 +2,10 @@
 
 Box pooling separates over groups of axes: a max (or a mean) over a box window is the max (mean) over one
 group of axes of the max (mean) over the others, strides included. So a rank-`n` pooling runs as native
-pools of at most three axes each, and every pass is a *reshape*, never a transpose: the axes before the
-group fold into the batch and the axes after it into the channels. The trailing group runs first, so the
-later passes see an input already reduced by the first.
+pools of at most three axes each (the backend tier's `pool`), and every pass is a *reshape*, never a
+transpose: the axes before the group fold into the batch and the axes after it into the channels. The
+trailing group runs first, so the later passes see an input already reduced by the first (on PyTorch, max
+pooling of a channels_first input runs the leading group first: `separable_pool`).
 
 Max pooling's gradient goes to one element per window, because each pass is the backend's own pooling,
 which routes it to one element (on TensorFlow only its 2-D pooling does: see `NATIVE_MAX_POOL_RANK`).
@@ -21,6 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from structconv._backend import get_backend
 from structconv.ops.conv import input_rank
 from structconv.ops.padding import pad_spatial
 from structconv.shapes import arithmetic
@@ -153,32 +155,33 @@ def _same_average(inputs, pool_size, strides, spatial, axes, data_format):
 
 
 def separable_pool(inputs, pool_size, strides, padding, data_format, mode):
-    """Pools with `keras.ops` over groups of at most `NATIVE_POOL_RANK` axes, last group first (arguments
-    already normalised)."""
+    """Pools over groups of at most `NATIVE_POOL_RANK` axes (arguments already normalised), each pass the
+    backend tier's `pool` of the input reshaped to `(N, *group, T)`: the axes before the group fold into
+    `N`, those after it into `T`. Groups run last first, so that later passes see reduced inputs, except
+    max pooling of a channels_first input on backends whose max pooling is fastest with many channels
+    (`POOL_MAX_OVER_LEADING_AXES`, PyTorch): there the leading group runs first, the trailing spatial axes
+    riding along as its channels."""
     rank = len(pool_size)
-    native = ops.max_pool if mode == "max" else ops.average_pool
+    backend = get_backend()
     group_rank = NATIVE_POOL_RANK
     if mode == "max":
         group_rank = NATIVE_MAX_POOL_RANK.get(keras.backend.backend(), NATIVE_POOL_RANK)
     if keras.backend.standardize_dtype(inputs.dtype) == "float64":
         group_rank = min(group_rank, NATIVE_FLOAT64_POOL_RANK)
-    if rank <= group_rank:
-        return native(inputs, pool_size, strides, padding, data_format)
+    if rank <= group_rank and data_format == "channels_last":
+        return backend.pool(inputs, pool_size, strides, padding, mode)
+    groups = [(max(stop - group_rank, 0), stop) for stop in range(rank, 0, -group_rank)]
+    if mode == "max" and data_format == "channels_first" and backend.POOL_MAX_OVER_LEADING_AXES:
+        groups = [(start, min(start + group_rank, rank)) for start in range(0, rank, group_rank)]
     first = 1 if data_format == "channels_last" else 2
     x = inputs
-    for stop in range(rank, 0, -group_rank):
-        start = max(stop - group_rank, 0)
+    for start, stop in groups:
         window, step = pool_size[start:stop], strides[start:stop]
         if all(k == 1 for k in window) and all(s == 1 for s in step):
             continue  # an identity pass
         shape = list(x.shape)
         lo, hi = first + start, first + stop
         head, group, tail = shape[1:lo], shape[lo:hi], shape[hi:]
-        if tail:
-            y = native(ops.reshape(x, (-1, *group, math.prod(tail))), window, step, padding, "channels_last")
-            group_out = y.shape[1:-1]
-        else:  # channels_first, last group: the spatial axes are already last
-            y = native(ops.reshape(x, (-1, 1, *group)), window, step, padding, "channels_first")
-            group_out = y.shape[2:]
-        x = ops.reshape(y, (-1, *head, *group_out, *tail))
+        y = backend.pool(ops.reshape(x, (-1, *group, math.prod(tail))), window, step, padding, mode)
+        x = ops.reshape(y, (-1, *head, *y.shape[1:-1], *tail))
     return x
