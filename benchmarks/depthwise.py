@@ -23,7 +23,9 @@ import sys
 import time
 
 import numpy as np
-from environment import limit_threads, machine, rotated, run_worker_process, to_backend, versions  # noqa: E402
+from environment import machine, rotated, run_worker_process, to_backend, versions  # noqa: E402
+
+from structconv.tuning.threads import limit_threads  # noqa: E402
 
 PACKAGES = ("keras", "jax", "jaxlib", "torch", "tensorflow-cpu", "tensorflow", "numpy")
 BACKENDS = ("torch", "jax", "tensorflow")
