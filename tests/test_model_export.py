@@ -39,7 +39,8 @@ def rank4():
 def complex_pair():
     """A grouped complex layer in its real-pair form: (real, imag) in, intensity out."""
     inputs = [keras.Input((8, 8, 2)), keras.Input((8, 8, 2))]
-    y = L.ComplexConv2D(4, 3, padding="same", groups=2, kernel_parametrization="unit_modulus", **DIRECT)(tuple(inputs))
+    layer = L.ComplexConv2D(4, 3, padding="same", groups=2, kernel_parametrization="unit_modulus", **DIRECT)
+    y = layer(tuple(inputs))
     return keras.Model(inputs, L.Intensity()(y))
 
 
@@ -52,7 +53,21 @@ def fft():
     return keras.Model(inputs, y)
 
 
-MODELS = {"parametrized": parametrized, "rank4": rank4, "complex_pair": complex_pair, "fft": fft}
+def network4d():
+    """The rest of a 4-D network (issue 15): pooling, upsampling, padding, cropping, depthwise, separable."""
+    inputs = keras.Input((4, 4, 4, 4, 2))
+    y = L.DepthwiseConv4D(2, depth_multiplier=2, padding="same")(inputs)
+    y = L.MaxPooling4D(2)(y)
+    y = L.UpSampling4D(2, interpolation="linear")(y)
+    y = L.ZeroPadding4D(1)(y)
+    y = L.Cropping4D(1)(y)
+    y = L.SeparableConv4D(3, 2, padding="same")(y)
+    y = L.AveragePooling4D(3, strides=2, padding="same")(y)
+    return keras.Model(inputs, L.GlobalMaxPooling4D()(y))
+
+
+MODELS = {"parametrized": parametrized, "rank4": rank4, "complex_pair": complex_pair, "fft": fft,
+          "network4d": network4d}
 
 
 def _inputs(model, batch):

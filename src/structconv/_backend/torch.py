@@ -167,6 +167,17 @@ def gather(x, indices, axis):
     return torch.index_select(x, axis, torch.as_tensor(indices, dtype=torch.int64, device=x.device))
 
 
+def _channels_first(x):
+    """`(N, *spatial, C)` seen as `(N, C, *spatial)`, a view (explicit axes: `torch.onnx` exports
+    `movedim(-1, 1)` as a Transpose with a negative axis, which onnxruntime rejects)."""
+    return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
+
+
+def _channels_last(x):
+    """The inverse of `_channels_first`."""
+    return x.permute(0, *range(2, x.ndim), 1)
+
+
 def pool(x, window, strides, padding, mode):
     """Max (`mode` "max") or average ("average") pooling of `x`, `(N, *group, T)`, over its 1-3 `group`
     axes; the `T` axis (the channels and the axes after the group, folded) rides along. `padding` "valid"
@@ -186,14 +197,14 @@ def pool(x, window, strides, padding, mode):
         return native(x, window, strides, padding, "channels_last")
     window, strides = tuple(window), tuple(strides)
     if mode == "max":
-        return _MAX_POOL[rank](x.movedim(-1, 1), window, strides).movedim(1, -1)
+        return _channels_last(_MAX_POOL[rank](_channels_first(x), window, strides))
     if rank == 1 and window == strides:
         n, k = x.shape[1], window[0]
         whole = x[:, : (n // k) * k].reshape(x.shape[0], n // k, k, x.shape[2])
-        return torch.sum(whole, dim=2) / k
+        return torch.mean(whole, dim=2)
     if rank < 3 or x.shape[-1] == 1:
         if x.shape[-1] == 1:
-            return _AVG_POOL[rank](x.movedim(-1, 1), window, strides).movedim(1, -1)
+            return _channels_last(_AVG_POOL[rank](_channels_first(x), window, strides))
         return _AVG_POOL[rank + 1](x.unsqueeze(1), (*window, 1), (*strides, 1)).squeeze(1)
     # Three axes and channels: two passes in channels-first memory (125 ms) beat a transposed copy (171 ms).
     n, g1, g2, g3, t = x.shape

@@ -16,10 +16,10 @@ from structconv.ops.conv import conv
 from structconv.shapes import arithmetic
 
 
-def depthwise_conv(inputs, depthwise_kernel, args):
-    """A depthwise convolution as a grouped `ops.conv`: the Keras kernel `(*k, channels, multiplier)` is the
+def depthwise_conv(inputs, depthwise_kernel, args, shape):
+    """A depthwise convolution as a grouped `ops.conv`: the Keras kernel `(*k, channels, multiplier)`
+    (`shape`, the layer's: the kernel tensor's own sizes are tensors when torch traces for ONNX) is the
     grouped kernel `(*k, 1, channels * multiplier)`, output channel `c * multiplier + m` as in Keras."""
-    shape = tuple(depthwise_kernel.shape)
     channels = shape[-2]
     kernel = ops.reshape(depthwise_kernel, (*shape[:-2], 1, channels * shape[-1]))
     return conv(
@@ -76,8 +76,9 @@ class BaseDepthwiseConvND(keras.layers.Layer):
         if channels is None:
             raise invalid_argument("input_shape", tuple(input_shape), "a known number of channels")
         self.input_spec = keras.InputSpec(ndim=self.rank + 2, axes={self._channel_axis(): channels})
+        self.depthwise_shape = (*self.kernel_size, int(channels), self.depth_multiplier)
         self._depthwise = KernelWeight(
-            self, self.depthwise_weight_name, (*self.kernel_size, channels, self.depth_multiplier),
+            self, self.depthwise_weight_name, self.depthwise_shape,
             self.depthwise_initializer, self.depthwise_regularizer, self.depthwise_constraint,
             self.depthwise_parametrization,
         )
@@ -204,4 +205,5 @@ class DepthwiseConvND(BaseDepthwiseConvND):
         return channels * self.depth_multiplier
 
     def convolution_op(self, inputs):
-        return depthwise_conv(inputs, ops.cast(self.depthwise_kernel, self.compute_dtype), self.arguments)
+        kernel = ops.cast(self.depthwise_kernel, self.compute_dtype)
+        return depthwise_conv(inputs, kernel, self.arguments, self.depthwise_shape)

@@ -102,7 +102,7 @@ class SeparableConvND(BaseDepthwiseConvND):
 
     def convolution_op(self, inputs):
         depthwise_kernel = ops.cast(self.depthwise_kernel, self.compute_dtype)
-        depthwise = depthwise_conv(inputs, depthwise_kernel, self.arguments)
+        depthwise = depthwise_conv(inputs, depthwise_kernel, self.arguments, self.depthwise_shape)
         pointwise = ops.cast(self.pointwise_kernel, self.compute_dtype)
         return conv(depthwise, pointwise, data_format=self.data_format, algorithm="direct")
 
