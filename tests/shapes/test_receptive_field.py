@@ -50,7 +50,10 @@ def random_spec(rng, rank):
         pool = tuple_of([rng.randint(2, 3) for _ in range(rank)])
         return f"AveragePooling{suffix}({pool}, strides={strides}, padding={rng.choice(['valid', 'same'])!r})"
     if family == "upsample":
-        return f"UpSampling{suffix}({tuple_of([rng.randint(1, 3) for _ in range(rank)])})"
+        size = tuple_of([rng.randint(1, 3) for _ in range(rank)])
+        if rank == 2 and rng.random() < 0.5:  # Keras's UpSampling2D is the one with an interpolation
+            return f"UpSampling2D({size}, interpolation='bilinear')"
+        return f"UpSampling{suffix}({size})"
     if family == "pad":
         pairs = tuple(tuple(rng.sample(range(3), 2)) for _ in range(rank))
         return f"ZeroPadding{suffix}({pairs[0] if rank == 1 else pairs})"
@@ -157,6 +160,17 @@ def test_random_chains_against_brute_force(rank, seed):
     for text in specs:
         x = positive_layer(text)(x)
     check(keras.Model(inputs, x), specs, input_shape, samples=6 if rank <= 2 else 3, seed=seed)
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_linear_upsampling_reads_its_two_neighbours(size):
+    # structconv's UpSamplingND at rank 3 (Keras's UpSampling3D has no linear interpolation).
+    from structconv.layers import UpSampling3D
+
+    inputs = keras.Input((4, 3, 5, 1))
+    x = positive_layer("Conv3D(2, 2, padding='same')")(inputs)
+    x = UpSampling3D((size, 1, 2), interpolation="linear")(x)
+    check(keras.Model(inputs, positive_layer("Conv3D(1, 3)")(x)), samples=6)
 
 
 def test_the_unbordered_numbers_match_the_classic_recurrence():

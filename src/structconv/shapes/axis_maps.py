@@ -5,6 +5,7 @@ elsewhere with Keras's argument names are read like Keras's own.
 """
 
 import dataclasses
+import math
 from fractions import Fraction
 
 from structconv.shapes import arithmetic
@@ -27,7 +28,7 @@ MIXING = {"Flatten", "Reshape", "Permute", "GlobalAveragePooling1D", "GlobalAver
 class AxisMap:
     """Which input positions output `i` reads along one axis (see `reads`)."""
 
-    kind: str  # "window", "transpose", "upsample", "shift", "prefix", "all"
+    kind: str  # "window", "transpose", "upsample", "linear", "shift", "prefix", "all"
     kernel_size: int = 1
     stride: int = 1
     dilation: int = 1
@@ -45,6 +46,14 @@ class AxisMap:
                     if (full - t * self.dilation) % self.stride == 0]
         if self.kind == "upsample":
             return [i // self.stride]
+        if self.kind == "linear":
+            # Half-pixel centres, edges clamped (`structconv.ops.resampling`): output i samples the input
+            # at (i + 0.5) / s - 0.5, between its floor and the next position (which has weight 0 when
+            # the sample falls on a position).
+            x = Fraction(2 * i + 1 - self.stride, 2 * self.stride)
+            low = math.floor(x)
+            found = [low] if x == low else [low, low + 1]
+            return sorted({min(max(p, 0), self.input_size - 1) for p in found})
         if self.kind == "shift":
             return [i + self.offset]
         if self.kind == "prefix":
@@ -56,7 +65,7 @@ class AxisMap:
         """How far apart, in input positions, neighbouring outputs are (relative to the input's spacing)."""
         if self.kind == "window":
             return Fraction(self.stride)
-        if self.kind in ("transpose", "upsample"):
+        if self.kind in ("transpose", "upsample", "linear"):
             return Fraction(1, self.stride)
         return Fraction(1) if self.kind == "shift" else None
 
@@ -109,9 +118,10 @@ def axis_maps(graph, node, which):
     if kind == "global_pooling":  # keepdims=True: spatial axes of size 1
         return tuple(AxisMap("all", input_size=n) for n in in_spatial)
     if kind == "upsampling":
-        if config.get("interpolation", "nearest") != "nearest":
+        interpolation = str(config.get("interpolation", "nearest")).lower()
+        if interpolation not in ("nearest", "linear", "bilinear", "trilinear"):
             raise UnsupportedLayer(f"{class_name} with interpolation={config['interpolation']!r}")
-        return tuple(AxisMap("upsample", stride=f, input_size=n)
+        return tuple(AxisMap("upsample" if interpolation == "nearest" else "linear", stride=f, input_size=n)
                      for n, f in zip(in_spatial, arithmetic.normalize_tuple(config["size"], rank, "size")))
     if kind in ("zero_padding", "cropping"):
         key, sign = ("cropping", 1) if kind == "cropping" else ("padding", -1)

@@ -164,7 +164,7 @@ def _period(graph, axis):
                 maps = axis_maps(graph, node, which)
             except UnsupportedLayer:
                 continue
-            if maps is not None and maps[axis].kind in ("transpose", "upsample"):
+            if maps is not None and maps[axis].kind in ("transpose", "upsample", "linear"):
                 period *= maps[axis].stride
     return period
 
