@@ -34,17 +34,21 @@ lint: $(STAMP)
 ONEDNN_TESTS := tests/ops tests/layers tests/complex tests/keras_conv tests/parametrizations/test_materialize.py \
 	tests/robustness/test_mixed_precision.py tests/shapes/test_dense_conv.py
 
+# Test processes in parallel (pytest-xdist): one per core, at most 4 (each holds a framework in memory).
+JOBS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))")
+PYTEST = $(PY) -m pytest -p no:cacheprovider -n $(JOBS) --dist worksteal
+
 test: lint
 	@for backend in $(BACKENDS); do \
-	  echo "=== tests with KERAS_BACKEND=$$backend ==="; \
+	  echo "=== tests with KERAS_BACKEND=$$backend ($(JOBS) processes) ==="; \
 	  KERAS_BACKEND=$$backend JAX_ENABLE_X64=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 \
 	    STRUCTCONV_AUTOTUNE=off STRUCTCONV_CACHE_DIR=$$(mktemp -d) \
-	    $(PY) -m pytest -p no:cacheprovider src tests || exit 1; \
+	    $(PYTEST) src tests || exit 1; \
 	done
 	@echo "=== convolution-kernel tests with KERAS_BACKEND=tensorflow and oneDNN on ==="
 	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=1 \
 	  STRUCTCONV_AUTOTUNE=off STRUCTCONV_CACHE_DIR=$$(mktemp -d) \
-	  $(PY) -m pytest -p no:cacheprovider $(ONEDNN_TESTS)
+	  $(PYTEST) $(ONEDNN_TESTS)
 
 bench: $(STAMP)
 	@$(PY) -m pip install -q -e ".[bench]" 2>&1 | $(QUIET_PIP)

@@ -188,8 +188,7 @@ def pool(x, window, strides, padding, mode):
     `(N, T, *group)`: 47 ms for a pass that takes 170 ms on the same data with `T` = 1), average pooling
     over channels-first memory (46 ms with `T` = 1, 150 ms channels-last). Keras's channels_last pooling
     transposes to channels_first and back around each call. So: max pools the channels-last view, no copy;
-    average pools with `T` as a trailing window-1 axis (channels-first memory, no copy), or, for one axis
-    pooled in whole windows, sums a reshaped view (2.6 ms against 23 ms through Keras for the second pass).
+    average pools with `T` as a trailing window-1 axis (channels-first memory, no copy).
     """
     rank = len(window)
     if padding != "valid":  # torch pads symmetrically only: Keras's own rule for "same"
@@ -198,10 +197,6 @@ def pool(x, window, strides, padding, mode):
     window, strides = tuple(window), tuple(strides)
     if mode == "max":
         return _channels_last(_MAX_POOL[rank](_channels_first(x), window, strides))
-    if rank == 1 and window == strides:
-        n, k = x.shape[1], window[0]
-        whole = x[:, : (n // k) * k].reshape(x.shape[0], n // k, k, x.shape[2])
-        return torch.mean(whole, dim=2)
     if rank < 3 or x.shape[-1] == 1:
         if x.shape[-1] == 1:
             return _channels_last(_AVG_POOL[rank](_channels_first(x), window, strides))
