@@ -182,21 +182,7 @@ def separable_pool(inputs, pool_size, strides, padding, data_format, mode):
         shape = list(x.shape)
         lo, hi = first + start, first + stop
         head, group, tail = shape[1:lo], shape[lo:hi], shape[hi:]
-        x = ops.reshape(x, (-1, *group, math.prod(tail)))
-        if mode == "average" and len(window) == 1 and window == step and padding == "valid":
-            y = _mean_of_whole_windows(x, window[0])
-        else:
-            y = backend.pool(x, window, step, padding, mode)
+        y = backend.pool(ops.reshape(x, (-1, *group, math.prod(tail))), window, step, padding, mode)
         x = ops.reshape(y, (-1, *head, *y.shape[1:-1], *tail))
     return x
 
-
-def _mean_of_whole_windows(x, k):
-    """Average pooling of `(N, n, T)` along `n` in windows of `k` with stride `k`: a mean over a reshaped
-    axis. Pooling through the frameworks' kernels is slow on this shape (one long axis of channels `T`):
-    2 x 32^4 x 16 channels, the second pass of a 4-D pool 2, AMD EPYC, 1 thread: 3.1 ms against 24 ms on
-    JAX (`reduce_window`), 2.6 ms against 23 ms on torch (Keras's transposes)."""
-    n, count = x.shape[1], x.shape[1] // k
-    whole = x[:, : count * k] if count * k != n else x
-    # A sum and a division: `keras.ops.mean` computes float64 in float32 on torch.
-    return ops.sum(ops.reshape(whole, (-1, count, k, x.shape[2])), axis=2) / k
