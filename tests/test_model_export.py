@@ -81,8 +81,24 @@ def optics():
     return keras.Model(inputs, L.Intensity()(field))
 
 
+def complex_network():
+    """Complex activations, pooling (max by modulus selects by comparisons in an exported graph),
+    normalization and a dense layer on (real, imag) pairs."""
+    inputs = keras.Input((8, 8, 2))
+    field = L.PhaseModulation()(inputs)
+    field = L.ComplexActivation("cardioid")(field)
+    field = L.ModReLU()(field)
+    field = L.ComplexMaxPooling2D(2)(field)
+    field = L.ComplexAveragePooling2D(2, padding="same")(field)
+    field = L.ComplexBatchNormalization()(field)
+    field = L.ComplexLayerNormalization()(field)
+    field = L.ComplexDropout(0.2)(field)
+    field = L.ComplexDense(3)(field)
+    return keras.Model(inputs, L.Intensity()(field))
+
+
 MODELS = {"parametrized": parametrized, "rank4": rank4, "complex_pair": complex_pair, "fft": fft,
-          "network4d": network4d, "optics": optics}
+          "network4d": network4d, "optics": optics, "complex_network": complex_network}
 
 
 def _inputs(model, batch):
