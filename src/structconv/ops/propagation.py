@@ -33,6 +33,15 @@ backend's complex `fft2`/`ifft2` run over the spatial axes where they lie, and `
 array for a fixed distance) multiplies the spectrum in one complex product. Splitting spectra into pairs
 around `keras.ops.fft2` and multiplying in real arithmetic made it 1.1-1.5x slower than `scipy.fft` by
 hand on torch and TensorFlow (docs/benchmarks.md).
+
+Export. ONNX has no complex tensors and onnxruntime runs no complex FFT, so a graph traced for export (an
+ONNX export, or a symbolic size as under torch.export and jax2tf: `ops.tracing.exporting`) computes in
+real arithmetic only (`propagate_in_real_arithmetic`): each DFT and inverse DFT is a product with constant
+real cos and sin matrices (`ops.real_dft`, NumPy float64 rounded to the dtype; the padding and the crop
+are folded into them), complex products act on `(real, imag)` pairs, and `H` is a `(real, imag)` pair (of
+constants, or of tensors for a tensor distance). Cost `O(H W (H + W))` instead of the FFT's, to float
+rounding the same result. Eager calls, `jax.jit` and `tf.function` keep the FFT; `torch.compile` with a
+dynamic batch size (a symbolic one) takes the export form, as the convolution planner plans direct there.
 """
 
 import functools
