@@ -66,8 +66,39 @@ def network4d():
     return keras.Model(inputs, L.GlobalMaxPooling4D()(y))
 
 
+def optics():
+    """Free-space propagation between optical elements: the exported graph computes its DFTs as products
+    with real cos and sin matrices (ONNX has no complex tensors; onnxruntime runs no complex FFT), and the
+    field crosses layers as a (real, imag) pair. Lengths in millimetres: the randomized trainable distance
+    (0.5 N(0, 1)) stays a plausible one."""
+    inputs = keras.Input((16, 16, 1))
+    field = L.PhaseModulation()(inputs)
+    field = L.FreeSpacePropagation(5.0, 5e-4, 8e-3, padding=4, band_limit=True)(field)  # the limit cuts
+    field = L.ThinLens(50.0, 5e-4, 8e-3)(field)
+    field = L.Aperture(0.05, 8e-3)(field)
+    field = L.FreeSpacePropagation(1.0, 5e-4, 8e-3, approximation="fresnel", padding=(2, 3),
+                                   trainable_distance=True)(field)
+    return keras.Model(inputs, L.Intensity()(field))
+
+
+def complex_network():
+    """Complex activations, pooling (max by modulus selects by comparisons in an exported graph),
+    normalization and a dense layer on (real, imag) pairs."""
+    inputs = keras.Input((8, 8, 2))
+    field = L.PhaseModulation()(inputs)
+    field = L.ComplexActivation("cardioid")(field)
+    field = L.ModReLU()(field)
+    field = L.ComplexMaxPooling2D(2)(field)
+    field = L.ComplexAveragePooling2D(2, padding="same")(field)
+    field = L.ComplexBatchNormalization()(field)
+    field = L.ComplexLayerNormalization()(field)
+    field = L.ComplexDropout(0.2)(field)
+    field = L.ComplexDense(3)(field)
+    return keras.Model(inputs, L.Intensity()(field))
+
+
 MODELS = {"parametrized": parametrized, "rank4": rank4, "complex_pair": complex_pair, "fft": fft,
-          "network4d": network4d}
+          "network4d": network4d, "optics": optics, "complex_network": complex_network}
 
 
 def _inputs(model, batch):

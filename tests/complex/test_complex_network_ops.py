@@ -147,6 +147,20 @@ def test_max_pool_by_magnitude(pool_size, strides, padding, data_format):
                          [z.real, z.imag], 7)
 
 
+def test_max_pool_selection_of_exported_graphs():
+    """The comparison-only selection that exported graphs use (no argmax, no gather) picks the first entry
+    of largest modulus, as `numpy.argmax`: ties come from moduli of few distinct values."""
+    from structconv.ops.complex_pooling import _first_largest_by_mask
+
+    rng = np.random.default_rng(11)
+    z = rng.integers(-1, 2, (3, 4, 5, 6)) + 1j * rng.integers(-1, 2, (3, 4, 5, 6))
+    chosen = np.argmax(np.abs(z), axis=-1)[..., None]
+    expected = np.take_along_axis(z, chosen, axis=-1)[..., 0]
+    parts = (ops.convert_to_tensor(part.astype("float32")) for part in (z.real, z.imag))
+    out = _first_largest_by_mask(*parts)
+    np.testing.assert_array_equal(to_complex_numpy(out), expected)
+
+
 def average_pool_reference(z, pool_size, strides, padding):
     """Each window's mean over the entries inside the input (TensorFlow's and Keras's "same" rule)."""
     pads = reference.padding_pairs(padding, z.shape[1:-1], pool_size, strides, 1)

@@ -26,6 +26,7 @@ from conftest import autodiff_gradients
 from structconv import layers
 from structconv import ops as sops
 from structconv.ops.complex_conv import join_complex, split_complex
+from structconv.ops.propagation import propagate_in_real_arithmetic
 
 
 def transfer_reference(shape, z, wavelength, pitch, approximation="angular_spectrum", band_limit=False):
@@ -205,6 +206,50 @@ def test_gradient_wrt_the_distance(approximation, band_limit):
         traced = compiled(lambda d: sops.free_space_propagation(field, d, **case))(
             tensor(distance, "float64"))
         np.testing.assert_allclose(to_complex_numpy(traced), to_complex_numpy(fixed), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("data_format, channels", (("channels_last", 3), ("channels_last", 1),
+                                                   ("channels_first", 2)))
+def test_real_arithmetic_path_equals_the_fft_path(name, data_format, channels):
+    """What an exported graph computes (DFT matrices, complex products on pairs) against the FFT path, to
+    the dtype's rounding, for a pair and a complex tensor, each keeping its form and dtype."""
+    case = CASES[name]
+    shape = (2, 12, 10, channels) if data_format == "channels_last" else (2, channels, 12, 10)
+    z = random_complex(np.random.default_rng(8), shape)
+    for field, tolerance in ((as_pair(z, "float64"), 1e-12), (as_pair(z, "float32"), 1e-5),
+                             (as_complex_tensor(z, "complex64"), 1e-5),
+                             (as_complex_tensor(z, "complex128"), 1e-12)):
+        fast = sops.free_space_propagation(field, data_format=data_format, **case)
+        slow = propagate_in_real_arithmetic(field, data_format=data_format, **case)
+        assert isinstance(slow, tuple) == isinstance(field, tuple)
+        parts = slow if isinstance(slow, tuple) else (slow,)
+        assert {dtype_name(p) for p in parts} == {dtype_name(field[0] if isinstance(field, tuple) else field)}
+        expected = to_complex_numpy(fast)
+        np.testing.assert_allclose(to_complex_numpy(slow), expected, rtol=0,
+                                   atol=tolerance * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("approximation, band_limit, padding", (("angular_spectrum", True, 2),
+                                                                ("fresnel", False, (1, 3))))
+def test_real_arithmetic_path_gradient_wrt_the_distance(approximation, band_limit, padding):
+    z = random_complex(np.random.default_rng(9), (1, 8, 6, 2))
+    weights = _loss_weights(z.shape, 10)
+    u, v, w = (tensor(t, "float64") for t in weights)
+    case = dict(wavelength=1.0, pixel_pitch=1.5, approximation=approximation, band_limit=band_limit,
+                padding=padding)
+
+    def loss_of(propagate):
+        def loss(distance):
+            real, imag = propagate(as_pair(z), distance, **case)
+            return keras.ops.sum(u * real + v * imag + w * sops.intensity((real, imag)))
+        return loss
+
+    for distance in (20.0, -12.0):
+        (fast,) = autodiff_gradients(loss_of(sops.free_space_propagation), np.array(distance))
+        (slow,) = autodiff_gradients(loss_of(propagate_in_real_arithmetic), np.array(distance))
+        assert abs(fast) > 0
+        np.testing.assert_allclose(slow, fast, rtol=1e-9)
 
 
 def test_layer_matches_the_op_and_trains_its_distance():

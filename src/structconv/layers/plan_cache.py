@@ -3,9 +3,9 @@
 from keras import ops
 
 from structconv.ops.conv import as_float_tensors
-from structconv.ops.make_problem import exporting_to_onnx
 from structconv.ops.planner import settings_key
 from structconv.ops.problem import is_static
+from structconv.ops.tracing import exporting_to_onnx
 
 # Input shapes whose plan a layer keeps (a fully convolutional model fed many sizes starts over).
 MAX_PLANS = 64
@@ -19,7 +19,7 @@ def cached_plan(layer, inputs, kernel, prepare):
     inputs, kernel = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
     training = getattr(layer, "_training_hint", None)
     # Symbolic sizes (torch.export's SymInt is unhashable) key as "symbolic", and so does an ONNX export's
-    # unknown batch (its plan is direct: `ops.make_problem.exporting_to_onnx`).
+    # unknown batch (its plan is direct: `ops.tracing.exporting_to_onnx`).
     shape = tuple(n if is_static(n) or n is None else "symbolic" for n in inputs.shape)
     if shape[0] is None and exporting_to_onnx():
         shape = ("symbolic", *shape[1:])

@@ -16,10 +16,12 @@ or `"same"`, `data_format`) at ranks 1 to 3, on complex tensors or `(real, imag)
 import itertools
 
 import keras
+import numpy as np
 from keras import ops
 
 from structconv.errors import invalid_argument
 from structconv.ops.complex_conv import join_complex, split_complex
+from structconv.ops.tracing import exporting
 from structconv.shapes.arithmetic import normalize_data_format, normalize_tuple, resolve_axis_padding
 
 
@@ -78,11 +80,27 @@ def complex_max_pool_by_magnitude(inputs, pool_size, strides=None, padding="vali
     rank, pool_size, strides, padding, data_format = _pool_arguments(real, pool_size, strides, padding,
                                                                        data_format)
     (real, imag), _ = _windows((real, imag), pool_size, strides, padding, data_format)
-    chosen = ops.expand_dims(ops.argmax(real * real + imag * imag, axis=-1), -1)
-    real = ops.squeeze(ops.take_along_axis(real, chosen, axis=-1), -1)
-    imag = ops.squeeze(ops.take_along_axis(imag, chosen, axis=-1), -1)
+    if exporting(real.shape):
+        real, imag = _first_largest_by_mask(real, imag)
+    else:
+        chosen = ops.expand_dims(ops.argmax(real * real + imag * imag, axis=-1), -1)
+        real = ops.squeeze(ops.take_along_axis(real, chosen, axis=-1), -1)
+        imag = ops.squeeze(ops.take_along_axis(imag, chosen, axis=-1), -1)
     real, imag = _channels_back((real, imag), rank, data_format)
     return join_complex(real, imag, as_pair)
+
+
+def _first_largest_by_mask(real, imag):
+    """The entry of largest modulus of the last axis (the first of equal ones, as `argmax`) by comparisons
+    only, for exported graphs: torch.onnx cannot export `take_along_axis` (aten::take_along_dim) and
+    Keras's TensorFlow `argmax` bitcasts floats (its handling of -0.0), which tf2onnx cannot convert."""
+    magnitude = real * real + imag * imag
+    largest = ops.equal(magnitude, ops.max(magnitude, axis=-1, keepdims=True))
+    # taps - index where the modulus is largest (else 0): its maximum marks the first largest entry
+    countdown = ops.convert_to_tensor(np.arange(int(real.shape[-1]), 0, -1, dtype=np.int32))
+    score = ops.where(largest, countdown, ops.zeros_like(countdown))
+    chosen = ops.equal(score, ops.max(score, axis=-1, keepdims=True))
+    return tuple(ops.sum(ops.where(chosen, part, ops.zeros_like(part)), axis=-1) for part in (real, imag))
 
 
 def complex_average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):

@@ -1,13 +1,12 @@
 """Builds the `ConvProblem` of a call from its tensors and checked arguments (the one place that reads a
 tensor's shape, dtype and device for planning)."""
 
-import sys
-
 import keras
 
 from structconv._backend import get_backend
 from structconv.ops.arguments import split_shape
 from structconv.ops.problem import ConvProblem, is_static
+from structconv.ops.tracing import exporting_to_onnx, has_symbolic_size
 
 
 def expects_gradient(inputs, kernel, training=None):
@@ -21,18 +20,6 @@ def expects_gradient(inputs, kernel, training=None):
 
 def _size(n):
     return n if is_static(n) else None
-
-
-def exporting_to_onnx():
-    """Whether Keras's ONNX export is tracing this call. On TensorFlow it traces a `tf.function` with an
-    unknown (None, not symbolic) batch size and converts the graph with tf2onnx, which cannot express FFTs
-    (an RFFT2D node makes an invalid ONNX model), so nothing in the shapes tells the graph is an export."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__", "").startswith(("keras.src.export.onnx", "tf2onnx")):
-            return True
-        frame = frame.f_back
-    return False
 
 
 def conv_problem(inputs, kernel, args, padding, training=None, transposed=False):
@@ -65,6 +52,6 @@ def conv_problem(inputs, kernel, args, padding, training=None, transposed=False)
         data_format=args.data_format,
         transposed=transposed,
         training=expects_gradient(inputs, kernel, training),
-        symbolic=any(n is not None and not is_static(n) for n in tuple(inputs.shape))
+        symbolic=has_symbolic_size(inputs.shape)
         or (inputs.shape[0] is None and exporting_to_onnx()),
     )

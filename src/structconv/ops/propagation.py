@@ -33,6 +33,15 @@ backend's complex `fft2`/`ifft2` run over the spatial axes where they lie, and `
 array for a fixed distance) multiplies the spectrum in one complex product. Splitting spectra into pairs
 around `keras.ops.fft2` and multiplying in real arithmetic made it 1.1-1.5x slower than `scipy.fft` by
 hand on torch and TensorFlow (docs/benchmarks.md).
+
+Export. ONNX has no complex tensors and onnxruntime runs no complex FFT, so a graph traced for export (an
+ONNX export, or a symbolic size as under torch.export and jax2tf: `ops.tracing.exporting`) computes in
+real arithmetic only (`propagate_in_real_arithmetic`): each DFT and inverse DFT is a product with constant
+real cos and sin matrices (`ops.real_dft`, NumPy float64 rounded to the dtype; the padding and the crop
+are folded into them), complex products act on `(real, imag)` pairs, and `H` is a `(real, imag)` pair (of
+constants, or of tensors for a tensor distance). Cost `O(H W (H + W))` instead of the FFT's, to float
+rounding the same result. Eager calls, `jax.jit` and `tf.function` keep the FFT; `torch.compile` with a
+dynamic batch size (a symbolic one) takes the export form, as the convolution planner plans direct there.
 """
 
 import functools
@@ -44,7 +53,9 @@ from keras import ops
 
 from structconv._backend import get_backend
 from structconv.errors import invalid_argument
-from structconv.ops.complex_conv import cos_sin, split_complex
+from structconv.ops.complex_conv import cos_sin, join_complex, split_complex
+from structconv.ops.real_dft import dft_last_axis
+from structconv.ops.tracing import exporting
 from structconv.shapes.arithmetic import normalize_data_format
 
 APPROXIMATIONS = ("angular_spectrum", "fresnel")
@@ -208,6 +219,10 @@ def free_space_propagation(field, distance, wavelength, pixel_pitch, *, approxim
     wavelength, pitch, approximation, (pad_y, pad_x) = check_propagation_arguments(
         wavelength, pixel_pitch, approximation, padding)
     data_format = normalize_data_format(data_format, default=keras.config.image_data_format())
+    first = field[0] if isinstance(field, (tuple, list)) and field else field
+    if exporting(getattr(first, "shape", ())):
+        return _propagate_by_matrices(field, distance, wavelength, pitch, approximation, band_limit,
+                                      (pad_y, pad_x), data_format)
     backend = get_backend()
     field, dtype, as_pair = _complex_field(field, backend)
     height, width = field_plane_shape(field.shape, data_format)
@@ -262,3 +277,48 @@ def _complex_transfer(shape, distance, wavelength, pitch, approximation, band_li
     real, imag = transfer_function(shape, distance, wavelength, pitch, approximation=approximation,
                                    band_limit=band_limit, dtype=work)
     return backend.complex(real, imag)
+
+
+def propagate_in_real_arithmetic(field, distance, wavelength, pixel_pitch, *,
+                                 approximation="angular_spectrum", band_limit=False, padding=0,
+                                 data_format=None):
+    """`free_space_propagation` in real arithmetic only, as an exported graph computes it (the DFTs as
+    products with constant cos and sin matrices, complex products on `(real, imag)` pairs): the same
+    arguments, the same result to the dtype's rounding, slower (`O(H W (H + W))`).
+
+    >>> import numpy as np
+    >>> u = np.random.default_rng(0).standard_normal((1, 8, 8, 2))
+    >>> fast = free_space_propagation((u, 0 * u), 20e-6, 0.5e-6, 1e-6, padding=2)
+    >>> slow = propagate_in_real_arithmetic((u, 0 * u), 20e-6, 0.5e-6, 1e-6, padding=2)
+    >>> all(np.allclose(np.asarray(a), np.asarray(b)) for a, b in zip(fast, slow))
+    True
+    """
+    wavelength, pitch, approximation, pads = check_propagation_arguments(
+        wavelength, pixel_pitch, approximation, padding)
+    data_format = normalize_data_format(data_format, default=keras.config.image_data_format())
+    return _propagate_by_matrices(field, distance, wavelength, pitch, approximation, band_limit, pads,
+                                  data_format)
+
+
+def _propagate_by_matrices(field, distance, wavelength, pitch, approximation, band_limit, pads, data_format):
+    real, imag, as_pair = split_complex(field, "field")
+    dtype = keras.backend.standardize_dtype(real.dtype)
+    work = "float64" if dtype == "float64" else "float32"
+    height, width = field_plane_shape(real.shape, data_format)
+    (pad_y, pad_x), pair = pads, (ops.cast(real, work), ops.cast(imag, work))
+    if data_format == "channels_last":  # explicit axes: negative ones make an invalid ONNX Transpose on torch
+        pair = [ops.transpose(part, (0, 3, 1, 2)) for part in pair]
+    # (batch, channels, height, width) -> the spectrum as (batch, channels, width, height)
+    pair = dft_last_axis(pair, pad_x)
+    pair = dft_last_axis([ops.transpose(part, (0, 1, 3, 2)) for part in pair], pad_y)
+    h_real, h_imag = (ops.transpose(part, (1, 0)) for part in transfer_function(
+        (height + 2 * pad_y, width + 2 * pad_x), distance, wavelength, pitch, approximation=approximation,
+        band_limit=band_limit, dtype=work))
+    pair = (pair[0] * h_real - pair[1] * h_imag, pair[0] * h_imag + pair[1] * h_real)
+    pair = dft_last_axis(pair, pad_y, inverse=True)
+    pair = dft_last_axis([ops.transpose(part, (0, 1, 3, 2)) for part in pair], pad_x, inverse=True)
+    if data_format == "channels_last":
+        pair = [ops.transpose(part, (0, 2, 3, 1)) for part in pair]
+    if as_pair:
+        return ops.cast(pair[0], dtype), ops.cast(pair[1], dtype)
+    return join_complex(pair[0], pair[1], False)
