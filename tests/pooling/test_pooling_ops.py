@@ -50,3 +50,19 @@ def test_global_pools_match_numpy(rank, keepdims, data_format):
 
 def test_average_pool_is_keras_name():
     assert sops.average_pool is sops.avg_pool
+
+
+@pytest.mark.parametrize("mode", ["max", "average"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_exported_form_matches_numpy(case, mode, monkeypatch):
+    # What an exported graph runs (`ops.tracing.exporting`): the max / mean of strided slices per axis.
+    from structconv.ops import pooling
+
+    monkeypatch.setattr(pooling, "exporting", lambda shape: True)
+    spatial, pool_size, strides = case
+    x = _input(np.random.default_rng(len(spatial)), spatial, "channels_first")
+    op = sops.max_pool if mode == "max" else sops.avg_pool
+    for padding in ("valid", "same"):
+        expected = pool_reference(x, pool_size, strides, padding, mode, "channels_first")
+        y = op(tensor(x, "float64"), pool_size, strides, padding, "channels_first")
+        assert_close(y, expected, "float64")

@@ -24,7 +24,8 @@ from keras import ops
 
 from structconv._backend import get_backend
 from structconv.ops.conv import input_rank
-from structconv.ops.padding import pad_spatial
+from structconv.ops.padding import pad_spatial, slice_axis
+from structconv.ops.tracing import exporting
 from structconv.shapes import arithmetic
 
 # Keras's `max_pool` and `average_pool` run natively up to three spatial axes on every backend. Two
@@ -168,6 +169,8 @@ def separable_pool(inputs, pool_size, strides, padding, data_format, mode):
         group_rank = NATIVE_MAX_POOL_RANK.get(keras.backend.backend(), NATIVE_POOL_RANK)
     if keras.backend.standardize_dtype(inputs.dtype) == "float64":
         group_rank = min(group_rank, NATIVE_FLOAT64_POOL_RANK)
+    if exporting(tuple(inputs.shape)):
+        return _pool_by_slices(inputs, pool_size, strides, padding, data_format, mode)
     if rank <= group_rank and data_format == "channels_last":
         return backend.pool(inputs, pool_size, strides, padding, mode)
     groups = [(max(stop - group_rank, 0), stop) for stop in range(rank, 0, -group_rank)]
@@ -186,3 +189,26 @@ def separable_pool(inputs, pool_size, strides, padding, data_format, mode):
         x = ops.reshape(y, (-1, *head, *y.shape[1:-1], *tail))
     return x
 
+
+def _pool_by_slices(inputs, pool_size, strides, padding, data_format, mode):
+    """The same pooling as the max / mean of `window` strided slices per axis: what an exported graph holds.
+    jax2onnx turns `reduce_window` into an ONNX MaxPool whose window spans the batch and channel axes, which
+    onnxruntime rejects ("Unsupported pooling size"), for Keras's own MaxPooling3D too."""
+    x = inputs
+    for axis, k, s in zip(spatial_axes(len(pool_size), data_format), pool_size, strides):
+        n = x.shape[axis]
+        if padding == "same":  # max pooling only (average "same" is padded and rescaled by the caller)
+            before, after = arithmetic.resolve_axis_padding("same", n, k, s)
+            pads = [(0, 0)] * len(x.shape)
+            pads[axis] = (before, after)
+            x = ops.pad(x, pads, constant_values=float("-inf"))
+            n += before + after
+        count = (n - k) // s + 1
+        parts = [slice_axis(x, axis, j, j + (count - 1) * s + 1, s) for j in range(k)]
+        x = parts[0]
+        for part in parts[1:]:
+            # `where`, not `keras.ops.maximum`, which returns float32 for float64 tensors on torch.
+            x = ops.where(part > x, part, x) if mode == "max" else x + part
+        if mode == "average":
+            x = x / k
+    return x
