@@ -53,6 +53,18 @@ def fft():
     return keras.Model(inputs, y)
 
 
+def ranks():
+    """Ranks 1, 3 and 5 with the other parametrizations, padding forms and modes, joined by global pooling."""
+    inputs = [keras.Input((16, 2)), keras.Input((6, 6, 6, 2)), keras.Input((4, 4, 4, 4, 4, 1))]
+    a = L.Conv1D(3, 5, padding="causal", dilation_rate=2, kernel_parametrization="unit_norm")(inputs[0])
+    b = L.Conv3D(3, 3, strides=(1, 2, 1), padding="same", padding_mode="reflect",
+                 kernel_parametrization="non_neg")(inputs[1])
+    c = L.ConvND(3, 3, rank=5, padding="same", padding_mode="circular", kernel_parametrization="symmetric")(
+        inputs[2])
+    pooled = [L.GlobalAveragePooling1D()(a), L.GlobalMaxPooling3D()(b), L.GlobalAveragePoolingND(rank=5)(c)]
+    return keras.Model(inputs, keras.layers.Add()(pooled))
+
+
 def network4d():
     """The rest of a 4-D network (issue 15): pooling, upsampling, padding, cropping, depthwise, separable."""
     inputs = keras.Input((4, 4, 4, 4, 2))
@@ -98,7 +110,7 @@ def complex_network():
 
 
 MODELS = {"parametrized": parametrized, "rank4": rank4, "complex_pair": complex_pair, "fft": fft,
-          "network4d": network4d, "optics": optics, "complex_network": complex_network}
+          "ranks": ranks, "network4d": network4d, "optics": optics, "complex_network": complex_network}
 
 
 def _inputs(model, batch):
