@@ -20,6 +20,9 @@ DECOMPOSE_TO_RANK = 2
 DYNAMIC_SAME_PADDING = False
 # Whether a channels_first input pools its leading spatial axes first (see the PyTorch module).
 POOL_MAX_OVER_LEADING_AXES = False
+# jax2onnx converts only convolutions of rank <= 2 in JAX's layouts (Keras's own Conv3D fails with
+# "Unsupported conv layouts"): an exported graph decomposes rank 3 onto rank 2.
+EXPORT_NATIVE_MAX_RANK = 2
 
 
 def is_differentiating(*tensors):

@@ -29,6 +29,8 @@ DECOMPOSE_TO_RANK = 3
 DYNAMIC_SAME_PADDING = True
 # Whether a channels_first input pools its leading spatial axes first (see the PyTorch module).
 POOL_MAX_OVER_LEADING_AXES = False
+# The highest rank an exported graph may hold as one convolution (None: no limit; see the JAX module).
+EXPORT_NATIVE_MAX_RANK = None
 
 
 def is_differentiating(*tensors):

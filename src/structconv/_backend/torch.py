@@ -16,6 +16,8 @@ DYNAMIC_SAME_PADDING = False
 # Max pooling runs fastest with many channels in channels-last memory (see `pool`): a channels_first
 # input pools its leading spatial axes first, the trailing ones riding along as channels.
 POOL_MAX_OVER_LEADING_AXES = True
+# The highest rank an exported graph may hold as one convolution (None: no limit; see the JAX module).
+EXPORT_NATIVE_MAX_RANK = None
 
 
 def is_differentiating(*tensors):

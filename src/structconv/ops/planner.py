@@ -152,6 +152,9 @@ def candidates(problem, profile=None):
     costs, rank = profile.costs, problem.rank
     if not problem.static:  # sizes unknown when traced: direct, in the preferred way, unpriced
         method = min(_direct_candidates(problem, profile, 1.0), key=lambda pair: pair[1])[0]
+        export_max = get_backend().EXPORT_NATIVE_MAX_RANK
+        if problem.symbolic and export_max is not None and rank > export_max:
+            method = "filters" if problem.transposed else "inputs"  # the decomposition, which exports
         return [Plan("direct", direct=method)]
     base = cost_model.direct_us(costs, problem.planned_batch, problem.outputs, problem.kernel_size,
                                 problem.channels, problem.filters, problem.groups, problem.padded,
