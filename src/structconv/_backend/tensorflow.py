@@ -74,8 +74,20 @@ def compile_for_timing(function, arrays, gradient, device):
             total = tf.reduce_sum(function(*values))
         return [tf.reduce_sum(g) for g in tape.gradient(total, values)]
 
+    concrete = []
+
     def run():
-        tf.nest.map_structure(lambda t: t.numpy(), compiled(*tensors))
+        if not concrete:
+            # Each candidate is a new tf.function traced once: TensorFlow counts these traces together and
+            # warns of "excessive retracing" after a few, inside a user's `fit` too. Trace it silently.
+            logger = tf.get_logger()
+            level = logger.level
+            logger.setLevel("ERROR")
+            try:
+                concrete.append(compiled.get_concrete_function(*tensors))
+            finally:
+                logger.setLevel(level)
+        tf.nest.map_structure(lambda t: t.numpy(), concrete[0](*tensors))
 
     return run
 
