@@ -45,3 +45,14 @@ def grouped_axis_order(rank, size=3):
     (3, 4, 5, 0, 1, 2)
     """
     return tuple(axis for group in trailing_axis_groups(rank, size) for axis in group)
+
+
+def keras_pool(x, window, strides, padding, mode):
+    """Max (`mode` "max") or average ("average") pooling of `x`, `(N, *group, T)`, over its 1-3 `group`
+    axes by Keras's own pooling (channels_last); the `T` axis (the channels and the axes after the group,
+    folded) rides along. `padding` "valid" or "same" (Keras's rule). The `pool` of JAX and TensorFlow, and
+    PyTorch's for "same" padding."""
+    import keras
+
+    native = keras.ops.max_pool if mode == "max" else keras.ops.average_pool
+    return native(x, window, strides, padding, "channels_last")

@@ -4,10 +4,9 @@ import os
 
 import jax
 import jax.numpy as jnp
-import keras
 from jax import lax
 
-from structconv._backend import grouped_axis_order, trailing_axis_groups
+from structconv._backend import grouped_axis_order, keras_pool, trailing_axis_groups
 
 PREFERRED_DATA_FORMAT = "channels_last"
 # lax.conv_general_dilated runs any rank, but above rank 3 XLA's CPU convolution is a slow loop that only
@@ -185,15 +184,20 @@ def constant_like(array, like):
 
 
 def gather(x, indices, axis):
-    """`x` indexed by the constant 1-D integer NumPy array `indices` along `axis`. (the backend tier's
+    """`x` indexed by the constant 1-D integer NumPy array `indices` along `axis` (the backend tier's
     export-safe gather; see the PyTorch module)."""
     return jnp.take(x, indices, axis=axis)
 
 
 def pool(x, window, strides, padding, mode):
-    """Max (`mode` "max") or average ("average") pooling of `x`, `(N, *group, T)`, over its 1-3 `group`
-    axes; the `T` axis (the channels and the axes after the group, folded) rides along. `padding` "valid"
-    or "same" (Keras's rule; average pooling reaches here with "valid" only). Keras's own pooling,
-    channels_last."""
-    native = keras.ops.max_pool if mode == "max" else keras.ops.average_pool
-    return native(x, window, strides, padding, "channels_last")
+    """Keras's pooling (`structconv._backend.keras_pool`), except one axis averaged in whole windows when
+    no gradient is taken: a mean over a reshaped axis. XLA's `reduce_window` took 24 ms where the reshape
+    takes 3 ms for the second pass of a 2 x 32^4 x 16 average pool 2 (AMD EPYC, 1 thread); under a
+    gradient the reshape made XLA's backward of the first pass 2.3-8x slower in benchmarks/pooling.py, so
+    training keeps `reduce_window`."""
+    if (mode == "average" and padding == "valid" and len(window) == 1 and tuple(window) == tuple(strides)
+            and not is_differentiating(x)):
+        n, k = x.shape[1], window[0]
+        whole = x[:, : (n // k) * k].reshape(-1, n // k, k, x.shape[2])
+        return jnp.mean(whole, axis=2)
+    return keras_pool(x, window, strides, padding, mode)

@@ -9,10 +9,9 @@ met the same way: the dilation is written into the kernel (zeros between taps), 
 import functools
 import os
 
-import keras
 import tensorflow as tf
 
-from structconv._backend import grouped_axis_order, trailing_axis_groups
+from structconv._backend import grouped_axis_order, keras_pool, trailing_axis_groups
 from structconv.shapes.arithmetic import resolve_axis_padding
 
 PREFERRED_DATA_FORMAT = "channels_last"
@@ -373,15 +372,12 @@ def constant_like(array, like):
 
 
 def gather(x, indices, axis):
-    """`x` indexed by the constant 1-D integer NumPy array `indices` along `axis`. (the backend tier's
+    """`x` indexed by the constant 1-D integer NumPy array `indices` along `axis` (the backend tier's
     export-safe gather; see the PyTorch module)."""
     return tf.gather(x, indices, axis=axis)
 
 
 def pool(x, window, strides, padding, mode):
-    """Max (`mode` "max") or average ("average") pooling of `x`, `(N, *group, T)`, over its 1-3 `group`
-    axes; the `T` axis (the channels and the axes after the group, folded) rides along. `padding` "valid"
-    or "same" (Keras's rule; average pooling reaches here with "valid" only). Keras's own pooling,
-    channels_last."""
-    native = keras.ops.max_pool if mode == "max" else keras.ops.average_pool
-    return native(x, window, strides, padding, "channels_last")
+    """Keras's pooling, channels_last (`structconv._backend.keras_pool`): the fastest form measured here
+    (benchmarks/pooling.py, TensorFlow 0.18-0.65x a reshape onto `tf.nn.max_pool3d` / `avg_pool3d`)."""
+    return keras_pool(x, window, strides, padding, mode)

@@ -1,8 +1,9 @@
 """PyTorch implementation of the backend tier (see README.md)."""
 
-import keras
 import torch
 import torch.nn.functional as F
+
+from structconv._backend import keras_pool
 
 PREFERRED_DATA_FORMAT = "channels_first"
 # The highest rank of torch's own convolution (conv1d-conv3d); above it structconv.ops.decomposition peels
@@ -194,8 +195,7 @@ def pool(x, window, strides, padding, mode):
     """
     rank = len(window)
     if padding != "valid":  # torch pads symmetrically only: Keras's own rule for "same"
-        native = keras.ops.max_pool if mode == "max" else keras.ops.average_pool
-        return native(x, window, strides, padding, "channels_last")
+        return keras_pool(x, window, strides, padding, mode)
     window, strides = tuple(window), tuple(strides)
     if mode == "max":
         return _channels_last(_MAX_POOL[rank](_channels_first(x), window, strides))
