@@ -54,13 +54,15 @@ def fft():
 
 
 def ranks():
-    """Ranks 1, 3 and 5 with the other parametrizations, padding forms and modes, joined by global pooling
+    """Ranks 1, 3 and 5 with the other parametrizations (fixed taps with zero sum, unit norm, non-negative,
+    symmetric), padding forms and modes, joined by global pooling
     (on JAX an exported rank-3 convolution is decomposed onto rank 2: jax2onnx converts no 3-D one)."""
     inputs = [keras.Input((16, 2)), keras.Input((6, 6, 6, 2)), keras.Input((4, 4, 4, 4, 4, 1))]
-    a = L.Conv1D(3, 5, padding="causal", dilation_rate=2, kernel_parametrization="unit_norm")(inputs[0])
+    bayar = [P.FixedTaps({"center": -1.0}), P.ZeroSum()]  # fixed taps, composed
+    a = L.Conv1D(3, 5, padding="causal", dilation_rate=2, kernel_parametrization=bayar)(inputs[0])
     b = L.Conv3D(3, 3, strides=(1, 2, 1), padding="same", padding_mode="reflect",
                  kernel_parametrization="non_neg")(inputs[1])
-    b = L.Conv3DTranspose(3, 2, strides=(2, 1, 1), padding="same")(b)
+    b = L.Conv3DTranspose(3, 2, strides=(2, 1, 1), padding="same", kernel_parametrization="unit_norm")(b)
     c = L.ConvND(3, 3, rank=5, padding="same", padding_mode="circular", kernel_parametrization="symmetric")(
         inputs[2])
     pooled = [L.GlobalAveragePooling1D()(a), L.GlobalMaxPooling3D()(b), L.GlobalAveragePoolingND(rank=5)(c)]
