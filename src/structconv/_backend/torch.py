@@ -201,14 +201,13 @@ def pool(x, window, strides, padding, mode):
         return _channels_last(_MAX_POOL[rank](_channels_first(x), window, strides))
     if rank == 1 and window == strides:
         # One axis in whole windows: a mean over a reshaped axis (2.6 ms against 23 ms through Keras's
-        # transposes for the second pass of that 4-D pool; on JAX the same reshape made XLA's gradient of
-        # the first pass 2-8x slower, so this stays here).
+        # transposes for the second pass of that 4-D pool; JAX does the same, without a gradient only).
         n, k = x.shape[1], window[0]
         whole = x[:, : (n // k) * k].reshape(x.shape[0], n // k, k, x.shape[2])
         return torch.mean(whole, dim=2)
-    if rank < 3 or x.shape[-1] == 1:
-        if x.shape[-1] == 1:
-            return _channels_last(_AVG_POOL[rank](_channels_first(x), window, strides))
+    if x.shape[-1] == 1:
+        return _channels_last(_AVG_POOL[rank](_channels_first(x), window, strides))
+    if rank < 3:
         return _AVG_POOL[rank + 1](x.unsqueeze(1), (*window, 1), (*strides, 1)).squeeze(1)
     # Three axes and channels: two passes in channels-first memory (125 ms) beat a transposed copy (171 ms).
     n, g1, g2, g3, t = x.shape
