@@ -18,12 +18,11 @@ medians.
 
 import argparse
 import json
-import statistics
 import sys
 import time
 
 import numpy as np
-from environment import machine, rotated, run_worker_process, to_backend, versions  # noqa: E402
+from environment import machine, measure_interleaved, run_worker_process, to_backend, versions  # noqa: E402
 
 from structconv.tuning.threads import limit_threads  # noqa: E402
 
@@ -37,18 +36,6 @@ QUICK_CASES = {
     "2-D 1 x 24^2 x 8, k=11 (--quick)": {"batch": 1, "spatial": (24, 24), "channels": 8, "k": 11},
     "3-D 1 x 12^3 x 4, k=5 (--quick)": {"batch": 1, "spatial": (12, 12, 12), "channels": 4, "k": 5},
 }
-
-
-def measure_interleaved(functions, rounds):
-    for fn in functions.values():
-        fn()
-    times = {name: [] for name in functions}
-    for round_index in range(rounds):
-        for name in rotated(list(functions), round_index):
-            start = time.perf_counter()
-            functions[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def implementations(rank):
@@ -125,7 +112,7 @@ def run_worker(backend, quick, rounds, threads):
         reference = outputs["structconv direct"]
         scale = float(np.max(np.abs(reference)))
         errors = {impl: float(np.max(np.abs(y - reference)) / scale) for impl, y in outputs.items()}
-        times = measure_interleaved(functions, rounds)
+        times = measure_interleaved(functions, rounds, warmups=1)
         print(json.dumps({"backend": backend, "case": name, "rounds": rounds, "times": times,
                           "errors": errors}), flush=True)
 

@@ -7,6 +7,7 @@ Imported by the scripts of this folder (run as `python benchmarks/<name>.py`, so
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -63,6 +64,21 @@ def rotated(names, round_index):
     1.2-1.3x the time of "direct" in every sweep of benchmarks/fft.py)."""
     shift = round_index % len(names) if names else 0
     return names[shift:] + names[:shift]
+
+
+def measure_interleaved(functions, rounds, warmups=2):
+    """Median seconds of each of `functions` (a dict of callables) after `warmups` calls each, over
+    `rounds` interleaved rounds in `rotated` order."""
+    for fn in functions.values():
+        for _ in range(warmups):
+            fn()
+    times = {name: [] for name in functions}
+    for round_index in range(rounds):
+        for name in rotated(list(functions), round_index):
+            start = time.perf_counter()
+            functions[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def run_worker_process(script, name, arguments, timeout, keras_backend=None):

@@ -25,12 +25,11 @@ interleaved rounds (medians; the tables show ratios to the peer and to 3-D pooli
 
 import argparse
 import json
-import statistics
 import sys
 import time
 
 import numpy as np
-from environment import machine, rotated, run_worker_process, to_backend, versions  # noqa: E402
+from environment import machine, measure_interleaved, run_worker_process, to_backend, versions  # noqa: E402
 
 from structconv.tuning.threads import limit_threads  # noqa: E402
 
@@ -39,20 +38,6 @@ BACKENDS = ("torch", "jax", "tensorflow")
 POOLS = (2, 3)
 MODES = ("max", "average")
 CHANNELS, BATCH = 16, 2
-
-
-def measure_interleaved(functions, rounds):
-    """Median seconds of each function after two warm-up calls, over `rounds` interleaved rounds."""
-    for fn in functions.values():
-        fn()
-        fn()
-    times = {name: [] for name in functions}
-    for round_index in range(rounds):
-        for name in rotated(list(functions), round_index):
-            start = time.perf_counter()
-            functions[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def peer(backend, mode, k):
