@@ -2,14 +2,12 @@
 
 import keras
 
-from structconv.layers.complex_forms import same_form_spec
+from structconv.layers.field_plane import FieldPlaneLayer
 from structconv.ops.optical_elements import aperture, aperture_transmission
-from structconv.ops.propagation import field_plane_shape
-from structconv.shapes.arithmetic import normalize_data_format
 
 
 @keras.saving.register_keras_serializable(package="structconv")
-class Aperture(keras.layers.Layer):
+class Aperture(FieldPlaneLayer):
     """Zeroes a complex field outside a centred disc of `radius` (or a square of half-width `radius`).
 
     Args:
@@ -34,25 +32,16 @@ class Aperture(keras.layers.Layer):
     """
 
     def __init__(self, radius, pixel_pitch, *, shape="circle", data_format=None, **kwargs):
-        super().__init__(**kwargs)
         aperture_transmission((2, 2), radius, pixel_pitch, shape)  # validates the arguments
+        super().__init__(pixel_pitch, data_format=data_format, **kwargs)
         self.radius = float(radius)
-        self.pixel_pitch = tuple(pixel_pitch) if isinstance(pixel_pitch, (tuple, list)) else pixel_pitch
         self.aperture_shape = shape
-        self.data_format = normalize_data_format(data_format, default=keras.config.image_data_format())
 
     def call(self, inputs):
         return aperture(inputs, self.radius, self.pixel_pitch, shape=self.aperture_shape,
                         data_format=self.data_format)
 
-    def compute_output_spec(self, inputs):
-        # the op's shape checks, for symbolic inputs too (Keras does not run `call` on them)
-        field_plane_shape((inputs[0] if isinstance(inputs, (tuple, list)) else inputs).shape,
-                          self.data_format)
-        return same_form_spec(inputs)
-
     def get_config(self):
         config = super().get_config()
-        config.update({"radius": self.radius, "pixel_pitch": self.pixel_pitch, "shape": self.aperture_shape,
-                       "data_format": self.data_format})
+        config.update({"radius": self.radius, "shape": self.aperture_shape})
         return config

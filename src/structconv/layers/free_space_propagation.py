@@ -5,17 +5,12 @@ from numbers import Real
 import keras
 
 from structconv.errors import invalid_argument
-from structconv.layers.complex_forms import same_form_spec
-from structconv.ops.propagation import (
-    check_propagation_arguments,
-    field_plane_shape,
-    free_space_propagation,
-)
-from structconv.shapes.arithmetic import normalize_data_format
+from structconv.layers.field_plane import FieldPlaneLayer
+from structconv.ops.propagation import check_propagation_arguments, free_space_propagation
 
 
 @keras.saving.register_keras_serializable(package="structconv")
-class FreeSpacePropagation(keras.layers.Layer):
+class FreeSpacePropagation(FieldPlaneLayer):
     """Propagates a complex field over `distance` (angular spectrum method or Fresnel), by FFT.
 
     See `structconv.ops.free_space_propagation` for the physics, the band limit and the padding. Each channel
@@ -51,18 +46,16 @@ class FreeSpacePropagation(keras.layers.Layer):
 
     def __init__(self, distance, wavelength, pixel_pitch, *, approximation="angular_spectrum",
                  band_limit=False, padding=0, trainable_distance=False, data_format=None, **kwargs):
-        super().__init__(**kwargs)
         if not isinstance(distance, Real) or isinstance(distance, bool):
             raise invalid_argument("distance", distance, "a number (negative to propagate backwards)")
         check_propagation_arguments(wavelength, pixel_pitch, approximation, padding)
+        super().__init__(pixel_pitch, data_format=data_format, **kwargs)
         self.distance = float(distance)
         self.wavelength = float(wavelength)
-        self.pixel_pitch = tuple(pixel_pitch) if isinstance(pixel_pitch, (tuple, list)) else pixel_pitch
         self.approximation = approximation.lower()
         self.band_limit = bool(band_limit)
         self.padding = tuple(padding) if isinstance(padding, (tuple, list)) else padding
         self.trainable_distance = bool(trainable_distance)
-        self.data_format = normalize_data_format(data_format, default=keras.config.image_data_format())
         self.distance_variable = None
 
     def build(self, input_shape):
@@ -79,17 +72,11 @@ class FreeSpacePropagation(keras.layers.Layer):
             band_limit=self.band_limit, padding=self.padding, data_format=self.data_format,
         )
 
-    def compute_output_spec(self, inputs):
-        # the op's shape checks, for symbolic inputs too (Keras does not run `call` on them)
-        field_plane_shape((inputs[0] if isinstance(inputs, (tuple, list)) else inputs).shape,
-                          self.data_format)
-        return same_form_spec(inputs)
-
     def get_config(self):
         config = super().get_config()
         config.update({
-            "distance": self.distance, "wavelength": self.wavelength, "pixel_pitch": self.pixel_pitch,
-            "approximation": self.approximation, "band_limit": self.band_limit, "padding": self.padding,
-            "trainable_distance": self.trainable_distance, "data_format": self.data_format,
+            "distance": self.distance, "wavelength": self.wavelength, "approximation": self.approximation,
+            "band_limit": self.band_limit, "padding": self.padding,
+            "trainable_distance": self.trainable_distance,
         })
         return config

@@ -2,14 +2,12 @@
 
 import keras
 
-from structconv.layers.complex_forms import same_form_spec
+from structconv.layers.field_plane import FieldPlaneLayer
 from structconv.ops.optical_elements import thin_lens, thin_lens_transmission
-from structconv.ops.propagation import field_plane_shape
-from structconv.shapes.arithmetic import normalize_data_format
 
 
 @keras.saving.register_keras_serializable(package="structconv")
-class ThinLens(keras.layers.Layer):
+class ThinLens(FieldPlaneLayer):
     """Multiplies a complex field by a thin lens's phase, centred on the field (no variables).
 
     Args:
@@ -35,24 +33,15 @@ class ThinLens(keras.layers.Layer):
     """
 
     def __init__(self, focal_length, wavelength, pixel_pitch, *, data_format=None, **kwargs):
-        super().__init__(**kwargs)
         thin_lens_transmission((2, 2), focal_length, wavelength, pixel_pitch)  # validates the arguments
+        super().__init__(pixel_pitch, data_format=data_format, **kwargs)
         self.focal_length = float(focal_length)
         self.wavelength = float(wavelength)
-        self.pixel_pitch = tuple(pixel_pitch) if isinstance(pixel_pitch, (tuple, list)) else pixel_pitch
-        self.data_format = normalize_data_format(data_format, default=keras.config.image_data_format())
 
     def call(self, inputs):
         return thin_lens(inputs, self.focal_length, self.wavelength, self.pixel_pitch, self.data_format)
 
-    def compute_output_spec(self, inputs):
-        # the op's shape checks, for symbolic inputs too (Keras does not run `call` on them)
-        field_plane_shape((inputs[0] if isinstance(inputs, (tuple, list)) else inputs).shape,
-                          self.data_format)
-        return same_form_spec(inputs)
-
     def get_config(self):
         config = super().get_config()
-        config.update({"focal_length": self.focal_length, "wavelength": self.wavelength,
-                       "pixel_pitch": self.pixel_pitch, "data_format": self.data_format})
+        config.update({"focal_length": self.focal_length, "wavelength": self.wavelength})
         return config
