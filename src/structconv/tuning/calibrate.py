@@ -2,11 +2,14 @@
 
 Times a grid of convolutions (ranks 1-4, batch 1-8, 1-32 channels, kernels from 3 to 257 taps per axis,
 "same" and "valid", strides 1 and 2) by every candidate plan of the planner, in the form they run
-(`tuning.autotune`), within a time budget (about 3 minutes on 2 cores). Then fits the model's rates by
-bounded least squares on relative error (every point weighs the same whatever its size; the bounds keep
-the constants physical: rates below the threads' peak, overheads at least those of the tiniest calls)
-and, per rank, the margin by which FFT must be modelled cheaper (fitted to the decisions: which
-candidate was fastest). The profile is stored in the cache directory under the machine's fingerprint,
+(`tuning.autotune`), within a time budget (about 3 minutes on 2 cores), and a few of them also with
+gradients. Then fits the model's rates by bounded least squares on relative error (every point weighs the
+same whatever its size; the bounds keep the constants physical: rates below the threads' peak, overheads
+at least those of the tiniest calls), the channel count under which the direct algorithm gets no faster
+(`direct_min_channels`: frameworks' convolutions of 1-4 channels run far below their rate, 15 ms instead
+of 1 ms for a one-channel 1-D signal on TensorFlow), per rank the factor a gradient adds to each
+algorithm (`direct_training`, `fft_training`), and per rank the margin by which FFT must be modelled
+cheaper (fitted to the decisions: which candidate was fastest, forward and with gradients). The profile is stored in the cache directory under the machine's fingerprint,
 with its provenance, and takes precedence over the shipped one from then on.
 """
 
@@ -46,6 +49,21 @@ GRID = [
     (2, 64, (13,), 8, 32, 32, "same", 1),
 ]
 QUICK_GRID = GRID[:7]
+# (rank, size, kernel size, batch, channels, filters), padding "same": timed forward and with gradients.
+TRAINING_GRID = [
+    (2, 96, 11, 2, 8, 8),
+    (1, 8192, 65, 2, 4, 4),
+    (3, 24, 7, 1, 4, 4),
+    (4, 12, 4, 1, 2, 2),
+    (2, 64, 5, 4, 16, 16),
+    (1, 16384, 15, 1, 1, 1),
+    (3, 16, 3, 2, 8, 8),
+]
+QUICK_TRAINING_GRID = TRAINING_GRID[:2]
+# The forward grid gets this share of the time budget, the training grid the rest.
+FORWARD_SHARE = 0.7
+MIN_CHANNELS = (1, 2, 4, 8, 16)
+TRAINING_BOUNDS = (1.0, 12.0)
 TARGET = 1.15
 # Bounds that keep the fitted constants physical: a core doing two 16-wide float32 FMAs per cycle at 2.6 GHz
 # peaks at 166 Gflop/s; FFTs and spectral products stream complex data with shuffles: a quarter of that.
@@ -59,15 +77,27 @@ FFT_TERMS = ("fft", "dft", "product", "memory")
 MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
 
 
+def _problem(backend_name, device, rank, size, k, batch, channels, filters, padding, stride, training):
+    pads = tuple(arithmetic.resolve_axis_padding(padding, size, k, stride, 1) for _ in range(rank))
+    return ConvProblem(backend=backend_name, device=device, rank=rank, batch=batch, spatial=(size,) * rank,
+                       channels=channels, filters=filters, kernel_size=(k,) * rank, groups=1,
+                       strides=(stride,) * rank, dilation_rate=(1,) * rank, padding=pads,
+                       padding_mode="zeros", dtype="float32", data_format="channels_last",
+                       training=training)
+
+
 def grid_problems(backend_name, device, grid=GRID):
     for rank, size, kernels, batch, channels, filters, padding, stride in grid:
         for k in kernels:
-            pads = tuple(arithmetic.resolve_axis_padding(padding, size, k, stride, 1) for _ in range(rank))
-            yield ConvProblem(backend=backend_name, device=device, rank=rank, batch=batch,
-                              spatial=(size,) * rank, channels=channels, filters=filters,
-                              kernel_size=(k,) * rank, groups=1,
-                              strides=(stride,) * rank, dilation_rate=(1,) * rank, padding=pads,
-                              padding_mode="zeros", dtype="float32", data_format="channels_last")
+            yield _problem(backend_name, device, rank, size, k, batch, channels, filters, padding, stride,
+                           False)
+
+
+def training_problems(backend_name, device, grid=TRAINING_GRID):
+    """Pairs of the same problem forward and with gradients."""
+    for rank, size, k, batch, channels, filters in grid:
+        yield tuple(_problem(backend_name, device, rank, size, k, batch, channels, filters, "same", 1, training)
+                    for training in (False, True))
 
 
 def timed_plans(problem, profile):
@@ -100,25 +130,36 @@ def terms(problem, plan):
                                 f.product == "packed", problem.backend)
 
 
-def measure_grid(backend_name, device, seconds, grid, progress=True):
-    """Records `{"problem", "rank", "tiny", "times": {label: us}, "terms": {label: terms}}` of the grid,
-    within about `seconds`."""
+def _record(problem, profile):
+    plans = timed_plans(problem, profile)
+    times = autotune.measure(problem, plans)
+    return {
+        "rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
+        "training": problem.training, "problem": problem,
+        "times": {label: t for label, t in times.items() if t},
+        "terms": {p.label: terms(problem, p) for p in plans},
+    }
+
+
+def measure_grid(backend_name, device, seconds, grid, progress=True, training_grid=()):
+    """Records `{"problem", "rank", "tiny", "training", "times": {label: us}, "terms": {label: terms}}` of
+    the grid (forward), then of `training_grid` (each problem forward and with gradients), within about
+    `seconds` (`FORWARD_SHARE` of them for the forward grid, unless it ends sooner)."""
     profile = profiles.shipped(backend_name, device)
-    problems = list(grid_problems(backend_name, device, grid))
+    problems = [(problem,) for problem in grid_problems(backend_name, device, grid)]
+    pairs = list(training_problems(backend_name, device, training_grid))
     records, started = [], time.perf_counter()
-    for i, problem in enumerate(problems):
-        if time.perf_counter() - started > seconds and len(records) >= 4:
+    total = len(problems) + len(pairs)
+    for i, group in enumerate(problems + pairs):
+        elapsed = time.perf_counter() - started
+        if i < len(problems) and elapsed > FORWARD_SHARE * seconds and len(records) >= 4:
+            continue
+        if i >= len(problems) and elapsed > seconds:
             break
-        plans = timed_plans(problem, profile)
-        times = autotune.measure(problem, plans)
-        records.append({
-            "rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
-            "problem": problem, "times": {label: t for label, t in times.items() if t},
-            "terms": {p.label: terms(problem, p) for p in plans},
-        })
+        records.extend(_record(problem, profile) for problem in group)
         if progress:
-            done = int(30 * (i + 1) / len(problems))
-            print(f"\r  [{'#' * done}{'.' * (30 - done)}] {i + 1}/{len(problems)} shapes, "
+            done = int(30 * (i + 1) / total)
+            print(f"\r  [{'#' * done}{'.' * (30 - done)}] {i + 1}/{total} shapes, "
                   f"{time.perf_counter() - started:.0f} s", end="", file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr)
@@ -133,34 +174,59 @@ def _fit_relative(columns, micros, lower, upper):
     return solution.x, a @ solution.x / t - 1, solution.active_mask
 
 
+def _direct_work(record, label, min_channels):
+    """The direct terms of a record's plan with the flops of at least `min_channels` channels (ranks 1-3,
+    as `cost_model.direct_us` prices them)."""
+    if min_channels == 1 or record["rank"] > 3:
+        return record["terms"][label]
+    p = record["problem"]
+    return cost_model.direct_terms(p.planned_batch, p.outputs, p.kernel_size, p.channels, p.filters,
+                                   p.groups, p.padded, p.itemsize, min_channels)
+
+
+def _mean_log_error(errors):
+    return float(np.mean(np.abs(np.log1p(np.maximum(errors, -0.99)))))
+
+
 def fit_costs(records, shipped, threads):
-    """Fitted `Costs` (rates of ranks 1-4, overheads, bandwidths), the fit's errors and the constants
-    that ended on a bound."""
+    """Fitted `Costs` (rates of ranks 1-4, overheads, bandwidths, the direct algorithm's channel floor),
+    the fit's errors and the constants that ended on a bound. Only forward records are fitted."""
     peak = PEAK_GFLOPS_PER_THREAD * threads
-    tiny = [r for r in records if r["tiny"]] or records
+    forward = [r for r in records if not r.get("training")]
+    tiny = [r for r in forward if r["tiny"]] or forward
     direct_floor = OVERHEAD_FLOOR * min(t for r in tiny for k, t in r["times"].items() if k.startswith("d"))
     fft_floor = OVERHEAD_FLOOR * min(t for r in tiny for k, t in r["times"].items() if k.startswith("f"))
-    rows_d, times_d, rows_f, times_f = [], [], [], []
-    for r in records:
-        rank = min(r["rank"], 4)
-        for label, micros in r["times"].items():
-            work = r["terms"][label]
-            if label.startswith("direct"):
-                if label != "direct:native" and any(k == "direct:native" for k in r["times"]):
-                    continue
-                rows_d.append([1.0, *[work["flops"] if rank == q else 0.0 for q in RANKS], work["memory"]])
-                times_d.append(micros)
-            else:
-                rows_f.append([1.0, *[work["fft"] if rank == q else 0.0 for q in RANKS],
-                               *[work[name] for name in FFT_TERMS[1:]]])
-                times_f.append(micros)
 
     def unit(rate):
         return 1.0 / (rate * 1e3)
 
-    p_d, err_d, active_d = _fit_relative(rows_d, times_d,
-                                         [direct_floor] + [unit(peak)] * 4 + [unit(PEAK_GBPS)],
-                                         [np.inf] + [unit(SLOWEST)] * 5)
+    def fit_direct(min_channels):
+        rows, times = [], []
+        for r in forward:
+            rank = min(r["rank"], 4)
+            for label, micros in r["times"].items():
+                if not label.startswith("direct") or (
+                        label != "direct:native" and "direct:native" in r["times"]):
+                    continue
+                work = _direct_work(r, label, min_channels)
+                rows.append([1.0, *[work["flops"] if rank == q else 0.0 for q in RANKS], work["memory"]])
+                times.append(micros)
+        return _fit_relative(rows, times, [direct_floor] + [unit(peak)] * 4 + [unit(PEAK_GBPS)],
+                             [np.inf] + [unit(SLOWEST)] * 5)
+
+    # The channel floor with the smallest mean log error (ties: the smallest floor).
+    fits = {c: fit_direct(c) for c in MIN_CHANNELS}
+    min_channels = min(MIN_CHANNELS, key=lambda c: (round(_mean_log_error(fits[c][1]), 3), c))
+    p_d, err_d, active_d = fits[min_channels]
+    rows_f, times_f = [], []
+    for r in forward:
+        rank = min(r["rank"], 4)
+        for label, micros in r["times"].items():
+            if label.startswith("fft"):
+                work = r["terms"][label]
+                rows_f.append([1.0, *[work["fft"] if rank == q else 0.0 for q in RANKS],
+                               *[work[name] for name in FFT_TERMS[1:]]])
+                times_f.append(micros)
     p_f, err_f, active_f = _fit_relative(
         rows_f, times_f,
         [max(fft_floor, p_d[0])] + [unit(FFT_PEAK_FRACTION * peak)] * 4 + [unit(peak)]
@@ -178,7 +244,8 @@ def fit_costs(records, shipped, threads):
         shipped, direct_overhead_us=round(float(p_d[0]), 2), direct_gflops=tuple(direct_rates + higher),
         direct_gbps=rate(p_d[5]), fft_overhead_us=round(float(p_f[0]), 2),
         fft_gflops=tuple(rate(p) for p in p_f[1:5]), dft_gflops=rate(p_f[5]), product_gflops=rate(p_f[6]),
-        fft_gbps=rate(p_f[7]))
+        fft_gbps=rate(p_f[7]), direct_min_channels=min_channels)
+    fitted = dataclasses.replace(fitted, **fit_training(records, fitted))
     names_d = ["direct_overhead_us", *[f"direct_gflops[{q}]" for q in RANKS], "direct_gbps"]
     names_f = ["fft_overhead_us", *[f"fft_gflops[{q}]" for q in RANKS], "dft_gflops", "product_gflops",
                "fft_gbps"]
@@ -186,6 +253,32 @@ def fit_costs(records, shipped, threads):
     errors = {"direct_median": float(np.median(np.abs(err_d))), "direct_max": float(np.max(np.abs(err_d))),
               "fft_median": float(np.median(np.abs(err_f))), "fft_max": float(np.max(np.abs(err_f)))}
     return fitted, errors, at_bound
+
+
+def fit_training(records, costs):
+    """Per rank, forward + backward time over forward time of the fastest direct and of the fastest FFT
+    plan of each problem timed both ways (the median over the rank's problems; ranks without one keep
+    `costs`' factors; the last entry holds for higher ranks)."""
+    forward = {r["problem"].key(): r for r in records if not r.get("training")}
+    ratios = {"direct": {}, "fft": {}}
+    for r in records:
+        if not r.get("training"):
+            continue
+        base = forward.get(dataclasses.replace(r["problem"], training=False).key())
+        if base is None:
+            continue
+        for algorithm in ratios:
+            trained = [t for label, t in r["times"].items() if label.startswith(algorithm)]
+            plain = [t for label, t in base["times"].items() if label.startswith(algorithm)]
+            if trained and plain:
+                ratios[algorithm].setdefault(min(r["rank"], 4), []).append(min(trained) / min(plain))
+    fitted = {}
+    for algorithm, field in (("direct", "direct_training"), ("fft", "fft_training")):
+        old = getattr(costs, field)
+        fitted[field] = tuple(
+            round(float(np.clip(np.median(ratios[algorithm][q]), *TRAINING_BOUNDS)), 3)
+            if q in ratios[algorithm] else cost_model.per_rank(old, q) for q in RANKS)
+    return fitted
 
 
 def model_pick(record, profile):
@@ -222,16 +315,22 @@ def fit_margins(records, profile):
     return tuple(margins)
 
 
-def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu"):
+def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu", grid=None,
+              training_grid=None):
     """Fits and (with `store`) saves a profile for this machine and the active Keras backend; returns a
-    dict with the profile, its path, the fit's errors and how many grid decisions the model gets right."""
+    dict with the profile, its path, the fit's errors and how many grid decisions the model gets right.
+    `grid` and `training_grid` replace the built-in shapes (`GRID`, `TRAINING_GRID`)."""
     import keras
 
     backend_name = keras.backend.backend()
     started = time.perf_counter()
     print_ = fingerprint.fingerprint(backend_name, device)
     shipped = profiles.shipped(backend_name, device)
-    records = measure_grid(backend_name, device, seconds, QUICK_GRID if quick else GRID, progress)
+    if grid is None:
+        grid = QUICK_GRID if quick else GRID
+    if training_grid is None:
+        training_grid = QUICK_TRAINING_GRID if quick else TRAINING_GRID
+    records = measure_grid(backend_name, device, seconds, grid, progress, training_grid)
     costs, errors, at_bound = fit_costs(records, shipped.costs, print_["threads"])
     fitted = dataclasses.replace(shipped, costs=costs, source="calibrated")
     margins = fit_margins(records, fitted)
@@ -246,7 +345,8 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
         "accelerator": print_["accelerator"], "backend_version": print_["backend_version"],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": "structconv calibrate" + (" --quick" if quick else ""),
-        "points": len(records), "fit_error": {k: round(v, 3) for k, v in errors.items()},
+        "points": len(records), "training_points": sum(bool(r["training"]) for r in records),
+        "fit_error": {k: round(v, 3) for k, v in errors.items()},
         "at_bound": at_bound, "grid_decisions_within_1.15": f"{right}/{len(records)}",
         "shipped_grid_decisions_within_1.15": f"{shipped_right}/{len(records)}",
         "seconds": round(time.perf_counter() - started, 1),

@@ -45,6 +45,11 @@ def run(args):
           f"{errors['direct_max']:.0%}, FFT {errors['fft_median']:.0%} / {errors['fft_max']:.0%}.")
     print(f"The model alone picks a plan within 1.15x of the fastest at {p['grid_decisions_within_1.15']} "
           f"shapes (the shipped profile: {p['shipped_grid_decisions_within_1.15']}).")
+    costs = result["profile"].costs
+    print(f"Direct convolution priced at >= {costs.direct_min_channels} channels per group; a gradient "
+          f"multiplies direct by {', '.join(f'{f:g}' for f in costs.direct_training)} and FFT by "
+          f"{', '.join(f'{f:g}' for f in costs.fft_training)} (ranks 1-4; {p['training_points']} shapes "
+          "timed with gradients).")
     if p["at_bound"]:
         print("Constants on a bound of the fit: " + ", ".join(p["at_bound"]) + ".")
     print(f"'auto' now measures the plans this model cannot tell apart within "
