@@ -18,42 +18,46 @@ TRUTH = profile.Costs(
     direct_overhead_us=40.0, direct_gflops=(30.0, 60.0, 45.0, 20.0, 10.0, 5.0), direct_gbps=8.0,
     fft_overhead_us=120.0, fft_gflops=(20.0, 15.0, 10.0, 6.0), dft_gflops=40.0, product_gflops=12.0,
     fft_gbps=6.0, direct_training=(2.5, 3.0, 2.0, 4.0), fft_training=(2.0, 2.2, 1.8, 3.0),
-    direct_min_channels=4)
+    direct_min_channels=4, fft_cache_bytes=2**20)
 
 
-def _synthetic_record(problem, shipped):
-    """A record as `calibrate.measure_grid` makes it, its times those the model gives with `TRUTH`."""
-    truth = dataclasses.replace(shipped, costs=TRUTH)
+def _synthetic_record(problem, shipped, truth):
+    """A record as `calibrate.measure_grid` makes it, its times those the model gives with `truth`."""
+    plans = calibrate.timed_plans(problem, shipped)
     times = {}
-    for plan in calibrate.timed_plans(problem, shipped):
+    for plan in plans:
         if plan.algorithm == "direct":
-            us = cost_model.direct_us(TRUTH, problem.planned_batch, problem.outputs, problem.kernel_size,
+            us = cost_model.direct_us(truth, problem.planned_batch, problem.outputs, problem.kernel_size,
                                       problem.channels, problem.filters, problem.groups, problem.padded,
                                       problem.itemsize)
-            factor = TRUTH.direct_training
+            factor = truth.direct_training
         else:
-            us = cost_model.fft_us(TRUTH, calibrate.terms(problem, plan), problem.rank)
-            factor = TRUTH.fft_training
+            us = cost_model.fft_us(truth, calibrate.terms(problem, plan, truth.fft_cache_bytes), problem.rank)
+            factor = truth.fft_training
         times[plan.label] = us * (cost_model.per_rank(factor, problem.rank) if problem.training else 1.0)
-    assert truth.costs is TRUTH
     return {"rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
             "training": problem.training, "problem": problem, "times": times,
-            "terms": {p.label: calibrate.terms(problem, p) for p in calibrate.timed_plans(problem, shipped)}}
+            "terms": {p.label: calibrate.terms(problem, p) for p in plans},
+            "plans": {p.label: p for p in plans}}
 
 
-def _synthetic_records():
+def _synthetic_records(truth=TRUTH):
     shipped = profile.shipped(BACKEND, "cpu")
     problems = list(calibrate.grid_problems(BACKEND, "cpu"))
     problems += [p for pair in calibrate.training_problems(BACKEND, "cpu") for p in pair]
-    return [_synthetic_record(problem, shipped) for problem in problems], shipped
+    return [_synthetic_record(problem, shipped, truth) for problem in problems], shipped
 
 
-def test_the_fit_recovers_the_constants_that_made_the_times():
-    records, shipped = _synthetic_records()
+@pytest.mark.parametrize("channel_model", [(4, 0.0), (1, 64.0)])
+def test_the_fit_recovers_the_constants_that_made_the_times(channel_model):
+    truth = dataclasses.replace(TRUTH, direct_min_channels=channel_model[0],
+                                direct_channel_half=channel_model[1])
+    records, shipped = _synthetic_records(truth)
     costs, errors, _ = calibrate.fit_costs(records, shipped.costs, threads=2)
-    assert costs.direct_min_channels == TRUTH.direct_min_channels
+    assert (costs.direct_min_channels, costs.direct_channel_half) == channel_model
+    assert costs.fft_cache_bytes == truth.fft_cache_bytes
     assert errors["direct_max"] < 1e-3 and errors["fft_max"] < 1e-3
-    np.testing.assert_allclose(costs.direct_gflops[:4], TRUTH.direct_gflops[:4], rtol=1e-2)
+    np.testing.assert_allclose(costs.direct_gflops[:4], truth.direct_gflops[:4], rtol=1e-2)
     np.testing.assert_allclose(costs.fft_gflops, TRUTH.fft_gflops, rtol=1e-2)
     np.testing.assert_allclose([costs.direct_overhead_us, costs.fft_overhead_us],
                                [TRUTH.direct_overhead_us, TRUTH.fft_overhead_us], rtol=1e-2)
@@ -82,6 +86,7 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     assert command.run(args) == 0
     printed = capsys.readouterr().out
     for expected in ("Fitted on 7 shapes", "Fit error (relative, median / max)", "channels per group",
+                     "leave the cache above", "blocks are priced at",
                      "1 shapes timed with gradients", "Profile: "):
         assert expected in printed, printed
     profile.forget_loaded()
@@ -90,4 +95,6 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     rates = (*fitted.costs.direct_gflops, *fitted.costs.fft_gflops, fitted.costs.dft_gflops)
     assert all(math.isfinite(r) and r > 0 for r in rates)
     assert 2.0 <= fitted.uncertainty <= 10.0
+    assert fitted.costs.block_margin in calibrate.BLOCK_MARGINS
+    assert fitted.costs.fft_cache_bytes in calibrate.CACHE_BYTES
     assert dict(fitted.provenance)["training_points"] == "1"

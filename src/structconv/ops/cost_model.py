@@ -35,21 +35,22 @@ def per_rank(rates, rank):
 
 
 def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-                 min_channels=1):
-    """The direct algorithm's work: flops (at least `min_channels` input and output channels per group)
-    and bytes of its (padded) input and output."""
-    per_group = max(channels // groups, min_channels) * max(filters // groups, min_channels)
+                 min_channels=1, channel_half=0.0):
+    """The direct algorithm's work: flops (at least `min_channels` input and output channels per group,
+    each flop counted `1 + channel_half / pairs` times for `pairs` channel pairs per group) and bytes of its
+    (padded) input and output."""
+    per_group = max(channels // groups, min_channels) * max(filters // groups, min_channels) + channel_half
     return {
         "flops": 2.0 * batch * math.prod(outputs) * math.prod(kernel_size) * per_group * groups,
         "memory": itemsize * batch * (channels * math.prod(padded_sizes) + filters * math.prod(outputs)),
     }
 
 
-def fft_flops(lengths, itemsize=4):
+def fft_flops(lengths, itemsize=4, cache_bytes=FFT_CACHE_BYTES):
     """Flops of one real FFT of `lengths`, `2.5 * N * log2(N)`, each axis's pass counted
-    `OUT_OF_CACHE_FACTOR` times when its complex data exceeds `FFT_CACHE_BYTES`."""
+    `OUT_OF_CACHE_FACTOR` times when its complex data exceeds `cache_bytes`."""
     points = math.prod(lengths)
-    passes = sum(math.log2(n) * (OUT_OF_CACHE_FACTOR if 2 * itemsize * n > FFT_CACHE_BYTES else 1.0)
+    passes = sum(math.log2(n) * (OUT_OF_CACHE_FACTOR if 2 * itemsize * n > cache_bytes else 1.0)
                  for n in lengths if n > 1)
     return 2.5 * points * max(passes, 1.0)
 
@@ -65,7 +66,7 @@ def fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed
 
 
 def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, kernel_by_dft, framed_axes=0,
-              packed=False, backend_name="torch"):
+              packed=False, backend_name="torch", cache_bytes=FFT_CACHE_BYTES):
     """The FFT algorithm's work per term: flops of the FFTs, of the kernel's DFT, of the product, and bytes
     of memory traffic. `batch` counts overlap-save blocks; `framed_axes` axes are cut into blocks."""
     points, half = math.prod(lengths), spectrum_size(lengths)
@@ -75,7 +76,7 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
     copies_in, copies_out = FRAME_COPIES.get(backend_name, FRAME_COPIES["torch"])
     framing = itemsize * batch * (copies_in * channels + copies_out * filters) * points * framed_axes
     return {
-        "fft": transforms * fft_flops(lengths, itemsize),
+        "fft": transforms * fft_flops(lengths, itemsize, cache_bytes),
         "dft": 8.0 * pairs * dft_multiply_adds(kernel_size, lengths, not packed) if kernel_by_dft else 0.0,
         "product": 8.0 * batch * pairs * half,
         "memory": (fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed)
@@ -86,9 +87,9 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
 def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):
     """Modelled time of the direct algorithm (forward)."""
     rank = len(outputs)
-    min_channels = costs.direct_min_channels if rank <= 3 else 1
+    min_channels, half = (costs.direct_min_channels, costs.direct_channel_half) if rank <= 3 else (1, 0.0)
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-                         min_channels)
+                         min_channels, half)
     return (costs.direct_overhead_us + terms["flops"] / (per_rank(costs.direct_gflops, rank) * 1e3)
             + terms["memory"] / (costs.direct_gbps * 1e3))
 
@@ -97,7 +98,8 @@ def kernel_by_dft(costs, kernel_size, lengths, itemsize=4):
     """True when the kernel's spectrum is modelled cheaper by DFT matrices than by FFT (per channel pair:
     one FFT and the zero-padded copy it transforms, against the DFT's multiply-adds)."""
     points = math.prod(lengths)
-    fft = (fft_flops(lengths, itemsize) / (per_rank(costs.fft_gflops, len(lengths)) * 1e3)
+    rate = per_rank(costs.fft_gflops, len(lengths))
+    fft = (fft_flops(lengths, itemsize, costs.fft_cache_bytes) / (rate * 1e3)
            + itemsize * points / (costs.fft_gbps * 1e3))
     dft = 8.0 * dft_multiply_adds(kernel_size, lengths) / (costs.dft_gflops * 1e3)
     return dft < fft

@@ -14,7 +14,7 @@ the gradient will be taken. Then, by `structconv.config.autotune()`:
 
 Rules that hold in every mode: kernels of fewer than `fft_min_taps` taps never run by FFT under "auto",
 FFT never exceeds the memory budget, sizes unknown when traced run direct, and an overlap-save plan must be
-modelled `BLOCK_MARGIN` times cheaper than the whole transform. A graph being exported
+modelled `block_margin` (a profile constant) times cheaper than the whole transform. A graph being exported
 (`ConvProblem.symbolic`: torch.export, jax2tf, ONNX) runs direct even under algorithm="fft": the same
 convolution, in the one form every exporter and runtime can express (ONNX has no real FFT that onnxruntime
 runs, and no complex tensors).
@@ -33,9 +33,6 @@ from structconv.tuning import fingerprint as fingerprints
 from structconv.tuning import plan_file
 from structconv.tuning import profile as profiles
 
-# An overlap-save plan is modelled at this factor of its cost: whole power-of-two transforms are faster per
-# flop than the mixed-radix blocks the model was fitted on.
-BLOCK_MARGIN = 1.1
 # Problems whose direct time is modelled below this many FFT overheads never run by FFT.
 TINY_OVERHEADS = 2.0
 # Stackings the profile does not prefer, and XLA's own N-D convolution above rank 3, have no rate of their
@@ -132,10 +129,10 @@ def _fft_candidates(problem, profile):
         packed = product == "packed"
         terms = cost_model.fft_terms(blocks, problem.channels, problem.filters, problem.groups, lengths,
                                      problem.kernel_size, itemsize, by_dft, sum(c > 1 for c in counts),
-                                     packed, problem.backend)
+                                     packed, problem.backend, costs.fft_cache_bytes)
         modelled = cost_model.fft_us(costs, terms, problem.rank)
         if geometry != "whole":
-            modelled *= BLOCK_MARGIN
+            modelled *= costs.block_margin
         memory = cost_model.fft_memory_bytes(blocks, problem.channels, problem.filters, problem.groups,
                                              lengths, itemsize, packed)
         fft = FftPlan(geometry=geometry, lengths=tuple(lengths), steps=tuple(steps), counts=tuple(counts),

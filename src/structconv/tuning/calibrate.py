@@ -5,12 +5,15 @@ Times a grid of convolutions (ranks 1-4, batch 1-8, 1-32 channels, kernels from 
 (`tuning.autotune`), within a time budget (about 3 minutes on 2 cores), and a few of them also with
 gradients. Then fits the model's rates by bounded least squares on relative error (every point weighs the
 same whatever its size; the bounds keep the constants physical: rates below the threads' peak, overheads
-at least those of the tiniest calls), the channel count under which the direct algorithm gets no faster
-(`direct_min_channels`: frameworks' convolutions of 1-4 channels run far below their rate, 15 ms instead
-of 1 ms for a one-channel 1-D signal on TensorFlow), per rank the factor a gradient adds to each
-algorithm (`direct_training`, `fft_training`), and per rank the margin by which FFT must be modelled
-cheaper (fitted to the decisions: which candidate was fastest, forward and with gradients). The profile is stored in the cache directory under the machine's fingerprint,
-with its provenance, and takes precedence over the shipped one from then on.
+at least those of the tiniest calls), how the direct algorithm's rate falls with few channels (a floor,
+`direct_min_channels`, and a half-rate point, `direct_channel_half`, each chosen from a few values by the
+smallest mean log error: frameworks' convolutions of few channels run far below their rate, 15 ms instead
+of 1 ms for a one-channel 1-D signal on TensorFlow, 21 Gflop/s for torch's 8-channel 1-D convolution
+where 32 channels run several times faster), per rank the factor a gradient adds to each algorithm
+(`direct_training`, `fft_training`), and per rank the margin by which FFT must be modelled cheaper (fitted
+to the decisions: which candidate was fastest, forward and with gradients). The profile is stored in the
+cache directory under the machine's fingerprint, with its provenance, and takes precedence over the
+shipped one from then on.
 """
 
 import dataclasses
@@ -47,6 +50,8 @@ GRID = [
     (1, 8192, (65,), 2, 4, 4, "same", 2),
     (4, 16, (3,), 2, 2, 2, "valid", 1),
     (2, 64, (13,), 8, 32, 32, "same", 1),
+    # A long signal: its whole FFT's passes leave a core's cache (1 MiB), its overlap-save blocks' do not.
+    (1, 131072, (129, 1025), 1, 1, 1, "same", 1),
 ]
 QUICK_GRID = GRID[:7]
 # (rank, size, kernel size, batch, channels, filters), padding "same": timed forward and with gradients.
@@ -63,6 +68,9 @@ QUICK_TRAINING_GRID = TRAINING_GRID[:2]
 # The forward grid gets this share of the time budget, the training grid the rest.
 FORWARD_SHARE = 0.7
 MIN_CHANNELS = (1, 2, 4, 8, 16)
+CHANNEL_HALVES = (0.0, 4.0, 16.0, 64.0, 256.0)
+CACHE_BYTES = tuple(2**n for n in range(18, 24))  # 256 KiB .. 8 MiB
+BLOCK_MARGINS = (0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 TRAINING_BOUNDS = (1.0, 12.0)
 TARGET = 1.15
 # Bounds that keep the fitted constants physical: a core doing two 16-wide float32 FMAs per cycle at 2.6 GHz
@@ -96,8 +104,8 @@ def grid_problems(backend_name, device, grid=GRID):
 def training_problems(backend_name, device, grid=TRAINING_GRID):
     """Pairs of the same problem forward and with gradients."""
     for rank, size, k, batch, channels, filters in grid:
-        yield tuple(_problem(backend_name, device, rank, size, k, batch, channels, filters, "same", 1, training)
-                    for training in (False, True))
+        yield tuple(_problem(backend_name, device, rank, size, k, batch, channels, filters, "same", 1,
+                             training) for training in (False, True))
 
 
 def timed_plans(problem, profile):
@@ -116,8 +124,9 @@ def timed_plans(problem, profile):
     return plans + extra
 
 
-def terms(problem, plan):
-    """The model's work terms of `plan` (direct: flops and bytes; FFT: per `FFT_TERMS`)."""
+def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES):
+    """The model's work terms of `plan` (direct: flops and bytes; FFT: per `FFT_TERMS`, an axis's pass out
+    of cache above `cache_bytes`)."""
     if plan.algorithm == "direct":
         return cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
                                        problem.channels, problem.filters, problem.groups, problem.padded,
@@ -127,7 +136,7 @@ def terms(problem, plan):
                                 problem.filters, problem.groups, f.lengths, problem.kernel_size,
                                 problem.itemsize,
                                 f.kernel_transform == "dft", sum(c > 1 for c in f.counts),
-                                f.product == "packed", problem.backend)
+                                f.product == "packed", problem.backend, cache_bytes)
 
 
 def _record(problem, profile):
@@ -137,7 +146,7 @@ def _record(problem, profile):
         "rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
         "training": problem.training, "problem": problem,
         "times": {label: t for label, t in times.items() if t},
-        "terms": {p.label: terms(problem, p) for p in plans},
+        "terms": {p.label: terms(problem, p) for p in plans}, "plans": {p.label: p for p in plans},
     }
 
 
@@ -174,14 +183,14 @@ def _fit_relative(columns, micros, lower, upper):
     return solution.x, a @ solution.x / t - 1, solution.active_mask
 
 
-def _direct_work(record, label, min_channels):
-    """The direct terms of a record's plan with the flops of at least `min_channels` channels (ranks 1-3,
-    as `cost_model.direct_us` prices them)."""
-    if min_channels == 1 or record["rank"] > 3:
+def _direct_work(record, label, channel_model):
+    """The direct terms of a record's plan with the flops of at least `min_channels` channels and the
+    channel half-rate point of `channel_model` (ranks 1-3, as `cost_model.direct_us` prices them)."""
+    if channel_model == (1, 0.0) or record["rank"] > 3:
         return record["terms"][label]
     p = record["problem"]
     return cost_model.direct_terms(p.planned_batch, p.outputs, p.kernel_size, p.channels, p.filters,
-                                   p.groups, p.padded, p.itemsize, min_channels)
+                                   p.groups, p.padded, p.itemsize, *channel_model)
 
 
 def _mean_log_error(errors):
@@ -189,7 +198,7 @@ def _mean_log_error(errors):
 
 
 def fit_costs(records, shipped, threads):
-    """Fitted `Costs` (rates of ranks 1-4, overheads, bandwidths, the direct algorithm's channel floor),
+    """Fitted `Costs` (rates of ranks 1-4, overheads, bandwidths, the direct algorithm's channel model),
     the fit's errors and the constants that ended on a bound. Only forward records are fitted."""
     peak = PEAK_GFLOPS_PER_THREAD * threads
     forward = [r for r in records if not r.get("training")]
@@ -200,7 +209,7 @@ def fit_costs(records, shipped, threads):
     def unit(rate):
         return 1.0 / (rate * 1e3)
 
-    def fit_direct(min_channels):
+    def fit_direct(channel_model):
         rows, times = [], []
         for r in forward:
             rank = min(r["rank"], 4)
@@ -208,30 +217,38 @@ def fit_costs(records, shipped, threads):
                 if not label.startswith("direct") or (
                         label != "direct:native" and "direct:native" in r["times"]):
                     continue
-                work = _direct_work(r, label, min_channels)
+                work = _direct_work(r, label, channel_model)
                 rows.append([1.0, *[work["flops"] if rank == q else 0.0 for q in RANKS], work["memory"]])
                 times.append(micros)
         return _fit_relative(rows, times, [direct_floor] + [unit(peak)] * 4 + [unit(PEAK_GBPS)],
                              [np.inf] + [unit(SLOWEST)] * 5)
 
-    # The channel floor with the smallest mean log error (ties: the smallest floor).
-    fits = {c: fit_direct(c) for c in MIN_CHANNELS}
-    min_channels = min(MIN_CHANNELS, key=lambda c: (round(_mean_log_error(fits[c][1]), 3), c))
-    p_d, err_d, active_d = fits[min_channels]
-    rows_f, times_f = [], []
-    for r in forward:
-        rank = min(r["rank"], 4)
-        for label, micros in r["times"].items():
-            if label.startswith("fft"):
-                work = r["terms"][label]
-                rows_f.append([1.0, *[work["fft"] if rank == q else 0.0 for q in RANKS],
-                               *[work[name] for name in FFT_TERMS[1:]]])
-                times_f.append(micros)
-    p_f, err_f, active_f = _fit_relative(
-        rows_f, times_f,
-        [max(fft_floor, p_d[0])] + [unit(FFT_PEAK_FRACTION * peak)] * 4 + [unit(peak)]
-        + [unit(FFT_PEAK_FRACTION * peak), unit(PEAK_GBPS)],
-        [np.inf] + [unit(SLOWEST)] * 7)
+    # The channel model with the smallest mean log error (ties: the simplest).
+    fits = {(c, h): fit_direct((c, h)) for c in MIN_CHANNELS for h in CHANNEL_HALVES}
+    min_channels, half = min(fits, key=lambda m: (round(_mean_log_error(fits[m][1]), 3), m[1], m[0]))
+    p_d, err_d, active_d = fits[(min_channels, half)]
+    def fit_fft(cache_bytes):
+        rows, times = [], []
+        for r in forward:
+            rank = min(r["rank"], 4)
+            for label, micros in r["times"].items():
+                if label.startswith("fft"):
+                    work = (terms(r["problem"], r["plans"][label], cache_bytes) if "plans" in r
+                            else r["terms"][label])
+                    rows.append([1.0, *[work["fft"] if rank == q else 0.0 for q in RANKS],
+                                 *[work[name] for name in FFT_TERMS[1:]]])
+                    times.append(micros)
+        return _fit_relative(
+            rows, times,
+            [max(fft_floor, p_d[0])] + [unit(FFT_PEAK_FRACTION * peak)] * 4 + [unit(peak)]
+            + [unit(FFT_PEAK_FRACTION * peak), unit(PEAK_GBPS)],
+            [np.inf] + [unit(SLOWEST)] * 7)
+
+    # The cache size with the smallest mean log error (ties: the largest).
+    fits_f = {c: fit_fft(c) for c in CACHE_BYTES}
+    cache_bytes = min(fits_f, key=lambda c: (round(_mean_log_error(fits_f[c][1]), 3),
+                                             -c))
+    p_f, err_f, active_f = fits_f[cache_bytes]
 
     def rate(value):
         return round(1e-3 / value, 3)
@@ -244,7 +261,8 @@ def fit_costs(records, shipped, threads):
         shipped, direct_overhead_us=round(float(p_d[0]), 2), direct_gflops=tuple(direct_rates + higher),
         direct_gbps=rate(p_d[5]), fft_overhead_us=round(float(p_f[0]), 2),
         fft_gflops=tuple(rate(p) for p in p_f[1:5]), dft_gflops=rate(p_f[5]), product_gflops=rate(p_f[6]),
-        fft_gbps=rate(p_f[7]), direct_min_channels=min_channels)
+        fft_gbps=rate(p_f[7]), direct_min_channels=min_channels, direct_channel_half=half,
+        fft_cache_bytes=cache_bytes)
     fitted = dataclasses.replace(fitted, **fit_training(records, fitted))
     names_d = ["direct_overhead_us", *[f"direct_gflops[{q}]" for q in RANKS], "direct_gbps"]
     names_f = ["fft_overhead_us", *[f"fft_gflops[{q}]" for q in RANKS], "dft_gflops", "product_gflops",
@@ -315,6 +333,19 @@ def fit_margins(records, profile):
     return tuple(margins)
 
 
+def fit_block_margin(records, profile):
+    """The overlap-save margin (`BLOCK_MARGINS`) with the fewest picks over `TARGET`, then the least total
+    slowdown; the profile's own when it is among the best."""
+    scored = []
+    for margin in BLOCK_MARGINS:
+        trial = dataclasses.replace(profile, costs=dataclasses.replace(profile.costs, block_margin=margin))
+        ratios = [pick_ratio(r, model_pick(r, trial)) for r in records]
+        scored.append(((sum(x > TARGET for x in ratios), round(sum(math.log(x) for x in ratios), 4)), margin))
+    best = min(score for score, _ in scored)
+    tied = [margin for score, margin in scored if score == best]
+    return profile.costs.block_margin if profile.costs.block_margin in tied else tied[0]
+
+
 def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu", grid=None,
               training_grid=None):
     """Fits and (with `store`) saves a profile for this machine and the active Keras backend; returns a
@@ -335,6 +366,8 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
     fitted = dataclasses.replace(shipped, costs=costs, source="calibrated")
     margins = fit_margins(records, fitted)
     fitted = dataclasses.replace(fitted, costs=dataclasses.replace(costs, fft_margin=margins))
+    fitted = dataclasses.replace(fitted, costs=dataclasses.replace(
+        fitted.costs, block_margin=fit_block_margin(records, fitted)))
     right = sum(pick_ratio(r, model_pick(r, fitted)) <= TARGET for r in records)
     shipped_right = sum(pick_ratio(r, model_pick(r, shipped)) <= TARGET for r in records)
     # The model's ratio of two candidates can be off by as much as both of its worst errors together.

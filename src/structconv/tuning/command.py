@@ -46,10 +46,14 @@ def run(args):
     print(f"The model alone picks a plan within 1.15x of the fastest at {p['grid_decisions_within_1.15']} "
           f"shapes (the shipped profile: {p['shipped_grid_decisions_within_1.15']}).")
     costs = result["profile"].costs
-    print(f"Direct convolution priced at >= {costs.direct_min_channels} channels per group; a gradient "
+    half = (f", at half its rate with {costs.direct_channel_half:g} (input x output) channel pairs"
+            if costs.direct_channel_half else "")
+    print(f"Direct convolution priced at >= {costs.direct_min_channels} channels per group{half}; a gradient "
           f"multiplies direct by {', '.join(f'{f:g}' for f in costs.direct_training)} and FFT by "
           f"{', '.join(f'{f:g}' for f in costs.fft_training)} (ranks 1-4; {p['training_points']} shapes "
           "timed with gradients).")
+    print(f"FFT passes leave the cache above {costs.fft_cache_bytes // 1024} KiB per axis; overlap-save "
+          f"blocks are priced at {costs.block_margin:g}x their model.")
     if p["at_bound"]:
         print("Constants on a bound of the fit: " + ", ".join(p["at_bound"]) + ".")
     print(f"'auto' now measures the plans this model cannot tell apart within "

@@ -40,6 +40,15 @@ class Costs:
     # The direct algorithm's flops count at least this many channels per group at ranks 1-3 (XLA's CPU
     # convolution takes as long at 1-8 channels as at 8).
     direct_min_channels: int = 1
+    # ... and at ranks 1-3 each flop counts `1 + half / (in * out channels per group)` times: a framework's
+    # convolution nears its rate only with many channels (torch 1-D, k=63: 21 Gflop/s at 8 channels).
+    direct_channel_half: float = 0.0
+    # An FFT pass along an axis whose complex data exceeds this many bytes runs from main memory (a core's
+    # L2: 2 MiB on the Xeon the shipped profiles were fitted on, 1 MiB on an AMD EPYC Genoa).
+    fft_cache_bytes: int = 2 * 2**20
+    # An overlap-save plan is modelled at this factor of its cost (whole power-of-two transforms were faster
+    # per flop than mixed-radix blocks on the Xeon).
+    block_margin: float = 1.1
 
 
 @dataclasses.dataclass(frozen=True)
