@@ -1,6 +1,6 @@
 """What measured planning costs: first-call overhead per distinct layer shape, nothing per step after.
 
-    .venv/bin/python benchmarks/autotune_cost.py [--epochs 4] [--json PATH]
+    .venv/bin/python benchmarks/autotune_cost.py [--epochs 4] [--samples 512] [--json PATH]
 
 Per Keras backend (one subprocess each), a small model with three large-kernel structconv layers of
 different shapes (2-D, 3-D, and a 4-D layer's input) is trained with `fit` twice, each from a fresh cache
@@ -45,7 +45,7 @@ def build_model():
     return model
 
 
-def worker(mode, epochs):
+def worker(mode, epochs, samples):
     import keras
 
     from structconv import config
@@ -53,7 +53,7 @@ def worker(mode, epochs):
 
     config.set_autotune(mode)
     rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((64, 32, 32, 3)).astype("float32"), rng.standard_normal((64, 1))
+    x, y = rng.standard_normal((samples, 32, 32, 3)).astype("float32"), rng.standard_normal((samples, 1))
     model = build_model()
     times = []
 
@@ -74,13 +74,14 @@ def worker(mode, epochs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--samples", type=int, default=512, help="training samples (batches of 16)")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.worker:
-        worker(options.mode, options.epochs)
+        worker(options.mode, options.epochs, options.samples)
         return
     records = []
     for backend in options.backends.split(","):
@@ -88,7 +89,8 @@ def main():
             with tempfile.TemporaryDirectory() as cache:
                 os.environ["STRUCTCONV_CACHE_DIR"] = cache
                 found, ok = run_worker_process(__file__, backend, ["--mode", mode, "--epochs",
-                                                                    str(options.epochs)], 1800)
+                                                                    str(options.epochs), "--samples",
+                                                                    str(options.samples)], 1800)
             if not ok:
                 raise SystemExit(f"{backend} {mode} failed")
             records += [{"backend": backend, **r} for r in found]
