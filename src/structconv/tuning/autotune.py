@@ -4,15 +4,16 @@ Runs in a worker thread: a thread has its own trace state in JAX and TensorFlow,
 traced inside `fit` (`jax.jit`, `tf.function`) still gets its candidates compiled and timed for real,
 outside the trace. Each candidate is compiled as a model runs it (`compile_for_timing` of the backend:
 `jax.jit`, `tf.function`, eager torch; forward + backward when the gradient will be taken), run once to
-warm up; then the candidates are timed in interleaved rounds (the order rotating, so a burst of other load
-hits them alike) until `SECONDS_PER_CANDIDATE` per candidate are spent or `MAX_ROUNDS` are run, so that
-millisecond candidates get dozens of samples (on a 2-core VM a 1.5 ms FFT
+warm up (twice when cheap); then the candidates are timed in interleaved rounds (the order rotating, so
+a burst of other load hits them alike) until `SECONDS_PER_CANDIDATE` per candidate are spent or
+`MAX_ROUNDS` are run, so that millisecond candidates get dozens of samples (on a 2-core VM a 1.5 ms FFT
 variant's fastest of 5 calls ranged 1.2-2.0 ms between three measurements, and picked a variant 1.1-1.4x
 slower than another; issue 13). Each one's time is a low quantile of its samples (`QUANTILE`: the fastest
-of up to 4 samples, the 25th percentile of more), which load only ever raises and one lucky sample
-does not decide. A candidate `GIVE_UP` times slower than the best after a round is not timed further. When the two fastest end within `CONFIRM_WITHIN` of each other, up to `CONFIRM_ROUNDS` more
-rounds time those two alone (within `SECONDS_PER_CANDIDATE` each): on a shared 2-core machine a single
-lucky sample had picked a plan 1.35x slower than the other (docs/benchmarks.md, issue 13). Counters in
+of up to 4 samples, the 25th percentile of more), which load only ever raises and one lucky sample does
+not decide. A candidate `GIVE_UP` times slower than the best after a round is not timed further. When
+the two fastest end within `CONFIRM_WITHIN` of each other, up to `CONFIRM_ROUNDS` more rounds time those
+two alone (within `SECONDS_PER_CANDIDATE` each): on a shared 2-core machine a single lucky sample had
+picked a plan 1.35x slower than the other (docs/benchmarks.md, issue 13). Counters in
 `statistics()` say what measuring cost.
 """
 
