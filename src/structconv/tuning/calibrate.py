@@ -51,7 +51,7 @@ GRID = [
     (4, 16, (3,), 2, 2, 2, "valid", 1),
     (2, 64, (13,), 8, 32, 32, "same", 1),
     # A long signal: its whole FFT's passes leave a core's cache (1 MiB), its overlap-save blocks' do not.
-    (1, 131072, (129, 1025), 1, 1, 1, "same", 1),
+    (1, 131072, (129,), 1, 1, 1, "same", 1),
 ]
 QUICK_GRID = GRID[:7]
 # (rank, size, kernel size, batch, channels, filters), padding "same": timed forward and with gradients.
@@ -65,8 +65,6 @@ TRAINING_GRID = [
     (3, 16, 3, 2, 8, 8),
 ]
 QUICK_TRAINING_GRID = TRAINING_GRID[:2]
-# The forward grid gets this share of the time budget, the training grid the rest.
-FORWARD_SHARE = 0.7
 MIN_CHANNELS = (1, 2, 4, 8, 16)
 CHANNEL_HALVES = (0.0, 4.0, 16.0, 64.0, 256.0)
 CACHE_BYTES = tuple(2**n for n in range(18, 24))  # 256 KiB .. 8 MiB
@@ -151,24 +149,28 @@ def _record(problem, profile):
 
 
 def measure_grid(backend_name, device, seconds, grid, progress=True, training_grid=()):
-    """Records `{"problem", "rank", "tiny", "training", "times": {label: us}, "terms": {label: terms}}` of
-    the grid (forward), then of `training_grid` (each problem forward and with gradients), within about
-    `seconds` (`FORWARD_SHARE` of them for the forward grid, unless it ends sooner)."""
+    """Records `{"problem", "rank", "tiny", "training", "times": {label: us}, "terms": {label: terms},
+    "plans": {label: plan}}` of the grid (forward) and of `training_grid` (each problem forward and with
+    gradients, interleaved with the grid so that a budget cut leaves some of both), within about
+    `seconds`."""
     profile = profiles.shipped(backend_name, device)
-    problems = [(problem,) for problem in grid_problems(backend_name, device, grid)]
+    forward = [(problem,) for problem in grid_problems(backend_name, device, grid)]
     pairs = list(training_problems(backend_name, device, training_grid))
+    every = max(1, -(-len(forward) // max(len(pairs), 1)))
+    groups = []
+    for i, group in enumerate(forward):
+        groups.append(group)
+        if (i + 1) % every == 0 and pairs:
+            groups.append(pairs.pop(0))
+    groups += pairs
     records, started = [], time.perf_counter()
-    total = len(problems) + len(pairs)
-    for i, group in enumerate(problems + pairs):
-        elapsed = time.perf_counter() - started
-        if i < len(problems) and elapsed > FORWARD_SHARE * seconds and len(records) >= 4:
-            continue
-        if i >= len(problems) and elapsed > seconds:
+    for i, group in enumerate(groups):
+        if time.perf_counter() - started > seconds and len(records) >= 4:
             break
         records.extend(_record(problem, profile) for problem in group)
         if progress:
-            done = int(30 * (i + 1) / total)
-            print(f"\r  [{'#' * done}{'.' * (30 - done)}] {i + 1}/{total} shapes, "
+            done = int(30 * (i + 1) / len(groups))
+            print(f"\r  [{'#' * done}{'.' * (30 - done)}] {i + 1}/{len(groups)} shapes, "
                   f"{time.perf_counter() - started:.0f} s", end="", file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr)
