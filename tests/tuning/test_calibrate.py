@@ -37,7 +37,6 @@ def _synthetic_record(problem, shipped, truth):
         times[plan.label] = us * (cost_model.per_rank(factor, problem.rank) if problem.training else 1.0)
     return {"rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
             "training": problem.training, "problem": problem, "times": times,
-            "terms": {p.label: calibrate.terms(problem, p) for p in plans},
             "plans": {p.label: p for p in plans}}
 
 

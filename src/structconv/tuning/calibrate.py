@@ -122,13 +122,14 @@ def timed_plans(problem, profile):
     return plans + extra
 
 
-def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES):
-    """The model's work terms of `plan` (direct: flops and bytes; FFT: per `FFT_TERMS`, an axis's pass out
-    of cache above `cache_bytes`)."""
+def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES, channel_model=(1, 0.0)):
+    """The model's work terms of `plan` (direct: flops and bytes, at least `channel_model[0]` channels and
+    the half-rate point `channel_model[1]` at ranks 1-3, as `cost_model.direct_us` prices them; FFT: per
+    `FFT_TERMS`, an axis's pass out of cache above `cache_bytes`)."""
     if plan.algorithm == "direct":
         return cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
                                        problem.channels, problem.filters, problem.groups, problem.padded,
-                                       problem.itemsize)
+                                       problem.itemsize, *(channel_model if problem.rank <= 3 else (1, 0.0)))
     f = plan.fft
     return cost_model.fft_terms(problem.planned_batch * math.prod(f.counts), problem.channels,
                                 problem.filters, problem.groups, f.lengths, problem.kernel_size,
@@ -143,14 +144,13 @@ def _record(problem, profile):
     return {
         "rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
         "training": problem.training, "problem": problem,
-        "times": {label: t for label, t in times.items() if t},
-        "terms": {p.label: terms(problem, p) for p in plans}, "plans": {p.label: p for p in plans},
+        "times": {label: t for label, t in times.items() if t}, "plans": {p.label: p for p in plans},
     }
 
 
 def measure_grid(backend_name, device, seconds, grid, progress=True, training_grid=()):
-    """Records `{"problem", "rank", "tiny", "training", "times": {label: us}, "terms": {label: terms},
-    "plans": {label: plan}}` of the grid (forward) and of `training_grid` (each problem forward and with
+    """Records `{"problem", "rank", "tiny", "training", "times": {label: us}, "plans": {label: plan}}` of
+    the grid (forward) and of `training_grid` (each problem forward and with
     gradients, interleaved with the grid so that a budget cut leaves some of both), within about
     `seconds`."""
     profile = profiles.shipped(backend_name, device)
@@ -185,16 +185,6 @@ def _fit_relative(columns, micros, lower, upper):
     return solution.x, a @ solution.x / t - 1, solution.active_mask
 
 
-def _direct_work(record, label, channel_model):
-    """The direct terms of a record's plan with the flops of at least `min_channels` channels and the
-    channel half-rate point of `channel_model` (ranks 1-3, as `cost_model.direct_us` prices them)."""
-    if channel_model == (1, 0.0) or record["rank"] > 3:
-        return record["terms"][label]
-    p = record["problem"]
-    return cost_model.direct_terms(p.planned_batch, p.outputs, p.kernel_size, p.channels, p.filters,
-                                   p.groups, p.padded, p.itemsize, *channel_model)
-
-
 def _mean_log_error(errors):
     return float(np.mean(np.abs(np.log1p(np.maximum(errors, -0.99)))))
 
@@ -219,7 +209,7 @@ def fit_costs(records, shipped, threads):
                 if not label.startswith("direct") or (
                         label != "direct:native" and "direct:native" in r["times"]):
                     continue
-                work = _direct_work(r, label, channel_model)
+                work = terms(r["problem"], r["plans"][label], channel_model=channel_model)
                 rows.append([1.0, *[work["flops"] if rank == q else 0.0 for q in RANKS], work["memory"]])
                 times.append(micros)
         return _fit_relative(rows, times, [direct_floor] + [unit(peak)] * 4 + [unit(PEAK_GBPS)],
@@ -229,14 +219,14 @@ def fit_costs(records, shipped, threads):
     fits = {(c, h): fit_direct((c, h)) for c in MIN_CHANNELS for h in CHANNEL_HALVES}
     min_channels, half = min(fits, key=lambda m: (round(_mean_log_error(fits[m][1]), 3), m[1], m[0]))
     p_d, err_d, active_d = fits[(min_channels, half)]
+
     def fit_fft(cache_bytes):
         rows, times = [], []
         for r in forward:
             rank = min(r["rank"], 4)
             for label, micros in r["times"].items():
                 if label.startswith("fft"):
-                    work = (terms(r["problem"], r["plans"][label], cache_bytes) if "plans" in r
-                            else r["terms"][label])
+                    work = terms(r["problem"], r["plans"][label], cache_bytes)
                     rows.append([1.0, *[work["fft"] if rank == q else 0.0 for q in RANKS],
                                  *[work[name] for name in FFT_TERMS[1:]]])
                     times.append(micros)
