@@ -1,4 +1,5 @@
-"""`tuning.autotune`'s confirmation rounds: close contenders get timed again, clear winners do not."""
+"""`tuning.autotune`: a candidate's time is a low quantile of its samples, not one lucky sample;
+confirmation rounds time close contenders again, clear winners not."""
 
 from structconv.tuning import autotune
 
@@ -12,6 +13,15 @@ def _counting_runs(names):
         return run
 
     return {name: run_of(name) for name in names}, calls
+
+
+def test_one_lucky_sample_does_not_decide():
+    lucky = [1.0e-3] + [2.0e-3] * 20  # fast once, slow as a rule
+    steady = [1.5e-3] * 21
+    assert autotune.low_quantile(steady) < autotune.low_quantile(lucky)
+    # The QUANTILE-th sample in sorted order; the fastest of up to 4 samples.
+    assert autotune.low_quantile([float(t) for t in range(1, 42)]) == 1 + int(autotune.QUANTILE * 40)
+    assert autotune.low_quantile([3.0, 1.0, 2.0, 4.0]) == 1.0
 
 
 def test_close_contenders_are_timed_again_alone():
