@@ -87,14 +87,7 @@ def _measure(problem, plans):
     budget = SECONDS_PER_CANDIDATE * max(len(runs), 1)
     spent = 0.0
     for round_index in range(MAX_ROUNDS):
-        labels = list(runs)
-        labels = labels[round_index % max(len(labels), 1):] + labels[: round_index % max(len(labels), 1)]
-        for label in labels:
-            start = time.perf_counter()
-            runs[label]()
-            elapsed = time.perf_counter() - start
-            samples[label].append(elapsed)
-            spent += elapsed
+        spent += _timed_round(runs, list(runs), round_index, samples)
         best = min(min(samples[label]) for label in runs) if runs else 0.0
         runs = {label: run for label, run in runs.items() if min(samples[label]) <= GIVE_UP * best}
         if spent > budget or len(runs) <= 1 and round_index >= 1:
@@ -103,6 +96,20 @@ def _measure(problem, plans):
     _statistics["problems"] += 1
     _statistics["seconds"] += time.perf_counter() - started
     return {label: None if found is None else low_quantile(found) * 1e6 for label, found in samples.items()}
+
+
+def _timed_round(runs, labels, round_index, samples):
+    """Runs each of `labels` once, the order rotated by `round_index`, appending each call's seconds to
+    its `samples`; returns the seconds spent."""
+    shift = round_index % max(len(labels), 1)
+    spent = 0.0
+    for label in labels[shift:] + labels[:shift]:
+        start = time.perf_counter()
+        runs[label]()
+        elapsed = time.perf_counter() - start
+        samples[label].append(elapsed)
+        spent += elapsed
+    return spent
 
 
 def low_quantile(samples):
@@ -119,11 +126,6 @@ def _confirm(runs, samples):
         return
     spent = 0.0
     for round_index in range(CONFIRM_ROUNDS):
-        for label in contenders[round_index % 2:] + contenders[: round_index % 2]:
-            start = time.perf_counter()
-            runs[label]()
-            elapsed = time.perf_counter() - start
-            samples[label].append(elapsed)
-            spent += elapsed
+        spent += _timed_round(runs, contenders, round_index, samples)
         if spent > 2 * SECONDS_PER_CANDIDATE:
             break
