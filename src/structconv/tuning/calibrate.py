@@ -306,19 +306,22 @@ def pick_ratio(record, label):
     return times.get(label, max(times.values())) / min(times.values())
 
 
+def _decision_score(records, profile):
+    """How well the model alone decides `records` with `profile`: picks over `TARGET`, then the total log
+    slowdown of its picks."""
+    ratios = [pick_ratio(r, model_pick(r, profile)) for r in records]
+    return sum(x > TARGET for x in ratios), round(sum(math.log(x) for x in ratios), 4)
+
+
 def fit_margins(records, profile):
     """Per rank, the FFT margin with the fewest picks over `TARGET`, then the least total slowdown; 1 when
     1 is among the best (no correction the data do not ask for)."""
     margins = []
     for rank in RANKS:
         mine = [r for r in records if min(r["rank"], 4) == rank]
-        scored = []
-        for margin in MARGINS:
-            trial = dataclasses.replace(profile, costs=dataclasses.replace(
-                profile.costs, fft_margin=tuple(margin if q == rank else 1.0 for q in RANKS)))
-            ratios = [pick_ratio(r, model_pick(r, trial)) for r in mine]
-            scored.append(((sum(x > TARGET for x in ratios), round(sum(math.log(x) for x in ratios), 4)),
-                           margin))
+        scored = [(_decision_score(mine, dataclasses.replace(profile, costs=dataclasses.replace(
+            profile.costs, fft_margin=tuple(margin if q == rank else 1.0 for q in RANKS)))), margin)
+            for margin in MARGINS]
         best = min(score for score, _ in scored)
         tied = [margin for score, margin in scored if score == best]
         margins.append(1.0 if 1.0 in tied else min(tied, key=lambda m: abs(math.log(m))))
@@ -328,11 +331,8 @@ def fit_margins(records, profile):
 def fit_block_margin(records, profile):
     """The overlap-save margin (`BLOCK_MARGINS`) with the fewest picks over `TARGET`, then the least total
     slowdown; the profile's own when it is among the best."""
-    scored = []
-    for margin in BLOCK_MARGINS:
-        trial = dataclasses.replace(profile, costs=dataclasses.replace(profile.costs, block_margin=margin))
-        ratios = [pick_ratio(r, model_pick(r, trial)) for r in records]
-        scored.append(((sum(x > TARGET for x in ratios), round(sum(math.log(x) for x in ratios), 4)), margin))
+    scored = [(_decision_score(records, dataclasses.replace(profile, costs=dataclasses.replace(
+        profile.costs, block_margin=margin))), margin) for margin in BLOCK_MARGINS]
     best = min(score for score, _ in scored)
     tied = [margin for score, margin in scored if score == best]
     return profile.costs.block_margin if profile.costs.block_margin in tied else tied[0]
