@@ -1,20 +1,21 @@
 """FFT convolution on CPU: where `algorithm="auto"` switches, how FFT compares to its peers, and memory.
 
     flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/fft.py [--quick] [--threads N]
-        [--json results.json]
+        [--random N --seed S] [--json results.json]
 
 One run, one subprocess per Keras backend (`KERAS_BACKEND` is fixed per process), results side by side:
 
 (a) how good "auto" is: the crossover sweeps (batch 2, 8 -> 8 channels, padding "same", float32, forward:
     1-D length 16384 with kernels 3..511, 2-D 256^2 with kernels 3..31, 3-D 48^3 with kernels 3..15, 4-D
     20^4 with kernels 2..7) and a wider set (1 to 32 channels, batch 1 to 8, ranks 1-4, forward and
-    training steps, `WIDE`). At each point the candidates that matter are timed side by side in the form
-    they run (`compile_for_timing`: jit / tf.function / eager; forward + backward for training): the best
-    direct plan, the plan `algorithm="fft"` runs, and the plan "auto" picks three ways: the model with
-    the shipped profile, the model with the profile `structconv calibrate` stored for this machine and
-    thread count (if there is one), and measured planning (the default, "uncertain"; its plan file is
-    bypassed so every run measures, and its cost is reported). Each pick's time over the fastest timed
-    plan (target: shipped and calibrated <= 1.15, measured <= 1.05);
+    training steps, `WIDE`), and with `--random N` N shapes drawn at random. At each point the candidates
+    that matter are timed side by side in the form they run (`compile_for_timing`: jit / tf.function /
+    eager; forward + backward for training): the best direct plan, the plan `algorithm="fft"` runs, and
+    the plan "auto" picks three ways: the model with the shipped profile, the model with the profile
+    `structconv calibrate` stored for this machine and thread count (if there is one), and measured
+    planning (the default, "uncertain"; its plan file is bypassed so every run measures, and its cost is
+    reported). Each pick's time over the fastest timed plan (target: shipped and calibrated <= 1.15,
+    measured <= 1.05);
 (b) FFT convolution next to its peers: `fft_conv_pytorch.fft_conv` (ranks 1-3, 8 -> 8 channels, torch
     backend) and `scipy.signal.fftconvolve` / `oaconvolve` (one channel: 1-D 2^20 with k=4097, 2-D 2048^2
     with k=65). SciPy computes convolution, so it gets the flipped kernel: every implementation computes
@@ -36,6 +37,7 @@ subset with fewer repeats (a smoke test, not for reporting). Wrap every run in
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -187,12 +189,33 @@ WIDE = [
 QUICK_WIDE = WIDE[::5]
 
 
-def sweep_points(sweeps, wide):
+def random_points(count, seed):
+    """`count` shapes drawn at random (`seed`): ranks 1-4, 2^11-2^17 samples, kernels of at least 10 taps,
+    1-16 channels, batch 1-4, a third of them training steps; none with a direct plan of over 20 Gflop.
+    Shapes no sweep, `WIDE` or calibration grid was chosen from, to test "auto" beyond them."""
+    rng = random.Random(seed)
+    widths = (1, 2, 3, 4, 6, 8, 12, 16)
+    points = []
+    while len(points) < count:
+        rank = rng.randint(1, 4)
+        size = max(8, round((2 ** rng.uniform(11, 17)) ** (1 / rank)))
+        k = rng.randint((10, 4, 3, 2)[rank - 1], min((255, 31, 13, 7)[rank - 1], size // 2))
+        channels = rng.choice(widths)
+        filters = channels if rng.random() < 0.5 else rng.choice(widths)
+        batch, training = rng.choice((1, 2, 4)), rng.random() < 1 / 3
+        if 2 * batch * size**rank * k**rank * channels * filters * (3 if training else 1) <= 2e10:
+            points.append((rank, size, k, batch, channels, filters, training))
+    return points
+
+
+def sweep_points(sweeps, wide, extra=()):
     for rank, (size, kernels) in sweeps.items():
         for k in kernels:
             yield "sweep", rank, size, k, BATCH, CHANNELS, CHANNELS, False
     for point in wide:
         yield ("wide", *point)
+    for point in extra:
+        yield ("random", *point)
 
 
 def picks(problem, shipped, calibrated):
@@ -344,12 +367,12 @@ def memory_worker(backend, budget):
           "budget_bytes": config.fft_memory_budget(), "seconds": medians["auto"], "rounds": rounds})
 
 
-def run_worker(backend, quick, budget, threads, statistic="median"):
+def run_worker(backend, quick, budget, threads, statistic="median", extra=()):
     global STATISTIC
     STATISTIC = STATISTICS[statistic]
     limit_threads(threads)
     sweeps, wide = (QUICK_SWEEPS, QUICK_WIDE) if quick else (SWEEPS, WIDE)
-    sweep_worker(backend, list(sweep_points(sweeps, wide)), budget)
+    sweep_worker(backend, list(sweep_points(sweeps, wide, extra)), budget)
     peer_cases = {k: v for k, v in PEER_CASES.items() if not quick or k in ("torch-2d", "scipy-2d")}
     if backend == "torch":
         torch_peer_worker(peer_cases, budget)
@@ -360,10 +383,11 @@ def run_worker(backend, quick, budget, threads, statistic="median"):
 # --- driver ----------------------------------------------------------------------------------------------
 
 
-def collect(backends, quick, budget, threads, statistic="median"):
+def collect(backends, quick, budget, threads, statistic="median", random_count=0, seed=0):
     records = []
     for backend in backends:
-        arguments = ["--budget", str(budget), "--threads", str(threads), "--statistic", statistic]
+        arguments = ["--budget", str(budget), "--threads", str(threads), "--statistic", statistic,
+                     "--random", str(random_count), "--seed", str(seed)]
         found, ok = run_worker_process(__file__, backend, arguments + (["--quick"] if quick else []), 1800)
         if not ok:
             raise SystemExit(f"{backend} worker failed")
@@ -458,15 +482,20 @@ def main():
                              "by other load)")
     parser.add_argument("--json", metavar="PATH",
                         help="also write the raw results, the verdicts and the Markdown tables as JSON")
+    parser.add_argument("--random", type=int, default=0, metavar="N",
+                        help="also N shapes drawn at random (`random_points`), outside every sweep")
+    parser.add_argument("--seed", type=int, default=0, help="the seed of --random's shapes")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
     budget = options.budget if options.budget is not None else (0.3 if options.quick else 1.5)
     if options.worker:
-        run_worker(options.worker, options.quick, budget, options.threads, options.statistic)
+        run_worker(options.worker, options.quick, budget, options.threads, options.statistic,
+                   random_points(options.random, options.seed))
         return
     started = time.perf_counter()
     backends = [b for b in options.backends.split(",") if b]
-    records = collect(backends, options.quick, budget, options.threads, options.statistic)
+    records = collect(backends, options.quick, budget, options.threads, options.statistic, options.random,
+                      options.seed)
     sweep, worst, summary_by_pick = sweep_table(records, backends)
     peers, verdicts = peer_table(records)
     summary = "fastest round" if options.statistic == "min" else "median of the rounds"

@@ -1,12 +1,23 @@
 """Shared test helpers: the active backend, tensor conversion and dtype-aware tolerances."""
 
+import atexit
 import dataclasses
 import math
+import os
 import re
+import shutil
+import tempfile
 
 import keras
 import numpy as np
 import pytest
+
+from structconv.tuning import storage
+
+# The tests never read or write the user's cache directory: a profile `structconv calibrate` stored there
+# changed the model's choices that tests of the shipped profiles check. Each test process gets its own.
+os.environ[storage.CACHE_ENVIRONMENT_VARIABLE] = tempfile.mkdtemp(prefix="structconv-tests-")
+atexit.register(shutil.rmtree, os.environ[storage.CACHE_ENVIRONMENT_VARIABLE], True)
 
 # Relative tolerances by dtype, applied to values scaled by the result's magnitude.
 TOLERANCES = {"float32": 1e-4, "float64": 1e-10}

@@ -73,3 +73,29 @@ def test_measuring_many_candidates_logs_no_framework_warning():
             logger.removeHandler(handler)
     assert all(t is not None for found in times for t in found.values())
     assert not records, [r.getMessage()[:200] for r in records]
+
+
+def test_plans_next_to_the_fastest_are_timed_with_it():
+    import numpy as np
+    from conftest import tensor
+
+    from structconv.ops import planner
+    from structconv.ops.arguments import conv_arguments
+    from structconv.ops.conv import prepare_conv
+
+    rng = np.random.default_rng(0)
+    x, k = rng.standard_normal((1, 2000, 2)), rng.standard_normal((31, 2, 2))
+    problem, _ = prepare_conv(tensor(x), tensor(k), conv_arguments(1, 1, "same"))
+    candidates = planner.candidates(problem)
+    blocked = next(p for p in candidates if p.algorithm == "fft" and p.fft.geometry == 4)
+    asked = []
+
+    def expand(label):
+        asked.append(label)
+        return planner.neighbours(candidates, label)
+
+    times = autotune.measure(problem, [blocked], expand)
+    assert asked == [blocked.label]  # the one plan timed is the fastest, and its neighbours are asked for
+    expected = {blocked.label} | {p.label for p in planner.neighbours(candidates, blocked.label)}
+    assert set(times) == expected and len(expected) == 3  # blocks of 2 and of 8 too
+    assert all(t is not None and t > 0 for t in times.values())

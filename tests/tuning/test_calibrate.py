@@ -29,7 +29,7 @@ def _synthetic_record(problem, shipped, truth):
         if plan.algorithm == "direct":
             us = cost_model.direct_us(truth, problem.planned_batch, problem.outputs, problem.kernel_size,
                                       problem.channels, problem.filters, problem.groups, problem.padded,
-                                      problem.itemsize)
+                                      problem.itemsize, planner.stacked_taps(problem))
             factor = truth.direct_training
         else:
             us = cost_model.fft_us(truth, calibrate.terms(problem, plan, truth.fft_cache_bytes), problem.rank)

@@ -16,6 +16,7 @@ from structconv.ops.algorithm import explain_choice
 from structconv.ops.arguments import conv_arguments
 from structconv.ops.conv import prepare_conv
 from structconv.ops.execute import execute
+from structconv.ops.plan import FftPlan, Plan
 from structconv.tuning import autotune
 
 BACKEND = keras.backend.backend()
@@ -57,6 +58,12 @@ def test_every_candidate_computes_the_same_convolution(case):
         assert "direct:inputs" in labels
         assert ("direct:native" in labels) == (BACKEND == "jax")
     assert any(p.algorithm == "fft" for p in plans)
+    # Every FFT geometry by both kernel transforms: which is faster varied up to 4x (issue 13).
+    transforms = {}
+    for plan in plans:
+        if plan.algorithm == "fft":
+            transforms.setdefault(plan.fft.geometry, set()).add(plan.fft.kernel_transform)
+    assert all(found == {"dft", "fft"} for found in transforms.values()), transforms
     for plan in plans:
         assert_close(execute(plan, problem, tensor(x), tensor(k)), expected, rtol=1e-4)
 
@@ -128,3 +135,57 @@ def test_measuring_inside_fit_then_nothing_per_step(autotune_mode):
     kernel, bias = (np.asarray(keras.ops.convert_to_numpy(w), np.float64) for w in layer.weights)
     expected = conv_reference(x, kernel, 1, [(4, 4), (4, 4)], 1) + bias
     assert_close(layer(tensor(x), training=True), expected, rtol=1e-4)
+
+
+def _fake(label, us):
+    """A plan of `label` ("direct:inputs", "fft:8:fft:loop", ...) modelled at `us`."""
+    parts = label.split(":")
+    if parts[0] == "direct":
+        return Plan("direct", direct=parts[1], modelled_us=us)
+    geometry = parts[1] if parts[1] == "whole" else int(parts[1])
+    fft = FftPlan(geometry=geometry, lengths=(64,), steps=(), counts=(1,), kernel_transform=parts[2],
+                  product=parts[3], memory=0)
+    return Plan("fft", fft=fft, modelled_us=us)
+
+
+def _labels(plans):
+    return [p.label for p in plans]
+
+
+def test_contenders_are_the_cheapest_of_each_kind_of_way_first():
+    # The model's four cheapest are the direct convolution and three block counts of one transform; the
+    # whole transforms come before the other block counts (a 1-D case of issue 13: blocks of 8 timed
+    # 1.2 ms, the whole transform by DFT 1.6 ms, the other kinds were never timed).
+    permitted = [_fake(label, us) for label, us in [
+        ("direct:native", 1.0), ("fft:8:fft:loop", 1.1), ("fft:16:fft:loop", 1.2), ("fft:4:fft:loop", 1.3),
+        ("fft:2:fft:loop", 1.4), ("fft:whole:dft:loop", 1.6), ("fft:whole:fft:loop", 3.0),
+        ("fft:8:dft:loop", 9.0)]]
+    chosen = planner.pick_contenders(permitted, band=5.0, limit=4)
+    assert _labels(chosen) == ["direct:native", "fft:8:fft:loop", "fft:whole:dft:loop", "fft:whole:fft:loop"]
+    # The limit left, the next cheapest fill it; nothing beyond the band.
+    assert _labels(planner.pick_contenders(permitted, band=5.0, limit=6)) == [
+        "direct:native", "fft:8:fft:loop", "fft:16:fft:loop", "fft:4:fft:loop", "fft:whole:dft:loop",
+        "fft:whole:fft:loop"]
+
+
+def test_contenders_include_each_direct_method_and_an_fft_within_the_wide_band():
+    # torch's 4-D decomposition was modelled 4-10x slower than it ran (issue 13): beyond the band, every
+    # direct method and the cheapest FFT within `WIDE_BAND` are timed too; nothing beyond that.
+    wide = planner.WIDE_BAND
+    permitted = [_fake(label, us) for label, us in [
+        ("fft:whole:dft:loop", 1.0), ("fft:whole:fft:loop", 1.5), ("direct:inputs", 0.5 * wide),
+        ("direct:filters", 0.8 * wide), ("direct:native", 1.5 * wide)]]
+    chosen = planner.pick_contenders(permitted, band=2.0, limit=5)
+    assert _labels(chosen) == ["fft:whole:dft:loop", "fft:whole:fft:loop", "direct:inputs", "direct:filters"]
+    reverse = [_fake("direct:native", 1.0), _fake("fft:4:dft:loop", 0.9 * wide),
+               _fake("fft:2:dft:loop", wide)]
+    assert _labels(planner.pick_contenders(reverse, band=2.0, limit=5)) == ["direct:native", "fft:4:dft:loop"]
+
+
+def test_neighbours_are_the_adjacent_block_counts_by_the_same_transform():
+    permitted = [_fake(f"fft:{geometry}:{transform}:loop", 1.0)
+                 for geometry in ("whole", 2, 4, 8, 16) for transform in ("dft", "fft")]
+    assert _labels(planner.neighbours(permitted, "fft:4:fft:loop")) == ["fft:2:fft:loop", "fft:8:fft:loop"]
+    assert _labels(planner.neighbours(permitted, "fft:16:dft:loop")) == ["fft:8:dft:loop"]
+    assert planner.neighbours(permitted, "fft:whole:dft:loop") == []
+    assert planner.neighbours(permitted + [_fake("direct:native", 1.0)], "direct:native") == []

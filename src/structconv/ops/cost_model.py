@@ -35,11 +35,13 @@ def per_rank(rates, rank):
 
 
 def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-                 min_channels=1, channel_half=0.0):
+                 min_channels=1, channel_half=0.0, stacked_taps=1):
     """The direct algorithm's work: flops (at least `min_channels` input and output channels per group,
-    each flop counted `1 + channel_half / pairs` times for `pairs` channel pairs per group) and bytes of its
-    (padded) input and output."""
-    per_group = max(channels // groups, min_channels) * max(filters // groups, min_channels) + channel_half
+    each flop counted `1 + channel_half / pairs` times for `pairs` channel pairs per group; where a
+    decomposition stacks `stacked_taps` peeled taps along the input channels, both hold for the channels of
+    the convolution it runs) and bytes of its (padded) input and output."""
+    stacked = max(channels // groups * stacked_taps, min_channels) * max(filters // groups, min_channels)
+    per_group = (stacked + channel_half) / stacked_taps
     return {
         "flops": 2.0 * batch * math.prod(outputs) * math.prod(kernel_size) * per_group * groups,
         "memory": itemsize * batch * (channels * math.prod(padded_sizes) + filters * math.prod(outputs)),
@@ -84,12 +86,13 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
     }
 
 
-def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):
-    """Modelled time of the direct algorithm (forward)."""
+def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
+              stacked_taps=1):
+    """Modelled time of the direct algorithm (forward); `stacked_taps`: the taps a decomposition peels and
+    stacks along a channel axis (1: the backend's own convolution)."""
     rank = len(outputs)
-    min_channels, half = (costs.direct_min_channels, costs.direct_channel_half) if rank <= 3 else (1, 0.0)
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-                         min_channels, half)
+                         costs.direct_min_channels, costs.direct_channel_half, stacked_taps)
     return (costs.direct_overhead_us + terms["flops"] / (per_rank(costs.direct_gflops, rank) * 1e3)
             + terms["memory"] / (costs.direct_gbps * 1e3))
 

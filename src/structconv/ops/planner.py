@@ -28,7 +28,7 @@ from structconv._backend import get_backend
 from structconv.errors import StructconvError
 from structconv.ops import cost_model
 from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
-from structconv.ops.plan import FftPlan, Plan
+from structconv.ops.plan import KERNEL_TRANSFORMS, FftPlan, Plan
 from structconv.tuning import fingerprint as fingerprints
 from structconv.tuning import plan_file
 from structconv.tuning import profile as profiles
@@ -39,8 +39,15 @@ TINY_OVERHEADS = 2.0
 # own in the model: they are priced at these factors of the preferred decomposition, close enough to be
 # measured in "uncertain" mode, never chosen by the model alone.
 UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0}
-# At most this many candidates are timed per problem (the cheapest by the model).
-MAX_MEASURED = 4
+# At most this many candidates are timed per problem (`pick_contenders`).
+MAX_MEASURED = 5
+# "uncertain" mode times what is modelled within the profile's `uncertainty` of the cheapest, and never
+# less than this factor: on shapes outside a calibration's grid the calibrated model was 3-5x off where its
+# own fit said 3.3x (torch's 1-D direct convolution with 31-511 taps, 4-D decompositions; issue 13).
+MIN_BAND = 5.0
+# ... and the cheapest FFT plan and every direct method modelled within this factor: the misses such a band
+# left on held-out shapes were torch's 4-D decompositions, modelled 4-10x slower than they ran.
+WIDE_BAND = 20.0
 
 _plans = {}
 _measured_without_batch = {}
@@ -73,13 +80,27 @@ def profile_for(backend_name, device="cpu"):
     return profiles.calibrated(backend_name, device, print_id) or profiles.shipped(backend_name, device)
 
 
+def stacked_taps(problem):
+    """The taps the direct algorithm's decomposition peels and stacks along a channel axis (1 where the
+    backend's own convolution runs the rank)."""
+    if _native_only(problem):
+        return 1
+    return math.prod(problem.kernel_size[: problem.rank - get_backend().DECOMPOSE_TO_RANK])
+
+
+def _native_only(problem):
+    """Whether the backend's own convolution is the one direct way: the ranks it has, and on JAX, whose
+    convolution runs any rank, ranks 1-3 (above, XLA's N-D convolution is a slow loop on CPU, one candidate
+    beside the decomposition)."""
+    native_max = get_backend().NATIVE_MAX_RANK
+    return native_max is None and problem.rank <= 3 or native_max is not None and problem.rank <= native_max
+
+
 def _direct_candidates(problem, profile, base_us):
-    backend = get_backend()
-    native_max = backend.NATIVE_MAX_RANK
-    if native_max is None and problem.rank <= 3 or native_max is not None and problem.rank <= native_max:
+    if _native_only(problem):
         return [("native", base_us)]
     strategy = profile.strategy
-    peeled = math.prod(problem.kernel_size[: problem.rank - backend.DECOMPOSE_TO_RANK])
+    peeled = stacked_taps(problem)
     if problem.transposed:
         options = ["filters"]
         preferred = "filters"
@@ -92,7 +113,7 @@ def _direct_candidates(problem, profile, base_us):
         options = ["inputs"] + (["filters"] if problem.groups == 1 and peeled > 1 else [])
     found = [(option, base_us if option == preferred else base_us * UNMODELLED_FACTOR["other_stacking"])
              for option in options]
-    if native_max is None:
+    if get_backend().NATIVE_MAX_RANK is None:  # JAX: XLA's own N-D convolution, a candidate beside it
         found.append(("native", base_us * UNMODELLED_FACTOR["native_nd"]))
     return found
 
@@ -123,21 +144,22 @@ def _fft_candidates(problem, profile):
     found = []
     for geometry, lengths, steps, counts in options:
         blocks = batch * math.prod(counts)
-        by_dft = cost_model.kernel_by_dft(costs, problem.kernel_size, lengths, itemsize)
-        transform = "dft" if by_dft else "fft"
-        product = _product(problem, profile, transform, blocks)
-        packed = product == "packed"
-        terms = cost_model.fft_terms(blocks, problem.channels, problem.filters, problem.groups, lengths,
-                                     problem.kernel_size, itemsize, by_dft, sum(c > 1 for c in counts),
-                                     packed, problem.backend, costs.fft_cache_bytes)
-        modelled = cost_model.fft_us(costs, terms, problem.rank)
-        if geometry != "whole":
-            modelled *= costs.block_margin
-        memory = cost_model.fft_memory_bytes(blocks, problem.channels, problem.filters, problem.groups,
-                                             lengths, itemsize, packed)
-        fft = FftPlan(geometry=geometry, lengths=tuple(lengths), steps=tuple(steps), counts=tuple(counts),
-                      kernel_transform=transform, product=product, memory=int(memory))
-        found.append((fft, modelled))
+        for transform in KERNEL_TRANSFORMS:  # each is a candidate: which is faster varies up to 4x
+            by_dft = transform == "dft"
+            product = _product(problem, profile, transform, blocks)
+            packed = product == "packed"
+            terms = cost_model.fft_terms(blocks, problem.channels, problem.filters, problem.groups, lengths,
+                                         problem.kernel_size, itemsize, by_dft, sum(c > 1 for c in counts),
+                                         packed, problem.backend, costs.fft_cache_bytes)
+            modelled = cost_model.fft_us(costs, terms, problem.rank)
+            if geometry != "whole":
+                modelled *= costs.block_margin
+            memory = cost_model.fft_memory_bytes(blocks, problem.channels, problem.filters, problem.groups,
+                                                 lengths, itemsize, packed)
+            fft = FftPlan(geometry=geometry, lengths=tuple(lengths), steps=tuple(steps),
+                          counts=tuple(counts), kernel_transform=transform, product=product,
+                          memory=int(memory))
+            found.append((fft, modelled))
     return found
 
 
@@ -155,7 +177,7 @@ def candidates(problem, profile=None):
         return [Plan("direct", direct=method)]
     base = cost_model.direct_us(costs, problem.planned_batch, problem.outputs, problem.kernel_size,
                                 problem.channels, problem.filters, problem.groups, problem.padded,
-                                problem.itemsize)
+                                problem.itemsize, stacked_taps(problem))
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
     plans = [Plan("direct", direct=method, modelled_us=us * direct_factor)
@@ -200,6 +222,46 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
     return sorted(permitted, key=lambda plan: plan.modelled_us)
 
 
+def family(plan):
+    """Which kind of way `plan` is: a direct method, or FFT whole or in blocks by one kernel transform."""
+    if plan.algorithm == "direct":
+        return ("direct", plan.direct)
+    return ("fft", plan.fft.blocked, plan.fft.kernel_transform)
+
+
+def pick_contenders(permitted, band, limit=MAX_MEASURED):
+    """The plans to time: of those modelled within `band` of the cheapest, the cheapest of each `family`,
+    then the next cheapest, at most `limit`, cheapest first. Families first: the model errs most between
+    kinds of way (a direct method 5x off its rate, one kernel transform 4x slower than the other), and the
+    cheapest few by the model alone were often all one kind (overlap-save blocks of 2, 4, 8, 16). Within
+    `WIDE_BAND` (beyond `limit`), the cheapest FFT plan and every direct method are timed too."""
+    within = [p for p in permitted if p.modelled_us <= permitted[0].modelled_us * band]
+    firsts, seen = [], set()
+    for plan in within:
+        if family(plan) not in seen:
+            seen.add(family(plan))
+            firsts.append(plan)
+    chosen = (firsts + [p for p in within if p not in firsts])[:limit]
+    wide = permitted[0].modelled_us * max(band, WIDE_BAND)
+    for plan in permitted:
+        if plan.modelled_us <= wide and (family(plan) not in map(family, chosen) if plan.algorithm == "direct"
+                                         else not any(p.algorithm == "fft" for p in chosen)):
+            chosen.append(plan)
+    return sorted(chosen, key=lambda plan: plan.modelled_us)
+
+
+def neighbours(permitted, label):
+    """The overlap-save plans of `permitted` with half and twice the block factor of the plan `label`, by
+    the same kernel transform (none unless `label` is a blocked FFT plan): which block count is fastest
+    the model tells to within 1.1-1.4x only (issue 13)."""
+    plan = next((p for p in permitted if p.label == label), None)
+    if plan is None or plan.algorithm != "fft" or not plan.fft.blocked:
+        return []
+    factor, transform = plan.fft.geometry, plan.fft.kernel_transform
+    return [p for p in permitted if p.algorithm == "fft" and p.fft.blocked
+            and p.fft.kernel_transform == transform and p.fft.geometry in (factor // 2, factor * 2)]
+
+
 def plan_conv(problem, algorithm="auto"):
     """The plan for `problem` under `algorithm` ("auto", "direct" or "fft"); cached per problem."""
     budget, mode, generation = settings_key()
@@ -220,8 +282,8 @@ def _plan(problem, algorithm, budget, mode):
     if len(permitted) == 1 or mode == "off":
         source = "rule" if len(permitted) == 1 else profile.source + " profile"
         return dataclasses.replace(best, source=source)
-    band = math.inf if mode == "always" else profile.uncertainty
-    contenders = [p for p in permitted if p.modelled_us <= best.modelled_us * band][:MAX_MEASURED]
+    band = math.inf if mode == "always" else max(profile.uncertainty, MIN_BAND)
+    contenders = pick_contenders(permitted, band)
     if len(contenders) == 1:
         return dataclasses.replace(best, source=profile.source + " profile")
     if not isinstance(problem.batch, int):
@@ -243,7 +305,7 @@ def _plan(problem, algorithm, budget, mode):
                                        measured_us=tuple(sorted(remembered.get("times_us", {}).items())))
     from structconv.tuning import autotune
 
-    times = autotune.measure(problem, contenders)
+    times = autotune.measure(problem, contenders, lambda label: neighbours(permitted, label))
     timed = [(times[p.label], p) for p in contenders if times.get(p.label) is not None]
     if not timed:  # every candidate failed to run outside the trace: the model
         return dataclasses.replace(best, source=profile.source + " profile")

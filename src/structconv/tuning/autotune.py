@@ -13,8 +13,9 @@ of up to 4 samples, the 25th percentile of more), which load only ever raises an
 not decide. A candidate `GIVE_UP` times slower than the best after a round is not timed further. When
 the two fastest end within `CONFIRM_WITHIN` of each other, up to `CONFIRM_ROUNDS` more rounds time those
 two alone (within `SECONDS_PER_CANDIDATE` each): on a shared 2-core machine a single lucky sample had
-picked a plan 1.35x slower than the other (docs/benchmarks.md, issue 13). Counters in
-`statistics()` say what measuring cost.
+picked a plan 1.35x slower than the other (docs/benchmarks.md, issue 13). Where the planner asks
+(`expand`), plans next to the fastest (its neighbouring overlap-save block counts) are then compiled and
+timed in rounds with it. Counters in `statistics()` say what measuring cost.
 """
 
 import concurrent.futures
@@ -59,19 +60,37 @@ def problem_arrays(problem):
     return [rng.standard_normal(shape).astype(dtype), rng.standard_normal(kernel).astype(dtype)]
 
 
-def measure(problem, plans):
-    """`{plan.label: microseconds or None}`: each plan of `problem` timed (None where it failed to run)."""
+def measure(problem, plans, expand=None):
+    """`{plan.label: microseconds or None}`: each plan of `problem` timed (None where it failed to run).
+    `expand(label)`, when given, names more plans to try after the rounds, next to the fastest `label`
+    (the planner's neighbouring overlap-save block counts); they are timed in rounds of their own with it."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="structconv-tune") as pool:
-        return pool.submit(_measure, problem, plans).result()
+        return pool.submit(_measure, problem, plans, expand).result()
 
 
-def _measure(problem, plans):
+def _measure(problem, plans, expand):
+    started = time.perf_counter()
+    arrays = problem_arrays(problem)
+    samples = {}
+    runs = _compiled(problem, plans, arrays, samples)
+    _rounds(runs, samples)
+    if expand is not None and runs:
+        leader = min(runs, key=lambda label: low_quantile(samples[label]))
+        extra = _compiled(problem, [p for p in expand(leader) if p.label not in samples], arrays, samples)
+        if extra:
+            _rounds({leader: runs[leader], **extra}, samples)
+    _statistics["problems"] += 1
+    _statistics["seconds"] += time.perf_counter() - started
+    return {label: None if found is None else low_quantile(found) * 1e6 for label, found in samples.items()}
+
+
+def _compiled(problem, plans, arrays, samples):
+    """`{label: run}` of `plans` compiled and warmed up (`samples[label]` set to [], or None where a plan
+    failed to run)."""
     from structconv.ops.execute import execute
 
-    started = time.perf_counter()
     backend = get_backend()
-    arrays = problem_arrays(problem)
-    runs, samples = {}, {}
+    runs = {}
     for plan in plans:
         try:
             run = backend.compile_for_timing(lambda x, k, plan=plan: execute(plan, problem, x, k), arrays,
@@ -84,6 +103,12 @@ def _measure(problem, plans):
         except Exception:  # noqa: BLE001 (a candidate that cannot run here is not a candidate)
             samples[plan.label] = None
         _statistics["candidates"] += 1
+    return runs
+
+
+def _rounds(runs, samples):
+    """Interleaved rounds of `runs` until the budget or `MAX_ROUNDS` (module docstring), then `_confirm`."""
+    runs = dict(runs)
     budget = SECONDS_PER_CANDIDATE * max(len(runs), 1)
     spent = 0.0
     for round_index in range(MAX_ROUNDS):
@@ -93,9 +118,6 @@ def _measure(problem, plans):
         if spent > budget or len(runs) <= 1 and round_index >= 1:
             break
     _confirm(runs, samples)
-    _statistics["problems"] += 1
-    _statistics["seconds"] += time.perf_counter() - started
-    return {label: None if found is None else low_quantile(found) * 1e6 for label, found in samples.items()}
 
 
 def _timed_round(runs, labels, round_index, samples):

@@ -107,19 +107,16 @@ def training_problems(backend_name, device, grid=TRAINING_GRID):
 
 
 def timed_plans(problem, profile):
-    """The planner's candidates of `problem`, and for the whole FFT also the other kernel transform (so
-    that both the DFT and the FFT rates are seen)."""
-    plans = planner.candidates(problem, profile)
-    extra = []
-    for plan in plans:
-        if plan.algorithm == "fft" and plan.fft.geometry == "whole":
-            other = "fft" if plan.fft.kernel_transform == "dft" else "dft"
-            product = plan.fft.product
-            if other == "fft" and product in ("planes", "packed"):
-                product = "loop"
-            extra.append(dataclasses.replace(plan, fft=dataclasses.replace(
-                plan.fft, kernel_transform=other, product=product)))
-    return plans + extra
+    """The planner's candidates of `problem` that calibration times: every direct one, the whole FFT by
+    both kernel transforms (so that both the DFT and the FFT rates are seen), and each overlap-save
+    geometry by the transform the model prices cheaper (the budget goes to more shapes instead)."""
+    plans, kept = planner.candidates(problem, profile), []
+    for plan in plans:  # cheapest first: the first plan of each block geometry is its cheaper transform
+        if plan.algorithm == "fft" and plan.fft.blocked and any(
+                p.algorithm == "fft" and p.fft.geometry == plan.fft.geometry for p in kept):
+            continue
+        kept.append(plan)
+    return kept
 
 
 def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES, channel_model=(1, 0.0)):
@@ -129,7 +126,7 @@ def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES, channel_model=(
     if plan.algorithm == "direct":
         return cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
                                        problem.channels, problem.filters, problem.groups, problem.padded,
-                                       problem.itemsize, *(channel_model if problem.rank <= 3 else (1, 0.0)))
+                                       problem.itemsize, *channel_model, planner.stacked_taps(problem))
     f = plan.fft
     return cost_model.fft_terms(problem.planned_batch * math.prod(f.counts), problem.channels,
                                 problem.filters, problem.groups, f.lengths, problem.kernel_size,
