@@ -43,6 +43,21 @@ def test_a_corrupt_plan_file_warns_once_and_is_rewritten(fresh_cache):
     assert plan_file.lookup(problem(), "m1")["label"] == "direct:native"
 
 
+def test_plans_of_earlier_planner_rules_are_stale(fresh_cache):
+    os.makedirs(fresh_cache, exist_ok=True)
+    key = problem().key()
+    with open(plan_file.path_for("m1"), "w") as out:
+        json.dump({"entries": {key: {"label": "direct:native", "times_us": {}},  # no rules: session 7
+                               problem(65).key(): {"label": "direct:native", "rules": plan_file.RULES - 1}}},
+                  out)
+    with pytest.warns(RuntimeWarning, match="earlier version of the planner"):
+        assert plan_file.lookup(problem(), "m1") is None
+    assert plan_file.lookup(problem(65), "m1") is None  # one warning per file
+    plan_file.record(problem(), "m1", "fft:whole:dft:loop", {"fft:whole:dft:loop": 1.0})
+    plan_file.forget_loaded()
+    assert plan_file.lookup(problem(), "m1")["label"] == "fft:whole:dft:loop"
+
+
 WRITER = textwrap.dedent("""
     import sys
     from structconv.tuning import plan_file, storage

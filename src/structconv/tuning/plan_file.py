@@ -1,5 +1,6 @@
 """Measured plans remembered across processes, as FFTW keeps wisdom: one JSON file per machine
-fingerprint in the cache directory, `{"entries": {problem key: {"label", "times_us", "date"}}}`.
+fingerprint in the cache directory, `{"entries": {problem key: {"label", "times_us", "date", "rules"}}}`.
+An entry measured under other planner rules (`RULES`) is stale: it warns once and is measured again.
 
 Reads happen once per process and file; each measured plan is merged in under a lock and written
 atomically (`tuning.storage`), so concurrent processes never corrupt the file or lose each other's plans.
@@ -10,6 +11,10 @@ import time
 
 from structconv.tuning import storage
 
+# Bumped whenever the planner's candidates or what measuring times change: a winner measured under other
+# rules may not be among today's candidates, or not the fastest of them (session 8: an entry from session 7
+# kept a 4-D torch convolution on a 45 ms decomposition where FFT now runs it in 12-28 ms).
+RULES = 2
 _loaded = {}
 
 
@@ -30,14 +35,21 @@ def _entries(path):
 
 def lookup(problem, machine_id):
     """The remembered entry for `problem` on this machine, or None."""
-    entry = _entries(path_for(machine_id)).get(problem.key())
-    return entry if isinstance(entry, dict) and isinstance(entry.get("label"), str) else None
+    path = path_for(machine_id)
+    entry = _entries(path).get(problem.key())
+    if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
+        return None
+    if entry.get("rules") != RULES:
+        storage.warn_once(path, "plans measured by an earlier version of the planner, measured again")
+        return None
+    return entry
 
 
 def record(problem, machine_id, label, times_us):
     """Remembers the measured winner `label` of `problem` (in memory, and in the file where writable)."""
     path = path_for(machine_id)
-    entry = {"label": label, "times_us": times_us, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    entry = {"label": label, "times_us": times_us, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+             "rules": RULES}
     _entries(path)[problem.key()] = entry
     storage.merge_json(path, {problem.key(): entry})
 
