@@ -335,6 +335,22 @@ def fit_block_margin(records, profile):
     return profile.costs.block_margin if profile.costs.block_margin in tied else tied[0]
 
 
+def fit_profile(records, backend_name, device, threads):
+    """The calibrated `Profile` of timed `records` (`measure_grid`), the fit's errors and the constants on
+    a bound: the rates (`fit_costs`), then the FFT margins and the overlap-save margin fitted to the
+    decisions, and the measuring band."""
+    shipped = profiles.shipped(backend_name, device)
+    costs, errors, at_bound = fit_costs(records, shipped.costs, threads)
+    fitted = dataclasses.replace(shipped, costs=costs, source="calibrated")
+    margins = fit_margins(records, fitted)
+    fitted = dataclasses.replace(fitted, costs=dataclasses.replace(costs, fft_margin=margins))
+    fitted = dataclasses.replace(fitted, costs=dataclasses.replace(
+        fitted.costs, block_margin=fit_block_margin(records, fitted)))
+    # The model's ratio of two candidates can be off by as much as both of its worst errors together.
+    uncertainty = round(min(10.0, max(2.0, (1.0 + errors["direct_max"]) * (1.0 + errors["fft_max"]))), 2)
+    return dataclasses.replace(fitted, uncertainty=uncertainty), errors, at_bound
+
+
 def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu", grid=None,
               training_grid=None):
     """Fits and (with `store`) saves a profile for this machine and the active Keras backend; returns a
@@ -351,17 +367,9 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
     if training_grid is None:
         training_grid = QUICK_TRAINING_GRID if quick else TRAINING_GRID
     records = measure_grid(backend_name, device, seconds, grid, progress, training_grid)
-    costs, errors, at_bound = fit_costs(records, shipped.costs, print_["threads"])
-    fitted = dataclasses.replace(shipped, costs=costs, source="calibrated")
-    margins = fit_margins(records, fitted)
-    fitted = dataclasses.replace(fitted, costs=dataclasses.replace(costs, fft_margin=margins))
-    fitted = dataclasses.replace(fitted, costs=dataclasses.replace(
-        fitted.costs, block_margin=fit_block_margin(records, fitted)))
+    fitted, errors, at_bound = fit_profile(records, backend_name, device, print_["threads"])
     right = sum(pick_ratio(r, model_pick(r, fitted)) <= TARGET for r in records)
     shipped_right = sum(pick_ratio(r, model_pick(r, shipped)) <= TARGET for r in records)
-    # The model's ratio of two candidates can be off by as much as both of its worst errors together.
-    uncertainty = round(min(10.0, max(2.0, (1.0 + errors["direct_max"]) * (1.0 + errors["fft_max"]))), 2)
-    fitted = dataclasses.replace(fitted, uncertainty=uncertainty)
     provenance = {
         "machine": print_["cpu"], "cpu": print_["cpu"], "threads": print_["threads"],
         "accelerator": print_["accelerator"], "backend_version": print_["backend_version"],

@@ -1,0 +1,175 @@
+"""Every candidate plan timed on the calibration grid and on held-out shapes; the planner replayed on them.
+
+    .venv/bin/python benchmarks/planner_replay.py collect --threads N --out DIR   # about 12 min, 2 vCPUs
+    .venv/bin/python benchmarks/planner_replay.py replay DIR
+
+`collect` runs one process per backend, capped at `--threads`, and times every candidate plan the planner
+offers (as `structconv calibrate` does, `calibrate.timed_plans` by `tuning.autotune`) on two sets of
+shapes: the calibration grid (`calibrate.GRID` and `TRAINING_GRID`) and `HELD_OUT`, which no calibration
+sees (the quick sweep and the wide shapes of `benchmarks/fft.py`, and 13 shapes chosen for neither: 1-16
+channels, batch 1-16, ranks 1-4, forward and training). It writes `DIR/<backend>-<threads>-grid.json` and
+`-held.json`: each shape's problem, its candidate plans and their times.
+
+`replay` fits a profile on each grid file as `structconv calibrate` would, then replays on the held-out
+shapes, from the collected times (free of the noise of timing again):
+- the cost model alone with that profile, and with the shipped one;
+- measured planning's rule: the candidates it would time (`planner.pick_contenders` with the band
+  `_plan` uses, then `planner.neighbours` of the fastest), the pick the fastest of them.
+Each line gives how many picks are within 1.15x of the fastest candidate timed at the shape, the worst
+ratio, and how many candidates measuring would time. A candidate the collection did not time (an overlap-save
+plan by the transform the shipped model priced dearer) counts as the slowest of its shape when picked.
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+
+from environment import machine  # noqa: E402  (this folder is on sys.path)
+
+BACKENDS = ("torch", "jax", "tensorflow")
+TARGET = 1.15
+# (rank, size, kernel sizes, batch, channels, filters, padding, stride), forward (`calibrate.GRID`'s form).
+HELD_OUT = [
+    (1, 16384, (7, 63, 511), 2, 8, 8, "same", 1), (2, 256, (5, 15), 2, 8, 8, "same", 1),
+    (3, 48, (3, 9), 2, 8, 8, "same", 1), (4, 20, (3, 6), 2, 8, 8, "same", 1),
+    (1, 65536, (129,), 1, 1, 1, "same", 1), (1, 4096, (31,), 8, 16, 16, "same", 1),
+    (1, 2048, (15,), 4, 32, 32, "same", 1), (2, 128, (15,), 8, 1, 4, "same", 1),
+    (2, 96, (9,), 4, 16, 16, "same", 1), (2, 200, (7,), 2, 3, 16, "same", 1),
+    (3, 32, (7,), 2, 4, 4, "same", 1), (3, 24, (9,), 1, 16, 16, "same", 1),
+    (4, 12, (5,), 2, 4, 8, "same", 1), (4, 10, (3,), 4, 16, 16, "same", 1),
+    (1, 32768, (31,), 1, 2, 2, "same", 1), (1, 8192, (255,), 4, 8, 16, "same", 1),
+    (2, 64, (25,), 1, 12, 12, "same", 1), (2, 300, (11,), 1, 1, 1, "same", 1),
+    (3, 36, (13,), 1, 2, 2, "same", 1), (3, 16, (9,), 4, 6, 6, "same", 1),
+    (4, 14, (4,), 1, 8, 8, "same", 1), (4, 16, (3,), 1, 1, 1, "same", 1),
+]
+# (rank, size, kernel size, batch, channels, filters): forward and with gradients (`TRAINING_GRID`'s form).
+HELD_OUT_TRAINING = [
+    (1, 16384, 63, 2, 4, 4), (2, 64, 13, 2, 32, 32), (2, 128, 21, 1, 4, 4), (3, 32, 5, 4, 2, 2),
+    (3, 20, 11, 2, 8, 8), (4, 12, 4, 1, 2, 2), (1, 1024, 45, 16, 16, 16), (2, 160, 9, 2, 4, 4),
+    (2, 48, 7, 8, 16, 16), (3, 28, 5, 1, 8, 8), (4, 8, 5, 2, 16, 16),
+]
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def to_json(record):
+    return {"problem": dataclasses.asdict(record["problem"]), "times": record["times"],
+            "plans": {label: dataclasses.asdict(plan) for label, plan in record["plans"].items()}}
+
+
+def from_json(data):
+    from structconv.ops.plan import FftPlan, Plan
+    from structconv.ops.problem import ConvProblem
+
+    problem = ConvProblem(**{k: _tuples(v) for k, v in data["problem"].items()})
+    plans = {}
+    for label, fields in data["plans"].items():
+        fields = {k: _tuples(v) for k, v in fields.items()}
+        if fields["fft"] is not None:
+            fields["fft"] = FftPlan(**{k: _tuples(v) for k, v in fields["fft"].items()})
+        plans[label] = Plan(**fields)
+    return {"problem": problem, "rank": problem.rank, "training": problem.training,
+            "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
+            "times": data["times"], "plans": plans}
+
+
+def collect_worker(backend, threads, out):
+    from structconv.tuning.threads import limit_threads
+
+    limit_threads(threads)
+    from structconv.tuning import calibrate
+
+    for name, grid, training in (("grid", calibrate.GRID, calibrate.TRAINING_GRID),
+                                 ("held", HELD_OUT, HELD_OUT_TRAINING)):
+        records = calibrate.measure_grid(backend, "cpu", math.inf, grid, True, training)
+        with open(os.path.join(out, f"{backend}-{threads}-{name}.json"), "w") as handle:
+            json.dump({"machine": machine(), "threads": threads,
+                       "records": [to_json(r) for r in records]}, handle)
+        print(f"{backend}: {len(records)} {name} shapes timed", flush=True)
+
+
+def _describe(problem):
+    return (f"{problem.rank}-D {problem.spatial[0]} k={problem.kernel_size[0]} B={problem.batch} "
+            f"{problem.channels}->{problem.filters}{' training' if problem.training else ''}")
+
+
+def replayed_pick(record, profile):
+    """The label measured planning would pick for `record` with `profile`, and how many it would time."""
+    from structconv.ops import planner
+
+    problem = record["problem"]
+    permitted = planner.allowed(problem, planner.candidates(problem, profile), "auto", profile, math.inf)
+    contenders = planner.pick_contenders(permitted, max(profile.uncertainty, planner.MIN_BAND))
+    timed = [p for p in contenders if p.label in record["times"]]
+    if len(contenders) == 1 or not timed:
+        return permitted[0].label, 0
+    fastest = min(timed, key=lambda p: record["times"][p.label])
+    more = [p for p in planner.neighbours(permitted, fastest.label) if p.label in record["times"]]
+    fastest = min([fastest, *more], key=lambda p: record["times"][p.label])
+    return fastest.label, len(contenders) + len(planner.neighbours(permitted, fastest.label))
+
+
+def replay_worker(backend, directory):
+    from structconv.tuning import calibrate
+    from structconv.tuning import profile as profiles
+
+    for threads in (1, 2, 4, 8, 16):
+        paths = [os.path.join(directory, f"{backend}-{threads}-{name}.json") for name in ("grid", "held")]
+        if not all(os.path.exists(p) for p in paths):
+            continue
+        grid, held = ([from_json(r) for r in json.load(open(p))["records"]] for p in paths)
+        fitted = calibrate.fit_profile(grid, backend, "cpu", threads)[0]
+        shipped = profiles.shipped(backend, "cpu")
+        lines = []
+        def measured(record, profile):
+            return replayed_pick(record, profile)[0]
+
+        for name, pick, profile in (("model alone, shipped profile", calibrate.model_pick, shipped),
+                                    ("model alone, profile fitted on the grid", calibrate.model_pick, fitted),
+                                    ("measured planning, fitted profile", measured, fitted),
+                                    ("measured planning, shipped profile", measured, shipped)):
+            ratios = [(calibrate.pick_ratio(r, pick(r, profile)), _describe(r["problem"])) for r in held]
+            misses = sorted((ratio, what) for ratio, what in ratios if ratio > TARGET)[::-1]
+            lines.append(f"  {name}: within {TARGET}x at {len(ratios) - len(misses)}/{len(ratios)}, worst "
+                         f"{max(r for r, _ in ratios):.2f}" + (f" ({misses[0][1]})" if misses else ""))
+        timed = sum(replayed_pick(r, fitted)[1] for r in held)
+        print(f"{backend}, {threads} thread(s), {len(grid)} grid and {len(held)} held-out shapes (measuring "
+              f"would time {timed} candidates, {timed / len(held):.1f} per shape; fitted band "
+              f"{max(fitted.uncertainty, 5.0):.2f}x):")
+        print("\n".join(lines), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=("collect", "replay"))
+    parser.add_argument("directory", nargs="?", help="replay: the directory collect wrote")
+    parser.add_argument("--out", help="collect: the directory to write")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.worker:
+        if options.command == "collect":
+            collect_worker(options.worker, options.threads, options.out)
+        else:
+            replay_worker(options.worker, options.directory)
+        return
+    if options.command == "collect":
+        os.makedirs(options.out, exist_ok=True)
+    for backend in options.backends.split(","):
+        command = [sys.executable, __file__, options.command, *([options.directory] if options.directory
+                                                                  else []),
+                   "--threads", str(options.threads), "--worker", backend]
+        if options.out:
+            command += ["--out", options.out]
+        subprocess.run(command, check=True, env=dict(os.environ, KERAS_BACKEND=backend))
+
+
+if __name__ == "__main__":
+    main()
