@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -349,7 +350,12 @@ def main():
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     matmuls = []
-    records = collect(case_names, options.budget, options.workers.split(","), matmuls)
+    # "auto" measures afresh from an empty cache directory (the workers inherit it): a plan file of an
+    # earlier run, or of an earlier planner, would otherwise decide (session 8: a stale entry kept torch's
+    # rank-6 case on a decomposition 3x slower than FFT), and a calibrated profile would change the band.
+    with tempfile.TemporaryDirectory(prefix="structconv-ndconv-") as cache:
+        os.environ["STRUCTCONV_CACHE_DIR"] = cache
+        records = collect(case_names, options.budget, options.workers.split(","), matmuls)
     load_after = os.getloadavg()[0]
     print(f"## N-dimensional convolution, batch {BATCH}, padding valid, float32\n")
     print(f"Machine: {machine()}\n")

@@ -57,7 +57,7 @@ def autotune():
 
 def set_autotune(mode):
     """Sets the autotuning mode of `algorithm="auto"`: `"off"` (the cost model alone), `"uncertain"`
-    (time the candidates the model cannot tell apart) or `"always"` (time every allowed candidate)."""
+    (time the candidates the model cannot tell apart) or `"always"` (time every allowed kind of way)."""
     if not isinstance(mode, str) or mode.lower() not in AUTOTUNE_MODES:
         raise invalid_argument("mode", mode, " or ".join(repr(m) for m in AUTOTUNE_MODES))
     _settings["autotune"] = mode.lower()

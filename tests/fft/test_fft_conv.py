@@ -143,13 +143,13 @@ def _problem(batch, channels, filters, groups, rank, size=16, kernel=3):
                        dtype="float32", data_format="channels_first")
 
 
-def _whole_fft(problem, **strategy):
-    """The whole-input FFT candidate of `problem` under the active backend's profile with `strategy` changed
-    (a profile is passed to the planner, no global changes)."""
+def _whole_fft(problem, transform="dft", **strategy):
+    """The whole-input FFT candidate of `problem` whose kernel spectrum is by `transform`, under the active
+    backend's profile with `strategy` changed (a profile is passed to the planner, no global changes)."""
     profile = planner.profile_for(keras.backend.backend())
     profile = dataclasses.replace(profile, strategy=dataclasses.replace(profile.strategy, **strategy))
     plans = [p for p in planner.candidates(problem, profile) if p.algorithm == "fft"]
-    return next(p.fft for p in plans if p.fft.geometry == "whole")
+    return next(p.fft for p in plans if p.fft.geometry == "whole" and p.fft.kernel_transform == transform)
 
 
 def test_product_layout_follows_the_channel_count():

@@ -97,17 +97,6 @@ def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, pad
             + terms["memory"] / (costs.direct_gbps * 1e3))
 
 
-def kernel_by_dft(costs, kernel_size, lengths, itemsize=4):
-    """True when the kernel's spectrum is modelled cheaper by DFT matrices than by FFT (per channel pair:
-    one FFT and the zero-padded copy it transforms, against the DFT's multiply-adds)."""
-    points = math.prod(lengths)
-    rate = per_rank(costs.fft_gflops, len(lengths))
-    fft = (fft_flops(lengths, itemsize, costs.fft_cache_bytes) / (rate * 1e3)
-           + itemsize * points / (costs.fft_gbps * 1e3))
-    dft = 8.0 * dft_multiply_adds(kernel_size, lengths) / (costs.dft_gflops * 1e3)
-    return dft < fft
-
-
 def fft_us(costs, terms, rank):
     """Modelled time of the FFT algorithm (forward) from its `fft_terms`."""
     rates = {"fft": per_rank(costs.fft_gflops, rank), "dft": costs.dft_gflops,

@@ -7,10 +7,11 @@ overlap-save blocks), each with the kernel transform and product the profile pre
 the gradient will be taken. Then, by `structconv.config.autotune()`:
 
 - `"off"`: the cheapest by the model (reproducible, no timing);
-- `"uncertain"` (default): the candidates modelled within the profile's `uncertainty` factor of the
-  cheapest are timed once, on data of the problem's shape, in the form they run (`tuning.autotune`), and the
-  fastest is kept, in memory and in a plan file of this machine, so a second process measures nothing;
-- `"always"`: every candidate the rules allow is timed.
+- `"uncertain"` (default): the candidates the model cannot tell apart (`pick_contenders`: within the
+  profile's `uncertainty`, at least `MIN_BAND`, of the cheapest) are timed once, on data of the problem's
+  shape, in the form they run (`tuning.autotune`), and the fastest is kept, in memory and in a plan file of
+  this machine, so a second process measures nothing;
+- `"always"`: the same with no band: the cheapest of every kind of way the rules allow is timed.
 
 Rules that hold in every mode: kernels of fewer than `fft_min_taps` taps never run by FFT under "auto",
 FFT never exceeds the memory budget, sizes unknown when traced run direct, and an overlap-save plan must be
