@@ -12,12 +12,27 @@ import keras
 import numpy as np
 import pytest
 
+from structconv import config
 from structconv.tuning import storage
 
 # The tests never read or write the user's cache directory: a profile `structconv calibrate` stored there
 # changed the model's choices that tests of the shipped profiles check. Each test process gets its own.
 os.environ[storage.CACHE_ENVIRONMENT_VARIABLE] = tempfile.mkdtemp(prefix="structconv-tests-")
 atexit.register(shutil.rmtree, os.environ[storage.CACHE_ENVIRONMENT_VARIABLE], True)
+
+
+@pytest.fixture(autouse=True)
+def model_only_plans(request):
+    """Tests check values, which no plan changes: "auto" plans by the model alone, reproducibly and without
+    compiling and timing 4-6 candidates per new shape (a third of the JAX pass's time). Measuring has its own
+    tests (`tests/tuning`, which keep the default mode)."""
+    if "tuning" in request.path.parts:
+        yield
+        return
+    saved = config.autotune()
+    config.set_autotune("off")
+    yield
+    config.set_autotune(saved)
 
 # Relative tolerances by dtype, applied to values scaled by the result's magnitude.
 TOLERANCES = {"float32": 1e-4, "float64": 1e-10}
