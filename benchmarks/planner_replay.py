@@ -105,7 +105,7 @@ def replayed_pick(record, profile):
 
     problem = record["problem"]
     permitted = planner.allowed(problem, planner.candidates(problem, profile), "auto", profile, math.inf)
-    contenders = planner.pick_contenders(permitted, max(profile.uncertainty, planner.MIN_BAND))
+    contenders = planner.pick_contenders(permitted, planner.measuring_band(profile))
     timed = [p for p in contenders if p.label in record["times"]]
     if len(contenders) == 1 or not timed:
         return permitted[0].label, 0
@@ -116,6 +116,7 @@ def replayed_pick(record, profile):
 
 
 def replay_worker(backend, directory):
+    from structconv.ops import planner
     from structconv.tuning import calibrate
     from structconv.tuning import profile as profiles
 
@@ -141,7 +142,7 @@ def replay_worker(backend, directory):
         timed = sum(replayed_pick(r, fitted)[1] for r in held)
         print(f"{backend}, {threads} thread(s), {len(grid)} grid and {len(held)} held-out shapes (measuring "
               f"would time {timed} candidates, {timed / len(held):.1f} per shape; fitted band "
-              f"{max(fitted.uncertainty, 5.0):.2f}x):")
+              f"{planner.measuring_band(fitted):.2f}x):")
         print("\n".join(lines), flush=True)
 
 

@@ -2,7 +2,7 @@
 
 Candidates are every way the backend can run the problem: its own convolution (ranks it has, and on JAX
 any rank), each stacking of the decomposition above those ranks, and FFT plans (the whole input, or
-overlap-save blocks), each with the kernel transform and product the profile prefers. The cost model
+overlap-save blocks), each by both kernel transforms with the product the profile prefers. The cost model
 (`ops.cost_model`, constants from `structconv.tuning.profile`) prices them, for forward + backward when
 the gradient will be taken. Then, by `structconv.config.autotune()`:
 
@@ -223,6 +223,12 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
     return sorted(permitted, key=lambda plan: plan.modelled_us)
 
 
+def measuring_band(profile, mode="uncertain"):
+    """How far above the cheapest modelled plan candidates are timed: the profile's `uncertainty`, at
+    least `MIN_BAND`; unbounded in "always" mode."""
+    return math.inf if mode == "always" else max(profile.uncertainty, MIN_BAND)
+
+
 def family(plan):
     """Which kind of way `plan` is: a direct method, or FFT whole or in blocks by one kernel transform."""
     if plan.algorithm == "direct":
@@ -283,8 +289,7 @@ def _plan(problem, algorithm, budget, mode):
     if len(permitted) == 1 or mode == "off":
         source = "rule" if len(permitted) == 1 else profile.source + " profile"
         return dataclasses.replace(best, source=source)
-    band = math.inf if mode == "always" else max(profile.uncertainty, MIN_BAND)
-    contenders = pick_contenders(permitted, band)
+    contenders = pick_contenders(permitted, measuring_band(profile, mode))
     if len(contenders) == 1:
         return dataclasses.replace(best, source=profile.source + " profile")
     if not isinstance(problem.batch, int):
