@@ -121,7 +121,8 @@ def timed_plans(problem, profile):
 
 def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES, channel_model=(1, 0.0)):
     """The model's work terms of `plan` (direct: flops and bytes, at least `channel_model[0]` channels and
-    the half-rate point `channel_model[1]` at ranks 1-3, as `cost_model.direct_us` prices them; FFT: per
+    the half-rate point `channel_model[1]`, above rank 3 of the decomposition's stacked channels, as
+    `cost_model.direct_us` prices them; FFT: per
     `FFT_TERMS`, an axis's pass out of cache above `cache_bytes`)."""
     if plan.algorithm == "direct":
         return cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,

@@ -37,10 +37,11 @@ class Costs:
     # Per rank: forward + backward time over forward time, of direct and of FFT.
     direct_training: tuple = (1.0,)
     fft_training: tuple = (1.0,)
-    # The direct algorithm's flops count at least this many channels per group at ranks 1-3 (XLA's CPU
-    # convolution takes as long at 1-8 channels as at 8).
+    # The direct algorithm's flops count at least this many channels per group (XLA's CPU convolution takes
+    # as long at 1-8 channels as at 8); above rank 3, of the decomposition's convolution, whose input
+    # channels carry the stacked taps.
     direct_min_channels: int = 1
-    # ... and at ranks 1-3 each flop counts `1 + half / (in * out channels per group)` times: a framework's
+    # ... and each flop counts `1 + half / (in * out channels per group)` times (likewise): a framework's
     # convolution nears its rate only with many channels (torch 1-D, k=63: 21 Gflop/s at 8 channels).
     direct_channel_half: float = 0.0
     # An FFT pass along an axis whose complex data exceeds this many bytes runs from main memory (a core's
