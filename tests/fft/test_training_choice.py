@@ -77,7 +77,8 @@ def test_layer_training_flag_steers_auto(backward_heavy_direct):
     x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype("float32")
     inference = layer(x, training=False)
     training = layer(x, training=True)
-    # The layer's plans per (input shape, dtype, kernel shape, dtype, training flag, planner settings).
+    # The layer's plans per (input shape, dtype, kernel shape, dtype, training flag, planner settings,
+    # arguments).
     chosen = {key[4]: plan.algorithm for key, (_, plan) in layer._structconv_plans.items()}
     # The flag decides, also on torch, whose layer kernel always requires a gradient.
     assert chosen == {False: "direct", True: "fft"}
@@ -101,3 +102,22 @@ def test_transposed_layer_training_flag_steers_auto(monkeypatch):
     training = keras.ops.convert_to_numpy(layer(x, training=True))
     assert calls == [1]
     assert_close(training, inference, "float32")
+
+
+@pytest.mark.parametrize("layer_class", [layers.DepthwiseConvND, layers.SeparableConvND])
+def test_depthwise_layers_training_flag_steers_auto(monkeypatch, layer_class):
+    # The depthwise step goes through the same seam as `ConvND`: FFT only when the gradient will be taken.
+    use_costs(monkeypatch, fft_margin=(1e9,), direct_training=(1e12,), fft_training=(1.0,))
+    arguments = (FILTERS, KERNEL_SIZE) if layer_class is layers.SeparableConvND else (KERNEL_SIZE,)
+    layer = layer_class(*arguments, padding="same")
+    x = np.random.default_rng(0).standard_normal(INPUT_SHAPE).astype("float32")
+    inference = keras.ops.convert_to_numpy(layer(x, training=False))
+    training = keras.ops.convert_to_numpy(layer(x, training=True))
+    # The depthwise step's plans (one group per channel); a separable layer's pointwise step stays direct.
+    chosen = {(key[4], key[6].groups): plan.algorithm for key, (_, plan) in layer._structconv_plans.items()}
+    expected = {(False, 8): "direct", (True, 8): "fft"}
+    if layer_class is layers.SeparableConvND:
+        expected.update({(False, 1): "direct", (True, 1): "direct"})
+    assert chosen == expected
+    assert_close(training, inference, "float32")
+    assert layer._training_hint is None

@@ -6,6 +6,7 @@ from keras import ops
 from structconv import parametrizations
 from structconv.errors import invalid_argument
 from structconv.layers.lora import LowRankAdaptation
+from structconv.layers.plan_cache import call_with_training_hint
 from structconv.ops.arguments import conv_arguments, resolve_rank, split_shape
 from structconv.shapes import arithmetic
 from structconv.shapes.explain import explain_conv
@@ -210,14 +211,7 @@ class BaseConvND(LowRankAdaptation, keras.layers.Layer):
         self.free_kernel.assign(parametrization.right_inverse(values))
 
     def call(self, inputs, training=None):
-        # Read by `convolution_op` where the algorithm is chosen: with a gradient to take, "auto" weighs
-        # forward + backward (Keras passes `training=True` to every layer in `fit`). Only a Python bool
-        # counts: a symbolic flag cannot steer a choice made while tracing.
-        object.__setattr__(self, "_training_hint", training if isinstance(training, bool) else None)
-        try:
-            return self._call(inputs)
-        finally:
-            object.__setattr__(self, "_training_hint", None)
+        return call_with_training_hint(self, training, self._call, inputs)
 
     def _call(self, inputs):
         kernel = self.kernel

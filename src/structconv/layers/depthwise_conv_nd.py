@@ -1,5 +1,7 @@
 """`DepthwiseConvND`: one kernel per input channel (times `depth_multiplier`), any rank, on `ops.conv`."""
 
+import dataclasses
+
 import keras
 from keras import ops
 
@@ -11,21 +13,11 @@ from structconv.layers.kernel_weight import (
     get_parametrization,
     serialize_parametrization,
 )
+from structconv.layers.plan_cache import cached_plan, call_with_training_hint
 from structconv.ops.arguments import conv_arguments, join_shape, resolve_rank, split_shape
-from structconv.ops.conv import conv
+from structconv.ops.conv import prepare_conv
+from structconv.ops.execute import execute
 from structconv.shapes import arithmetic
-
-
-def depthwise_conv(inputs, depthwise_kernel, args, shape):
-    """A depthwise convolution as a grouped `ops.conv`: the Keras kernel `(*k, channels, multiplier)`
-    (`shape`, the layer's: the kernel tensor's own sizes are tensors when torch traces for ONNX) is the
-    grouped kernel `(*k, 1, channels * multiplier)`, output channel `c * multiplier + m` as in Keras."""
-    channels = shape[-2]
-    kernel = ops.reshape(depthwise_kernel, (*shape[:-2], 1, channels * shape[-1]))
-    return conv(
-        inputs, kernel, args.strides, args.padding, args.dilation_rate, channels, args.data_format,
-        padding_mode=args.padding_mode, algorithm=args.algorithm,
-    )
 
 
 class BaseDepthwiseConvND(keras.layers.Layer):
@@ -77,6 +69,8 @@ class BaseDepthwiseConvND(keras.layers.Layer):
             raise invalid_argument("input_shape", tuple(input_shape), "a known number of channels")
         self.input_spec = keras.InputSpec(ndim=self.rank + 2, axes={self._channel_axis(): channels})
         self.depthwise_shape = (*self.kernel_size, int(channels), self.depth_multiplier)
+        # The depthwise step is a grouped `ops.conv`, one group per input channel.
+        self.grouped_arguments = dataclasses.replace(self.arguments, groups=int(channels))
         self._depthwise = KernelWeight(
             self, self.depthwise_weight_name, self.depthwise_shape,
             self.depthwise_initializer, self.depthwise_regularizer, self.depthwise_constraint,
@@ -106,7 +100,23 @@ class BaseDepthwiseConvND(keras.layers.Layer):
         """Sets the effective depthwise kernel (see `ConvND.assign_kernel`)."""
         self._depthwise.assign(values, project=project)
 
-    def call(self, inputs):
+    def depthwise_op(self, inputs):
+        """The depthwise step: a grouped convolution through `ops.conv`'s seam (its checks, planner and
+        executor, the plan kept per input shape as `ConvND` keeps it). The Keras kernel
+        `(*k, channels, multiplier)` is the grouped kernel `(*k, 1, channels * multiplier)`, output channel
+        `c * multiplier + m` as in Keras (the layer's `depthwise_shape`, not the tensor's: its sizes are
+        tensors when torch traces for ONNX)."""
+        *kernel_size, channels, multiplier = self.depthwise_shape
+        kernel = ops.reshape(ops.cast(self.depthwise_kernel, self.compute_dtype),
+                             (*kernel_size, 1, channels * multiplier))
+        args = self.grouped_arguments
+        inputs, kernel, problem, plan = cached_plan(self, inputs, kernel, prepare_conv, args)
+        return execute(plan, problem, inputs, kernel)
+
+    def call(self, inputs, training=None):
+        return call_with_training_hint(self, training, self._call, inputs)
+
+    def _call(self, inputs):
         outputs = self.convolution_op(inputs)
         if self.use_bias:
             shape = [1] * (self.rank + 2)
@@ -205,5 +215,4 @@ class DepthwiseConvND(BaseDepthwiseConvND):
         return channels * self.depth_multiplier
 
     def convolution_op(self, inputs):
-        kernel = ops.cast(self.depthwise_kernel, self.compute_dtype)
-        return depthwise_conv(inputs, kernel, self.arguments, self.depthwise_shape)
+        return self.depthwise_op(inputs)

@@ -11,11 +11,24 @@ from structconv.ops.tracing import exporting_to_onnx
 MAX_PLANS = 64
 
 
-def cached_plan(layer, inputs, kernel, prepare):
+def call_with_training_hint(layer, training, function, *arguments):
+    """`function(*arguments)` with Keras's `training` flag kept on `layer` for `cached_plan`: with a gradient
+    to take, "auto" weighs forward + backward (Keras passes `training=True` to every layer in `fit`). Only a
+    Python bool counts: a symbolic flag cannot steer a choice made while tracing."""
+    object.__setattr__(layer, "_training_hint", training if isinstance(training, bool) else None)
+    try:
+        return function(*arguments)
+    finally:
+        object.__setattr__(layer, "_training_hint", None)
+
+
+def cached_plan(layer, inputs, kernel, prepare, args=None):
     """`(inputs, kernel, problem, plan)`: the operands as one float dtype and the plan that
-    `prepare(inputs, kernel, layer.arguments, training)` (`ops.conv.prepare_conv` or
+    `prepare(inputs, kernel, args, training)` (`ops.conv.prepare_conv` or
     `ops.conv_transpose.prepare_conv_transpose`) makes for them, kept on `layer` per shapes, dtypes,
-    training flag and planner settings. `training` is Keras's flag as `call` received it (None outside)."""
+    arguments (`layer.arguments` by default), training flag and planner settings. `training` is Keras's
+    flag as `call_with_training_hint` set it (None outside)."""
+    args = layer.arguments if args is None else args
     inputs, kernel = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
     training = getattr(layer, "_training_hint", None)
     # Symbolic sizes (torch.export's SymInt is unhashable) key as "symbolic", and so does an ONNX export's
@@ -23,7 +36,7 @@ def cached_plan(layer, inputs, kernel, prepare):
     shape = tuple(n if is_static(n) or n is None else "symbolic" for n in inputs.shape)
     if shape[0] is None and exporting_to_onnx():
         shape = ("symbolic", *shape[1:])
-    key = (shape, str(inputs.dtype), tuple(kernel.shape), str(kernel.dtype), training, settings_key())
+    key = (shape, str(inputs.dtype), tuple(kernel.shape), str(kernel.dtype), training, settings_key(), args)
     plans = layer.__dict__.get("_structconv_plans")
     if plans is None:
         plans = {}
@@ -33,5 +46,5 @@ def cached_plan(layer, inputs, kernel, prepare):
     if found is None:
         if len(plans) >= MAX_PLANS:
             plans.clear()
-        found = plans[key] = prepare(inputs, kernel, layer.arguments, training)
+        found = plans[key] = prepare(inputs, kernel, args, training)
     return (inputs, kernel, *found)

@@ -4,14 +4,17 @@ import keras
 from keras import ops
 
 from structconv.errors import invalid_argument
-from structconv.layers.depthwise_conv_nd import BaseDepthwiseConvND, depthwise_conv
+from structconv.layers.depthwise_conv_nd import BaseDepthwiseConvND
 from structconv.layers.kernel_weight import (
     KernelWeight,
     check_no_constraint,
     get_parametrization,
     serialize_parametrization,
 )
-from structconv.ops.conv import conv
+from structconv.layers.plan_cache import cached_plan
+from structconv.ops.arguments import conv_arguments
+from structconv.ops.conv import prepare_conv
+from structconv.ops.execute import execute
 
 
 @keras.saving.register_keras_serializable(package="structconv")
@@ -81,6 +84,8 @@ class SeparableConvND(BaseDepthwiseConvND):
         check_no_constraint(pointwise_constraint, "pointwise_constraint", self.pointwise_parametrization)
 
     def build_pointwise(self, channels):
+        # A plain product over channels: direct (an FFT of a 1 x ... x 1 kernel never pays).
+        self.pointwise_arguments = conv_arguments(self.rank, data_format=self.data_format, algorithm="direct")
         self._pointwise = KernelWeight(
             self, "pointwise_kernel", (1,) * self.rank + (channels, self.filters), self.pointwise_initializer,
             self.pointwise_regularizer, self.pointwise_constraint, self.pointwise_parametrization,
@@ -101,10 +106,12 @@ class SeparableConvND(BaseDepthwiseConvND):
         return self.filters
 
     def convolution_op(self, inputs):
-        depthwise_kernel = ops.cast(self.depthwise_kernel, self.compute_dtype)
-        depthwise = depthwise_conv(inputs, depthwise_kernel, self.arguments, self.depthwise_shape)
+        depthwise = self.depthwise_op(inputs)
         pointwise = ops.cast(self.pointwise_kernel, self.compute_dtype)
-        return conv(depthwise, pointwise, data_format=self.data_format, algorithm="direct")
+        depthwise, pointwise, problem, plan = cached_plan(
+            self, depthwise, pointwise, prepare_conv, self.pointwise_arguments
+        )
+        return execute(plan, problem, depthwise, pointwise)
 
     def get_config(self):
         config = super().get_config()
