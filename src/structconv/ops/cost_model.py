@@ -19,13 +19,15 @@ it is not clearly sure, the planner measures (`ops.planner`). Pure Python, no fr
 import math
 
 from structconv.ops.fft_geometry import dft_multiply_adds, spectrum_size
+from structconv.tuning.profile import Costs
 
 # Overlap-save copies per axis cut into blocks, of the input and of the output blocks (profiled: torch
 # eager makes about 3 and 2 of them, XLA and TensorFlow fuse them into about one each way; docs/fft.md).
 FRAME_COPIES = {"torch": (3, 2), "tensorflow": (1, 1), "jax": (1, 1)}
 # An FFT pass along an axis whose complex data (`L * 2 * itemsize` bytes) exceeds a core's L2 cache runs
-# from main memory: measured 3.6-4.2x slower per flop than cache-resident passes (2026-11-22).
-FFT_CACHE_BYTES = 2 * 2**20
+# from main memory: measured 3.6-4.2x slower per flop than cache-resident passes (2026-11-22). The default
+# size is a profile's (`Costs.fft_cache_bytes`), which a calibrated profile replaces.
+FFT_CACHE_BYTES = Costs.fft_cache_bytes
 OUT_OF_CACHE_FACTOR = 4.0
 
 
