@@ -32,12 +32,11 @@ medians ("block" and "auto" run the very same computation: their spread is the n
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 
 import numpy as np
-from environment import machine, run_worker_process, to_backend, versions  # noqa: E402  (this folder is on sys.path)
+from environment import machine, medians_and_minima, run_worker_process, to_backend, versions  # noqa: E402  (this folder is on sys.path)
 
 from structconv.tuning.threads import limit_threads  # noqa: E402
 
@@ -53,28 +52,6 @@ PRECISION_CASE = "2-D 64^2, 8->8, k=5, batch 8"
 QUICK_CASES = {"2-D 32^2, 8->8, k=5, batch 2 (--quick)": {"rank": 2, "size": 32, "channels": 8, "k": 5,
                                                           "batch": 2}}
 SCALE = 1e-4  # imaginary / real parts in the precision case
-
-
-# --- timing ----------------------------------------------------------------------------------------------
-
-
-def measure_interleaved(functions, rounds):
-    """(median, minimum) seconds of each of `functions` (a dict), after two warm-up calls each, over
-    `rounds` interleaved rounds (each round calls every function once, in turn)."""
-    for fn in functions.values():
-        fn()
-        fn()
-    times = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, fn in functions.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return ({name: statistics.median(values) for name, values in times.items()},
-            {name: min(values) for name, values in times.items()})
-
-
-# --- operands and reference ------------------------------------------------------------------------------
 
 
 def operands(case, imag_scale=1.0, seed=0):
@@ -260,7 +237,7 @@ def timing_worker(backend, cases, rounds):
             errors[impl] = max(part_errors(y, expected))
             functions[f"{impl}|forward"] = lambda f=fwd, x=x, w=w: f(x, w)
             functions[f"{impl}|forward+backward"] = lambda f=grad, x=x, w=w: f(x, w)
-        medians, minima = measure_interleaved(functions, rounds)
+        medians, minima = medians_and_minima(functions, rounds)
         emit({"part": "timing", "backend": backend, "case": name, "rounds": rounds, "errors": errors,
               "times": medians, "minima": minima})
 

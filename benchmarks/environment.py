@@ -66,9 +66,9 @@ def rotated(names, round_index):
     return names[shift:] + names[:shift]
 
 
-def measure_interleaved(functions, rounds, warmups=2):
-    """Median seconds of each of `functions` (a dict of callables) after `warmups` calls each, over
-    `rounds` interleaved rounds in `rotated` order."""
+def interleaved_times(functions, rounds, warmups=2):
+    """Seconds of every call of each of `functions` (a dict of callables), after `warmups` calls each,
+    over `rounds` interleaved rounds in `rotated` order."""
     for fn in functions.values():
         for _ in range(warmups):
             fn()
@@ -78,7 +78,20 @@ def measure_interleaved(functions, rounds, warmups=2):
             start = time.perf_counter()
             functions[name]()
             times[name].append(time.perf_counter() - start)
+    return times
+
+
+def measure_interleaved(functions, rounds, warmups=2):
+    """Median seconds of each of `functions` over `interleaved_times`."""
+    times = interleaved_times(functions, rounds, warmups)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def medians_and_minima(functions, rounds, warmups=2):
+    """`({name: median}, {name: minimum})` seconds of each of `functions` over `interleaved_times`."""
+    times = interleaved_times(functions, rounds, warmups)
+    return ({name: statistics.median(values) for name, values in times.items()},
+            {name: min(values) for name, values in times.items()})
 
 
 def run_worker_process(script, name, arguments, timeout, keras_backend=None):

@@ -21,12 +21,11 @@ thread per framework by default (`--threads`; NumPy/SciPy are capped likewise th
 
 import argparse
 import json
-import statistics
 import sys
 import time
 
 import numpy as np
-from environment import machine, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
+from environment import machine, medians_and_minima, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
 
 from structconv.tuning.threads import limit_threads  # noqa: E402
 
@@ -36,20 +35,6 @@ WAVELENGTH, PITCH, DISTANCE = 0.5e-6, 2e-6, 0.1  # the band limit cuts at this d
 SCIPY = "SciPy scipy.fft"
 SIZES = {False: {"field": 1024, "bn": (16, 64, 64, 16), "rounds": 15},
          True: {"field": 256, "bn": (4, 16, 16, 8), "rounds": 3}}
-
-
-def measure(functions, rounds):
-    for fn in functions.values():
-        fn()
-        fn()
-    times = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, fn in functions.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    return medians, {name: min(values) for name, values in times.items()}
 
 
 def numpy_transfer(n):
@@ -128,7 +113,7 @@ def run_worker(backend, quick, threads):
     with _no_grad(backend):
         errors = {"structconv, float32 pair": _error(pair_fn(pair), reference),
                   "structconv, complex64": _error(complex_fn(complex_tensor), reference)}
-        medians, minima = measure(functions, sizes["rounds"])
+        medians, minima = medians_and_minima(functions, sizes["rounds"])
     _emit({"part": "propagation", "backend": backend, "case": f"{n}x{n} complex64 field, band-limited ASM",
            "times": medians, "minima": minima, "errors": errors, "baseline": "NumPy numpy.fft",
            "rounds": sizes["rounds"]})
@@ -153,7 +138,7 @@ def run_worker(backend, quick, threads):
         except ImportError as error:
             print(f"torchcvnn not available: {error}", file=sys.stderr)
     with _no_grad(backend):
-        medians, minima = measure(functions, sizes["rounds"])
+        medians, minima = medians_and_minima(functions, sizes["rounds"])
     case = f"{' x '.join(map(str, shape))} complex64, training"
     _emit({"part": "batch_norm", "backend": backend, "case": case,
            "times": medians, "minima": minima, "errors": {}, "baseline": "NumPy by hand",
