@@ -55,8 +55,29 @@ def test_expects_gradient_takes_the_flag_or_asks_the_backend():
     x, k = keras.ops.ones((1, 4, 1)), keras.ops.ones((2, 1, 1))
     assert expects_gradient(x, k, True) is True
     assert expects_gradient(x, k, False) is False
-    # Plain tensors: no gradient requested (torch: nothing requires one; TensorFlow cannot tell).
+    # Plain tensors: no gradient requested (torch: nothing requires one; TensorFlow: no tape records).
     assert expects_gradient(x, k) is False
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            assert expects_gradient(x, k) is False  # nothing watched
+            tape.watch(k)
+            assert expects_gradient(x, k) is True
+            with tape.stop_recording():
+                assert expects_gradient(x, k) is False
+        seen = []
+
+        @tf.function
+        def traced(k):
+            with tf.GradientTape() as tape:
+                tape.watch(k)
+                seen.append(expects_gradient(x, k))
+                y = k * 2.0
+            return tape.gradient(y, k)
+
+        traced(k)
+        assert seen == [True]  # also while a tf.function traces
     if BACKEND == "jax":
         import jax
 
@@ -121,3 +142,29 @@ def test_depthwise_layers_training_flag_steers_auto(monkeypatch, layer_class):
     assert chosen == expected
     assert_close(training, inference, "float32")
     assert layer._training_hint is None
+
+
+def test_layer_without_the_flag_asks_the_backend():
+    # A custom training loop calls the layer without `training`: the plan follows the backend's answer,
+    # kept apart from the inference plan (one plan per answer).
+    layer = layers.ConvND(2, 3, rank=1)
+    x = keras.ops.convert_to_tensor(np.ones((1, 8, 1), "float32"))
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        layer(x)  # no tape
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            layer(x)
+    elif BACKEND == "jax":
+        import jax
+
+        layer(x)
+        jax.grad(lambda v: keras.ops.sum(layer(v)))(x)
+    else:
+        import torch
+
+        layer(x)  # the layer's kernel requires a gradient and autograd records
+        with torch.no_grad():
+            layer(x)
+    assert sorted(key[4] for key in layer._structconv_plans) == [False, True]

@@ -11,6 +11,11 @@ import os
 
 import tensorflow as tf
 
+try:  # TensorFlow's own tape bookkeeping (private; see `is_differentiating`)
+    from tensorflow.python.eager.record import should_record_backprop as _should_record_backprop
+except ImportError:
+    _should_record_backprop = None
+
 from structconv._backend import grouped_axis_order, keras_pool, trailing_axis_groups
 from structconv.shapes.arithmetic import resolve_axis_padding
 
@@ -33,9 +38,19 @@ EXPORT_NATIVE_MAX_RANK = None
 
 
 def is_differentiating(*tensors):
-    """TensorFlow cannot tell while tracing whether a gradient will be taken: False (the forward pass is
-    costed; a layer passes Keras's `training` flag instead)."""
-    return False
+    """Whether a `tf.GradientTape` records an op on `tensors` (eagerly or while a `tf.function` traces).
+
+    Best effort, for the cost model only (`ops.make_problem.expects_gradient`): TensorFlow has no public
+    API for this, so its tape bookkeeping is asked (`should_record_backprop`), and where that is missing
+    (a future TensorFlow) the answer is False, which costs the forward pass only. A Keras layer passes its
+    `training` flag instead.
+    """
+    if _should_record_backprop is None:
+        return False
+    try:
+        return bool(_should_record_backprop([t for t in tensors if tf.is_tensor(t)]))
+    except Exception:  # noqa: BLE001 (a changed private function must not break a convolution)
+        return False
 
 
 def device_of(*tensors):

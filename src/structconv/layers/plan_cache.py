@@ -3,6 +3,7 @@
 from keras import ops
 
 from structconv.ops.conv import as_float_tensors
+from structconv.ops.make_problem import expects_gradient
 from structconv.ops.planner import settings_key
 from structconv.ops.problem import is_static
 from structconv.ops.tracing import exporting_to_onnx
@@ -26,11 +27,13 @@ def cached_plan(layer, inputs, kernel, prepare, args=None):
     """`(inputs, kernel, problem, plan)`: the operands as one float dtype and the plan that
     `prepare(inputs, kernel, args, training)` (`ops.conv.prepare_conv` or
     `ops.conv_transpose.prepare_conv_transpose`) makes for them, kept on `layer` per shapes, dtypes,
-    arguments (`layer.arguments` by default), training flag and planner settings. `training` is Keras's
-    flag as `call_with_training_hint` set it (None outside)."""
+    arguments (`layer.arguments` by default), gradient flag and planner settings. The flag is Keras's
+    `training` as `call_with_training_hint` set it, else whether the backend will take a gradient."""
     args = layer.arguments if args is None else args
     inputs, kernel = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
-    training = getattr(layer, "_training_hint", None)
+    # Without Keras's flag (a custom training loop calls the layer), what the backend tells: a plan made
+    # under a gradient tape is then not reused for inference, nor the other way round.
+    training = expects_gradient(inputs, kernel, getattr(layer, "_training_hint", None))
     # Symbolic sizes (torch.export's SymInt is unhashable) key as "symbolic", and so does an ONNX export's
     # unknown batch (its plan is direct: `ops.tracing.exporting_to_onnx`).
     shape = tuple(n if is_static(n) or n is None else "symbolic" for n in inputs.shape)
