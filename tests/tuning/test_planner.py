@@ -189,3 +189,35 @@ def test_neighbours_are_the_adjacent_block_counts_by_the_same_transform():
     assert _labels(planner.neighbours(permitted, "fft:16:dft:loop")) == ["fft:8:dft:loop"]
     assert planner.neighbours(permitted, "fft:whole:dft:loop") == []
     assert planner.neighbours(permitted + [_fake("direct:native", 1.0)], "direct:native") == []
+
+
+def test_a_neighbour_timed_after_the_contenders_can_win_and_is_remembered(autotune_mode, monkeypatch):
+    # `measure` times the neighbouring block counts of a winning block plan after the contenders; the
+    # fastest of all is the plan, and a plan file naming a neighbour is honoured (issue 13: the neighbours
+    # were timed but only the contenders could win, and a remembered neighbour was measured again).
+    autotune_mode("always")
+    x, k = np.zeros((1, 16384, 4), "float32"), np.zeros((129, 4, 4), "float32")
+    args = conv_arguments(1, padding="same")
+    planner.clear_plans()
+    seen = {}
+
+    def fake_measure(problem, plans, expand):
+        labels = {p.label for p in plans}
+        times = {p.label: 100.0 for p in plans}
+        for plan in plans:
+            extra = [p for p in expand(plan.label) if p.label not in labels]
+            if extra:
+                seen["neighbour"] = extra[0].label
+                times[extra[0].label] = 50.0
+                break
+        return times
+
+    monkeypatch.setattr(autotune, "measure", fake_measure)
+    _, plan = prepare_conv(tensor(x), tensor(k), args)
+    assert "neighbour" in seen  # the case has a blocked contender whose neighbour was not a contender
+    assert plan.label == seen["neighbour"] and plan.source == "measured"
+    planner.clear_plans()
+    monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("the plan file names the plan"))
+    monkeypatch.setattr(planner.plan_file, "lookup", lambda *a: {"label": seen["neighbour"], "times_us": {}})
+    _, plan = prepare_conv(tensor(x), tensor(k), args)
+    assert plan.label == seen["neighbour"] and plan.source == "plan file"

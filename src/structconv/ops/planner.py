@@ -297,14 +297,14 @@ def _plan(problem, algorithm, budget, mode):
         # measured for the same problem at a known batch, else the model.
         label = _measured_without_batch.get((problem.without_batch(), algorithm))
         # The same variant; packing pairs of batch items needs an even batch known when traced.
-        chosen = [p for p in contenders if label and p.label.replace(":packed", ":planes")
+        chosen = [p for p in permitted if label and p.label.replace(":packed", ":planes")
                   == label.replace(":packed", ":planes")]
         return dataclasses.replace(chosen[0] if chosen else best, source="measured" if chosen else
                                    profile.source + " profile")
     machine = machine_id(problem)
     remembered = plan_file.lookup(problem, machine)
     if remembered is not None:
-        chosen = [p for p in contenders if p.label == remembered["label"]]
+        chosen = [p for p in permitted if p.label == remembered["label"]]
         if chosen:
             _measured_without_batch[(problem.without_batch(), algorithm)] = chosen[0].label
             return dataclasses.replace(chosen[0], source="plan file",
@@ -312,7 +312,8 @@ def _plan(problem, algorithm, budget, mode):
     from structconv.tuning import autotune
 
     times = autotune.measure(problem, contenders, lambda label: neighbours(permitted, label))
-    timed = [(times[p.label], p) for p in contenders if times.get(p.label) is not None]
+    # The contenders and the neighbours `measure` timed after them: any may win.
+    timed = [(times[p.label], p) for p in permitted if times.get(p.label) is not None]
     if not timed:  # every candidate failed to run outside the trace: the model
         return dataclasses.replace(best, source=profile.source + " profile")
     fastest = min(timed, key=lambda pair: pair[0])[1]
