@@ -24,6 +24,26 @@ def test_one_lucky_sample_does_not_decide():
     assert autotune.low_quantile([3.0, 1.0, 2.0, 4.0]) == 1.0
 
 
+def test_one_disturbed_sample_does_not_drop_the_fastest_candidate():
+    # "b" is the fastest, but its first timed call is disturbed (10x "a"); one sample used to drop it.
+    import time
+
+    calls = {"a": 0, "b": 0}
+
+    def run_a():
+        calls["a"] += 1
+        time.sleep(4e-3)
+
+    def run_b():
+        calls["b"] += 1
+        time.sleep(40e-3 if calls["b"] == 1 else 1e-3)
+
+    samples = {"a": [], "b": []}
+    autotune._rounds({"a": run_a, "b": run_b}, samples)
+    assert len(samples["b"]) >= autotune.GIVE_UP_AFTER
+    assert autotune.low_quantile(samples["b"]) < autotune.low_quantile(samples["a"])
+
+
 def test_close_contenders_are_timed_again_alone():
     runs, calls = _counting_runs(["a", "b", "c"])
     samples = {"a": [1.0e-3], "b": [1.1e-3], "c": [5.0e-3]}

@@ -10,7 +10,8 @@ a burst of other load hits them alike) until `SECONDS_PER_CANDIDATE` per candida
 variant's fastest of 5 calls ranged 1.2-2.0 ms between three measurements, and picked a variant 1.1-1.4x
 slower than another; issue 13). Each one's time is a low quantile of its samples (`QUANTILE`: the fastest
 of up to 4 samples, the 25th percentile of more), which load only ever raises and one lucky sample does
-not decide. A candidate `GIVE_UP` times slower than the best after a round is not timed further. When
+not decide. A candidate whose fastest of at least `GIVE_UP_AFTER` samples is `GIVE_UP` times the best
+is not timed further (one sample decided before, so that a single disturbed call could drop the fastest). When
 the two fastest end within `CONFIRM_WITHIN` of each other, up to `CONFIRM_ROUNDS` more rounds time those
 two alone (within `SECONDS_PER_CANDIDATE` each): on a shared 2-core machine a single lucky sample had
 picked a plan 1.35x slower than the other (docs/benchmarks.md, issue 13). Where the planner asks
@@ -30,6 +31,7 @@ MAX_ROUNDS = 40
 SECONDS_PER_CANDIDATE = 0.3
 QUANTILE = 0.25
 GIVE_UP = 3.0
+GIVE_UP_AFTER = 3
 CONFIRM_WITHIN = 1.2
 CONFIRM_ROUNDS = 3
 _statistics = {"problems": 0, "candidates": 0, "seconds": 0.0}
@@ -114,7 +116,8 @@ def _rounds(runs, samples):
     for round_index in range(MAX_ROUNDS):
         spent += _timed_round(runs, list(runs), round_index, samples)
         best = min(min(samples[label]) for label in runs) if runs else 0.0
-        runs = {label: run for label, run in runs.items() if min(samples[label]) <= GIVE_UP * best}
+        runs = {label: run for label, run in runs.items()
+                if len(samples[label]) < GIVE_UP_AFTER or min(samples[label]) <= GIVE_UP * best}
         if spent > budget or len(runs) <= 1 and round_index >= 1:
             break
     _confirm(runs, samples)
