@@ -143,6 +143,19 @@ def test_float64_gradients_against_finite_differences(kind):
         )
 
 
+def test_parametrized_kernel_regularizers_penalise_the_effective_kernels_in_call():
+    layer = sl.SeparableConvND(
+        2, (3, 3), depthwise_parametrization="zero_sum", pointwise_parametrization="non_neg",
+        depthwise_regularizer=keras.regularizers.L2(0.5), pointwise_regularizer=keras.regularizers.L1(0.25),
+    )
+    x = np.random.default_rng(0).standard_normal((1, 6, 6, 2)).astype("float32")
+    layer(x)
+    depthwise, pointwise = to_numpy(layer.depthwise_kernel), to_numpy(layer.pointwise_kernel)
+    expected = 0.5 * np.sum(depthwise**2) + 0.25 * np.sum(np.abs(pointwise))
+    np.testing.assert_allclose(sum(float(to_numpy(loss)) for loss in layer.losses), expected, rtol=1e-5)
+    assert len(layer.losses) == 2  # reading the kernels above added none
+
+
 def test_parametrizations_hold_on_each_kernel():
     layer = sl.SeparableConvND(
         3, (3, 3, 3, 3), depthwise_parametrization="zero_sum", pointwise_parametrization="non_neg",

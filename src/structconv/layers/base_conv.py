@@ -5,6 +5,7 @@ from keras import ops
 
 from structconv import parametrizations
 from structconv.errors import invalid_argument
+from structconv.layers.conv_attributes import ConvAttributes
 from structconv.layers.lora import LowRankAdaptation
 from structconv.layers.plan_cache import call_with_training_hint
 from structconv.ops.arguments import conv_arguments, resolve_rank, split_shape
@@ -12,14 +13,7 @@ from structconv.shapes import arithmetic
 from structconv.shapes.explain import explain_conv
 
 
-def _config_padding(padding):
-    """`padding` as stored in the config: the name when every axis shares it, else one entry per axis."""
-    if all(entry == padding[0] for entry in padding) and isinstance(padding[0], str):
-        return padding[0]
-    return tuple(entry if isinstance(entry, str) else tuple(entry) for entry in padding)
-
-
-class BaseConvND(LowRankAdaptation, keras.layers.Layer):
+class BaseConvND(ConvAttributes, LowRankAdaptation, keras.layers.Layer):
     """Common base of the structconv convolution layers; not meant to be used directly.
 
     Subclasses define `kernel_shape(input_channels)` and `convolution_op(inputs, kernel)`; transposed ones
@@ -96,17 +90,7 @@ class BaseConvND(LowRankAdaptation, keras.layers.Layer):
             )
         self.input_spec = keras.InputSpec(ndim=self.rank + 2)
 
-    # Keras attribute names, read from the normalised arguments.
-    strides = property(lambda self: self.arguments.strides)
-    dilation_rate = property(lambda self: self.arguments.dilation_rate)
     groups = property(lambda self: self.arguments.groups)
-    data_format = property(lambda self: self.arguments.data_format)
-    padding_mode = property(lambda self: self.arguments.padding_mode)
-    algorithm = property(lambda self: self.arguments.algorithm)
-    padding = property(lambda self: _config_padding(self.arguments.padding))
-
-    def _channel_axis(self):
-        return -1 if self.data_format == "channels_last" else 1
 
     def build(self, input_shape):
         _, channels = split_shape(input_shape, self.data_format)
@@ -219,15 +203,7 @@ class BaseConvND(LowRankAdaptation, keras.layers.Layer):
             # The penalty is on the effective kernel, not on the free variable it is computed from.
             self.add_loss(self.kernel_regularizer(kernel))
         outputs = self.convolution_op(inputs, ops.cast(kernel, self.compute_dtype))
-        if self.use_bias:
-            shape = [1] * (self.rank + 2)
-            shape[self._channel_axis()] = self.filters
-            # The tensor's own `+`: keras.ops.add on TensorFlow adds a (1, C, 1, ...) bias on the last axis
-            # whenever that axis also has C entries.
-            outputs = outputs + ops.reshape(self.bias, shape)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
+        return self._bias_and_activation(outputs)
 
     def output_spatial_shape(self, spatial_shape):
         """Output sizes of a forward convolution (`ConvNDTranspose` overrides it)."""

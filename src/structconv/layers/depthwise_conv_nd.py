@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from structconv.errors import invalid_argument
-from structconv.layers.base_conv import _config_padding
+from structconv.layers.conv_attributes import ConvAttributes
 from structconv.layers.kernel_weight import (
     KernelWeight,
     check_no_constraint,
@@ -20,7 +20,7 @@ from structconv.ops.execute import execute
 from structconv.shapes import arithmetic
 
 
-class BaseDepthwiseConvND(keras.layers.Layer):
+class BaseDepthwiseConvND(ConvAttributes, keras.layers.Layer):
     """What `DepthwiseConvND` and `SeparableConvND` share; not meant to be used directly."""
 
     fixed_rank = None
@@ -52,16 +52,6 @@ class BaseDepthwiseConvND(keras.layers.Layer):
         )
         check_no_constraint(depthwise_constraint, "depthwise_constraint", self.depthwise_parametrization)
         self.input_spec = keras.InputSpec(ndim=self.rank + 2)
-
-    strides = property(lambda self: self.arguments.strides)
-    dilation_rate = property(lambda self: self.arguments.dilation_rate)
-    data_format = property(lambda self: self.arguments.data_format)
-    padding_mode = property(lambda self: self.arguments.padding_mode)
-    algorithm = property(lambda self: self.arguments.algorithm)
-    padding = property(lambda self: _config_padding(self.arguments.padding))
-
-    def _channel_axis(self):
-        return -1 if self.data_format == "channels_last" else 1
 
     def build(self, input_shape):
         _, channels = split_shape(tuple(input_shape), self.data_format)
@@ -107,7 +97,7 @@ class BaseDepthwiseConvND(keras.layers.Layer):
         `c * multiplier + m` as in Keras (the layer's `depthwise_shape`, not the tensor's: its sizes are
         tensors when torch traces for ONNX)."""
         *kernel_size, channels, multiplier = self.depthwise_shape
-        kernel = ops.reshape(ops.cast(self.depthwise_kernel, self.compute_dtype),
+        kernel = ops.reshape(ops.cast(self._depthwise.value_in_call(), self.compute_dtype),
                              (*kernel_size, 1, channels * multiplier))
         args = self.grouped_arguments
         inputs, kernel, problem, plan = cached_plan(self, inputs, kernel, prepare_conv, args)
@@ -117,14 +107,7 @@ class BaseDepthwiseConvND(keras.layers.Layer):
         return call_with_training_hint(self, training, self._call, inputs)
 
     def _call(self, inputs):
-        outputs = self.convolution_op(inputs)
-        if self.use_bias:
-            shape = [1] * (self.rank + 2)
-            shape[self._channel_axis()] = -1
-            outputs = outputs + ops.reshape(self.bias, shape)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
+        return self._bias_and_activation(self.convolution_op(inputs))
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

@@ -65,9 +65,14 @@ class KernelWeight:
         """The effective kernel (Keras layout)."""
         if self.parametrization is None:
             return self.variable
-        kernel = self.parametrization.forward(self.variable)
-        if self.regularizer is not None:
-            # The penalty is on the effective kernel, not on the free variable it is computed from.
+        return self.parametrization.forward(self.variable)
+
+    def value_in_call(self):
+        """`value`, read inside the layer's `call`: a parametrized kernel's regularizer penalises the
+        effective kernel there (not the free variable it is computed from; reading `value` elsewhere adds
+        no loss)."""
+        kernel = self.value
+        if self.parametrization is not None and self.regularizer is not None:
             self.layer.add_loss(self.regularizer(kernel))
         return kernel
 

@@ -107,7 +107,7 @@ class SeparableConvND(BaseDepthwiseConvND):
 
     def convolution_op(self, inputs):
         depthwise = self.depthwise_op(inputs)
-        pointwise = ops.cast(self.pointwise_kernel, self.compute_dtype)
+        pointwise = ops.cast(self._pointwise.value_in_call(), self.compute_dtype)
         depthwise, pointwise, problem, plan = cached_plan(
             self, depthwise, pointwise, prepare_conv, self.pointwise_arguments
         )
