@@ -411,11 +411,13 @@ def point_name(r):
 
 def sweep_table(records, backends):
     """One row per point and backend: direct and fft times, and each pick's time over the fastest."""
-    rows = [r for r in records if r["part"] in ("sweep", "wide")]
+    rows = [r for r in records if r["part"] in ("sweep", "wide", "random")]
     lines = ["| point | backend | direct ms | fft ms | shipped / min | calibrated / min | measured / min "
              "| measuring s |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     summary = {b: {name: [] for name in PICKS} for b in backends}
-    for r in sorted(rows, key=lambda r: (r["part"], r["rank"], r["size"], r["k"], r["batch"], r["backend"])):
+    order = {"sweep": 0, "wide": 1, "random": 2}
+    for r in sorted(rows, key=lambda r: (order[r["part"]], r["rank"], r["size"], r["k"], r["batch"],
+                                         r["backend"])):
         times, picks = r["times"], r["picks"]
         fastest = min(times.values())
         cells = []
@@ -427,7 +429,8 @@ def sweep_table(records, backends):
             summary[r["backend"]][name].append(ratio)
             target = MEASURED_TARGET if name == "measured" else TARGET
             cells.append(f"{ratio:.2f}{' **miss**' if ratio > target else ''}")
-        lines.append(f"| {point_name(r)} | {r['backend']} | {ms(times[picks['direct']])} | "
+        drawn = " (random)" if r["part"] == "random" else ""
+        lines.append(f"| {point_name(r)}{drawn} | {r['backend']} | {ms(times[picks['direct']])} | "
                      f"{ms(times[picks['fft']])} | " + " | ".join(cells)
                      + f" | {r['measuring_seconds']:.1f} |")
     verdicts = []
