@@ -84,6 +84,7 @@ STATISTIC = statistics.median
 
 
 
+GIVE_UP = 3.0  # a function this many times slower than the fastest leaves the rounds
 FAST_REPEATS = 4  # calls per round of a function at least 8x faster than the slowest of its round
 SLOW_SECONDS = 5.0  # a call slower than this is timed once after its warm-up, outside the rounds
 VERY_SLOW_SECONDS = 30.0  # a warm-up slower than this is its only sample (compilation is a small part)
@@ -93,9 +94,10 @@ def measure_interleaved(functions, budget, max_rounds=7, min_rounds=3, statistic
     """`statistic` (median) of the seconds of each of `functions` (a dict) after warm-up, timed in
     interleaved rounds; returns it and the number of rounds.
 
-    Each function runs once (twice when cheap) to warm up; then rounds run each function once, until
-    `max_rounds`, or `budget` seconds are spent after at least `min_rounds` (one round if a single call
-    already exceeds the budget). Functions slower than `SLOW_SECONDS` get a single timed call. The order
+    Each function runs twice to warm up (the first call compiles); then rounds run each function once,
+    until `max_rounds`, or `budget` seconds are spent after at least `min_rounds` (fewer if the functions
+    still in the rounds take over three budgets); a function `GIVE_UP` times slower than the fastest
+    leaves the rounds. Functions slower than `SLOW_SECONDS` get a single timed call. The order
     rotates from round to round (`environment.rotated`). Within a round, a function much faster than the
     slowest runs up to `FAST_REPEATS` times back to back, each call a sample: when direct takes seconds,
     the rounds run out before the FFT's 50 ms calls have enough samples for their fastest to be stable
@@ -108,15 +110,14 @@ def measure_interleaved(functions, budget, max_rounds=7, min_rounds=3, statistic
         elapsed = time.perf_counter() - start
         if elapsed > VERY_SLOW_SECONDS:
             slow[name] = elapsed
-        elif elapsed > SLOW_SECONDS:
-            start = time.perf_counter()
-            fn()
-            slow[name] = time.perf_counter() - start
-        elif elapsed < budget / 20:
-            fn()
-        warm[name] = elapsed
+            continue
+        # A second call: the first one compiles (jit, tf.function), which says little of a call's time.
+        start = time.perf_counter()
+        fn()
+        warm[name] = time.perf_counter() - start
+        if warm[name] > SLOW_SECONDS:
+            slow[name] = warm[name]
     times = {name: [] for name in functions if name not in slow}
-    spent = 0.0
     names = list(times)
     slowest = max((warm[name] for name in names), default=0.0)
     repeats = {name: max(1, min(FAST_REPEATS, int(slowest / (2 * warm[name])))) for name in names}
@@ -127,9 +128,13 @@ def measure_interleaved(functions, budget, max_rounds=7, min_rounds=3, statistic
             for _ in range(repeats[name]):
                 start = time.perf_counter()
                 functions[name]()
-                elapsed = time.perf_counter() - start
-                times[name].append(elapsed)
-                spent += elapsed
+                times[name].append(time.perf_counter() - start)
+        # A function `GIVE_UP` times slower than the fastest is not the fastest, nor within any target of
+        # it: its samples so far stand, and the rounds go on with the others (one round had decided a
+        # point where a multi-second direct plan ran beside two FFT plans 1.2x apart).
+        best = min(min(times[name]) for name in names)
+        names = [name for name in names if min(times[name]) <= GIVE_UP * best]
+        spent = sum(sum(times[name]) for name in names)
         if spent > budget and (round_index + 1 >= min_rounds or spent > 3 * budget):
             break
     return {**{name: statistic(values) for name, values in times.items()}, **slow}, rounds
