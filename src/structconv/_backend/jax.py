@@ -58,6 +58,12 @@ def framework_version():
     return jax.__version__
 
 
+def timing_needs_own_thread():
+    """Whether measured planning must time candidates in a worker thread: always (a `jax.jit` trace in
+    progress is per thread; the worker's candidates compile and run for real outside it)."""
+    return True
+
+
 def compile_for_timing(function, arrays, gradient, device):
     """A callable that runs `function` on arrays made from the NumPy `arrays` once, as a model runs it
     (under `jax.jit`; its gradient w.r.t. every array of `sum(function(...))` when `gradient`), and waits

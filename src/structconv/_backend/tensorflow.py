@@ -73,6 +73,12 @@ def framework_version():
     return tf.__version__
 
 
+def timing_needs_own_thread():
+    """Whether measured planning must time candidates in a worker thread: always (a `tf.function` trace in
+    progress is per thread; the worker runs eagerly)."""
+    return True
+
+
 def compile_for_timing(function, arrays, gradient, device):
     """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
     (in a `tf.function`; with the gradient of `sum(function(...))` w.r.t. every tensor when `gradient`),

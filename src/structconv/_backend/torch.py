@@ -45,6 +45,14 @@ def framework_version():
     return torch.__version__
 
 
+def timing_needs_own_thread():
+    """Whether measured planning must time candidates in a worker thread: only while `torch.compile`
+    traces (eager torch times them in the calling thread, as they will run: in a fresh thread, whose
+    OpenMP team competes with the calling thread's spinning one, a 1-D direct convolution that takes
+    1.4 ms took 1.6-2.8 ms, on the 2-core VM)."""
+    return bool(torch.compiler.is_compiling())
+
+
 def compile_for_timing(function, arrays, gradient, device):
     """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
     (eagerly; with the backward pass of `sum(function(...))` when `gradient`), and waits for the result."""

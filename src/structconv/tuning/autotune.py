@@ -1,11 +1,12 @@
 """Measured planning: times candidate plans once, on data of the problem's shape, in the form they run.
 
-Runs in a worker thread: a thread has its own trace state in JAX and TensorFlow, so a layer that is being
-traced inside `fit` (`jax.jit`, `tf.function`) still gets its candidates compiled and timed for real,
-outside the trace. Each candidate is compiled as a model runs it (`compile_for_timing` of the backend:
-`jax.jit`, `tf.function`, eager torch; forward + backward when the gradient will be taken), run once to
-warm up (twice when cheap); then the candidates are timed in interleaved rounds (the order rotating, so
-a burst of other load hits them alike) until `SECONDS_PER_CANDIDATE` per candidate are spent or
+Runs in a worker thread on JAX and TensorFlow (the backend's `timing_needs_own_thread`): a thread has its
+own trace state there, so a layer that is being traced inside `fit` (`jax.jit`, `tf.function`) still gets
+its candidates compiled and timed for real, outside the trace. Eager torch times in the calling thread.
+Each candidate is compiled as a model runs it (`compile_for_timing` of the backend: `jax.jit`,
+`tf.function`, eager torch; forward + backward when the gradient will be taken), run once to warm up
+(twice when cheap); then the candidates are timed in interleaved rounds (the order rotating, so a burst
+of other load hits them alike) until `SECONDS_PER_CANDIDATE` per candidate are spent or
 `MAX_ROUNDS` are run, so that millisecond candidates get dozens of samples (on a 2-core VM a 1.5 ms FFT
 variant's fastest of 5 calls ranged 1.2-2.0 ms between three measurements, and picked a variant 1.1-1.4x
 slower than another; issue 13). Each one's time is a low quantile of its samples (`QUANTILE`: the fastest
@@ -66,6 +67,8 @@ def measure(problem, plans, expand=None):
     """`{plan.label: microseconds or None}`: each plan of `problem` timed (None where it failed to run).
     `expand(label)`, when given, names more plans to try after the rounds, next to the fastest `label`
     (the planner's neighbouring overlap-save block counts); they are timed in rounds of their own with it."""
+    if not get_backend().timing_needs_own_thread():
+        return _measure(problem, plans, expand)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="structconv-tune") as pool:
         return pool.submit(_measure, problem, plans, expand).result()
 
