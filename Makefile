@@ -31,8 +31,10 @@ lint: $(STAMP)
 # TensorFlow's CPU kernels differ with oneDNN (its default only on some CPUs): the full TensorFlow pass runs
 # without it (no channels_first convolution, no grouped-convolution gradient), then the tests of what runs
 # TensorFlow's convolution kernels run again with it (about a third of the suite's time).
-ONEDNN_TESTS := tests/ops tests/layers tests/complex tests/keras_conv tests/parametrizations/test_materialize.py \
-	tests/robustness/test_mixed_precision.py tests/shapes/test_dense_conv.py
+# (Not tests/layers, 28 s of this pass: its layers call the ops tests/ops covers here, and tests/keras_conv
+# runs Keras's own convolution test files against them.)
+ONEDNN_TESTS := tests/ops tests/complex tests/keras_conv \
+	tests/parametrizations/test_materialize.py tests/robustness/test_mixed_precision.py tests/shapes/test_dense_conv.py
 
 # Test processes in parallel (pytest-xdist): one per core, at most 4 (each holds a framework in memory).
 JOBS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))")
