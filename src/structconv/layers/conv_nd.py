@@ -3,9 +3,7 @@
 import keras
 
 from structconv.layers.base_conv import BaseConvND
-from structconv.layers.plan_cache import cached_plan
-from structconv.ops.conv import prepare_conv
-from structconv.ops.execute import execute
+from structconv.layers.plan_cache import planned_conv
 
 
 @keras.saving.register_keras_serializable(package="structconv")
@@ -114,8 +112,7 @@ class ConvND(BaseConvND):
         executor, the plan kept per input shape (`layers.plan_cache`); inside `call` the planner also
         knows from Keras's `training` flag whether the gradient will be taken.
         """
-        inputs, kernel, problem, plan = cached_plan(self, inputs, kernel, prepare_conv)
-        return execute(plan, problem, inputs, kernel)
+        return planned_conv(self, inputs, kernel)
 
     def get_config(self):
         config = super().get_config()

@@ -13,10 +13,8 @@ from structconv.layers.kernel_weight import (
     get_parametrization,
     serialize_parametrization,
 )
-from structconv.layers.plan_cache import cached_plan, call_with_training_hint
+from structconv.layers.plan_cache import call_with_training_hint, planned_conv
 from structconv.ops.arguments import conv_arguments, join_shape, resolve_rank, split_shape
-from structconv.ops.conv import prepare_conv
-from structconv.ops.execute import execute
 from structconv.shapes import arithmetic
 
 
@@ -99,9 +97,7 @@ class BaseDepthwiseConvND(ConvAttributes, keras.layers.Layer):
         *kernel_size, channels, multiplier = self.depthwise_shape
         kernel = ops.reshape(ops.cast(self._depthwise.value_in_call(), self.compute_dtype),
                              (*kernel_size, 1, channels * multiplier))
-        args = self.grouped_arguments
-        inputs, kernel, problem, plan = cached_plan(self, inputs, kernel, prepare_conv, args)
-        return execute(plan, problem, inputs, kernel)
+        return planned_conv(self, inputs, kernel, self.grouped_arguments)
 
     def call(self, inputs, training=None):
         return call_with_training_hint(self, training, self._call, inputs)

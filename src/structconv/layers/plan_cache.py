@@ -2,7 +2,8 @@
 
 from keras import ops
 
-from structconv.ops.conv import as_float_tensors
+from structconv.ops.conv import as_float_tensors, prepare_conv
+from structconv.ops.execute import execute
 from structconv.ops.make_problem import expects_gradient
 from structconv.ops.planner import settings_key
 from structconv.ops.problem import is_static
@@ -51,3 +52,10 @@ def cached_plan(layer, inputs, kernel, prepare, args=None):
             plans.clear()
         found = plans[key] = prepare(inputs, kernel, args, training)
     return (inputs, kernel, *found)
+
+
+def planned_conv(layer, inputs, kernel, args=None):
+    """`ops.conv` of `inputs` and `kernel` with `args` (`layer.arguments` by default), by the plan
+    `cached_plan` keeps on `layer`."""
+    inputs, kernel, problem, plan = cached_plan(layer, inputs, kernel, prepare_conv, args)
+    return execute(plan, problem, inputs, kernel)

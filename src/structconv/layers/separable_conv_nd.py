@@ -11,10 +11,8 @@ from structconv.layers.kernel_weight import (
     get_parametrization,
     serialize_parametrization,
 )
-from structconv.layers.plan_cache import cached_plan
+from structconv.layers.plan_cache import planned_conv
 from structconv.ops.arguments import conv_arguments
-from structconv.ops.conv import prepare_conv
-from structconv.ops.execute import execute
 
 
 @keras.saving.register_keras_serializable(package="structconv")
@@ -108,10 +106,7 @@ class SeparableConvND(BaseDepthwiseConvND):
     def convolution_op(self, inputs):
         depthwise = self.depthwise_op(inputs)
         pointwise = ops.cast(self._pointwise.value_in_call(), self.compute_dtype)
-        depthwise, pointwise, problem, plan = cached_plan(
-            self, depthwise, pointwise, prepare_conv, self.pointwise_arguments
-        )
-        return execute(plan, problem, depthwise, pointwise)
+        return planned_conv(self, depthwise, pointwise, self.pointwise_arguments)
 
     def get_config(self):
         config = super().get_config()
