@@ -83,8 +83,7 @@ def interleaved_times(functions, rounds, warmups=2):
 
 def measure_interleaved(functions, rounds, warmups=2):
     """Median seconds of each of `functions` over `interleaved_times`."""
-    times = interleaved_times(functions, rounds, warmups)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return medians_and_minima(functions, rounds, warmups)[0]
 
 
 def medians_and_minima(functions, rounds, warmups=2):
