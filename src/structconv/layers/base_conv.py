@@ -3,9 +3,9 @@
 import keras
 from keras import ops
 
-from structconv import parametrizations
 from structconv.errors import invalid_argument
 from structconv.layers.conv_attributes import ConvAttributes
+from structconv.layers.kernel_weight import KernelWeight, check_no_constraint, get_parametrization
 from structconv.layers.lora import LowRankAdaptation
 from structconv.layers.plan_cache import call_with_training_hint
 from structconv.ops.arguments import conv_arguments, resolve_rank, split_shape
@@ -80,14 +80,8 @@ class BaseConvND(ConvAttributes, LowRankAdaptation, keras.layers.Layer):
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.kernel_parametrization = parametrizations.get(kernel_parametrization)
-        if self.kernel_parametrization is not None and self.kernel_constraint is not None:
-            raise invalid_argument(
-                "kernel_constraint",
-                kernel_constraint,
-                "None when `kernel_parametrization` is set: the parametrization already holds the kernel's "
-                "structure exactly, a post-step projection of its free variable would not mean the same",
-            )
+        self.kernel_parametrization = get_parametrization(kernel_parametrization, "kernel_parametrization")
+        check_no_constraint(kernel_constraint, "kernel_constraint", self.kernel_parametrization)
         self.input_spec = keras.InputSpec(ndim=self.rank + 2)
 
     groups = property(lambda self: self.arguments.groups)
@@ -107,18 +101,16 @@ class BaseConvND(ConvAttributes, LowRankAdaptation, keras.layers.Layer):
         )
         # As Keras: an input too small for the kernel is refused when the layer is built (also symbolically).
         BaseConvND.compute_output_shape(self, tuple(input_shape))
+        self._kernel_weight = KernelWeight(
+            self, "kernel", self.kernel_shape(channels), self.kernel_initializer, self.kernel_regularizer,
+            self.kernel_constraint, self.kernel_parametrization,
+        )
+        # Keras's names: `_kernel` for a plain kernel (as keras.layers.Conv2D), `free_kernel` for the free
+        # variable of a parametrized one (for `Mask` only the free entries, so parameter counts are honest).
         if self.kernel_parametrization is None:
-            self._kernel = self.add_weight(
-                name="kernel",
-                shape=self.kernel_shape(channels),
-                initializer=self.kernel_initializer,
-                regularizer=self.kernel_regularizer,
-                constraint=self.kernel_constraint,
-                trainable=True,
-                dtype=self.dtype,
-            )
+            self._kernel = self._kernel_weight.variable
         else:
-            self._build_parametrized_kernel(self.kernel_shape(channels))
+            self.free_kernel = self._kernel_weight.variable
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias",
@@ -138,38 +130,29 @@ class BaseConvND(ConvAttributes, LowRankAdaptation, keras.layers.Layer):
     def bias_shape(self):
         return (self.filters,)
 
-    def _build_parametrized_kernel(self, kernel_shape):
-        parametrization = self.kernel_parametrization.build(kernel_shape)
-
-        def initializer(shape, dtype=None):
-            # Draw a kernel as the plain layer would, then move it onto the constraint.
-            dense = self.kernel_initializer(kernel_shape, dtype=dtype)
-            return parametrization.right_inverse(parametrization.project(dense))
-
-        # The free variable: for `Mask` only the free entries, so parameter counts are honest.
-        self.free_kernel = self.add_weight(
-            name="free_kernel",
-            shape=parametrization.free_shape,
-            initializer=initializer,
-            trainable=True,
-            dtype=self.dtype,
-            # Mixed precision: the parametrization runs on the float32 variable, `call` casts its result.
-            autocast=False,
-        )
-
     @property
     def kernel(self):
         """The kernel the layer convolves with, in Keras layout (computed from `free_kernel` when the layer
         has a `kernel_parametrization`)."""
+        return self._kernel_view()
+
+    def _kernel_view(self):
+        """The effective kernel in the variable's layout (a complex layer's real view), LoRA's update in."""
         if not self.built:
             raise AttributeError("The layer must be built before its `kernel` is read.")
+        if not self.lora_enabled:
+            return self._kernel_weight.value
+        merged = self._lora_merged_base()
         if self.kernel_parametrization is None:
-            if not self.lora_enabled:
-                return self._kernel
             # As Keras: the sum (float32 with the update) cast to the compute dtype.
-            return ops.cast(self._lora_merged_base(), self.compute_dtype)
-        free = self._lora_merged_base() if self.lora_enabled else self.free_kernel
-        return self.kernel_parametrization.forward(free)
+            return ops.cast(merged, self.compute_dtype)
+        return self._kernel_weight.value_from(merged)
+
+    def _kernel_in_call(self):
+        """`_kernel_view()`, read inside `call`: a parametrized kernel's regularizer penalises it there."""
+        kernel = self._kernel_view()
+        self._kernel_weight.penalize(kernel)
+        return kernel
 
     def assign_kernel(self, values, *, project=False):
         """Sets the layer's effective kernel to `values` (Keras layout).
@@ -179,29 +162,13 @@ class BaseConvND(ConvAttributes, LowRankAdaptation, keras.layers.Layer):
         """
         if not self.built:
             raise AttributeError("The layer must be built before `assign_kernel`.")
-        parametrization = self.kernel_parametrization
-        if parametrization is None:
-            self._kernel.assign(values)
-            return
-        values = ops.convert_to_tensor(values, dtype=self.free_kernel.dtype)
-        if project:
-            values = parametrization.project(values)
-        elif not parametrization.in_manifold(values, atol=1e-4):
-            raise invalid_argument(
-                "values",
-                f"a kernel of shape {tuple(values.shape)}",
-                f"a kernel that satisfies {parametrization!r} (or pass project=True)",
-            )
-        self.free_kernel.assign(parametrization.right_inverse(values))
+        self._kernel_weight.assign(values, project=project)
 
     def call(self, inputs, training=None):
         return call_with_training_hint(self, training, self._call, inputs)
 
     def _call(self, inputs):
-        kernel = self.kernel
-        if self.kernel_parametrization is not None and self.kernel_regularizer is not None:
-            # The penalty is on the effective kernel, not on the free variable it is computed from.
-            self.add_loss(self.kernel_regularizer(kernel))
+        kernel = self._kernel_in_call()
         outputs = self.convolution_op(inputs, ops.cast(kernel, self.compute_dtype))
         return self._bias_and_activation(outputs)
 

@@ -175,18 +175,16 @@ class ComplexConvND(BaseConvND):
     @property
     def kernel(self):
         """The complex kernel as a `(real, imag)` pair, each `(*kernel_size, in // groups, filters)`."""
-        view = super().kernel
+        view = self._kernel_view()
         return view[..., 0], view[..., 1]
 
     def call(self, inputs, training=None):
-        if self.kernel_parametrization is not None and self.kernel_regularizer is not None:
-            # As in BaseConvND.call: the penalty is on the effective kernel (its real view), not on the free
-            # variable it is computed from.
-            self.add_loss(self.kernel_regularizer(super().kernel))
         real, imag, as_pair = split_complex(inputs, "inputs")
         # The parts' dtype: the compute dtype for pairs (Keras casts them), float32 for complex64 inputs
         # (under mixed precision too), float64 for complex128.
-        real_kernel, imag_kernel = (ops.cast(part, real.dtype) for part in self.kernel)
+        # The real view, read as `call` reads it (a parametrized kernel's regularizer penalises it).
+        view = self._kernel_in_call()
+        real_kernel, imag_kernel = (ops.cast(view[..., part], real.dtype) for part in (0, 1))
         # The op's seam, with Keras's training flag (only a Python bool can steer a plan made while tracing).
         hint = training if isinstance(training, bool) else None
         real, imag = complex_conv_with_arguments((real, imag), (real_kernel, imag_kernel), self.arguments,

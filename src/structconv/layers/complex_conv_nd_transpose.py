@@ -83,15 +83,14 @@ class ComplexConvNDTranspose(ConvNDTranspose):
     @property
     def kernel(self):
         """The complex kernel as a `(real, imag)` pair, each `(*kernel_size, filters, in_channels)`."""
-        view = super().kernel
+        view = self._kernel_view()
         return view[..., 0], view[..., 1]
 
     def call(self, inputs):
-        if self.kernel_parametrization is not None and self.kernel_regularizer is not None:
-            self.add_loss(self.kernel_regularizer(super().kernel))
         args = self.arguments
         real, imag, as_pair = split_complex(inputs, "inputs")
-        kernel = tuple(ops.cast(part, real.dtype) for part in self.kernel)
+        view = self._kernel_in_call()  # as ComplexConvND.call reads it
+        kernel = tuple(ops.cast(view[..., part], real.dtype) for part in (0, 1))
         real, imag = complex_conv_transpose(
             (real, imag), kernel, strides=args.strides, padding=args.padding,
             output_padding=self.output_padding, dilation_rate=args.dilation_rate,

@@ -1,7 +1,8 @@
 """One kernel variable of a layer, plain or computed by a parametrization from a free variable.
 
-`BaseConvND` holds one kernel this way; the depthwise and separable layers hold one or two, each with its
-own parametrization, so the logic lives here once per kernel rather than once per layer.
+`BaseConvND` (every convolution layer, complex ones too) holds one kernel this way; the depthwise and
+separable layers hold one or two, each with its own parametrization, so the logic lives here once per
+kernel rather than once per layer.
 """
 
 import keras
@@ -63,17 +64,23 @@ class KernelWeight:
     @property
     def value(self):
         """The effective kernel (Keras layout)."""
-        if self.parametrization is None:
-            return self.variable
-        return self.parametrization.forward(self.variable)
+        return self.value_from(self.variable)
 
-    def value_in_call(self):
-        """`value`, read inside the layer's `call`: a parametrized kernel's regularizer penalises the
-        effective kernel there (not the free variable it is computed from; reading `value` elsewhere adds
-        no loss)."""
-        kernel = self.value
+    def value_from(self, base):
+        """The effective kernel computed from `base` in the variable's place (LoRA's updated base)."""
+        return base if self.parametrization is None else self.parametrization.forward(base)
+
+    def penalize(self, kernel):
+        """Adds a parametrized kernel's regularizer penalty on the effective `kernel` to the layer's losses
+        (a plain kernel's regularizer is the variable's own); called from the layer's `call` only: reading
+        the kernel elsewhere adds no loss."""
         if self.parametrization is not None and self.regularizer is not None:
             self.layer.add_loss(self.regularizer(kernel))
+
+    def value_in_call(self):
+        """`value`, read inside the layer's `call` (with `penalize`)."""
+        kernel = self.value
+        self.penalize(kernel)
         return kernel
 
     def assign(self, values, *, project=False, name="values"):

@@ -43,7 +43,7 @@ class LowRankAdaptation:
 
     def _lora_base(self):
         """The variable LoRA adapts: the kernel, or the free variable of a parametrized kernel."""
-        return self._kernel if self.kernel_parametrization is None else self.free_kernel
+        return self._kernel_weight.variable
 
     def _lora_update_shape(self):
         """The low-rank product's shape: the base variable's, or the kernel's for a Mask's free entries."""
