@@ -11,6 +11,7 @@ import itertools
 import keras
 import numpy as np
 import reference
+from conftest import compiled  # noqa: F401 (the complex tests import it from here)
 
 BACKEND = keras.backend.backend()
 _NP_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -91,15 +92,6 @@ def part_errors(actual, expected):
     """(error of the real part, error of the imaginary part), each relative to that part's largest value."""
     actual, expected = to_complex_numpy(actual), np.asarray(expected)
     return relative_error(actual.real, expected.real), relative_error(actual.imag, expected.imag)
-
-
-def compiled(function):
-    """`function` under `jax.jit` on JAX (one compilation instead of one per eager primitive), else as is."""
-    if BACKEND == "jax":
-        import jax
-
-        return jax.jit(function)
-    return function
 
 
 def story_one_model(parametrization, image_shape=(8, 8, 1), filters=4, kernel_size=3, classes=10, name=None):

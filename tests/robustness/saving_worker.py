@@ -144,9 +144,12 @@ def inputs(seed=1):
 
 
 def outputs_of(model, data):
+    """The model's outputs on `data` (a dict of NumPy arrays). JAX runs the model as one compiled program:
+    eagerly, each of its many small ops compiles on its own (11.6 s against 1.8 s on the 2-core VM)."""
     import keras
 
-    return {name: np.asarray(keras.ops.convert_to_numpy(y)) for name, y in model(data).items()}
+    outputs = model.predict_on_batch(data) if keras.backend.backend() == "jax" else model(data)
+    return {name: np.asarray(keras.ops.convert_to_numpy(y)) for name, y in outputs.items()}
 
 
 def main(argv):
