@@ -459,8 +459,9 @@ def test_packed_pairs_above_rank_4(rank):
     kernel = rng.standard_normal((*[2] * rank, 2, 3))
     for batch in (2, 3):
         x = rng.standard_normal((batch, *spatial, 2))
-        y = conv_with_plan(tensor(x, "float64"), tensor(kernel, "float64"), padding="same",
-                           dilation_rate=dilation, kernel_transform="dft", product="packed")
+        y = compiled(lambda a, b: conv_with_plan(a, b, padding="same", dilation_rate=dilation,
+                                                 kernel_transform="dft", product="packed"))(
+            tensor(x, "float64"), tensor(kernel, "float64"))
         pairs = reference.padding_pairs("same", spatial, (2,) * rank, (1,) * rank, dilation)
         expected = reference.conv_reference(x, kernel, (1,) * rank, pairs, dilation)
         assert_close(y, expected, "float64")

@@ -7,7 +7,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from conftest import assert_close, tensor
+from conftest import assert_close, compiled, tensor
 from reference import conv_reference, padding_pairs
 
 from structconv import config, layers
@@ -64,8 +64,9 @@ def test_every_candidate_computes_the_same_convolution(case):
         if plan.algorithm == "fft":
             transforms.setdefault(plan.fft.geometry, set()).add(plan.fft.kernel_transform)
     assert all(found == {"dft", "fft"} for found in transforms.values()), transforms
-    for plan in plans:
-        assert_close(execute(plan, problem, tensor(x), tensor(k)), expected, rtol=1e-4)
+    for plan in plans:  # each plan one program on JAX (`compiled`), as a model runs it
+        run = compiled(lambda a, b, plan=plan: execute(plan, problem, a, b))
+        assert_close(run(tensor(x), tensor(k)), expected, rtol=1e-4)
 
 
 def test_plans_are_cached_per_problem_and_hashable():
