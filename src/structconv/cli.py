@@ -65,7 +65,7 @@ def _add_backend_argument(parser):
 
 def _demo_arguments(parser):
     parser.add_argument(
-        "--quick", action="store_true", help="small data and few epochs (under a minute)"
+        "--quick", action="store_true", help="small data and few epochs (about a minute)"
     )
     parser.add_argument(
         "--output",
