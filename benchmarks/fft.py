@@ -435,7 +435,7 @@ def sweep_table(records, backends):
     lines = ["| point | backend | direct ms | fft ms | shipped / min | calibrated / min | measured / min "
              "| same plan twice | measuring s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     summary = {b: {name: [] for name in PICKS} for b in backends}
-    spreads, within_spread = [], 0
+    spreads, faster_copy = [], []
     order = {"sweep": 0, "wide": 1, "random": 2}
     for r in sorted(rows, key=lambda r: (order[r["part"]], r["rank"], r["size"], r["k"], r["batch"],
                                          r["backend"])):
@@ -453,7 +453,7 @@ def sweep_table(records, backends):
             cells.append(f"{ratio:.2f}{' **miss**' if ratio > target else ''}")
             if name == "measured" and spread is not None:
                 spreads.append(spread)
-                within_spread += ratio > target and ratio <= spread
+                faster_copy.append(min(times[picks[name]], times[AGAIN]) / fastest)
         cells.append("-" if spread is None else f"{spread:.2f}")
         drawn = " (random)" if r["part"] == "random" else ""
         lines.append(f"| {point_name(r)}{drawn} | {r['backend']} | {ms(times[picks['direct']])} | "
@@ -467,9 +467,12 @@ def sweep_table(records, backends):
                 verdicts.append(f"{b} {name}: within {target} at {sum(x <= target for x in ratios)}/"
                                 f"{len(ratios)} points, worst {max(ratios):.2f}")
     if spreads:
-        verdicts.append(f"same plan twice: median {statistics.median(spreads):.2f}, worst {max(spreads):.2f} "
-                        f"over {len(spreads)} points; {within_spread} measured misses are no larger than "
-                        "their point's same-plan spread")
+        verdicts.append(
+            f"same plan twice: median {statistics.median(spreads):.2f}, worst {max(spreads):.2f} over "
+            f"{len(spreads)} points; the measured pick read from the faster of its two copies (which favours "
+            f"it: the other plans have one): within {TARGET} at {sum(x <= TARGET for x in faster_copy)}, "
+            f"within {MEASURED_TARGET} at {sum(x <= MEASURED_TARGET for x in faster_copy)}, worst "
+            f"{max(faster_copy):.2f}")
     return "\n".join(lines), "; ".join(verdicts), summary
 
 
