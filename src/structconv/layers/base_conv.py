@@ -105,12 +105,6 @@ class BaseConvND(ConvAttributes, LowRankAdaptation, keras.layers.Layer):
             self, "kernel", self.kernel_shape(channels), self.kernel_initializer, self.kernel_regularizer,
             self.kernel_constraint, self.kernel_parametrization,
         )
-        # Keras's names: `_kernel` for a plain kernel (as keras.layers.Conv2D), `free_kernel` for the free
-        # variable of a parametrized one (for `Mask` only the free entries, so parameter counts are honest).
-        if self.kernel_parametrization is None:
-            self._kernel = self._kernel_weight.variable
-        else:
-            self.free_kernel = self._kernel_weight.variable
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias",
@@ -129,6 +123,22 @@ class BaseConvND(ConvAttributes, LowRankAdaptation, keras.layers.Layer):
 
     def bias_shape(self):
         return (self.filters,)
+
+    @property
+    def _kernel(self):
+        """The plain kernel's variable, by Keras's name (as `keras.layers.Conv2D`'s); a layer with a
+        `kernel_parametrization` has `free_kernel` instead."""
+        if self.kernel_parametrization is not None:
+            raise AttributeError("A layer with a `kernel_parametrization` has `free_kernel`, not `_kernel`.")
+        return self._kernel_weight.variable
+
+    @property
+    def free_kernel(self):
+        """The free variable of a parametrized kernel (for `Mask` only the free entries, so parameter counts
+        are honest); a plain layer has `_kernel` instead."""
+        if self.kernel_parametrization is None:
+            raise AttributeError("Only a layer with a `kernel_parametrization` has `free_kernel`.")
+        return self._kernel_weight.variable
 
     @property
     def kernel(self):
