@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from structconv.ops import cost_model, planner
-from structconv.tuning import calibrate, command, profile
+from structconv.tuning import backward_cliff, calibrate, command, profile
 
 BACKEND = keras.backend.backend()
 TRUTH = profile.Costs(
@@ -81,12 +81,13 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
         (1, 64, (3, 17), 1, 1, 2, "same", 1), (2, 16, (5,), 1, 2, 2, "same", 1),
         (1, 256, (33,), 2, 2, 2, "valid", 1), (2, 12, (3,), 2, 1, 1, "same", 1)])
     monkeypatch.setattr(calibrate, "QUICK_TRAINING_GRID", [(1, 64, 11, 1, 2, 2)])
+    monkeypatch.setattr(backward_cliff, "LADDERS", {1: (64, 1, (3, 9))})
     args = argparse.Namespace(all_backends=False, threads=0, seconds=20.0, quick=True)
     assert command.run(args) == 0
     printed = capsys.readouterr().out
     for expected in ("Fitted on 7 shapes", "Fit error (relative, median / max)", "channels per group",
                      "leave the cache above", "blocks are priced at",
-                     "1 shapes timed with gradients", "Profile: "):
+                     "1 shapes timed with gradients", "Direct gradient, rank 1: ", "Profile: "):
         assert expected in printed, printed
     profile.forget_loaded()
     fitted = planner.profile_for(BACKEND, "cpu")

@@ -99,6 +99,16 @@ def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, pad
             + terms["memory"] / (costs.direct_gbps * 1e3))
 
 
+def direct_cliff_us(costs, rank, taps, flops):
+    """Modelled time the gradient of a direct convolution of `rank` and `taps` (of the backend's own
+    convolution: a decomposition's) adds past the backend's backward cliff (`Costs.direct_cliff_taps`):
+    its `flops` at `direct_cliff_gflops`; 0 at or below the threshold, or where a rank has none."""
+    threshold = per_rank(costs.direct_cliff_taps, rank)
+    if not threshold or taps <= threshold:
+        return 0.0
+    return flops / (per_rank(costs.direct_cliff_gflops, rank) * 1e3)
+
+
 def fft_us(costs, terms, rank):
     """Modelled time of the FFT algorithm (forward) from its `fft_terms`."""
     rates = {"fft": per_rank(costs.fft_gflops, rank), "dft": costs.dft_gflops,

@@ -119,6 +119,18 @@ def _direct_candidates(problem, profile, base_us):
     return found
 
 
+def backward_cliff_us(problem, costs):
+    """What the gradient of the direct algorithm adds past the backend's backward cliff
+    (`cost_model.direct_cliff_us`), for the convolution it runs: the backend's own of the problem's rank,
+    or above it the decomposition's, whose kernel is the last axes'."""
+    peeled = stacked_taps(problem)
+    conv_rank = problem.rank if _native_only(problem) else get_backend().DECOMPOSE_TO_RANK
+    flops = cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
+                                    problem.channels, problem.filters, problem.groups, problem.padded,
+                                    problem.itemsize)["flops"]
+    return cost_model.direct_cliff_us(costs, conv_rank, problem.taps // peeled, flops)
+
+
 def _product(problem, profile, kernel_transform, batch):
     strategy = profile.strategy
     per_group = problem.channels // problem.groups
@@ -181,7 +193,8 @@ def candidates(problem, profile=None):
                                 problem.itemsize, stacked_taps(problem))
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
-    plans = [Plan("direct", direct=method, modelled_us=us * direct_factor)
+    cliff = backward_cliff_us(problem, costs) if problem.training else 0.0
+    plans = [Plan("direct", direct=method, modelled_us=us * direct_factor + cliff)
              for method, us in _direct_candidates(problem, profile, base)]
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)

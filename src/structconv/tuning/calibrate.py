@@ -11,7 +11,9 @@ smallest mean log error: frameworks' convolutions of few channels run far below 
 of 1 ms for a one-channel 1-D signal on TensorFlow, 21 Gflop/s for torch's 8-channel 1-D convolution
 where 32 channels run several times faster), per rank the factor a gradient adds to each algorithm
 (`direct_training`, `fft_training`), and per rank the margin by which FFT must be modelled cheaper (fitted
-to the decisions: which candidate was fastest, forward and with gradients). The profile is stored in the
+to the decisions: which candidate was fastest, forward and with gradients). Before the grid, the kernel size
+past which the direct gradient leaves the backend's fast path is found per rank (`tuning.backward_cliff`:
+oneDNN's 2-D gradient ran 140-420x its forward from 15x15 taps). The profile is stored in the
 cache directory under the machine's fingerprint, with its provenance, and takes precedence over the
 shipped one from then on.
 """
@@ -24,10 +26,9 @@ import time
 import numpy as np
 
 from structconv.ops import cost_model, planner
-from structconv.ops.problem import ConvProblem
-from structconv.shapes import arithmetic
-from structconv.tuning import autotune, fingerprint
+from structconv.tuning import autotune, backward_cliff, fingerprint
 from structconv.tuning import profile as profiles
+from structconv.tuning.square_problem import square_problem
 
 # (rank, size, kernel sizes, batch, channels, filters, padding, stride): every kernel size is one point.
 # Ranks interleave so that a budget cut leaves every rank covered.
@@ -63,6 +64,8 @@ TRAINING_GRID = [
     (2, 64, 5, 4, 16, 16),
     (1, 16384, 15, 1, 1, 1),
     (3, 16, 3, 2, 8, 8),
+    # Past oneDNN's backward cliff on an AVX-512 EPYC (`tuning.backward_cliff`): 17x17 taps.
+    (2, 64, 17, 1, 4, 4),
 ]
 QUICK_TRAINING_GRID = TRAINING_GRID[:2]
 MIN_CHANNELS = (1, 2, 4, 8, 16)
@@ -71,6 +74,8 @@ CACHE_BYTES = tuple(2**n for n in range(18, 24))  # 256 KiB .. 8 MiB
 BLOCK_MARGINS = (0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 TRAINING_BOUNDS = (1.0, 12.0)
 TARGET = 1.15
+# At most this share of the budget goes to finding the backward cliff (it took 1-3 s of 150 here).
+CLIFF_SHARE = 0.2
 # Bounds that keep the fitted constants physical: a core doing two 16-wide float32 FMAs per cycle at 2.6 GHz
 # peaks at 166 Gflop/s; FFTs and spectral products stream complex data with shuffles: a quarter of that.
 PEAK_GFLOPS_PER_THREAD = 166.0
@@ -83,27 +88,18 @@ FFT_TERMS = ("fft", "dft", "product", "memory")
 MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
 
 
-def _problem(backend_name, device, rank, size, k, batch, channels, filters, padding, stride, training):
-    pads = tuple(arithmetic.resolve_axis_padding(padding, size, k, stride, 1) for _ in range(rank))
-    return ConvProblem(backend=backend_name, device=device, rank=rank, batch=batch, spatial=(size,) * rank,
-                       channels=channels, filters=filters, kernel_size=(k,) * rank, groups=1,
-                       strides=(stride,) * rank, dilation_rate=(1,) * rank, padding=pads,
-                       padding_mode="zeros", dtype="float32", data_format="channels_last",
-                       training=training)
-
-
 def grid_problems(backend_name, device, grid=GRID):
     for rank, size, kernels, batch, channels, filters, padding, stride in grid:
         for k in kernels:
-            yield _problem(backend_name, device, rank, size, k, batch, channels, filters, padding, stride,
-                           False)
+            yield square_problem(backend_name, device, rank, size, k, batch, channels, filters, padding,
+                                 stride, False)
 
 
 def training_problems(backend_name, device, grid=TRAINING_GRID):
     """Pairs of the same problem forward and with gradients."""
     for rank, size, k, batch, channels, filters in grid:
-        yield tuple(_problem(backend_name, device, rank, size, k, batch, channels, filters, "same", 1,
-                             training) for training in (False, True))
+        yield tuple(square_problem(backend_name, device, rank, size, k, batch, channels, filters, "same",
+                                   1, training) for training in (False, True))
 
 
 def timed_plans(problem, profile):
@@ -266,12 +262,13 @@ def fit_costs(records, shipped, threads):
 def fit_training(records, costs):
     """Per rank, forward + backward time over forward time of the fastest direct and of the fastest FFT
     plan of each problem timed both ways (the median over the rank's problems; ranks without one keep
-    `costs`' factors; the last entry holds for higher ranks)."""
+    `costs`' factors; the last entry holds for higher ranks); problems past `costs`' backward cliff
+    (`tuning.backward_cliff`) are left out."""
     forward = {r["problem"].key(): r for r in records if not r.get("training")}
     ratios = {"direct": {}, "fft": {}}
     for r in records:
-        if not r.get("training"):
-            continue
+        if not r.get("training") or planner.backward_cliff_us(r["problem"], costs):
+            continue  # past the backward cliff, direct is priced by its own term
         base = forward.get(dataclasses.replace(r["problem"], training=False).key())
         if base is None:
             continue
@@ -336,11 +333,15 @@ def fit_block_margin(records, profile):
     return profile.costs.block_margin if profile.costs.block_margin in tied else tied[0]
 
 
-def fit_profile(records, backend_name, device, threads):
+def fit_profile(records, backend_name, device, threads, cliff=None):
     """The calibrated `Profile` of timed `records` (`measure_grid`), the fit's errors and the constants on
     a bound: the rates (`fit_costs`), then the FFT margins and the overlap-save margin fitted to the
-    decisions, and the measuring band."""
+    decisions, and the measuring band. `cliff`: the backward cliff found (`backward_cliff.probe`)."""
     shipped = profiles.shipped(backend_name, device)
+    if cliff is not None:
+        shipped = dataclasses.replace(shipped, costs=dataclasses.replace(
+            shipped.costs, direct_cliff_taps=cliff["direct_cliff_taps"],
+            direct_cliff_gflops=cliff["direct_cliff_gflops"]))
     costs, errors, at_bound = fit_costs(records, shipped.costs, threads)
     fitted = dataclasses.replace(shipped, costs=costs, source="calibrated")
     margins = fit_margins(records, fitted)
@@ -367,8 +368,9 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
         grid = QUICK_GRID if quick else GRID
     if training_grid is None:
         training_grid = QUICK_TRAINING_GRID if quick else TRAINING_GRID
-    records = measure_grid(backend_name, device, seconds, grid, progress, training_grid)
-    fitted, errors, at_bound = fit_profile(records, backend_name, device, print_["threads"])
+    cliff = backward_cliff.probe(backend_name, device, CLIFF_SHARE * seconds)
+    records = measure_grid(backend_name, device, seconds - cliff["seconds"], grid, progress, training_grid)
+    fitted, errors, at_bound = fit_profile(records, backend_name, device, print_["threads"], cliff)
     right = sum(pick_ratio(r, model_pick(r, fitted)) <= TARGET for r in records)
     shipped_right = sum(pick_ratio(r, model_pick(r, shipped)) <= TARGET for r in records)
     provenance = {
@@ -378,7 +380,8 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
         "command": "structconv calibrate" + (" --quick" if quick else ""),
         "points": len(records), "training_points": sum(bool(r["training"]) for r in records),
         "fit_error": {k: round(v, 3) for k, v in errors.items()},
-        "at_bound": at_bound, "grid_decisions_within_1.15": f"{right}/{len(records)}",
+        "at_bound": at_bound, "backward_cliff": cliff["report"],
+        "grid_decisions_within_1.15": f"{right}/{len(records)}",
         "shipped_grid_decisions_within_1.15": f"{shipped_right}/{len(records)}",
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -52,6 +52,8 @@ def run(args):
           f"multiplies direct by {', '.join(f'{f:g}' for f in costs.direct_training)} and FFT by "
           f"{', '.join(f'{f:g}' for f in costs.fft_training)} (ranks 1-4; {p['training_points']} shapes "
           "timed with gradients).")
+    for rank, seen in sorted(p["backward_cliff"].items()):
+        print(f"Direct gradient, {rank}: {seen}.")
     print(f"FFT passes leave the cache above {costs.fft_cache_bytes // 1024} KiB per axis; overlap-save "
           f"blocks are priced at {costs.block_margin:g}x their model.")
     if p["at_bound"]:

@@ -1,0 +1,119 @@
+"""Where the gradient of the backend's convolution leaves its fast path: found by bisection on kernel size.
+
+On a 2-vCPU AMD EPYC with AVX-512 (oneDNN under both TensorFlow and torch), a 2-D convolution's forward +
+backward took 2-4x its forward up to 14x14 taps and 140-420x from 14x16 or 15x15 on (128^2, 8 channels,
+k=15: forward 10.8 ms, with gradients 1985 ms on TensorFlow; 8.4 and 1150 ms on torch); TensorFlow's 1-D
+convolution from 129 taps (65: 5x, 129: 51x); 3-D up to 11^3 and XLA's convolutions showed none (measured
+2026-12-03, docs/fft.md). One factor per rank cannot price that: a calibrated model priced such a step at
+42 ms where it took 4 s, and picked direct against a 31 ms FFT plan. The threshold depends on the library
+build and the CPU's instruction set, so it is measured on the user's machine.
+
+For each rank, square kernels of a `LADDERS` are timed forward and with gradients (the fastest direct plan
+the model sees, in the form it runs: `tuning.autotune`) on a small input. A kernel is past the cliff when
+its training / forward ratio is more than `JUMP` times that of the largest kernel known to be before it;
+the ladder's ends are timed first (no cliff when the largest kernel is not past it), then the ladder is
+bisected, and a jump only between two neighbouring kernels counts (a ratio that rises gradually along the
+ladder is no cliff). Past the cliff the gradient's flops are priced at the rate of the first kernel past
+it, its time over what its forward times the ratio before the cliff would make.
+"""
+
+import functools
+import time
+
+from structconv.ops import cost_model, planner
+from structconv.tuning import autotune
+from structconv.tuning.square_problem import square_problem
+
+# rank: (size per axis, channels, square kernel sizes); small inputs so that past the cliff a step costs
+# at most a few tenths of a second (2-D, 15x15, 2 channels, 48^2: 8 ms forward, 60 ms with gradients).
+LADDERS = {
+    1: (4096, 2, (9, 17, 33, 49, 65, 97, 129, 193, 257)),
+    2: (48, 2, (3, 5, 7, 9, 11, 13, 14, 15, 17, 19, 23, 31)),
+    3: (16, 2, (3, 5, 7, 9, 11, 13)),
+}
+# Past the cliff the ratio grew 7-100x between neighbouring kernels (14 -> 15 taps per axis); along a
+# ladder without one it moved at most 2x (XLA 2-D, k=14 -> 21; torch 1-D, k=9 -> 257).
+JUMP = 4.0
+
+
+def find(ladder, time_pair, jump=JUMP):
+    """`(before, after, times)`: the largest kernel of `ladder` before the cliff and the smallest past it
+    (None and None where there is none, or a timing failed), and `{k: (forward_us, training_us)}` of the
+    kernels timed. `time_pair(k)` times one kernel; the ladder is bisected (module docstring)."""
+    times = {}
+
+    def ratio(index):
+        k = ladder[index]
+        if k not in times:
+            times[k] = time_pair(k)
+        forward, training = times[k]
+        return training / forward if forward and training else None
+
+    lo, hi = 0, len(ladder) - 1
+    first, last = ratio(lo), ratio(hi)
+    if first is None or last is None or last <= jump * first:
+        return None, None, times
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        at, before = ratio(mid), ratio(lo)
+        if at is None:
+            return None, None, times
+        if at > jump * before:
+            hi = mid
+        else:
+            lo = mid
+    if ratio(hi) <= jump * ratio(lo):  # risen along the ladder, no jump between neighbours
+        return None, None, times
+    return ladder[lo], ladder[hi], times
+
+
+def _fastest_direct(problem):
+    return min((p for p in planner.candidates(problem) if p.algorithm == "direct"),
+               key=lambda p: p.modelled_us)
+
+
+def _time_pair(backend_name, device, rank, size, channels, k):
+    def timed(training):
+        problem = square_problem(backend_name, device, rank, size, k, 1, channels, channels,
+                                 training=training)
+        return next(iter(autotune.measure(problem, [_fastest_direct(problem)]).values()))
+    return timed(False), timed(True)
+
+
+def _flops(rank, size, channels, k):
+    return cost_model.direct_terms(1, (size,) * rank, (k,) * rank, channels, channels, 1, (size,) * rank,
+                                   4)["flops"]
+
+
+def probe(backend_name, device, seconds=60.0, ranks=None):
+    """`{"direct_cliff_taps", "direct_cliff_gflops", "report", "seconds"}`: per rank 1..max(ranks) the
+    taps past which the gradient leaves the fast path (0: none found, or the rank not probed within
+    `seconds`) and the rate of its flops past it, and a line per probed rank saying what was seen.
+    `ranks`: those of `LADDERS` by default."""
+    started = time.perf_counter()
+    ranks = tuple(LADDERS) if ranks is None else ranks
+    taps, rates, report = [], [], {}
+    for rank in range(1, max(ranks) + 1):
+        if rank not in ranks or time.perf_counter() - started > seconds:
+            taps.append(0)
+            rates.append(1.0)
+            continue
+        size, channels, ladder = LADDERS[rank]
+        before, after, times = find(ladder, functools.partial(_time_pair, backend_name, device, rank, size,
+                                                              channels))
+        timed = ", ".join(f"k={k}: {t / f:.1f}x" for k, (f, t) in sorted(times.items()) if f and t)
+        if after is None:
+            taps.append(0)
+            rates.append(1.0)
+            report[f"rank {rank}"] = f"no cliff up to {ladder[-1]}^{rank} taps (training/forward {timed})"
+            continue
+        forward, training = times[after]
+        base = times[before][1] / times[before][0]
+        excess_us = max(training - base * forward, 1e-3 * training)
+        rate = _flops(rank, size, channels, after) / (excess_us * 1e3)
+        taps.append(before**rank)
+        rates.append(float(f"{rate:.4g}"))
+        report[f"rank {rank}"] = (f"fast up to {before}^{rank} taps, slow from {after}^{rank} "
+                                  f"({rate:.2f} Gflop/s; training/forward {timed})")
+    return {"direct_cliff_taps": tuple(taps), "direct_cliff_gflops": tuple(rates), "report": report,
+            "seconds": time.perf_counter() - started}
