@@ -9,6 +9,7 @@ import pytest
 
 from structconv import config
 from structconv.ops import planner
+from structconv.ops.algorithm import explain_choice
 from structconv.tuning import backward_cliff, calibrate, profile
 from structconv.tuning.square_problem import square_problem
 
@@ -108,7 +109,8 @@ def test_a_decomposition_is_priced_by_the_cliff_of_the_convolution_it_runs():
 
 def test_the_model_alone_trains_past_the_cliff_by_fft(monkeypatch):
     """The case the per-rank factor missed (a 2-D 228^2, 8 -> 8, 19x19 training step: 4 s direct on
-    TensorFlow and torch here, 31 ms by FFT): with the cliff in the profile, the model alone picks FFT."""
+    TensorFlow and torch here, 31 ms by FFT): with the cliff in the profile, the model alone picks FFT,
+    and `explain_choice` says what the cliff added."""
     saved = config.autotune()
     config.set_autotune("off")
     try:
@@ -116,6 +118,10 @@ def test_the_model_alone_trains_past_the_cliff_by_fft(monkeypatch):
         cliffed = _cliff_profile((0, 196), (0.5,))
         monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: cliffed)
         assert planner.plan_conv(problem).algorithm == "fft"
+        shapes = dict(input_shape=(2, 228, 228, 8), kernel_shape=(19, 19, 8, 8), padding="same")
+        flops = 2 * 2 * 228**2 * 19**2 * 8 * 8
+        assert explain_choice(**shapes, training=True)["direct_cliff_us"] == pytest.approx(flops / 0.5e3)
+        assert explain_choice(**shapes)["direct_cliff_us"] == 0.0
     finally:
         config.set_autotune(saved)
 

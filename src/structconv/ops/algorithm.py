@@ -33,8 +33,9 @@ def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dil
         `"fft:whole:dft:loop"`), `"source"` (`"measured"`, `"plan file"`, `"calibrated profile"`,
         `"shipped profile"`, `"unprofiled profile"` or `"rule"`), `"profile"` (which profile, with its
         machine and date), `"modelled_us"` and `"measured_us"` (per candidate label), the cheapest modelled
-        `"direct_us"` and `"fft_us"`, the FFT plan's `"fft_lengths"` and `"fft_memory_bytes"`, and
-        `"budget_bytes"`.
+        `"direct_us"` and `"fft_us"`, what a gradient past the backend's backward cliff adds to direct
+        (`"direct_cliff_us"`, 0 below it or forward; docs/fft.md), the FFT plan's `"fft_lengths"` and
+        `"fft_memory_bytes"`, and `"budget_bytes"`.
 
     Example:
 
@@ -68,6 +69,7 @@ def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dil
         "measured_us": dict(plan.measured_us),
         "direct_us": min(c.modelled_us for c in candidates if c.algorithm == "direct"),
         "fft_us": best_fft.modelled_us if best_fft else None,
+        "direct_cliff_us": planner.backward_cliff_us(problem, profile.costs) if problem.training else 0.0,
         "fft_lengths": shown.fft.lengths if shown else None,
         "fft_memory_bytes": shown.fft.memory if shown else None,
         "budget_bytes": config.fft_memory_budget(),

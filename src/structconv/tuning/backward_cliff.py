@@ -1,20 +1,23 @@
 """Where the gradient of the backend's convolution leaves its fast path: found by bisection on kernel size.
 
 On a 2-vCPU AMD EPYC with AVX-512 (oneDNN under both TensorFlow and torch), a 2-D convolution's forward +
-backward took 2-4x its forward up to 14x14 taps and 140-420x from 14x16 or 15x15 on (128^2, 8 channels,
+backward took 1-5x its forward up to 14x14 taps and 25-420x from 14x16 or 15x15 on (128^2, 8 channels,
 k=15: forward 10.8 ms, with gradients 1985 ms on TensorFlow; 8.4 and 1150 ms on torch); TensorFlow's 1-D
-convolution from 129 taps (65: 5x, 129: 51x); 3-D up to 11^3 and XLA's convolutions showed none (measured
-2026-12-03, docs/fft.md). One factor per rank cannot price that: a calibrated model priced such a step at
-42 ms where it took 4 s, and picked direct against a 31 ms FFT plan. The threshold depends on the library
-build and the CPU's instruction set, so it is measured on the user's machine.
+convolution from 65 taps at batch 1 (49: 3-4x, 65: 9-294x), from 129 at batch 2, not up to 129 at batch
+4; 3-D up to 11^3, torch's 1-D and XLA's convolutions showed none (measured 2026-12-03, docs/fft.md). One
+factor per rank cannot price that: a calibrated model priced such a 2-D step at 42 ms where it took 4 s,
+and picked direct against a 31 ms FFT plan. The threshold depends on the library build and the CPU's
+instruction set, so it is measured on the user's machine, at batch 1 (where it is lowest: a model that
+prices a direct gradient too high picks FFT, which at 65 taps and more is rarely much slower).
 
 For each rank, square kernels of a `LADDERS` are timed forward and with gradients (the fastest direct plan
-the model sees, in the form it runs: `tuning.autotune`) on a small input. A kernel is past the cliff when
-its training / forward ratio is more than `JUMP` times that of the largest kernel known to be before it;
-the ladder's ends are timed first (no cliff when the largest kernel is not past it), then the ladder is
-bisected, and a jump only between two neighbouring kernels counts (a ratio that rises gradually along the
-ladder is no cliff). Past the cliff the gradient's flops are priced at the rate of the first kernel past
-it, its time over what its forward times the ratio before the cliff would make.
+the model sees, in the form it runs: `tuning.autotune`) on a small input, after one warm-up pair. A kernel
+is past the cliff when its training / forward ratio (at least 1) is more than `JUMP` times that of the
+largest kernel known to be before it; the ladder's ends are timed first (no cliff when the largest kernel
+is not past it), then the ladder is bisected, and a jump only between two neighbouring kernels counts (a
+ratio that rises gradually along the ladder is no cliff). Past the cliff the gradient's flops are priced
+at the rate of the first kernel past it: its time over what its forward times the ratio before the cliff
+would make.
 """
 
 import functools
@@ -24,11 +27,12 @@ from structconv.ops import cost_model, planner
 from structconv.tuning import autotune
 from structconv.tuning.square_problem import square_problem
 
-# rank: (size per axis, channels, square kernel sizes); small inputs so that past the cliff a step costs
-# at most a few tenths of a second (2-D, 15x15, 2 channels, 48^2: 8 ms forward, 60 ms with gradients).
+# rank: (size per axis, channels, square kernel sizes), batch 1; small inputs so that past the cliff a step
+# costs at most half a second, enough channels that the slow path stands out of the small calls' overhead
+# (TensorFlow 1-D, 4096 samples, k=65: 9x its forward with 2 channels, 118x with 8).
 LADDERS = {
-    1: (4096, 2, (9, 17, 33, 49, 65, 97, 129, 193, 257)),
-    2: (48, 2, (3, 5, 7, 9, 11, 13, 14, 15, 17, 19, 23, 31)),
+    1: (4096, 8, (9, 17, 33, 49, 65, 97, 129, 193, 257)),
+    2: (48, 4, (3, 5, 7, 9, 11, 13, 14, 15, 17, 19, 23, 31)),
     3: (16, 2, (3, 5, 7, 9, 11, 13)),
 }
 # Past the cliff the ratio grew 7-100x between neighbouring kernels (14 -> 15 taps per axis); along a
@@ -47,7 +51,9 @@ def find(ladder, time_pair, jump=JUMP):
         if k not in times:
             times[k] = time_pair(k)
         forward, training = times[k]
-        return training / forward if forward and training else None
+        # At least 1: a gradient never costs less than the forward, and a disturbed forward that made
+        # the ratio 0.6 must not make the next kernel's normal 2.8 a jump.
+        return max(training / forward, 1.0) if forward and training else None
 
     lo, hi = 0, len(ladder) - 1
     first, last = ratio(lo), ratio(hi)
@@ -92,6 +98,9 @@ def probe(backend_name, device, seconds=60.0, ranks=None):
     `ranks`: those of `LADDERS` by default."""
     started = time.perf_counter()
     ranks = tuple(LADDERS) if ranks is None else ranks
+    if ranks:  # warms the process up (a first call here ran 0.6x its training step)
+        size, channels, ladder = LADDERS[min(ranks)]
+        _time_pair(backend_name, device, min(ranks), size, channels, ladder[0])
     taps, rates, report = [], [], {}
     for rank in range(1, max(ranks) + 1):
         if rank not in ranks or time.perf_counter() - started > seconds:
