@@ -13,7 +13,7 @@ where 32 channels run several times faster), per rank the factor a gradient adds
 (`direct_training`, `fft_training`), and per rank the margin by which FFT must be modelled cheaper (fitted
 to the decisions: which candidate was fastest, forward and with gradients). Before the grid, the kernel size
 past which the direct gradient leaves the backend's fast path is found per rank (`tuning.backward_cliff`:
-oneDNN's 2-D gradient ran 140-420x its forward from 15x15 taps). The profile is stored in the
+oneDNN's 2-D gradient ran 25-420x its forward from 15x15 taps). The profile is stored in the
 cache directory under the machine's fingerprint, with its provenance, and takes precedence over the
 shipped one from then on.
 """
@@ -74,7 +74,7 @@ CACHE_BYTES = tuple(2**n for n in range(18, 24))  # 256 KiB .. 8 MiB
 BLOCK_MARGINS = (0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 TRAINING_BOUNDS = (1.0, 12.0)
 TARGET = 1.15
-# At most this share of the budget goes to finding the backward cliff (it took 1-3 s of 150 here).
+# At most this share of the budget goes to finding the backward cliff (it took 1-4 s of 150 here).
 CLIFF_SHARE = 0.2
 # Bounds that keep the fitted constants physical: a core doing two 16-wide float32 FMAs per cycle at 2.6 GHz
 # peaks at 166 Gflop/s; FFTs and spectral products stream complex data with shuffles: a quarter of that.

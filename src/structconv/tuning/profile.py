@@ -38,8 +38,8 @@ class Costs:
     direct_training: tuple = (1.0,)
     fft_training: tuple = (1.0,)
     # Per rank of the backend's convolution: above this many kernel taps its gradient leaves the fast path
-    # (0: no such cliff). oneDNN on an AVX-512 AMD EPYC: a 2-D kernel of 15x15 taps trains 140-420x slower
-    # than its forward, 14x14 about 2-4x (docs/fft.md); `structconv calibrate` finds the threshold by
+    # (0: no such cliff). oneDNN on an AVX-512 AMD EPYC: a 2-D kernel of 15x15 taps trains 25-420x slower
+    # than its forward, 14x14 1-5x (docs/fft.md); `structconv calibrate` finds the threshold by
     # bisection (`tuning.backward_cliff`). Past it, the gradient's flops run at `direct_cliff_gflops`.
     direct_cliff_taps: tuple = (0,)
     direct_cliff_gflops: tuple = (1.0,)
