@@ -69,7 +69,7 @@ def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dil
         "measured_us": dict(plan.measured_us),
         "direct_us": min(c.modelled_us for c in candidates if c.algorithm == "direct"),
         "fft_us": best_fft.modelled_us if best_fft else None,
-        "direct_cliff_us": planner.backward_cliff_us(problem, profile.costs) if problem.training else 0.0,
+        "direct_cliff_us": planner.backward_cliff_us(problem, profile.costs),
         "fft_lengths": shown.fft.lengths if shown else None,
         "fft_memory_bytes": shown.fft.memory if shown else None,
         "budget_bytes": config.fft_memory_budget(),

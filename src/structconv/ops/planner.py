@@ -122,7 +122,9 @@ def _direct_candidates(problem, profile, base_us):
 def backward_cliff_us(problem, costs):
     """What the gradient of the direct algorithm adds past the backend's backward cliff
     (`cost_model.direct_cliff_us`), for the convolution it runs: the backend's own of the problem's rank,
-    or above it the decomposition's, whose kernel is the last axes'."""
+    or above it the decomposition's, whose kernel is the last axes'; 0 when no gradient is taken."""
+    if not problem.training:
+        return 0.0
     peeled = stacked_taps(problem)
     conv_rank = problem.rank if _native_only(problem) else get_backend().DECOMPOSE_TO_RANK
     flops = cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
@@ -193,7 +195,7 @@ def candidates(problem, profile=None):
                                 problem.itemsize, stacked_taps(problem))
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
-    cliff = backward_cliff_us(problem, costs) if problem.training else 0.0
+    cliff = backward_cliff_us(problem, costs)
     plans = [Plan("direct", direct=method, modelled_us=us * direct_factor + cliff)
              for method, us in _direct_candidates(problem, profile, base)]
     margin = cost_model.per_rank(costs.fft_margin, rank)

@@ -40,6 +40,14 @@ LADDERS = {
 JUMP = 4.0
 
 
+def _ratio(pair):
+    """Training over forward time of a timed `(forward_us, training_us)` pair, None where one failed; at
+    least 1: a gradient never costs less than the forward, and a disturbed forward that made the ratio
+    0.6 must not make the next kernel's normal 2.8 a jump."""
+    forward, training = pair
+    return max(training / forward, 1.0) if forward and training else None
+
+
 def find(ladder, time_pair, jump=JUMP):
     """`(before, after, times)`: the largest kernel of `ladder` before the cliff and the smallest past it
     (None and None where there is none, or a timing failed), and `{k: (forward_us, training_us)}` of the
@@ -50,10 +58,7 @@ def find(ladder, time_pair, jump=JUMP):
         k = ladder[index]
         if k not in times:
             times[k] = time_pair(k)
-        forward, training = times[k]
-        # At least 1: a gradient never costs less than the forward, and a disturbed forward that made
-        # the ratio 0.6 must not make the next kernel's normal 2.8 a jump.
-        return max(training / forward, 1.0) if forward and training else None
+        return _ratio(times[k])
 
     lo, hi = 0, len(ladder) - 1
     first, last = ratio(lo), ratio(hi)
@@ -91,6 +96,22 @@ def _flops(rank, size, channels, k):
                                    4)["flops"]
 
 
+def _probe_rank(backend_name, device, rank):
+    """`(taps, gflops, line)` of one rank: the taps before its cliff and the rate past it ((0, 1.0) where
+    there is none), and what was seen."""
+    size, channels, ladder = LADDERS[rank]
+    before, after, times = find(ladder, functools.partial(_time_pair, backend_name, device, rank, size,
+                                                          channels))
+    timed = ", ".join(f"k={k}: {t / f:.1f}x" for k, (f, t) in sorted(times.items()) if f and t)
+    if after is None:
+        return 0, 1.0, f"no cliff up to {ladder[-1]}^{rank} taps (training/forward {timed})"
+    forward, training = times[after]
+    excess_us = max(training - _ratio(times[before]) * forward, 1e-3 * training)
+    rate = _flops(rank, size, channels, after) / (excess_us * 1e3)
+    return before**rank, float(f"{rate:.4g}"), (f"fast up to {before}^{rank} taps, slow from {after}^{rank} "
+                                               f"({rate:.2f} Gflop/s; training/forward {timed})")
+
+
 def probe(backend_name, device, seconds=60.0, ranks=None):
     """`{"direct_cliff_taps", "direct_cliff_gflops", "report", "seconds"}`: per rank 1..max(ranks) the
     taps past which the gradient leaves the fast path (0: none found, or the rank not probed within
@@ -103,26 +124,10 @@ def probe(backend_name, device, seconds=60.0, ranks=None):
         _time_pair(backend_name, device, min(ranks), size, channels, ladder[0])
     taps, rates, report = [], [], {}
     for rank in range(1, max(ranks) + 1):
-        if rank not in ranks or time.perf_counter() - started > seconds:
-            taps.append(0)
-            rates.append(1.0)
-            continue
-        size, channels, ladder = LADDERS[rank]
-        before, after, times = find(ladder, functools.partial(_time_pair, backend_name, device, rank, size,
-                                                              channels))
-        timed = ", ".join(f"k={k}: {t / f:.1f}x" for k, (f, t) in sorted(times.items()) if f and t)
-        if after is None:
-            taps.append(0)
-            rates.append(1.0)
-            report[f"rank {rank}"] = f"no cliff up to {ladder[-1]}^{rank} taps (training/forward {timed})"
-            continue
-        forward, training = times[after]
-        base = times[before][1] / times[before][0]
-        excess_us = max(training - base * forward, 1e-3 * training)
-        rate = _flops(rank, size, channels, after) / (excess_us * 1e3)
-        taps.append(before**rank)
-        rates.append(float(f"{rate:.4g}"))
-        report[f"rank {rank}"] = (f"fast up to {before}^{rank} taps, slow from {after}^{rank} "
-                                  f"({rate:.2f} Gflop/s; training/forward {timed})")
+        threshold, rate = 0, 1.0
+        if rank in ranks and time.perf_counter() - started <= seconds:
+            threshold, rate, report[f"rank {rank}"] = _probe_rank(backend_name, device, rank)
+        taps.append(threshold)
+        rates.append(rate)
     return {"direct_cliff_taps": tuple(taps), "direct_cliff_gflops": tuple(rates), "report": report,
             "seconds": time.perf_counter() - started}
