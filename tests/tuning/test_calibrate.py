@@ -12,6 +12,7 @@ import pytest
 
 from structconv.ops import cost_model, planner
 from structconv.tuning import backward_cliff, calibrate, command, profile
+from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
 TRUTH = profile.Costs(
@@ -74,6 +75,62 @@ def test_training_factors_keep_the_old_ones_for_ranks_not_timed():
         cost_model.per_rank(shipped.costs.direct_training, q) for q in (2, 3, 4))
 
 
+def _rank_four_records(faster_training, faster_inference):
+    """Synthetic rank-4 records with one stacking of the decomposition 3x faster than the other:
+    `faster_training` with a gradient, `faster_inference` without."""
+    records, shipped = _synthetic_records()
+    mine = []
+    for record in records:
+        if record["rank"] != 4:
+            continue
+        faster = faster_training if record["training"] else faster_inference
+        times = {label: us / 3.0 if label == f"direct:{faster}" else us
+                 for label, us in record["times"].items()}
+        mine.append(dict(record, times=times))
+    assert {True, False} == {r["training"] for r in mine}
+    return mine, shipped
+
+
+@pytest.mark.parametrize("faster", [("filters", "inputs"), ("inputs", "filters")])
+def test_the_stacking_fitted_is_the_one_that_ran_faster(faster):
+    records, shipped = _rank_four_records(*faster)
+    fitted = calibrate.fit_stacking(records, shipped.strategy)
+    assert (fitted["decompose_stacking"], fitted["decompose_stacking_inference"]) == faster
+    # The planner's model now prices the faster stacking cheaper on every record (a filters limit that
+    # would forbid it is fitted away).
+    tuned = dataclasses.replace(shipped, strategy=dataclasses.replace(shipped.strategy, **fitted))
+    for record in records:
+        problem = record["problem"]
+        direct = planner.allowed(problem, planner.candidates(problem, tuned), "direct", tuned, math.inf)
+        wanted = faster[0] if record["training"] else faster[1]
+        assert direct[0].label == f"direct:{wanted}", problem
+
+
+def test_the_stacking_stays_where_the_records_cannot_tell():
+    records, shipped = _rank_four_records("inputs", "inputs")
+    even = [dict(r, times={label: 1.0 for label in r["times"]}) for r in records]
+    fitted = calibrate.fit_stacking(even, shipped.strategy)
+    strategy = shipped.strategy
+    assert fitted == {"decompose_stacking": strategy.decompose_stacking,
+                      "decompose_stacking_inference": strategy.decompose_stacking_inference,
+                      "decompose_filters_max_taps": strategy.decompose_filters_max_taps}
+
+
+def test_the_filters_limit_fitted_is_where_stacking_along_the_filters_stops_being_faster():
+    def record(k, filters_us, inputs_us):
+        problem = square_problem(BACKEND, "cpu", 4, 10, k, 1, 2, 2, "same", 1, True)
+        return {"problem": problem, "rank": 4, "training": True,
+                "times": {"direct:inputs": inputs_us, "direct:filters": filters_us}}
+
+    records = [record(2, 1.0, 2.0), record(3, 1.0, 2.0), record(5, 3.0, 1.0)]
+    strategy = profile.Strategy(decompose_stacking="inputs", decompose_filters_max_taps=None)
+    fitted = calibrate.fit_stacking(records, strategy)
+    assert fitted["decompose_stacking"] == "filters"
+    assert fitted["decompose_filters_max_taps"] == planner.stacked_taps(records[1]["problem"])
+    # No forward record timed both ways: the inference stacking stays the strategy's.
+    assert fitted["decompose_stacking_inference"] == strategy.decompose_stacking_inference
+
+
 def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, capsys):
     """`structconv calibrate --quick` with a smaller grid: the profile it stores is the one the planner
     then uses, and what it prints names the fit."""
@@ -86,7 +143,7 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     assert command.run(args) == 0
     printed = capsys.readouterr().out
     for expected in ("Fitted on 7 shapes", "Fit error (relative, median / max)", "channels per group",
-                     "leave the cache above", "blocks are priced at",
+                     "leave the cache above", "blocks are priced at", "stacks its peeled taps along the",
                      "1 shapes timed with gradients", "Direct gradient, rank 1: ", "Profile: "):
         assert expected in printed, printed
     profile.forget_loaded()

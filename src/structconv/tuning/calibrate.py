@@ -10,12 +10,13 @@ at least those of the tiniest calls), how the direct algorithm's rate falls with
 smallest mean log error: frameworks' convolutions of few channels run far below their rate, 15 ms instead
 of 1 ms for a one-channel 1-D signal on TensorFlow, 21 Gflop/s for torch's 8-channel 1-D convolution
 where 32 channels run several times faster), per rank the factor a gradient adds to each algorithm
-(`direct_training`, `fft_training`), and per rank the margin by which FFT must be modelled cheaper (fitted
-to the decisions: which candidate was fastest, forward and with gradients). Before the grid, the kernel size
-past which the direct gradient leaves the backend's fast path is found per rank (`tuning.backward_cliff`:
-oneDNN's 2-D gradient ran 25-420x its forward from 15x15 taps). The profile is stored in the
-cache directory under the machine's fingerprint, with its provenance, and takes precedence over the
-shipped one from then on.
+(`direct_training`, `fft_training`), per rank the margin by which FFT must be modelled cheaper (fitted to
+the decisions: which candidate was fastest, forward and with gradients), and above the backend's ranks
+along which channel axis the decomposition stacks its peeled taps (by the times of both stackings).
+Before the grid, the kernel size past which the direct gradient leaves the backend's fast path is found
+per rank (`tuning.backward_cliff`: oneDNN's 2-D gradient ran 25-420x its forward from 15x15 taps). The
+profile is stored in the cache directory under the machine's fingerprint, with its provenance, and takes
+precedence over the shipped one from then on.
 """
 
 import dataclasses
@@ -66,6 +67,9 @@ TRAINING_GRID = [
     (3, 16, 3, 2, 8, 8),
     # Past oneDNN's backward cliff on an AVX-512 EPYC (`tuning.backward_cliff`): 17x17 taps.
     (2, 64, 17, 1, 4, 4),
+    # A second 4-D step (3 peeled taps beside the first's 4), for the decomposition's stacking with a
+    # gradient (`fit_stacking`).
+    (4, 12, 3, 2, 4, 4),
 ]
 QUICK_TRAINING_GRID = TRAINING_GRID[:2]
 MIN_CHANNELS = (1, 2, 4, 8, 16)
@@ -85,6 +89,7 @@ SLOWEST = 0.05
 OVERHEAD_FLOOR = 0.8
 RANKS = (1, 2, 3, 4)
 FFT_TERMS = ("fft", "dft", "product", "memory")
+STACKINGS = ("inputs", "filters")
 MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
 
 
@@ -333,6 +338,45 @@ def fit_block_margin(records, profile):
     return profile.costs.block_margin if profile.costs.block_margin in tied else tied[0]
 
 
+def fit_stacking(records, strategy):
+    """Along which channel axis the decomposition stacks its peeled taps, with a gradient
+    (`decompose_stacking`, with `decompose_filters_max_taps`: above how many peeled taps "filters" falls
+    back to "inputs") and without (`decompose_stacking_inference`): each the setting whose stackings ran
+    fastest on the records where both were timed (the least total log slowdown against the faster of the
+    two), `strategy`'s own where it is among the best. By the times, not by the model's picks: where FFT
+    wins, the stacking decides nothing on the grid, yet it is what `algorithm="direct"` and an exported
+    graph run (TensorFlow's 4-D training steps ran 2.1-5.2x faster stacked along the filters on one AMD
+    EPYC, XLA's 2.6-8.3x faster along the inputs on another, where the shipped profile says "filters")."""
+    both = [r for r in records if {"direct:inputs", "direct:filters"} <= set(r["times"])]
+
+    def loss(records_, option, stacking_of):
+        return round(sum(math.log(r["times"][f"direct:{stacking_of(r, option)}"]
+                                  / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
+                         for r in records_), 6)
+
+    def best(records_, options, current, stacking_of):
+        losses = {option: loss(records_, option, stacking_of) for option in options}
+        lowest = min(losses.values())
+        return current if losses.get(current) == lowest else next(o for o in options if losses[o] == lowest)
+
+    inference = best([r for r in both if not r["training"]], STACKINGS, strategy.decompose_stacking_inference,
+                     lambda r, stacking: stacking)
+    trained = [r for r in both if r["training"]]
+
+    def trained_stacking(r, option):
+        stacking, limit = option
+        peeled = planner.stacked_taps(r["problem"])
+        return "filters" if stacking == "filters" and (limit is None or peeled <= limit) else "inputs"
+
+    current = (strategy.decompose_stacking, strategy.decompose_filters_max_taps)
+    limits = [None, *sorted({planner.stacked_taps(r["problem"]) for r in trained})]
+    options = [("inputs", strategy.decompose_filters_max_taps)] + [("filters", limit) for limit in limits]
+    stacking, limit = best(trained, options + ([current] if current not in options else []), current,
+                           trained_stacking)
+    return {"decompose_stacking": stacking, "decompose_stacking_inference": inference,
+            "decompose_filters_max_taps": limit}
+
+
 def fit_profile(records, backend_name, device, threads, cliff=None):
     """The calibrated `Profile` of timed `records` (`measure_grid`), the fit's errors and the constants on
     a bound: the rates (`fit_costs`), then the FFT margins and the overlap-save margin fitted to the
@@ -348,6 +392,8 @@ def fit_profile(records, backend_name, device, threads, cliff=None):
     fitted = dataclasses.replace(fitted, costs=dataclasses.replace(costs, fft_margin=margins))
     fitted = dataclasses.replace(fitted, costs=dataclasses.replace(
         fitted.costs, block_margin=fit_block_margin(records, fitted)))
+    fitted = dataclasses.replace(fitted, strategy=dataclasses.replace(
+        fitted.strategy, **fit_stacking(records, fitted.strategy)))
     # The model's ratio of two candidates can be off by as much as both of its worst errors together.
     uncertainty = round(min(10.0, max(2.0, (1.0 + errors["direct_max"]) * (1.0 + errors["fft_max"]))), 2)
     return dataclasses.replace(fitted, uncertainty=uncertainty), errors, at_bound

@@ -54,6 +54,12 @@ def run(args):
           "timed with gradients).")
     for rank, seen in sorted(p["backward_cliff"].items()):
         print(f"Direct gradient, {rank}: {seen}.")
+    strategy = result["profile"].strategy
+    limit = strategy.decompose_filters_max_taps
+    limited = f", up to {limit} peeled taps" if strategy.decompose_stacking == "filters" and limit else ""
+    print(f"Above the backend's ranks the decomposition stacks its peeled taps along the "
+          f"{strategy.decompose_stacking_inference} (forward) and the {strategy.decompose_stacking} (with a "
+          f"gradient{limited}).")
     print(f"FFT passes leave the cache above {costs.fft_cache_bytes // 1024} KiB per axis; overlap-save "
           f"blocks are priced at {costs.block_margin:g}x their model.")
     if p["at_bound"]:
