@@ -116,19 +116,34 @@ def test_the_stacking_stays_where_the_records_cannot_tell():
                       "decompose_filters_max_taps": strategy.decompose_filters_max_taps}
 
 
-def test_the_filters_limit_fitted_is_where_stacking_along_the_filters_stops_being_faster():
-    def record(k, filters_us, inputs_us):
-        problem = square_problem(BACKEND, "cpu", 4, 10, k, 1, 2, 2, "same", 1, True)
-        return {"problem": problem, "rank": 4, "training": True,
-                "times": {"direct:inputs": inputs_us, "direct:filters": filters_us}}
+def _training_record(k, filters_us, inputs_us):
+    problem = square_problem(BACKEND, "cpu", 4, 10, k, 1, 2, 2, "same", 1, True)
+    return {"problem": problem, "rank": 4, "training": True,
+            "times": {"direct:inputs": inputs_us, "direct:filters": filters_us}}
 
-    records = [record(2, 1.0, 2.0), record(3, 1.0, 2.0), record(5, 3.0, 1.0)]
-    strategy = profile.Strategy(decompose_stacking="inputs", decompose_filters_max_taps=None)
-    fitted = calibrate.fit_stacking(records, strategy)
-    assert fitted["decompose_stacking"] == "filters"
-    assert fitted["decompose_filters_max_taps"] == planner.stacked_taps(records[1]["problem"])
+
+def test_the_filters_limit_is_kept_or_lifted_never_set():
+    peeled = [planner.stacked_taps(_training_record(k, 1.0, 1.0)["problem"]) for k in (2, 3, 5)]
+    limited = profile.Strategy(decompose_stacking="inputs", decompose_filters_max_taps=peeled[1])
+    # Filters 2x faster up to the limit, 3x slower above it: filters, the limit kept.
+    records = [_training_record(2, 1.0, 2.0), _training_record(3, 1.0, 2.0), _training_record(5, 3.0, 1.0)]
+    fitted = calibrate.fit_stacking(records, limited)
+    assert (fitted["decompose_stacking"], fitted["decompose_filters_max_taps"]) == ("filters", peeled[1])
+    # Filters 3x faster above the limit too: the limit is lifted.
+    records = [_training_record(3, 1.0, 2.0), _training_record(5, 1.0, 3.0)]
+    fitted = calibrate.fit_stacking(records, limited)
+    assert (fitted["decompose_stacking"], fitted["decompose_filters_max_taps"]) == ("filters", None)
     # No forward record timed both ways: the inference stacking stays the strategy's.
-    assert fitted["decompose_stacking_inference"] == strategy.decompose_stacking_inference
+    assert fitted["decompose_stacking_inference"] == limited.decompose_stacking_inference
+
+
+def test_a_small_difference_does_not_change_the_stacking():
+    strategy = profile.Strategy(decompose_stacking="inputs", decompose_filters_max_taps=None)
+    slightly = [_training_record(3, 1.0, 1.05), _training_record(5, 1.0, 1.04)]
+    assert calibrate.fit_stacking(slightly, strategy)["decompose_stacking"] == "inputs"
+    clearly = [_training_record(3, 1.0, 1.3), _training_record(5, 1.0, 1.2)]
+    fitted = calibrate.fit_stacking(clearly, strategy)
+    assert fitted["decompose_stacking"] == "filters"
 
 
 def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, capsys):

@@ -90,6 +90,7 @@ OVERHEAD_FLOOR = 0.8
 RANKS = (1, 2, 3, 4)
 FFT_TERMS = ("fft", "dft", "product", "memory")
 STACKINGS = ("inputs", "filters")
+STACKING_GAIN = math.log(1.1)
 MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
 
 
@@ -340,39 +341,37 @@ def fit_block_margin(records, profile):
 
 def fit_stacking(records, strategy):
     """Along which channel axis the decomposition stacks its peeled taps, with a gradient
-    (`decompose_stacking`, with `decompose_filters_max_taps`: above how many peeled taps "filters" falls
-    back to "inputs") and without (`decompose_stacking_inference`): each the setting whose stackings ran
-    fastest on the records where both were timed (the least total log slowdown against the faster of the
-    two), `strategy`'s own where it is among the best. By the times, not by the model's picks: where FFT
-    wins, the stacking decides nothing on the grid, yet it is what `algorithm="direct"` and an exported
-    graph run (TensorFlow's 4-D training steps ran 2.1-5.2x faster stacked along the filters on one AMD
-    EPYC, XLA's 2.6-8.3x faster along the inputs on another, where the shipped profile says "filters")."""
+    (`decompose_stacking`; "filters" falls back to "inputs" above `decompose_filters_max_taps` peeled
+    taps, a limit this may lift but never sets) and without (`decompose_stacking_inference`), from the
+    records where both stackings were timed: the setting with the least total log slowdown of the stacking
+    it picks against the faster of the two, where it beats `strategy`'s own by more than `STACKING_GAIN`
+    (a few grid records decide it: a 10% difference on one must not flip it). By the times, not by the
+    model's picks: where FFT wins, the stacking changes no pick on the grid, yet it is what
+    `algorithm="direct"` and an exported graph run (TensorFlow's 4-D training steps ran 2.1-5.2x faster
+    stacked along the filters on one AMD EPYC and 1.2-2.8x slower on another, where XLA's ran 2.6-8.3x
+    slower though the shipped profile prefers the filters)."""
     both = [r for r in records if {"direct:inputs", "direct:filters"} <= set(r["times"])]
 
-    def loss(records_, option, stacking_of):
-        return round(sum(math.log(r["times"][f"direct:{stacking_of(r, option)}"]
-                                  / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
-                         for r in records_), 6)
-
-    def best(records_, options, current, stacking_of):
-        losses = {option: loss(records_, option, stacking_of) for option in options}
-        lowest = min(losses.values())
-        return current if losses.get(current) == lowest else next(o for o in options if losses[o] == lowest)
-
-    inference = best([r for r in both if not r["training"]], STACKINGS, strategy.decompose_stacking_inference,
-                     lambda r, stacking: stacking)
-    trained = [r for r in both if r["training"]]
-
-    def trained_stacking(r, option):
+    def stacking_of(r, option):
         stacking, limit = option
         peeled = planner.stacked_taps(r["problem"])
         return "filters" if stacking == "filters" and (limit is None or peeled <= limit) else "inputs"
 
-    current = (strategy.decompose_stacking, strategy.decompose_filters_max_taps)
-    limits = [None, *sorted({planner.stacked_taps(r["problem"]) for r in trained})]
-    options = [("inputs", strategy.decompose_filters_max_taps)] + [("filters", limit) for limit in limits]
-    stacking, limit = best(trained, options + ([current] if current not in options else []), current,
-                           trained_stacking)
+    def best(records_, options, current):
+        def loss(option):
+            return sum(math.log(r["times"][f"direct:{stacking_of(r, option)}"]
+                                / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
+                       for r in records_)
+
+        fitted = min(options, key=loss)
+        return fitted if loss(fitted) < loss(current) - STACKING_GAIN else current
+
+    limit = strategy.decompose_filters_max_taps
+    inference, _ = best([r for r in both if not r["training"]], [(s, None) for s in STACKINGS],
+                        (strategy.decompose_stacking_inference, None))
+    stacking, limit = best([r for r in both if r["training"]],
+                           [("inputs", limit), ("filters", limit), ("filters", None)],
+                           (strategy.decompose_stacking, limit))
     return {"decompose_stacking": stacking, "decompose_stacking_inference": inference,
             "decompose_filters_max_taps": limit}
 
