@@ -7,7 +7,7 @@
 `structconv calibrate` does (`tuning.backward_cliff`), and times every candidate plan the planner
 offers (as `structconv calibrate` does, `calibrate.timed_plans` by `tuning.autotune`) on two sets of
 shapes: the calibration grid (`calibrate.GRID` and `TRAINING_GRID`) and `HELD_OUT`, which no calibration
-sees (the quick sweep and the wide shapes of `benchmarks/fft.py`, and 13 shapes chosen for neither: 1-16
+sees (the quick sweep and the wide shapes of `benchmarks/fft.py`, and 19 shapes chosen for neither: 1-16
 channels, batch 1-16, ranks 1-4, forward and training). It writes `DIR/<backend>-<threads>-grid.json` and
 `-held.json`: each shape's problem, its candidate plans and their times.
 

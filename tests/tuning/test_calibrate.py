@@ -97,7 +97,7 @@ def test_the_stacking_fitted_is_the_one_that_ran_faster(faster):
     fitted = calibrate.fit_stacking(records, shipped.strategy)
     assert (fitted["decompose_stacking"], fitted["decompose_stacking_inference"]) == faster
     # The planner's model now prices the faster stacking cheaper on every record (a filters limit that
-    # would forbid it is fitted away).
+    # would forbid it is lifted).
     tuned = dataclasses.replace(shipped, strategy=dataclasses.replace(shipped.strategy, **fitted))
     for record in records:
         problem = record["problem"]
