@@ -58,3 +58,19 @@ def test_import_structconv_imports_no_framework():
                             env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("package", ["parametrizations", "initializers"])
+def test_a_serializable_package_imported_first_registers_everything(package):
+    """A program whose first import is one of the serializable packages (which import Keras themselves):
+    the import works and every package's classes are registered (both failed with a circular import)."""
+    code = (
+        f"import structconv.{package}, keras; "
+        "found = keras.saving.get_registered_object; "
+        "print([found(name) is not None for name in ('structconv>Conv4D', 'structconv>ZeroSum', "
+        "'structconv.constraints>ZeroSum', 'structconv>ComplexInitializer')])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[True, True, True, True]"

@@ -16,10 +16,31 @@ import sys
 SERIALIZABLE_MODULES = ("layers", "parametrizations", "constraints", "initializers")
 
 
+# The packages of `SERIALIZABLE_MODULES` whose own import is under way (`loading` .. `loaded`).
+_loading = set()
+
+
 def register():
-    """Imports every module holding a serializable structconv class (idempotent)."""
+    """Imports every module holding a serializable structconv class (idempotent). While one of them is
+    being imported (Keras imported from inside it), this waits for its `loaded`: importing the others then
+    would meet it half-initialized (`import structconv.parametrizations` as a program's first import
+    failed so: constraints read its ZeroSum before it was defined)."""
+    if _loading:
+        return
     for name in SERIALIZABLE_MODULES:
         importlib.import_module(f"structconv.{name}")
+
+
+def loading(package):
+    """Called first by each package of `SERIALIZABLE_MODULES`."""
+    _loading.add(package)
+
+
+def loaded(package):
+    """Called last by each package of `SERIALIZABLE_MODULES`: the registration it held back runs now."""
+    _loading.discard(package)
+    if "keras" in sys.modules:
+        register()
 
 
 class _LoaderThenRegister(importlib.abc.Loader):

@@ -9,10 +9,15 @@ The same structure held exactly inside the forward pass is a layer's `kernel_par
 `structconv.parametrizations`); the axis semantics are the same.
 """
 
-# First: Keras loads, and structconv registers its classes, before this package's modules run (a
-# registration triggered from inside one of them would import it half-initialized; structconv._registration).
+# First: structconv registers its classes with Keras only once this package has loaded
+# (`structconv._registration`), whichever of the two a program imports first.
+from structconv import _registration  # noqa: I001
+
+_registration.loading(__name__)
 import keras  # noqa: F401, I001
 
 from structconv.constraints.projection import FixedSum, Mask, NonNeg, UnitNorm, ZeroSum
 
 __all__ = ["FixedSum", "Mask", "NonNeg", "UnitNorm", "ZeroSum"]
+
+_registration.loaded(__name__)

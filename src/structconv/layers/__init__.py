@@ -1,8 +1,11 @@
 """Keras layers: N-dimensional convolution, transposed convolution, depthwise and separable
 convolution, pooling, upsampling, padding and cropping, with fixed-rank aliases."""
 
-# First: Keras loads, and structconv registers its classes, before this package's modules run (a
-# registration triggered from inside one of them would import it half-initialized; structconv._registration).
+# First: structconv registers its classes with Keras only once this package has loaded
+# (`structconv._registration`), whichever of the two a program imports first.
+from structconv import _registration  # noqa: I001
+
+_registration.loading(__name__)
 import keras  # noqa: F401, I001
 
 from structconv.layers.aperture import Aperture
@@ -180,3 +183,5 @@ __all__ += [
     "SeparableConv3D",
     "SeparableConv4D",
 ]
+
+_registration.loaded(__name__)

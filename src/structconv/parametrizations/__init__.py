@@ -6,8 +6,11 @@ Use them through a layer's `kernel_parametrization=` argument, by object, regist
     structconv.layers.Conv2D(8, 7, kernel_parametrization=[ZeroSum(), UnitNorm()])
 """
 
-# First: Keras loads, and structconv registers its classes, before this package's modules run (a
-# registration triggered from inside one of them would import it half-initialized; structconv._registration).
+# First: structconv registers its classes with Keras only once this package has loaded
+# (`structconv._registration`), whichever of the two a program imports first.
+from structconv import _registration  # noqa: I001
+
+_registration.loading(__name__)
 import keras  # noqa: F401, I001
 
 import copy
@@ -65,3 +68,5 @@ __all__ = [
     "ZeroSum",
     "get",
 ]
+
+_registration.loaded(__name__)

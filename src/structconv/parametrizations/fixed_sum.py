@@ -105,8 +105,9 @@ class ZeroSum(FixedSum):
 
     >>> import numpy as np
     >>> p = ZeroSum().build((7, 7, 1, 8))
-    >>> kernel = np.asarray(p.forward(np.random.rand(7, 7, 1, 8).astype("float32")))
-    >>> bool(np.abs(kernel.sum(axis=(0, 1))).max() < 1e-5)
+    >>> free = np.random.default_rng(0).random((7, 7, 1, 8), dtype="float32")
+    >>> kernel = np.asarray(p.forward(free))
+    >>> bool(np.abs(kernel.sum(axis=(0, 1))).max() < 1e-4)  # float32 rounding of 49 terms
     True
     """
 
