@@ -1,5 +1,6 @@
 """JAX implementation of the backend tier (see README.md)."""
 
+import functools
 import os
 
 import jax
@@ -78,6 +79,19 @@ def compile_for_timing(function, arrays, gradient, device):
         jax.block_until_ready(compiled(*values))
 
     return run
+
+
+def staged(function, static, *tensors):
+    """`function(*static, *tensors)` as one compiled program (`jax.jit`, one per `static`, which must be
+    hashable): an eager call compiles one program for new shapes instead of one per primitive (an eager
+    FFT convolution's first call compiled 28-38 programs, 1.1-2.5 s, on a 2-core VM); inside a trace it
+    is a nested `jit` that XLA inlines."""
+    return _staged_program(function, static)(*tensors)
+
+
+@functools.lru_cache(maxsize=512)
+def _staged_program(function, static):
+    return jax.jit(functools.partial(function, *static))
 
 
 def _dimension_numbers(rank, data_format):

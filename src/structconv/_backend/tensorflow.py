@@ -79,6 +79,12 @@ def timing_needs_own_thread():
     return True
 
 
+def staged(function, static, *tensors):
+    """`function(*static, *tensors)`: TensorFlow runs an eager call op by op without compiling each op for new
+    shapes (JAX's module compiles it as one program)."""
+    return function(*static, *tensors)
+
+
 def compile_for_timing(function, arrays, gradient, device):
     """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
     (in a `tf.function`; with the gradient of `sum(function(...))` w.r.t. every tensor when `gradient`),

@@ -53,6 +53,12 @@ def timing_needs_own_thread():
     return bool(torch.compiler.is_compiling())
 
 
+def staged(function, static, *tensors):
+    """`function(*static, *tensors)`: PyTorch runs an eager call op by op without compiling each op for new
+    shapes (JAX's module compiles it as one program)."""
+    return function(*static, *tensors)
+
+
 def compile_for_timing(function, arrays, gradient, device):
     """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
     (eagerly; with the backward pass of `sum(function(...))` when `gradient`), and waits for the result."""

@@ -8,7 +8,12 @@ from structconv.ops.padding import pad_spatial
 
 def execute(plan, problem, inputs, kernel):
     """`conv` of `inputs` and `kernel` (float tensors of one dtype, shapes as `problem` says) by `plan`;
-    for a transposed problem, the *full* transposed convolution (the caller crops it)."""
+    for a transposed problem, the *full* transposed convolution (the caller crops it). One compiled
+    program per plan and problem where the backend stages eager calls (`staged`: JAX)."""
+    return get_backend().staged(_execute, (plan, problem), inputs, kernel)
+
+
+def _execute(plan, problem, inputs, kernel):
     if problem.transposed:
         return _conv_transpose_full(plan, problem, inputs, kernel)
     if plan.algorithm == "fft":

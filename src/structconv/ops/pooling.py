@@ -161,7 +161,14 @@ def separable_pool(inputs, pool_size, strides, padding, data_format, mode):
     `N`, those after it into `T`. Groups run last first, so that later passes see reduced inputs, except
     max pooling of a channels_first input on backends whose max pooling is fastest with many channels
     (`POOL_MAX_OVER_LEADING_AXES`, PyTorch): there the leading group runs first, the trailing spatial axes
-    riding along as its channels."""
+    riding along as its channels. One compiled program per arguments where the backend stages eager calls
+    (`staged`: JAX), the export decision among its static arguments."""
+    export = exporting(tuple(inputs.shape))
+    static = (pool_size, strides, padding, data_format, mode, export)
+    return get_backend().staged(_separable_pool, static, inputs)
+
+
+def _separable_pool(pool_size, strides, padding, data_format, mode, export, inputs):
     rank = len(pool_size)
     backend = get_backend()
     group_rank = NATIVE_POOL_RANK
@@ -169,7 +176,7 @@ def separable_pool(inputs, pool_size, strides, padding, data_format, mode):
         group_rank = NATIVE_MAX_POOL_RANK.get(keras.backend.backend(), NATIVE_POOL_RANK)
     if keras.backend.standardize_dtype(inputs.dtype) == "float64":
         group_rank = min(group_rank, NATIVE_FLOAT64_POOL_RANK)
-    if exporting(tuple(inputs.shape)):
+    if export:
         return _pool_by_slices(inputs, pool_size, strides, padding, data_format, mode)
     if rank <= group_rank and data_format == "channels_last":
         return backend.pool(inputs, pool_size, strides, padding, mode)

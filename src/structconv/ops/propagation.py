@@ -225,6 +225,24 @@ def free_space_propagation(field, distance, wavelength, pixel_pitch, *, approxim
                                       (pad_y, pad_x), data_format)
     backend = get_backend()
     field, dtype, as_pair = _complex_field(field, backend)
+    # One compiled program per arguments where the backend stages eager calls (`staged`: JAX); a distance
+    # that is a number is one of them, a tensor (a trainable distance) is an input of the program.
+    fixed = isinstance(distance, Real)
+    static = (float(distance) if fixed else None, wavelength, pitch, approximation, bool(band_limit),
+              (pad_y, pad_x), data_format)
+    tensors = (field,) if fixed else (field, ops.convert_to_tensor(distance))
+    field = backend.staged(_propagate, static, *tensors)
+    if as_pair:
+        return ops.cast(ops.real(field), dtype), ops.cast(ops.imag(field), dtype)
+    return field
+
+
+def _propagate(fixed_distance, wavelength, pitch, approximation, band_limit, pads, data_format, field,
+               distance=None):
+    """`free_space_propagation` of a complex tensor (arguments checked)."""
+    backend = get_backend()
+    distance = fixed_distance if distance is None else distance
+    pad_y, pad_x = pads
     height, width = field_plane_shape(field.shape, data_format)
     work = "float64" if keras.backend.standardize_dtype(field.dtype) == "complex128" else "float32"
     channels_last = data_format == "channels_last"
@@ -246,8 +264,6 @@ def free_space_propagation(field, distance, wavelength, pixel_pitch, *, approxim
             field[:, :, pad_y:pad_y + height, pad_x:pad_x + width]
     if single_channel:
         field = ops.expand_dims(ops.squeeze(field, 1), 3)
-    if as_pair:
-        return ops.cast(ops.real(field), dtype), ops.cast(ops.imag(field), dtype)
     return field
 
 
