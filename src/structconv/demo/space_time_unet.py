@@ -18,7 +18,8 @@ TITLE = "Story 4: a 4-D U-Net segments the moving blob"
 
 # (training samples, held-out samples, epochs) per mode: quick is True or False. The quick mode only runs
 # the network end to end: at 384 samples and 4 epochs it had not yet learned the moving blob either (held-out
-# IoU 0.00-0.32, under the input threshold's 0.35) and took 30-83 s of the quick demo on a 2-core VM.
+# IoU 0.00-0.32, under the input threshold's 0.35) and took 30-84 s of the quick demo (a 2-core VM shared by
+# two demos).
 _SIZES = {True: (128, 64, 2), False: (1536, 256, 8)}
 _FRAMES, _VOLUME, _NOISE = 8, 8, 0.15
 _THRESHOLD = 0.4  # of the noiseless blob, for the target mask
