@@ -81,3 +81,31 @@ def test_the_fingerprint_names_the_machine():
     assert fingerprint.fingerprint_id(found) == fingerprint.fingerprint_id(dict(found))
     other = {**found, "threads": found["threads"] + 1}
     assert fingerprint.fingerprint_id(other) != fingerprint.fingerprint_id(found)
+
+
+def test_the_fingerprint_names_the_cpu_extensions_and_the_kernels():
+    found = fingerprint.fingerprint(BACKEND, "cpu")
+    flags = []
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = next(line for line in handle if line.startswith("flags")).split(":", 1)[1].split()
+    assert found["cpu_extensions"] == "+".join(f for f in fingerprint._VECTOR_FLAGS if f in flags)
+    # What the kernels are, by the backend's own switches (the Makefile runs TensorFlow both ways).
+    if BACKEND == "tensorflow":
+        flag = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+        if flag in ("0", "1"):
+            assert found["kernels"] == {"0": "Eigen", "1": "oneDNN"}[flag]
+        else:
+            assert found["kernels"] in ("oneDNN", "Eigen")
+    elif BACKEND == "torch":
+        import torch
+
+        assert found["kernels"] == ("oneDNN" if torch.backends.mkldnn.is_available() else "native")
+        with warnings.catch_warnings(), torch.backends.mkldnn.flags(enabled=False):
+            warnings.simplefilter("ignore")  # torch's notice about TF32 on Intel GPUs
+            without = fingerprint.fingerprint(BACKEND, "cpu")
+        assert without["kernels"] == "native"
+        assert fingerprint.fingerprint_id(without) != fingerprint.fingerprint_id(found)
+    else:
+        assert found["kernels"] == "XLA"
+    assert fingerprint.fingerprint(BACKEND, "gpu")["kernels"] == ""

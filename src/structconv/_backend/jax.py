@@ -59,6 +59,11 @@ def framework_version():
     return jax.__version__
 
 
+def kernel_library(device):
+    """Which kernels run the CPU convolutions, for the machine's fingerprint: XLA's own."""
+    return "XLA" if device == "cpu" else ""
+
+
 def timing_needs_own_thread():
     """Whether measured planning must time candidates in a worker thread: always (a `jax.jit` trace in
     progress is per thread; the worker's candidates compile and run for real outside it)."""

@@ -11,6 +11,11 @@ import os
 
 import tensorflow as tf
 
+try:  # whether oneDNN's kernels are on in this process (private; see `kernel_library`)
+    from tensorflow.python.util._pywrap_util_port import IsMklEnabled as _onednn_enabled
+except ImportError:
+    _onednn_enabled = None
+
 try:  # TensorFlow's own tape bookkeeping (private; see `is_differentiating`)
     from tensorflow.python.eager.record import should_record_backprop as _should_record_backprop
 except ImportError:
@@ -71,6 +76,23 @@ def accelerator_name(device):
 
 def framework_version():
     return tf.__version__
+
+
+def kernel_library(device):
+    """Which kernels run the CPU convolutions, for the machine's fingerprint: "oneDNN" or "Eigen".
+    TensorFlow turns oneDNN on by default only on some CPUs (with AVX-512 VNNI, BF16 or AMX) and
+    `TF_ENABLE_ONEDNN_OPTS` overrides it; its kernels time differently (a 4-D training step's decomposition
+    7x slower without it, on a 2-vCPU AMD EPYC). TensorFlow has no public query: its own is asked, and where
+    that is missing, the environment variable (else "default")."""
+    if device != "cpu":
+        return ""
+    if _onednn_enabled is not None:
+        try:
+            return "oneDNN" if _onednn_enabled() else "Eigen"
+        except Exception:  # noqa: BLE001 (a changed private function must not break planning)
+            pass
+    flag = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+    return "oneDNN" if flag in ("1", "true") else "Eigen" if flag in ("0", "false") else "default"
 
 
 def timing_needs_own_thread():

@@ -45,6 +45,15 @@ def framework_version():
     return torch.__version__
 
 
+def kernel_library(device):
+    """Which kernels run the CPU convolutions, for the machine's fingerprint: "oneDNN" unless it is off
+    (`torch.backends.mkldnn`), else "native"."""
+    if device != "cpu":
+        return ""
+    mkldnn = torch.backends.mkldnn
+    return "oneDNN" if mkldnn.is_available() and mkldnn.enabled else "native"
+
+
 def timing_needs_own_thread():
     """Whether measured planning must time candidates in a worker thread: only while `torch.compile`
     traces (eager torch times them in the calling thread, as they will run: in a fresh thread, whose

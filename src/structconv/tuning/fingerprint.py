@@ -1,5 +1,10 @@
-"""What identifies a machine for a calibrated profile or a plan file: CPU model, threads in use, GPU name,
-backend and its version. Two machines with the same fingerprint are expected to time the same."""
+"""What identifies a machine for a calibrated profile or a plan file: CPU model and vector extensions,
+threads in use, GPU name, backend, its version and the kernels it runs convolutions with. Two machines with
+the same fingerprint are expected to time the same.
+
+The CPU's model name alone does not tell machines apart: cloud VMs name both an AMD EPYC with AVX-512 and
+one without it "AMD EPYC", and the extensions decide which kernels run (TensorFlow turns oneDNN on by
+default only with some of them)."""
 
 import functools
 import hashlib
@@ -21,6 +26,25 @@ def cpu_model():
     return platform.processor() or platform.machine() or "unknown"
 
 
+# The vector extensions that change which convolution and FFT kernels run, as /proc/cpuinfo names them.
+_VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile")
+
+
+@functools.cache
+def cpu_extensions():
+    """The CPU's vector extensions among `_VECTOR_FLAGS`, joined by "+" ("" where /proc/cpuinfo is
+    missing: another OS, whose model name then identifies the CPU alone)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("flags"):
+                    present = set(line.split(":", 1)[1].split())
+                    return "+".join(flag for flag in _VECTOR_FLAGS if flag in present)
+    except OSError:
+        pass
+    return ""
+
+
 def fingerprint(backend_name, device="cpu"):
     """The fingerprint of this machine for `backend_name` on `device`, as a dict of strings and ints."""
     from structconv._backend import get_backend
@@ -31,6 +55,8 @@ def fingerprint(backend_name, device="cpu"):
         "backend_version": backend.framework_version(),
         "device": device,
         "cpu": cpu_model(),
+        "cpu_extensions": cpu_extensions(),
+        "kernels": backend.kernel_library(device),
         "threads": int(backend.thread_count()),
         "cores": os.cpu_count() or 1,
         "accelerator": backend.accelerator_name(device),
