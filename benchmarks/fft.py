@@ -256,9 +256,9 @@ def sweep_worker(backend, points, budget):
     # Every run measures afresh: the plan file of earlier runs is neither read nor written.
     plan_file.lookup = lambda *args: None
     plan_file.record = lambda *args, **kwargs: None
-    shipped = profile.shipped(backend, "cpu")
-    calibrated = profile.calibrated(backend, "cpu",
-                                    fingerprint.fingerprint_id(fingerprint.fingerprint(backend, "cpu")))
+    machine = fingerprint.fingerprint(backend, "cpu")
+    shipped = profile.shipped_for(machine)
+    calibrated = profile.calibrated(backend, "cpu", fingerprint.fingerprint_id(machine))
     for part, rank, size, k, batch, channels, filters, training in points:
         pads = tuple(arithmetic.resolve_axis_padding("same", size, k, 1, 1) for _ in range(rank))
         problem = ConvProblem(backend=backend, device="cpu", rank=rank, batch=batch, spatial=(size,) * rank,

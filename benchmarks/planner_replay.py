@@ -125,7 +125,7 @@ def replayed_pick(record, profile):
 
 def replay_worker(backend, directory):
     from structconv.ops import planner
-    from structconv.tuning import calibrate
+    from structconv.tuning import calibrate, fingerprint
     from structconv.tuning import profile as profiles
 
     for threads in (1, 2, 4, 8, 16):
@@ -139,7 +139,7 @@ def replay_worker(backend, directory):
         if cliff is not None:
             cliff = {k: tuple(v) for k, v in cliff.items()}
         fitted = calibrate.fit_profile(grid, backend, "cpu", threads, cliff)[0]
-        shipped = profiles.shipped(backend, "cpu")
+        shipped = profiles.shipped_for(fingerprint.fingerprint(backend, "cpu"))
         lines = []
         def measured(record, profile):
             return replayed_pick(record, profile)[0]

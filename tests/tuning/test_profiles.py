@@ -15,13 +15,16 @@ from structconv.tuning import fingerprint, profile, storage
 BACKEND = keras.backend.backend()
 
 
-@pytest.mark.parametrize("backend_name", ["tensorflow", "jax", "torch"])
-def test_shipped_profiles_load_with_provenance(backend_name):
-    shipped = profile.shipped(backend_name, "cpu")
+@pytest.mark.parametrize("backend_name, kernels", [("tensorflow", ""), ("jax", ""), ("torch", ""),
+                                                     ("tensorflow", "Eigen")])
+def test_shipped_profiles_load_with_provenance(backend_name, kernels):
+    shipped = profile.shipped(backend_name, "cpu", kernels)
     assert shipped.source == "shipped" and shipped.backend == backend_name
     provenance = dict(shipped.provenance)
     for key in ("machine", "threads", "date", "command"):
         assert key in provenance
+    if kernels:
+        assert provenance["kernels"] == kernels and shipped != profile.shipped(backend_name, "cpu")
     assert profile.from_dict(profile.to_dict(shipped), "shipped") == shipped
 
 
@@ -109,3 +112,20 @@ def test_the_fingerprint_names_the_cpu_extensions_and_the_kernels():
     else:
         assert found["kernels"] == "XLA"
     assert fingerprint.fingerprint(BACKEND, "gpu")["kernels"] == ""
+
+
+def test_a_profile_shipped_for_the_machines_kernels_is_preferred(tmp_path, monkeypatch):
+    plain = profile.to_dict(profile.shipped("torch", "cpu"))
+    for name, uncertainty in (("torch-cpu", 7.0), ("torch-cpu-Eigen", 3.0)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({**plain, "uncertainty": uncertainty}))
+    monkeypatch.setattr(profile, "_SHIPPED_DIR", str(tmp_path))
+    profile.shipped.cache_clear()
+    try:
+        assert profile.shipped("torch", "cpu", "Eigen").uncertainty == 3.0
+        assert profile.shipped("torch", "cpu", "oneDNN").uncertainty == 7.0
+        assert profile.shipped("torch", "cpu").uncertainty == 7.0
+        found = fingerprint.fingerprint(BACKEND, "cpu")
+        expected = 3.0 if found["kernels"] == "Eigen" else 7.0
+        assert profile.shipped_for({**found, "backend": "torch"}).uncertainty == expected
+    finally:
+        profile.shipped.cache_clear()

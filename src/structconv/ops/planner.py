@@ -77,8 +77,9 @@ def profile_for(backend_name, device="cpu"):
     """The profile in force: the one `structconv calibrate` stored for this machine, else the shipped one
     (a "meta" device, where Keras infers shapes and nothing runs, plans as the CPU)."""
     device = "cpu" if device == "meta" else device
-    print_id = fingerprints.fingerprint_id(fingerprints.fingerprint(backend_name, device))
-    return profiles.calibrated(backend_name, device, print_id) or profiles.shipped(backend_name, device)
+    print_ = fingerprints.fingerprint(backend_name, device)
+    return (profiles.calibrated(backend_name, device, fingerprints.fingerprint_id(print_))
+            or profiles.shipped_for(print_))
 
 
 def stacked_taps(problem):

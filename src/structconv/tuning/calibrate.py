@@ -153,7 +153,7 @@ def measure_grid(backend_name, device, seconds, grid, progress=True, training_gr
     the grid (forward) and of `training_grid` (each problem forward and with
     gradients, interleaved with the grid so that a budget cut leaves some of both), within about
     `seconds`."""
-    profile = profiles.shipped(backend_name, device)
+    profile = profiles.shipped_for(fingerprint.fingerprint(backend_name, device))
     forward = [(problem,) for problem in grid_problems(backend_name, device, grid)]
     pairs = list(training_problems(backend_name, device, training_grid))
     every = max(1, -(-len(forward) // max(len(pairs), 1)))
@@ -380,7 +380,7 @@ def fit_profile(records, backend_name, device, threads, cliff=None):
     """The calibrated `Profile` of timed `records` (`measure_grid`), the fit's errors and the constants on
     a bound: the rates (`fit_costs`), then the FFT margins and the overlap-save margin fitted to the
     decisions, and the measuring band. `cliff`: the backward cliff found (`backward_cliff.probe`)."""
-    shipped = profiles.shipped(backend_name, device)
+    shipped = profiles.shipped_for(fingerprint.fingerprint(backend_name, device))
     if cliff is not None:
         shipped = dataclasses.replace(shipped, costs=dataclasses.replace(
             shipped.costs, direct_cliff_taps=cliff["direct_cliff_taps"],
@@ -408,7 +408,7 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
     backend_name = keras.backend.backend()
     started = time.perf_counter()
     print_ = fingerprint.fingerprint(backend_name, device)
-    shipped = profiles.shipped(backend_name, device)
+    shipped = profiles.shipped_for(print_)
     if grid is None:
         grid = QUICK_GRID if quick else GRID
     if training_grid is None:
@@ -421,6 +421,7 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
     provenance = {
         "machine": print_["cpu"], "cpu": print_["cpu"], "threads": print_["threads"],
         "accelerator": print_["accelerator"], "backend_version": print_["backend_version"],
+        "cpu_extensions": print_["cpu_extensions"], "kernels": print_["kernels"],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": "structconv calibrate" + (" --quick" if quick else ""),
         "points": len(records), "training_points": sum(bool(r["training"]) for r in records),

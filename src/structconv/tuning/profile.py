@@ -1,10 +1,11 @@
 """A profile: the cost model's constants and the strategy tables of one backend on one device class.
 
-Shipped profiles (`profiles/<backend>-<device>.json`) hold what was fitted on the project's machines, with
-their provenance (machine, threads, date, command, fit error, constants that sit on a bound). A profile
-fitted by `structconv calibrate` on the user's machine is stored in the cache directory under the machine's
-fingerprint (`tuning.fingerprint`) and takes precedence. A device class without a shipped profile (a GPU)
-gets the CPU constants marked `"unprofiled"`: "auto" then measures every candidate it does not rule out.
+Shipped profiles (`profiles/<backend>-<device>[-<kernels>].json`) hold what was fitted on the project's
+machines, with their provenance (machine, threads, date, command, fit error, constants that sit on a bound).
+A profile fitted by `structconv calibrate` on the user's machine is stored in the cache directory under the
+machine's fingerprint (`tuning.fingerprint`) and takes precedence. A device class without a shipped profile
+(a GPU) gets the CPU constants marked `"unprofiled"`: "auto" then measures every candidate it does not
+rule out.
 """
 
 import dataclasses
@@ -135,16 +136,25 @@ def to_dict(profile, provenance=None):
 
 
 @functools.cache
-def shipped(backend, device="cpu"):
-    """The profile shipped for `backend` on `device`; for a device class without one, the CPU profile
-    marked "unprofiled"."""
-    path = os.path.join(_SHIPPED_DIR, f"{backend}-{device}.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            return from_dict(json.load(handle), "shipped")
+def shipped(backend, device="cpu", kernels=""):
+    """The profile shipped for `backend` on `device`, fitted with the convolution `kernels` of the
+    machine's fingerprint (`profiles/<backend>-<device>-<kernels>.json`, e.g. TensorFlow's Eigen kernels,
+    its default on CPUs without AVX-512) where there is one, else `profiles/<backend>-<device>.json`; for a
+    device class without one, the CPU profile marked "unprofiled"."""
+    names = ([f"{backend}-{device}-{kernels}"] if kernels else []) + [f"{backend}-{device}"]
+    for name in names:
+        path = os.path.join(_SHIPPED_DIR, f"{name}.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                return from_dict(json.load(handle), "shipped")
     base = shipped(backend, "cpu") if device != "cpu" else shipped("torch", "cpu")
     return dataclasses.replace(base, backend=backend, device=device, source="unprofiled",
                                uncertainty=float("inf"))
+
+
+def shipped_for(print_):
+    """The shipped profile for a machine's fingerprint (`tuning.fingerprint`)."""
+    return shipped(print_["backend"], print_["device"], print_["kernels"])
 
 
 def calibrated_path(backend, device, fingerprint_id):
