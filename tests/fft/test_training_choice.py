@@ -13,6 +13,7 @@ from structconv import layers
 from structconv.ops import cost_model, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.ops.make_problem import expects_gradient
+from structconv.tuning import profile as profiles
 
 BACKEND = keras.backend.backend()
 # Rank 4, 81 taps, several milliseconds of modelled work on every backend (not a tiny, all-overhead call).
@@ -45,10 +46,12 @@ def test_training_weighs_the_backward_pass(backward_heavy_direct):
 
 def test_fitted_training_factors_make_backward_heavy_direct_costlier():
     # Above rank 3 the decomposed direct convolution's backward pass is the costlier (benchmarks/ndconv.py).
-    for backend_name in ("tensorflow", "jax", "torch"):
-        c = planner.profile_for(backend_name).costs
+    # Every shipped profile; the hand-set ones model no training factor at the native ranks, a calibrated one
+    # (TensorFlow's for its Eigen kernels) fits one per rank: a step never costs less than its forward pass.
+    for backend_name, kernels in (("tensorflow", ""), ("jax", ""), ("torch", ""), ("tensorflow", "Eigen")):
+        c = profiles.shipped(backend_name, "cpu", kernels).costs
         assert c.direct_training[-1] > c.fft_training[-1] >= 1.0
-        assert c.direct_training[:3] == c.fft_training[:3] == (1.0, 1.0, 1.0)  # native ranks: not modelled
+        assert min(c.direct_training + c.fft_training) >= 1.0
 
 
 def test_expects_gradient_takes_the_flag_or_asks_the_backend():
