@@ -44,6 +44,31 @@ def _problem_and_operands(case, rng):
     return problem, plan, x, k, args
 
 
+def _long_1d_problem(size, k):
+    from structconv.ops.problem import ConvProblem
+    from structconv.shapes.arithmetic import resolve_axis_padding
+
+    return ConvProblem(backend=BACKEND, device="cpu", rank=1, batch=1, spatial=(size,), channels=8, filters=1,
+                       kernel_size=(k,), groups=1, strides=(1,), dilation_rate=(1,),
+                       padding=(resolve_axis_padding("same", size, k, 1, 1),), padding_mode="zeros",
+                       dtype="float32", data_format="channels_last", training=False)
+
+
+def test_no_kernel_spectrum_by_dft_with_a_huge_matrix():
+    # A 221 x 65537 DFT matrix: TensorFlow compiled such a plan's first call for 30 s (planner's comment).
+    plans = [p for p in planner.candidates(_long_1d_problem(116231, 221)) if p.algorithm == "fft"]
+    whole = {p.fft.kernel_transform for p in plans if p.fft.geometry == "whole"}
+    assert whole == {"fft"}
+    assert all(p.fft.kernel_transform == "fft"
+               or planner.dft_matrix_entries((221,), p.fft.lengths) <= planner.DFT_MATRIX_MAX_ENTRIES
+               for p in plans)
+    assert any(p.fft.kernel_transform == "dft" for p in plans)  # short blocks keep both transforms
+    # 63 x 8193 entries: both transforms stay candidates of the whole FFT.
+    short = planner.candidates(_long_1d_problem(16384, 63))
+    assert {p.fft.kernel_transform for p in short if p.algorithm == "fft" and p.fft.geometry == "whole"} == {
+        "dft", "fft"}
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_every_candidate_computes_the_same_convolution(case):
     rng = np.random.default_rng(0)

@@ -40,6 +40,11 @@ TINY_OVERHEADS = 2.0
 # own in the model: they are priced at these factors of the preferred decomposition, close enough to be
 # measured in "uncertain" mode, never chosen by the model alone.
 UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0}
+# The kernel's spectrum by DFT multiplies it by a constant matrix per axis (taps x frequencies), which every
+# compiled program embeds: past this many entries it is no candidate. TensorFlow took 30 s to compile the
+# first call of a 1-D 116231-sample k=221 plan by DFT (a 221 x 65537 complex matrix, 116 MB; it then ran
+# in 53 ms against 6 ms by FFT blocks) on a 2-vCPU AMD EPYC.
+DFT_MATRIX_MAX_ENTRIES = 2**20
 # At most this many candidates are timed per problem (`pick_contenders`).
 MAX_MEASURED = 5
 # "uncertain" mode times what is modelled within the profile's `uncertainty` of the cheapest, and never
@@ -149,6 +154,13 @@ def _product(problem, profile, kernel_transform, batch):
     return "planes" if strategy.planes_product else "loop"
 
 
+def dft_matrix_entries(kernel_size, lengths):
+    """The entries of the largest per-axis matrix of the kernel's spectrum by DFT: taps x frequencies (the
+    last axis holds the half spectrum of a real transform)."""
+    counts = [*lengths[:-1], lengths[-1] // 2 + 1]
+    return max(k * n for k, n in zip(kernel_size, counts))
+
+
 def _fft_candidates(problem, profile):
     costs, itemsize = profile.costs, problem.itemsize
     batch = problem.planned_batch
@@ -160,7 +172,9 @@ def _fft_candidates(problem, profile):
     found = []
     for geometry, lengths, steps, counts in options:
         blocks = batch * math.prod(counts)
-        for transform in KERNEL_TRANSFORMS:  # each is a candidate: which is faster varies up to 4x
+        small = dft_matrix_entries(problem.kernel_size, lengths) <= DFT_MATRIX_MAX_ENTRIES
+        transforms = [t for t in KERNEL_TRANSFORMS if t != "dft" or small]
+        for transform in transforms:  # each is a candidate: which is faster varies up to 4x
             by_dft = transform == "dft"
             product = _product(problem, profile, transform, blocks)
             packed = product == "packed"
