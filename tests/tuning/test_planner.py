@@ -18,6 +18,7 @@ from structconv.ops.conv import prepare_conv
 from structconv.ops.execute import execute
 from structconv.ops.plan import FftPlan, Plan
 from structconv.tuning import autotune
+from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
 CASES = [  # (input shape, kernel shape, padding, strides, groups)
@@ -45,13 +46,7 @@ def _problem_and_operands(case, rng):
 
 
 def _long_1d_problem(size, k):
-    from structconv.ops.problem import ConvProblem
-    from structconv.shapes.arithmetic import resolve_axis_padding
-
-    return ConvProblem(backend=BACKEND, device="cpu", rank=1, batch=1, spatial=(size,), channels=8, filters=1,
-                       kernel_size=(k,), groups=1, strides=(1,), dilation_rate=(1,),
-                       padding=(resolve_axis_padding("same", size, k, 1, 1),), padding_mode="zeros",
-                       dtype="float32", data_format="channels_last", training=False)
+    return square_problem(BACKEND, "cpu", 1, size, k, batch=1, channels=8, filters=1)
 
 
 def test_no_kernel_spectrum_by_dft_with_a_huge_matrix():
