@@ -93,7 +93,7 @@ def test_the_fingerprint_names_the_cpu_extensions_and_the_kernels():
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             flags = next(line for line in handle if line.startswith("flags")).split(":", 1)[1].split()
     assert found["cpu_extensions"] == "+".join(f for f in fingerprint._VECTOR_FLAGS if f in flags)
-    # What the kernels are, by the backend's own switches (the Makefile runs TensorFlow both ways).
+    # What the kernels are, by the backend's own switches (`make test` runs this file with oneDNN off).
     if BACKEND == "tensorflow":
         flag = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
         if flag in ("0", "1"):
