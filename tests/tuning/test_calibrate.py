@@ -19,7 +19,7 @@ TRUTH = profile.Costs(
     direct_overhead_us=40.0, direct_gflops=(30.0, 60.0, 45.0, 20.0, 10.0, 5.0), direct_gbps=8.0,
     fft_overhead_us=120.0, fft_gflops=(20.0, 15.0, 10.0, 6.0), dft_gflops=40.0, product_gflops=12.0,
     fft_gbps=6.0, direct_training=(2.5, 3.0, 2.0, 4.0), fft_training=(2.0, 2.2, 1.8, 3.0),
-    direct_min_channels=4, fft_cache_bytes=2**20)
+    direct_min_channels=4, fft_cache_bytes=2**20, native_nd_gflops=3.0)
 
 
 def _synthetic_record(problem, shipped, truth):
@@ -27,7 +27,13 @@ def _synthetic_record(problem, shipped, truth):
     plans = calibrate.timed_plans(problem, shipped)
     times = {}
     for plan in plans:
-        if plan.algorithm == "direct":
+        native_nd = plan.label == "direct:native" and problem.rank > 3  # XLA's N-D convolution (JAX)
+        if native_nd:
+            us = cost_model.native_nd_us(truth, problem.planned_batch, problem.outputs, problem.kernel_size,
+                                         problem.channels, problem.filters, problem.groups, problem.padded,
+                                         problem.itemsize)
+            factor = truth.direct_training
+        elif plan.algorithm == "direct":
             us = cost_model.direct_us(truth, problem.planned_batch, problem.outputs, problem.kernel_size,
                                       problem.channels, problem.filters, problem.groups, problem.padded,
                                       problem.itemsize, planner.stacked_taps(problem))
@@ -59,6 +65,11 @@ def test_the_fit_recovers_the_constants_that_made_the_times(channel_model):
     assert errors["direct_max"] < 1e-3 and errors["fft_max"] < 1e-3
     np.testing.assert_allclose(costs.direct_gflops[:4], truth.direct_gflops[:4], rtol=1e-2)
     np.testing.assert_allclose(costs.fft_gflops, TRUTH.fft_gflops, rtol=1e-2)
+    # XLA's own N-D convolution, timed beside the decomposition on JAX only, has its own rate.
+    native_nd = any(r["rank"] > 3 and "direct:native" in r["times"] for r in records)
+    assert native_nd == (BACKEND == "jax")
+    expected = TRUTH.native_nd_gflops if native_nd else shipped.costs.native_nd_gflops
+    assert costs.native_nd_gflops == pytest.approx(expected, rel=1e-2)
     np.testing.assert_allclose([costs.direct_overhead_us, costs.fft_overhead_us],
                                [TRUTH.direct_overhead_us, TRUTH.fft_overhead_us], rtol=1e-2)
     # Each rank 1-4 has a problem timed both ways: the factors are the ones the times were made with.

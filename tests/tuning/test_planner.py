@@ -64,6 +64,29 @@ def test_no_kernel_spectrum_by_dft_with_a_huge_matrix():
         "dft", "fft"}
 
 
+def test_xlas_nd_convolution_is_priced_at_its_own_rate_where_the_profile_has_one():
+    # One channel, 4-D: XLA's own convolution ran 6.6x faster than the decomposition on JAX (1 thread of an
+    # AMD EPYC); with 16 channels 11x slower (docs/fft.md). Only JAX has it as a candidate above rank 3.
+    shipped = planner.profile_for(BACKEND)
+    def with_rate(rate):
+        return dataclasses.replace(shipped, costs=dataclasses.replace(shipped.costs, native_nd_gflops=rate))
+
+    rated = with_rate(5.0)
+    for channels in (1, 16):
+        problem = square_problem(BACKEND, "cpu", 4, 10, 2, batch=2, channels=channels, filters=channels)
+        modelled = {p.label: p.modelled_us for p in planner.candidates(problem, rated)}
+        unrated = {p.label: p.modelled_us for p in planner.candidates(problem, with_rate(0.0))}
+        assert ("direct:native" in modelled) == (BACKEND == "jax")
+        if BACKEND != "jax":
+            continue
+        flops = 2 * 2 * 10**4 * 2**4 * channels**2
+        memory = 4 * 2 * channels * (11**4 + 10**4)  # "same": one more sample padded on each axis
+        expected = rated.costs.direct_overhead_us + flops / 5e3 + memory / (rated.costs.direct_gbps * 1e3)
+        assert modelled["direct:native"] == pytest.approx(expected, rel=1e-9)
+        preferred = min(unrated[label] for label in ("direct:inputs", "direct:filters"))
+        assert unrated["direct:native"] == pytest.approx(planner.UNMODELLED_FACTOR["native_nd"] * preferred)
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_every_candidate_computes_the_same_convolution(case):
     rng = np.random.default_rng(0)

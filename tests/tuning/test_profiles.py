@@ -52,7 +52,7 @@ def test_a_corrupt_profile_warns_once_and_falls_back(fresh_cache):
     path = profile.calibrated_path(BACKEND, "cpu", _machine_id())
     os.makedirs(fresh_cache, exist_ok=True)
     with open(path, "w") as out:
-        out.write('{"format": 1, "backend": "torch", "costs": {"direct_overhead_us"')  # cut off
+        out.write(f'{{"format": {profile.FORMAT}, "backend": "torch", "costs": {{"direct_overhead_us"')  # cut
     with pytest.warns(RuntimeWarning, match="falling back to the cost model"):
         assert planner.profile_for(BACKEND, "cpu").source == "shipped"
     profile.forget_loaded()
@@ -65,8 +65,20 @@ def test_a_malformed_profile_warns_and_falls_back(fresh_cache):
     path = profile.calibrated_path(BACKEND, "cpu", _machine_id())
     os.makedirs(fresh_cache, exist_ok=True)
     with open(path, "w") as out:
-        json.dump({"format": 1, "backend": BACKEND, "device": "cpu", "costs": {"wrong": 1}}, out)
+        json.dump({"format": profile.FORMAT, "backend": BACKEND, "device": "cpu", "costs": {"wrong": 1}}, out)
     with pytest.warns(RuntimeWarning, match="malformed profile"):
+        assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+
+
+def test_a_profile_of_an_older_format_warns_to_calibrate_again(fresh_cache):
+    # Format 1 calibrated JAX's decomposition at XLA's N-D convolution's rate (profile.FORMAT's comment).
+    old = profile.to_dict(profile.shipped(BACKEND, "cpu"))
+    old["format"] = profile.FORMAT - 1
+    path = profile.calibrated_path(BACKEND, "cpu", _machine_id())
+    os.makedirs(fresh_cache, exist_ok=True)
+    with open(path, "w") as out:
+        json.dump(old, out)
+    with pytest.warns(RuntimeWarning, match="older structconv .* run `structconv calibrate` again"):
         assert planner.profile_for(BACKEND, "cpu").source == "shipped"
 
 

@@ -99,6 +99,16 @@ def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, pad
             + terms["memory"] / (costs.direct_gbps * 1e3))
 
 
+def native_nd_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):
+    """Modelled time of XLA's own N-D convolution above rank 3 (forward), at `Costs.native_nd_gflops`
+    with no channel model (its rate barely moves with the channels); None where the profile has no rate."""
+    if not costs.native_nd_gflops:
+        return None
+    terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize)
+    return (costs.direct_overhead_us + terms["flops"] / (costs.native_nd_gflops * 1e3)
+            + terms["memory"] / (costs.direct_gbps * 1e3))
+
+
 def direct_cliff_us(costs, rank, taps, flops):
     """Modelled time the gradient of a direct convolution of `rank` and `taps` (of the backend's own
     convolution: a decomposition's) adds past the backend's backward cliff (`Costs.direct_cliff_taps`):

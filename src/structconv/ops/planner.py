@@ -36,9 +36,10 @@ from structconv.tuning import profile as profiles
 
 # Problems whose direct time is modelled below this many FFT overheads never run by FFT.
 TINY_OVERHEADS = 2.0
-# Stackings the profile does not prefer, and XLA's own N-D convolution above rank 3, have no rate of their
-# own in the model: they are priced at these factors of the preferred decomposition, close enough to be
-# measured in "uncertain" mode, never chosen by the model alone.
+# Stackings the profile does not prefer, and XLA's own N-D convolution above rank 3 where the profile has
+# no rate for it (`Costs.native_nd_gflops`, fitted by `structconv calibrate`), are priced at these factors
+# of the preferred decomposition: close enough to be measured in "uncertain" mode, never chosen by the
+# model alone.
 UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0}
 # The kernel's spectrum by DFT multiplies it by a constant matrix per axis (taps x frequencies), which every
 # compiled program embeds: past this many entries it is no candidate. TensorFlow took 30 s to compile the
@@ -121,8 +122,17 @@ def _direct_candidates(problem, profile, base_us):
     found = [(option, base_us if option == preferred else base_us * UNMODELLED_FACTOR["other_stacking"])
              for option in options]
     if get_backend().NATIVE_MAX_RANK is None:  # JAX: XLA's own N-D convolution, a candidate beside it
-        found.append(("native", base_us * UNMODELLED_FACTOR["native_nd"]))
+        found.append(("native", _native_nd_us(problem, profile.costs, base_us)))
     return found
+
+
+def _native_nd_us(problem, costs, base_us):
+    """XLA's own N-D convolution: at the profile's rate for it (`Costs.native_nd_gflops`), or where it has
+    none (or sizes are unknown) at `UNMODELLED_FACTOR` times the decomposition's `base_us`."""
+    modelled = problem.static and cost_model.native_nd_us(
+        costs, problem.planned_batch, problem.outputs, problem.kernel_size, problem.channels, problem.filters,
+        problem.groups, problem.padded, problem.itemsize)
+    return modelled or base_us * UNMODELLED_FACTOR["native_nd"]
 
 
 def backward_cliff_us(problem, costs):

@@ -15,7 +15,10 @@ import os
 
 from structconv.tuning import storage
 
-FORMAT = 1
+# Format 2 (session 15): calibration fits the decomposition's rank-4 rate to the decomposition alone, and
+# XLA's own N-D convolution its own rate (`native_nd_gflops`); a format-1 profile calibrated on JAX had
+# given the decomposition the N-D convolution's rate, 3.7-7x too slow. Older calibrated files are refused.
+FORMAT = 2
 _SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "profiles")
 
 
@@ -54,6 +57,10 @@ class Costs:
     # An FFT pass along an axis whose complex data exceeds this many bytes runs from main memory (a core's
     # L2: 2 MiB on the Xeon the shipped profiles were fitted on, 1 MiB on an AMD EPYC Genoa).
     fft_cache_bytes: int = 2 * 2**20
+    # JAX: the rate of XLA's own N-D convolution above rank 3 (a loop on CPU, whose rate barely depends on
+    # the channels: 3.8-7.6 Gflop/s from 1 to 16 channels on one thread of an AMD EPYC, where the
+    # decomposition ran 1.2-40), priced apart from the decomposition; 0: at `UNMODELLED_FACTOR` of it.
+    native_nd_gflops: float = 0.0
     # An overlap-save plan is modelled at this factor of its cost (whole power-of-two transforms were faster
     # per flop than mixed-radix blocks on the Xeon).
     block_margin: float = 1.1
@@ -106,6 +113,9 @@ def _tuples(values):
 
 def from_dict(data, source):
     """A `Profile` from its JSON form; raises `ValueError` on a malformed one."""
+    if isinstance(data, dict) and isinstance(data.get("format"), int) and data["format"] < FORMAT:
+        raise ValueError(f"a profile of an older structconv (format {data['format']}, now {FORMAT}): "
+                         "run `structconv calibrate` again")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"not a structconv profile of format {FORMAT}")
     try:
