@@ -221,16 +221,23 @@ def test_direct_flops_count_a_minimum_of_channels_at_the_native_ranks():
     floored = dataclasses.replace(costs("jax"), direct_min_channels=8)
     flops_only = dataclasses.replace(floored, direct_gbps=math.inf)
 
-    def flops(rank, channels, stacked=1):
+    def flops(rank, channels, stacked=1, filters=None, along="inputs"):
         outputs, kernel = (16,) * rank, (3,) * rank
-        return cost_model.direct_us(flops_only, 2, outputs, kernel, channels, channels, 1, outputs, 4,
-                                    stacked) - flops_only.direct_overhead_us
+        filters = channels if filters is None else filters
+        return cost_model.direct_us(flops_only, 2, outputs, kernel, channels, filters, 1, outputs, 4,
+                                    stacked, along) - flops_only.direct_overhead_us
 
     assert flops(2, 1) == flops(2, 8) and flops(2, 16) == pytest.approx(4 * flops(2, 8))
     # Above, the floor holds for the decomposition's convolution, whose channels carry the stacked taps:
     # 1 -> 1 channels stacking 9 taps run a 9 -> 1 convolution, priced as 9 -> 8 (1/8 of 8 -> 8's 72 -> 8).
     assert flops(4, 1, stacked=9) == pytest.approx(flops(4, 8, stacked=9) / 8)
     assert flops(4, 16, stacked=9) == pytest.approx(4 * flops(4, 8, stacked=9))
+    # ... along the axis that carries them: 16 -> 1 channels stacking 3 taps run 48 -> 1 (priced 48 -> 8)
+    # along the inputs, 16 -> 3 (16 -> 8) along the filters (JAX's 4-D training step of 16 -> 1 channels,
+    # k=2: 1.3 ms by the filters, 2.4 ms by the inputs, AMD EPYC).
+    assert flops(4, 16, stacked=3, filters=1) == pytest.approx(3 * flops(4, 16, stacked=3, filters=1,
+                                                                          along="filters"))
+    assert flops(4, 8, stacked=3, along="filters") == pytest.approx(flops(4, 8, stacked=3))
 
     def cost(c, channels):
         return cost_model.direct_us(c, 2, (64, 64), (5, 5), channels, channels, 1, (64, 64), 4)

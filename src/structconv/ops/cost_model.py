@@ -37,12 +37,15 @@ def per_rank(rates, rank):
 
 
 def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-                 min_channels=1, channel_half=0.0, stacked_taps=1):
+                 min_channels=1, channel_half=0.0, stacked_taps=1, stacked_along="inputs"):
     """The direct algorithm's work: flops (at least `min_channels` input and output channels per group,
     each flop counted `1 + channel_half / pairs` times for `pairs` channel pairs per group; where a
-    decomposition stacks `stacked_taps` peeled taps along the input channels, both hold for the channels of
-    the convolution it runs) and bytes of its (padded) input and output."""
-    stacked = max(channels // groups * stacked_taps, min_channels) * max(filters // groups, min_channels)
+    decomposition stacks `stacked_taps` peeled taps along the input channels or the filters
+    (`stacked_along`), both hold for the channels of the convolution it runs: 16 -> 1 channels with 2
+    peeled taps run 32 -> 1 or 16 -> 2) and bytes of its (padded) input and output."""
+    taps_in, taps_out = (stacked_taps, 1) if stacked_along == "inputs" else (1, stacked_taps)
+    stacked = (max(channels // groups * taps_in, min_channels)
+               * max(filters // groups * taps_out, min_channels))
     per_group = (stacked + channel_half) / stacked_taps
     return {
         "flops": 2.0 * batch * math.prod(outputs) * math.prod(kernel_size) * per_group * groups,
@@ -89,12 +92,12 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
 
 
 def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-              stacked_taps=1):
+              stacked_taps=1, stacked_along="inputs"):
     """Modelled time of the direct algorithm (forward); `stacked_taps`: the taps a decomposition peels and
-    stacks along a channel axis (1: the backend's own convolution)."""
+    stacks along a channel axis, `stacked_along` (1: the backend's own convolution)."""
     rank = len(outputs)
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-                         costs.direct_min_channels, costs.direct_channel_half, stacked_taps)
+                         costs.direct_min_channels, costs.direct_channel_half, stacked_taps, stacked_along)
     return (costs.direct_overhead_us + terms["flops"] / (per_rank(costs.direct_gflops, rank) * 1e3)
             + terms["memory"] / (costs.direct_gbps * 1e3))
 

@@ -104,9 +104,12 @@ def _native_only(problem):
     return native_max is None and problem.rank <= 3 or native_max is not None and problem.rank <= native_max
 
 
-def _direct_candidates(problem, profile, base_us):
+def _direct_candidates(problem, profile, base_of):
+    """`(method, modelled us)` of each direct way; `base_of(stacking)`: the modelled time of the
+    decomposition stacking along "inputs" or "filters" (of the backend's own convolution for "inputs"
+    where it runs the rank)."""
     if _native_only(problem):
-        return [("native", base_us)]
+        return [("native", base_of("inputs"))]
     strategy = profile.strategy
     peeled = stacked_taps(problem)
     if problem.transposed:
@@ -119,10 +122,10 @@ def _direct_candidates(problem, profile, base_us):
                 problem.training and limit is not None and peeled > limit)):
             preferred = "inputs"
         options = ["inputs"] + (["filters"] if problem.groups == 1 and peeled > 1 else [])
-    found = [(option, base_us if option == preferred else base_us * UNMODELLED_FACTOR["other_stacking"])
+    found = [(option, base_of(option) * (1.0 if option == preferred else UNMODELLED_FACTOR["other_stacking"]))
              for option in options]
     if get_backend().NATIVE_MAX_RANK is None:  # JAX: XLA's own N-D convolution, a candidate beside it
-        found.append(("native", _native_nd_us(problem, profile.costs, base_us)))
+        found.append(("native", _native_nd_us(problem, profile.costs, base_of(preferred))))
     return found
 
 
@@ -210,19 +213,23 @@ def candidates(problem, profile=None):
     profile = profile or profile_for(problem.backend, problem.device)
     costs, rank = profile.costs, problem.rank
     if not problem.static:  # sizes unknown when traced: direct, in the preferred way, unpriced
-        method = min(_direct_candidates(problem, profile, 1.0), key=lambda pair: pair[1])[0]
+        method = min(_direct_candidates(problem, profile, lambda stacking: 1.0), key=lambda pair: pair[1])[0]
         export_max = get_backend().EXPORT_NATIVE_MAX_RANK
         if problem.symbolic and export_max is not None and rank > export_max:
             method = "filters" if problem.transposed else "inputs"  # the decomposition, which exports
         return [Plan("direct", direct=method)]
-    base = cost_model.direct_us(costs, problem.planned_batch, problem.outputs, problem.kernel_size,
-                                problem.channels, problem.filters, problem.groups, problem.padded,
-                                problem.itemsize, stacked_taps(problem))
+
+    def base_of(stacking):
+        return cost_model.direct_us(costs, problem.planned_batch, problem.outputs, problem.kernel_size,
+                                    problem.channels, problem.filters, problem.groups, problem.padded,
+                                    problem.itemsize, stacked_taps(problem),
+                                    "inputs" if problem.transposed else stacking)
+
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
     cliff = backward_cliff_us(problem, costs)
     plans = [Plan("direct", direct=method, modelled_us=us * direct_factor + cliff)
-             for method, us in _direct_candidates(problem, profile, base)]
+             for method, us in _direct_candidates(problem, profile, base_of)]
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
               for fft, us in _fft_candidates(problem, profile)]
