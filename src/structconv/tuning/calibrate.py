@@ -283,7 +283,7 @@ def fit_native_nd(forward, costs):
     """`Costs.native_nd_gflops`: the median rate of XLA's own N-D convolution over the forward records that
     timed it beside the decomposition, its flops (no channel model) over its time less the direct fit's
     overhead and memory time; `costs`' own where none did (other backends). Before, calibration fitted the
-    rank-4 rate to it, which the model then gave the decomposition: 3.7-7x the decomposition's times on
+    rank-4 rate to it, which the model then gave the decomposition: 2.7-7x the decomposition's times on
     JAX (1 thread of an AMD EPYC), and a 4-D k=2 problem priced for FFT at 6.8x direct's time."""
     rates = []
     for r in forward:

@@ -17,7 +17,7 @@ from structconv.tuning import storage
 
 # Format 2 (session 15): calibration fits the decomposition's rank-4 rate to the decomposition alone, and
 # XLA's own N-D convolution its own rate (`native_nd_gflops`); a format-1 profile calibrated on JAX had
-# given the decomposition the N-D convolution's rate, 3.7-7x too slow. Older calibrated files are refused.
+# given the decomposition the N-D convolution's rate, 2.7-7x too slow. Older calibrated files are refused.
 FORMAT = 2
 _SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "profiles")
 
