@@ -34,10 +34,10 @@ def _synthetic_record(problem, shipped, truth):
                                          problem.itemsize)
             factor = truth.direct_training
         elif plan.algorithm == "direct":
-            along = "filters" if plan.direct == "filters" else "inputs"
             us = cost_model.direct_us(truth, problem.planned_batch, problem.outputs, problem.kernel_size,
                                       problem.channels, problem.filters, problem.groups, problem.padded,
-                                      problem.itemsize, planner.stacked_taps(problem), along)
+                                      problem.itemsize, planner.stacked_taps(problem),
+                                      planner.stacked_along(problem, plan.direct))
             factor = truth.direct_training
         else:
             us = cost_model.fft_us(truth, calibrate.terms(problem, plan, truth.fft_cache_bytes), problem.rank)

@@ -96,6 +96,13 @@ def stacked_taps(problem):
     return math.prod(problem.kernel_size[: problem.rank - get_backend().DECOMPOSE_TO_RANK])
 
 
+def stacked_along(problem, method):
+    """The channel axis along which a direct `method` ("inputs", "filters", "native") carries the peeled
+    taps, for the model's channel floor (`cost_model.direct_terms`): "filters" only for that stacking of a
+    convolution (a transposed one is modelled as the convolution it is the adjoint of)."""
+    return "filters" if method == "filters" and not problem.transposed else "inputs"
+
+
 def _native_only(problem):
     """Whether the backend's own convolution is the one direct way: the ranks it has, and on JAX, whose
     convolution runs any rank, ranks 1-3 (above, XLA's N-D convolution is a slow loop on CPU, one candidate
@@ -222,8 +229,7 @@ def candidates(problem, profile=None):
     def base_of(stacking):
         return cost_model.direct_us(costs, problem.planned_batch, problem.outputs, problem.kernel_size,
                                     problem.channels, problem.filters, problem.groups, problem.padded,
-                                    problem.itemsize, stacked_taps(problem),
-                                    "inputs" if problem.transposed else stacking)
+                                    problem.itemsize, stacked_taps(problem), stacked_along(problem, stacking))
 
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0

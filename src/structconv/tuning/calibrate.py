@@ -128,10 +128,10 @@ def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES, channel_model=(
     `cost_model.direct_us` prices them; FFT: per
     `FFT_TERMS`, an axis's pass out of cache above `cache_bytes`)."""
     if plan.algorithm == "direct":
-        along = "filters" if plan.direct == "filters" and not problem.transposed else "inputs"
         return cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
                                        problem.channels, problem.filters, problem.groups, problem.padded,
-                                       problem.itemsize, *channel_model, planner.stacked_taps(problem), along)
+                                       problem.itemsize, *channel_model, planner.stacked_taps(problem),
+                                       planner.stacked_along(problem, plan.direct))
     f = plan.fft
     return cost_model.fft_terms(problem.planned_batch * math.prod(f.counts), problem.channels,
                                 problem.filters, problem.groups, f.lengths, problem.kernel_size,
