@@ -31,11 +31,12 @@ lint: $(STAMP)
 # TensorFlow's CPU kernels differ with oneDNN (its default only on some CPUs): the full TensorFlow pass runs
 # without it (no channels_first convolution, no grouped-convolution gradient), then the tests of what runs
 # TensorFlow's convolution kernels run again with it.
-# (Not tests/layers, 28 s of this pass: its layers call the ops tests/ops covers here, and tests/keras_conv
-# runs Keras's own convolution test files against them. Not the mixed-precision training of a model of every
+# (Not tests/layers, 28 s of this pass, nor tests/keras_conv, Keras's own convolution test files, 38 s: the
+# layers call the ops tests/ops covers here, channels_first included, and both run in the full pass above;
+# `make test` had reached 19-20 minutes on a 2-core VM. Not the mixed-precision training of a model of every
 # layer, 42 s of this pass on a 2-core VM: the layers' half-precision kernels run in test_real_layer, and
 # their gradients in tests/ops/test_grouped_training.py.)
-ONEDNN_TESTS := tests/ops tests/complex tests/keras_conv \
+ONEDNN_TESTS := tests/ops tests/complex \
 	tests/parametrizations/test_materialize.py tests/robustness/test_mixed_precision.py tests/shapes/test_dense_conv.py \
 	--deselect tests/robustness/test_mixed_precision.py::test_training_step
 
