@@ -35,8 +35,11 @@ lint: $(STAMP)
 # layers call the ops tests/ops covers here, channels_first included, and both run in the full pass above;
 # `make test` had reached 19-20 minutes on a 2-core VM. Not the mixed-precision training of a model of every
 # layer, 42 s of this pass on a 2-core VM: the layers' half-precision kernels run in test_real_layer, and
-# their gradients in tests/ops/test_grouped_training.py.)
-ONEDNN_TESTS := tests/ops tests/complex \
+# their gradients in tests/ops/test_grouped_training.py. Of tests/complex, the files of complex convolution
+# only: propagation, optics, pooling, normalization and saving call no convolution kernel, 37 s of this pass.)
+ONEDNN_TESTS := tests/ops \
+	$(addprefix tests/complex/,test_complex_conv.py test_complex_conv_transpose.py test_gradients.py \
+	  test_layers.py test_training.py) \
 	tests/parametrizations/test_materialize.py tests/robustness/test_mixed_precision.py tests/shapes/test_dense_conv.py \
 	--deselect tests/robustness/test_mixed_precision.py::test_training_step
 
@@ -44,16 +47,25 @@ ONEDNN_TESTS := tests/ops tests/complex \
 JOBS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))")
 PYTEST = $(PY) -m pytest -p no:cacheprovider -n $(JOBS) --dist worksteal
 
-# JAX compiles each eager primitive for each new shape, and the tests' tiny shapes make XLA's optimisation
-# passes most of the JAX pass's time: JAX_DISABLE_MOST_OPTIMIZATIONS (JAX's own flag) cut it from 13:00 to
-# 8:16 on a 2-core VM, same results. Users' programs compile with full optimisation.
+# JAX compiles each eager primitive for each new shape, and the tests' tiny shapes make XLA's compiler
+# most of the JAX pass's time: JAX_DISABLE_MOST_OPTIMIZATIONS (JAX's own flag) cut it from 13:00 to 8:16 on
+# a 2-core VM, same results; XLA's older CPU code emitters (`--xla_cpu_use_fusion_emitters=false`) compile
+# a primitive in about 70% of the time of its fusion emitters (tests/pooling, tests/fft and tests/layers:
+# 101-111 s against 154 s, 2-core AMD EPYC VM). Users' programs compile with XLA's defaults.
+JAX_TEST_XLA_FLAGS := --xla_cpu_use_fusion_emitters=false
+# Collecting `src` for its doctests imports every module: the other backends' modules (no doctests there)
+# would import their frameworks into each test process, 5-10 s of each pass's start on a 2-core VM.
 test: lint
 	@for backend in $(BACKENDS); do \
 	  echo "=== tests with KERAS_BACKEND=$$backend ($(JOBS) processes) ==="; \
-	  KERAS_BACKEND=$$backend JAX_ENABLE_X64=1 JAX_DISABLE_MOST_OPTIMIZATIONS=1 \
+	  xla_flags="$$XLA_FLAGS"; if [ $$backend = jax ]; then xla_flags="$(JAX_TEST_XLA_FLAGS) $$XLA_FLAGS"; fi; \
+	  others=""; for other in $(BACKENDS); do \
+	    if [ $$other != $$backend ]; then others="$$others --ignore=src/structconv/_backend/$$other.py"; fi; \
+	  done; \
+	  XLA_FLAGS="$$xla_flags" KERAS_BACKEND=$$backend JAX_ENABLE_X64=1 JAX_DISABLE_MOST_OPTIMIZATIONS=1 \
 	    TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 \
 	    STRUCTCONV_AUTOTUNE=off STRUCTCONV_CACHE_DIR=$$(mktemp -d) \
-	    $(PYTEST) src tests || exit 1; \
+	    $(PYTEST) src tests $$others || exit 1; \
 	done
 	@echo "=== convolution-kernel tests with KERAS_BACKEND=tensorflow and oneDNN on ==="
 	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=1 \
