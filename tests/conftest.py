@@ -21,6 +21,16 @@ os.environ[storage.CACHE_ENVIRONMENT_VARIABLE] = tempfile.mkdtemp(prefix="struct
 atexit.register(shutil.rmtree, os.environ[storage.CACHE_ENVIRONMENT_VARIABLE], True)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `long` (tens of seconds each: subprocesses, exports, the quick demo) run first.
+
+    pytest-xdist's work stealing gives each process a run of the collection and moves the tail of the
+    longest queue to a process that runs dry; a long test left near the end kept one process busy while the
+    other waited (tens of seconds per pass on a 2-core VM). First, they are spread by that stealing instead.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: otherwise in order
+
+
 @pytest.fixture(autouse=True)
 def model_only_plans(request):
     """Tests check values, which no plan changes: "auto" plans by the model alone, reproducibly and without
@@ -65,6 +75,16 @@ def assert_close(actual, expected, dtype="float32", rtol=None):
     rtol = TOLERANCES[dtype] if rtol is None else rtol
     scale = max(float(np.max(np.abs(expected), initial=0.0)), 1.0)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+def traced(function, *args):
+    """Runs `function(*args)` for its errors only: on JAX traced without compiling (`jax.eval_shape`), on
+    the other backends run. Tests that draw random configurations until one is valid use it at import."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.eval_shape(function, *args)
+    return function(*args)
 
 
 def compiled(function):

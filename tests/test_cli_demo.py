@@ -52,6 +52,7 @@ def test_backend_cannot_change_once_keras_is_loaded(monkeypatch):
     assert os.environ["KERAS_BACKEND"] == keras.backend.backend()
 
 
+@pytest.mark.long
 @pytest.mark.timeout(600)
 def test_quick_demo_writes_a_report_and_learns(tmp_path):
     import keras

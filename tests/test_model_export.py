@@ -133,6 +133,7 @@ def _randomized(make):
     return model
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_exported_model_gives_the_same_outputs(name, fmt, tmp_path):

@@ -160,6 +160,7 @@ def test_intensity_of_both_forms():
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="only TensorFlow traces graphs with unknown sizes")
+@pytest.mark.long
 def test_unknown_spatial_sizes_in_a_tensorflow_graph():
     """Every method traces under `tf.function` with unknown batch and spatial sizes, as `ops.conv` does
     (a graph exported for inputs of any size, or a `tf.data` pipeline of variable sizes): "block" reorders

@@ -10,7 +10,16 @@ import keras
 import numpy as np
 import pytest
 import reference
-from conftest import assert_close, compiled, conv_problem_of, conv_with_plan, dtype_name, forced_plan, tensor
+from conftest import (
+    assert_close,
+    compiled,
+    conv_problem_of,
+    conv_with_plan,
+    dtype_name,
+    forced_plan,
+    tensor,
+    traced,
+)
 
 from structconv import ops as sops
 from structconv.errors import StructconvError
@@ -310,7 +319,7 @@ def transpose_config(seed, rank, kind):
             config["output_padding"] = tuple(rng.randint(0, s - 1) for s in strides)
         try:
             y, kernel = transpose_operands(config)
-            run_transpose(config, y, kernel, "direct", "float64")
+            traced(transpose_function(config, "direct"), tensor(y, "float64"), tensor(kernel, "float64"))
         except StructconvError:
             continue
         return config
@@ -323,9 +332,9 @@ def transpose_operands(config):
     return y, kernel
 
 
-def run_transpose(config, y, kernel, algorithm, dtype, **plan):
-    """`conv_transpose` by `algorithm`, through the op; with `plan` given, by FFT with the plan's decisions
-    (`conftest.forced_plan`) forced as it says."""
+def transpose_function(config, algorithm, **plan):
+    """`conv_transpose` of `config` by `algorithm`, through the op; with `plan` given, by FFT with the
+    plan's decisions (`conftest.forced_plan`) forced as it says."""
 
     def function(y, kernel):
         arguments = dict(strides=config["strides"], padding=config["padding"],
@@ -335,7 +344,12 @@ def run_transpose(config, y, kernel, algorithm, dtype, **plan):
             return conv_with_plan(y, kernel, transposed=True, algorithm=algorithm, **plan, **arguments)
         return sops.conv_transpose(y, kernel, algorithm=algorithm, **arguments)
 
-    return compiled(function)(tensor(y, dtype), tensor(kernel, dtype))
+    return function
+
+
+def run_transpose(config, y, kernel, algorithm, dtype, **plan):
+    """`transpose_function` run (compiled on JAX) on `y` and `kernel` as `dtype`."""
+    return compiled(transpose_function(config, algorithm, **plan))(tensor(y, dtype), tensor(kernel, dtype))
 
 
 TRANSPOSE_CONFIGS = [

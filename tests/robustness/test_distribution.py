@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.long
 BACKEND = keras.backend.backend()
 WORKER = Path(__file__).with_name("distributed_worker.py")
 TIMEOUT = 300  # seconds per subprocess: generous, the machine may be busy

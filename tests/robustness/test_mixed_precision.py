@@ -275,6 +275,7 @@ def trained(request):
     return policy, {name: (layer, before[name]) for name, (layer, _, _) in entries.items()}
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name", tuple(every_layer()))
 def test_training_step(trained, name):
     policy, entries = trained

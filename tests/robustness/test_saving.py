@@ -87,6 +87,7 @@ def run_worker(backend, *args):
     BACKEND != "tensorflow",
     reason="runs in the tensorflow pass only: it starts torch and JAX in subprocesses itself",
 )
+@pytest.mark.long
 def test_saved_under_torch_loads_under_tensorflow_and_jax(tmp_path):
     model_path, arrays_path = tmp_path / "torch.keras", tmp_path / "arrays.npz"
     run_worker("torch", "save", model_path, arrays_path)

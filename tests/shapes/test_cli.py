@@ -45,6 +45,7 @@ def test_story_5_table_via_python_m(tmp_path):
     assert [row["kernel_shape"] for row in rows][3] == [256, 200]
 
 
+@pytest.mark.long
 def test_saved_model(tmp_path):
     import structconv.layers as sc
 

@@ -158,6 +158,7 @@ def test_a_small_difference_does_not_change_the_stacking():
     assert fitted["decompose_stacking"] == "filters"
 
 
+@pytest.mark.long
 def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, capsys):
     """`structconv calibrate --quick` with a smaller grid: the profile it stores is the one the planner
     then uses, and what it prints names the fit."""

@@ -89,6 +89,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.long
 def test_a_second_process_measures_nothing(fresh_cache):
     environment = {**os.environ, storage.CACHE_ENVIRONMENT_VARIABLE: str(fresh_cache)}
     counts = []
