@@ -26,7 +26,8 @@ def pytest_collection_modifyitems(config, items):
 
     pytest-xdist's work stealing gives each process a run of the collection and moves the tail of the
     longest queue to a process that runs dry; a long test left near the end kept one process busy while the
-    other waited (tens of seconds per pass on a 2-core VM). First, they are spread by that stealing instead.
+    other waited (tens of seconds per pass on a 2-core VM). Run first, they leave only short tests to the
+    end, which the stealing evens out.
     """
     items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: otherwise in order
 
