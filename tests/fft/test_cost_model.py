@@ -249,3 +249,22 @@ def test_direct_flops_count_a_minimum_of_channels_at_the_native_ranks():
     assert cost(torch_costs, 1) < cost(torch_costs, 8) / 2
     terms = cost_model.direct_terms(1, (10,), (3,), 4, 6, 2, (12,), 4, min_channels=8)
     assert terms["flops"] == 2 * 10 * 3 * 8 * 8 * 2  # per group: max(2, 8) x max(3, 8), two groups
+
+
+def test_direct_kernels_past_the_large_threshold_run_at_their_own_rate():
+    """`Costs.direct_large_taps`: past a rank's threshold (taps along the longest axis) the direct flops
+    run at that rank's `direct_large_gflops`; ranks without a threshold, and higher ranks, keep
+    `direct_gflops`."""
+    base = dataclasses.replace(costs("torch"), direct_gbps=math.inf, direct_overhead_us=0.0,
+                               direct_channel_half=0.0, direct_min_channels=1)
+    split = dataclasses.replace(base, direct_large_taps=(0, 7, 0, 0),
+                                direct_large_gflops=(0.0, base.direct_gflops[1] / 3, 0.0, 0.0))
+
+    def us(profile_costs, rank, k):
+        outputs = (32,) * rank
+        return cost_model.direct_us(profile_costs, 1, outputs, (k,) * rank, 4, 4, 1, outputs, 4)
+
+    assert us(split, 2, 7) == pytest.approx(us(base, 2, 7))
+    assert us(split, 2, 9) == pytest.approx(3 * us(base, 2, 9))
+    for rank in (1, 3, 4):
+        assert us(split, rank, 9) == pytest.approx(us(base, rank, 9))

@@ -183,3 +183,18 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     assert fitted.costs.block_margin in calibrate.BLOCK_MARGINS
     assert fitted.costs.fft_cache_bytes in calibrate.CACHE_BYTES
     assert dict(fitted.provenance)["training_points"] == "1"
+
+
+def test_the_fit_finds_where_large_kernels_run_at_another_rate():
+    # Frameworks switch algorithms with the kernel size: torch's 2-D convolution ran 48 Gflop/s at 7x7 taps
+    # and 16 at 9x9 on 2 threads of an AMD EPYC (docs/fft.md).
+    truth = dataclasses.replace(TRUTH, direct_large_taps=(0, 11, 0, 0),
+                                direct_large_gflops=(0.0, 20.0, 0.0, 0.0))
+    records, shipped = _synthetic_records(truth)
+    assert any(r["rank"] == 2 and max(r["problem"].kernel_size) > 11 for r in records)
+    costs, errors, _ = calibrate.fit_costs(records, shipped.costs, threads=2)
+    assert costs.direct_large_taps == (0, 11, 0, 0)
+    assert costs.direct_large_gflops[1] == pytest.approx(20.0, rel=1e-2)
+    assert errors["direct_max"] < 1e-3
+    np.testing.assert_allclose(costs.direct_gflops[:4], truth.direct_gflops[:4], rtol=1e-2)
+

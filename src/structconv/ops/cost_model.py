@@ -4,7 +4,8 @@ With `B` the batch, `C` input and `F` output channels, `g` groups, `N` the point
 the FFT lengths) and `M` the complex points of one real spectrum:
 
 - direct: `overhead + flops / rate[rank] + bytes / bandwidth`, with `2 * B * outputs * taps * (C / g) * F`
-  flops and the bytes of the (padded) input and of the output.
+  flops and the bytes of the (padded) input and of the output; past a rank's large-kernel threshold, at that
+  rank's large-kernel rate (`direct_rate`).
 - FFT: `overhead` plus, each at its own rate, the `B * C` forward and `B * F` inverse real FFTs
   (`2.5 * N * log2(N)` flops each, a pass along an axis too long for a core's cache counted
   `OUT_OF_CACHE_FACTOR` times), the kernel's spectrum (`(C / g) * F` more FFTs, or a DFT by matrices, 8 flops
@@ -98,8 +99,23 @@ def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, pad
     rank = len(outputs)
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
                          costs.direct_min_channels, costs.direct_channel_half, stacked_taps, stacked_along)
-    return (costs.direct_overhead_us + terms["flops"] / (per_rank(costs.direct_gflops, rank) * 1e3)
+    return (costs.direct_overhead_us + terms["flops"] / (direct_rate(costs, rank, kernel_size) * 1e3)
             + terms["memory"] / (costs.direct_gbps * 1e3))
+
+
+def large_kernel(costs, rank, kernel_size):
+    """Whether a direct convolution of `rank` with `kernel_size` is past the rank's large-kernel threshold
+    (`Costs.direct_large_taps`, taps along the longest axis; 0: none)."""
+    thresholds = costs.direct_large_taps
+    threshold = thresholds[rank - 1] if rank <= len(thresholds) else 0
+    return bool(threshold) and max(kernel_size) > threshold
+
+
+def direct_rate(costs, rank, kernel_size):
+    """The direct algorithm's rate (Gflop/s) for `rank` and `kernel_size`."""
+    if large_kernel(costs, rank, kernel_size):
+        return costs.direct_large_gflops[rank - 1]
+    return per_rank(costs.direct_gflops, rank)
 
 
 def native_nd_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):

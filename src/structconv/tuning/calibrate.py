@@ -92,6 +92,7 @@ RANKS = (1, 2, 3, 4)
 FFT_TERMS = ("fft", "dft", "product", "memory")
 STACKINGS = ("inputs", "filters")
 STACKING_GAIN = math.log(1.1)
+LARGE_TAPS_GAIN = 0.01
 MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
 
 
@@ -203,7 +204,7 @@ def fit_costs(records, shipped, threads):
     def unit(rate):
         return 1.0 / (rate * 1e3)
 
-    def fit_direct(channel_model):
+    def fit_direct(channel_model, large_taps=(0, 0, 0, 0)):
         rows, times = [], []
         for r in forward:
             rank = min(r["rank"], 4)
@@ -211,15 +212,28 @@ def fit_costs(records, shipped, threads):
                 if not label.startswith("direct") or _decomposed(r) and label != _faster_stacking(r):
                     continue  # XLA's N-D convolution beside it has its own rate, the slower stacking 1.5x
                 work = terms(r["problem"], r["plans"][label], channel_model=channel_model)
-                rows.append([1.0, *[work["flops"] if rank == q else 0.0 for q in RANKS], work["memory"]])
+                large = bool(large_taps[rank - 1]) and max(r["problem"].kernel_size) > large_taps[rank - 1]
+                rows.append([1.0, *[work["flops"] if rank == q and not large else 0.0 for q in RANKS],
+                             work["memory"], *[work["flops"] if rank == q and large else 0.0 for q in RANKS]])
                 times.append(micros)
-        return _fit_relative(rows, times, [direct_floor] + [unit(peak)] * 4 + [unit(PEAK_GBPS)],
-                             [np.inf] + [unit(SLOWEST)] * 5)
+        return _fit_relative(rows, times, [direct_floor] + [unit(peak)] * 4 + [unit(PEAK_GBPS)]
+                             + [unit(peak)] * 4, [np.inf] + [unit(SLOWEST)] * 9)
 
     # The channel model with the smallest mean log error (ties: the simplest).
     fits = {(c, h): fit_direct((c, h)) for c in MIN_CHANNELS for h in CHANNEL_HALVES}
     min_channels, half = min(fits, key=lambda m: (round(_mean_log_error(fits[m][1]), 3), m[1], m[0]))
-    p_d, err_d, active_d = fits[(min_channels, half)]
+    # Then per rank up to 3, the large-kernel threshold with the smallest mean log error, where it
+    # lowers it by more than LARGE_TAPS_GAIN (ties: none, then the largest).
+    large_taps = [0, 0, 0, 0]
+    best_error = _mean_log_error(fits[(min_channels, half)][1])
+    for rank in RANKS[:3]:
+        sizes = sorted({max(r["problem"].kernel_size) for r in forward if r["rank"] == rank})
+        for threshold in sizes[:-1]:
+            trial = large_taps[: rank - 1] + [threshold] + large_taps[rank:]
+            error = _mean_log_error(fit_direct((min_channels, half), trial)[1])
+            if error < best_error - LARGE_TAPS_GAIN:
+                best_error, large_taps = error, trial
+    p_d, err_d, active_d = fit_direct((min_channels, half), large_taps)
 
     def fit_fft(cache_bytes):
         rows, times = [], []
@@ -252,7 +266,9 @@ def fit_costs(records, shipped, threads):
     higher = [round(r * scale, 3) for r in shipped.direct_gflops[4:]]
     fitted = dataclasses.replace(
         shipped, direct_overhead_us=round(float(p_d[0]), 2), direct_gflops=tuple(direct_rates + higher),
-        direct_gbps=rate(p_d[5]), fft_overhead_us=round(float(p_f[0]), 2),
+        direct_gbps=rate(p_d[5]), direct_large_taps=tuple(large_taps),
+        direct_large_gflops=tuple(rate(p) if t else 0.0 for p, t in zip(p_d[6:10], large_taps)),
+        fft_overhead_us=round(float(p_f[0]), 2),
         fft_gflops=tuple(rate(p) for p in p_f[1:5]), dft_gflops=rate(p_f[5]), product_gflops=rate(p_f[6]),
         fft_gbps=rate(p_f[7]), direct_min_channels=min_channels, direct_channel_half=half,
         fft_cache_bytes=cache_bytes)

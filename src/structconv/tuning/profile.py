@@ -54,6 +54,10 @@ class Costs:
     # ... and each flop counts `1 + half / (in * out channels per group)` times (likewise): a framework's
     # convolution nears its rate only with many channels (torch 1-D, k=63: 21 Gflop/s at 8 channels).
     direct_channel_half: float = 0.0
+    # Per rank (1, 2, ...; none above the last entry): past this many taps along the kernel's longest axis the
+    # backend's direct convolution runs at `direct_large_gflops` of the rank (0: no threshold).
+    direct_large_taps: tuple = ()
+    direct_large_gflops: tuple = ()
     # An FFT pass along an axis whose complex data exceeds this many bytes runs from main memory (a core's
     # L2: 2 MiB on the Xeon the shipped profiles were fitted on, 1 MiB on an AMD EPYC Genoa).
     fft_cache_bytes: int = 2 * 2**20
