@@ -32,6 +32,15 @@ def test_round_trip_across_a_fresh_read(fresh_cache):
     assert plan_file.lookup(problem(), "another machine") is None
 
 
+def test_a_winner_among_direct_plans_is_not_the_winner_of_auto(fresh_cache):
+    # algorithm="direct" measures only direct plans: its winner must not stand for "auto", which also has
+    # the FFT plans to time.
+    plan_file.record(problem(), "m1", "direct:channels_first", {"direct:channels_first": 1.0}, "direct")
+    plan_file.forget_loaded()
+    assert plan_file.lookup(problem(), "m1", "direct")["label"] == "direct:channels_first"
+    assert plan_file.lookup(problem(), "m1") is None and plan_file.lookup(problem(), "m1", "fft") is None
+
+
 def test_a_corrupt_plan_file_warns_once_and_is_rewritten(fresh_cache):
     os.makedirs(fresh_cache, exist_ok=True)
     with open(plan_file.path_for("m1"), "w") as out:
@@ -45,10 +54,11 @@ def test_a_corrupt_plan_file_warns_once_and_is_rewritten(fresh_cache):
 
 def test_plans_of_earlier_planner_rules_are_stale(fresh_cache):
     os.makedirs(fresh_cache, exist_ok=True)
-    key = problem().key()
+    key = plan_file.key(problem())
     with open(plan_file.path_for("m1"), "w") as out:
         json.dump({"entries": {key: {"label": "direct:native", "times_us": {}},  # no rules: session 7
-                               problem(65).key(): {"label": "direct:native", "rules": plan_file.RULES - 1}}},
+                               plan_file.key(problem(65)): {"label": "direct:native",
+                                                            "rules": plan_file.RULES - 1}}},
                   out)
     with pytest.warns(RuntimeWarning, match="earlier version of the planner"):
         assert plan_file.lookup(problem(), "m1") is None

@@ -7,8 +7,8 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from conftest import assert_close, compiled, tensor
-from reference import conv_reference, padding_pairs
+from conftest import assert_close, autodiff_gradients, compiled, tensor
+from reference import conv_reference, numerical_directional_derivative, padding_pairs
 
 from structconv import config, layers
 from structconv.ops import planner
@@ -265,3 +265,63 @@ def test_a_neighbour_timed_after_the_contenders_can_win_and_is_remembered(autotu
     monkeypatch.setattr(planner.plan_file, "lookup", lambda *a: {"label": seen["neighbour"], "times_us": {}})
     _, plan = prepare_conv(tensor(x), tensor(k), args)
     assert plan.label == seen["neighbour"] and plan.source == "plan file"
+
+
+def _conv2d_problem(training, data_format="channels_last", rank=2):
+    return dataclasses.replace(square_problem(BACKEND, "cpu", rank, 12, 5, 2, 3, 4, training=training),
+                               data_format=data_format)
+
+
+def test_a_channels_first_copy_is_a_candidate_of_torch_2d_training_steps():
+    """torch runs a channels_last input in channels-last memory, whose 2-D gradient left oneDNN's fast path
+    past 13x13 taps on the AMD EPYC (1390 ms against 46 ms on a copy, docs/fft.md): a copy is a candidate
+    of 2-D training steps on channels_last data, and only there."""
+    def offered(problem):
+        return "direct:channels_first" in {p.label for p in planner.candidates(problem)}
+
+    assert offered(_conv2d_problem(True)) == (BACKEND == "torch")
+    for problem in (_conv2d_problem(False), _conv2d_problem(True, "channels_first"),
+                    _conv2d_problem(True, rank=1), _conv2d_problem(True, rank=3)):
+        assert not offered(problem)
+
+
+def test_past_the_backward_cliff_the_model_trains_on_the_copy(autotune_mode, monkeypatch):
+    autotune_mode("off")
+    shipped = planner.profile_for(BACKEND)
+    cliffed = dataclasses.replace(shipped, costs=dataclasses.replace(
+        shipped.costs, direct_cliff_taps=(0, 13 * 13), direct_cliff_gflops=(0.5,)))
+    monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: cliffed)
+    past = square_problem(BACKEND, "cpu", 2, 64, 15, 2, 16, 16, training=True)
+    before = square_problem(BACKEND, "cpu", 2, 64, 13, 2, 16, 16, training=True)
+    assert planner.plan_conv(past, "direct").direct == ("channels_first" if BACKEND == "torch" else "native")
+    assert planner.plan_conv(before, "direct").direct == "native"
+
+
+def test_the_copy_computes_the_same_convolution_and_gradients():
+    """Forced on every backend (the executor's path is the same), against NumPy forward and float64
+    finite differences along a random direction."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 7, 6, 3))
+    k = rng.standard_normal((3, 4, 3, 4))
+    args = conv_arguments(2, 1, "same")
+    problem, _ = prepare_conv(tensor(x, "float64"), tensor(k, "float64"), args, True)
+    plan = Plan("direct", direct="channels_first", source="forced")
+    pads = padding_pairs("same", x.shape[1:-1], k.shape[:2], (1, 1), (1, 1))
+    weights = rng.standard_normal(conv_reference(x, k, (1, 1), pads, (1, 1)).shape)
+
+    def loss(a, b):
+        return keras.ops.sum(execute(plan, problem, a, b) * tensor(weights, "float64"))
+
+    assert_close(execute(plan, problem, tensor(x, "float64"), tensor(k, "float64")),
+                 conv_reference(x, k, (1, 1), pads, (1, 1)), "float64")
+    gradients = autodiff_gradients(loss, x, k)
+    for i, array in enumerate((x, k)):
+        direction = rng.standard_normal(array.shape)
+
+        def numeric_loss(value, i=i):
+            operands = [x, k]
+            operands[i] = value
+            return float(np.sum(conv_reference(*operands, (1, 1), pads, (1, 1)) * weights))
+
+        numeric = numerical_directional_derivative(numeric_loss, array, direction)
+        assert np.sum(gradients[i] * direction) == pytest.approx(numeric, rel=1e-6)

@@ -23,6 +23,9 @@ POOL_MAX_OVER_LEADING_AXES = False
 # jax2onnx converts only convolutions of rank <= 2 in JAX's layouts (Keras's own Conv3D fails with
 # "Unsupported conv layouts"): an exported graph decomposes rank 3 onto rank 2.
 EXPORT_NATIVE_MAX_RANK = 2
+# Ranks at which a channels-first copy of the input is a candidate (see the PyTorch module): none, XLA
+# chooses its layouts itself.
+CHANNELS_FIRST_COPY_RANKS = ()
 
 
 def is_differentiating(*tensors):
@@ -121,6 +124,11 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
         dimension_numbers=_dimension_numbers(rank, data_format),
         feature_group_count=groups,
     )
+
+
+def channels_first_copy(x):
+    """`(N, *spatial, C)` as `(N, C, *spatial)` (see the PyTorch module)."""
+    return jnp.moveaxis(x, -1, 1)
 
 
 def conv_transpose(x, kernel, strides, dilation_rate, data_format):

@@ -40,6 +40,9 @@ DYNAMIC_SAME_PADDING = True
 POOL_MAX_OVER_LEADING_AXES = False
 # The highest rank an exported graph may hold as one convolution (None: no limit; see the JAX module).
 EXPORT_NATIVE_MAX_RANK = None
+# Ranks at which a channels-first copy of the input is a candidate (see the PyTorch module): none, without
+# oneDNN TensorFlow's CPU convolutions run channels_last only.
+CHANNELS_FIRST_COPY_RANKS = ()
 
 
 def is_differentiating(*tensors):
@@ -276,6 +279,11 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
     if data_format == "channels_first":
         y = _to_channels_first(y, rank)
     return y
+
+
+def channels_first_copy(x):
+    """`(N, *spatial, C)` as `(N, C, *spatial)` (see the PyTorch module)."""
+    return _to_channels_first(x, len(x.shape) - 2)
 
 
 def conv_transpose(x, kernel, strides, dilation_rate, data_format):

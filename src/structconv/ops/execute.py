@@ -1,5 +1,7 @@
 """The executor: runs a `Plan` for its `ConvProblem`. It never decides anything the plan holds."""
 
+from keras import ops
+
 from structconv._backend import get_backend
 from structconv.ops.decomposition import decomposed_conv, decomposed_conv_transpose
 from structconv.ops.fft_conv import fft_conv, fft_conv_transpose_full
@@ -26,6 +28,10 @@ def _execute(plan, problem, inputs, kernel):
     if plan.direct == "native":
         return backend.conv(inputs, kernel, problem.strides, padding, problem.dilation_rate, problem.groups,
                             problem.data_format)
+    if plan.direct == "channels_first":  # a channels_last problem (the planner offers it for no other)
+        y = backend.conv(backend.channels_first_copy(inputs), kernel, problem.strides, padding,
+                         problem.dilation_rate, problem.groups, "channels_first")
+        return ops.moveaxis(y, 1, -1)
     return decomposed_conv(inputs, kernel, problem, padding, backend.conv, backend.DECOMPOSE_TO_RANK,
                            backend.PREFERRED_DATA_FORMAT, plan.direct)
 

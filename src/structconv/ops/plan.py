@@ -2,7 +2,9 @@
 
 import dataclasses
 
-DIRECT_METHODS = ("native", "inputs", "filters")  # the backend's own conv; a decomposition's stacking
+# The backend's own conv; a decomposition's stacking; the backend's own conv of channels_last data on a
+# channels-first copy of the input (`_backend` README: `CHANNELS_FIRST_COPY_RANKS`).
+DIRECT_METHODS = ("native", "inputs", "filters", "channels_first")
 KERNEL_TRANSFORMS = ("dft", "fft")
 PRODUCTS = ("loop", "matmul", "planes", "packed")
 
@@ -34,8 +36,9 @@ class FftPlan:
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """`algorithm` `"direct"` (with `direct`: the backend's `"native"` convolution, or a decomposition
-    stacking `"inputs"` or `"filters"`) or `"fft"` (with `fft`). `modelled_us`: the cost model's time;
+    """`algorithm` `"direct"` (with `direct`: the backend's `"native"` convolution, the same on a
+    `"channels_first"` copy of channels_last inputs, or a decomposition stacking `"inputs"` or
+    `"filters"`) or `"fft"` (with `fft`). `modelled_us`: the cost model's time;
     `source`: where the decision came from; `measured_us`: times of the candidates when measured."""
 
     algorithm: str

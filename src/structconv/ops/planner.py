@@ -1,8 +1,10 @@
 """The planner: `ConvProblem` -> `Plan`, by the cost model and, where it is not clearly sure, by measuring.
 
 Candidates are every way the backend can run the problem: its own convolution (ranks it has, and on JAX
-any rank), each stacking of the decomposition above those ranks, and FFT plans (the whole input, or
-overlap-save blocks), each by both kernel transforms with the product the profile prefers. The cost model
+any rank; for a training step on channels_last data, on torch's 2-D, also on a channels-first copy of
+the input, which has no backward cliff), each stacking of the decomposition above those ranks, and FFT
+plans (the whole input, or overlap-save blocks), each by both kernel transforms with the product the
+profile prefers. The cost model
 (`ops.cost_model`, constants from `structconv.tuning.profile`) prices them, for forward + backward when
 the gradient will be taken. Then, by `structconv.config.autotune()`:
 
@@ -38,9 +40,11 @@ from structconv.tuning import profile as profiles
 TINY_OVERHEADS = 2.0
 # Stackings the profile does not prefer, and XLA's own N-D convolution above rank 3 where the profile has
 # no rate for it (`Costs.native_nd_gflops`, fitted by `structconv calibrate`), are priced at these factors
-# of the preferred decomposition: close enough to be measured in "uncertain" mode, never chosen by the
-# model alone.
-UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0}
+# of the preferred decomposition, and the backend's own convolution on a channels-first copy of the input
+# at this factor of the one on the input as it is (less the backward cliff, which it does not have; torch
+# 2-D training steps, 4 -> 4 channels, 64^2, k=13, before the cliff: 3.5 ms against 1.7-2.3 ms): close
+# enough to be measured in "uncertain" mode, never chosen by the model alone but past the cliff.
+UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 1.5}
 # The kernel's spectrum by DFT multiplies it by a constant matrix per axis (taps x frequencies), which every
 # compiled program embeds: past this many entries it is no candidate. TensorFlow took 30 s to compile the
 # first call of a 1-D 116231-sample k=221 plan by DFT (a 221 x 65537 complex matrix, 116 MB; it then ran
@@ -116,7 +120,11 @@ def _direct_candidates(problem, profile, base_of):
     decomposition stacking along "inputs" or "filters" (of the backend's own convolution for "inputs"
     where it runs the rank)."""
     if _native_only(problem):
-        return [("native", base_of("inputs"))]
+        found = [("native", base_of("inputs"))]
+        if (problem.training and not problem.transposed and problem.data_format == "channels_last"
+                and problem.rank in get_backend().CHANNELS_FIRST_COPY_RANKS):
+            found.append(("channels_first", base_of("inputs") * UNMODELLED_FACTOR["channels_first"]))
+        return found
     strategy = profile.strategy
     peeled = stacked_taps(problem)
     if problem.transposed:
@@ -234,7 +242,8 @@ def candidates(problem, profile=None):
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
     cliff = backward_cliff_us(problem, costs)
-    plans = [Plan("direct", direct=method, modelled_us=us * direct_factor + cliff)
+    plans = [Plan("direct", direct=method,
+                  modelled_us=us * direct_factor + (0.0 if method == "channels_first" else cliff))
              for method, us in _direct_candidates(problem, profile, base_of)]
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
@@ -355,7 +364,7 @@ def _plan(problem, algorithm, budget, mode):
         return dataclasses.replace(chosen[0] if chosen else best, source="measured" if chosen else
                                    profile.source + " profile")
     machine = machine_id(problem)
-    remembered = plan_file.lookup(problem, machine)
+    remembered = plan_file.lookup(problem, machine, algorithm)
     if remembered is not None:
         chosen = [p for p in permitted if p.label == remembered["label"]]
         if chosen:
@@ -371,6 +380,6 @@ def _plan(problem, algorithm, budget, mode):
         return dataclasses.replace(best, source=profile.source + " profile")
     fastest = min(timed, key=lambda pair: pair[0])[1]
     measured = tuple(sorted((label, round(us, 1)) for label, us in times.items() if us is not None))
-    plan_file.record(problem, machine, fastest.label, dict(measured))
+    plan_file.record(problem, machine, fastest.label, dict(measured), algorithm)
     _measured_without_batch[(problem.without_batch(), algorithm)] = fastest.label
     return dataclasses.replace(fastest, source="measured", measured_us=measured)

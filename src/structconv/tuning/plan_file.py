@@ -1,5 +1,6 @@
 """Measured plans remembered across processes, as FFTW keeps wisdom: one JSON file per machine
-fingerprint in the cache directory, `{"entries": {problem key: {"label", "times_us", "date", "rules"}}}`.
+fingerprint in the cache directory, `{"entries": {problem and algorithm key: {"label", "times_us", "date",
+"rules"}}}`.
 An entry measured under other planner rules (`RULES`) is stale: it warns once and is measured again.
 
 Reads happen once per process and file; each measured plan is merged in under a lock and written
@@ -13,8 +14,10 @@ from structconv.tuning import storage
 
 # Bumped whenever the planner's candidates or what measuring times change: a winner measured under other
 # rules may not be among today's candidates, or not the fastest of them (session 8: an entry from session 7
-# kept a 4-D torch convolution on a 45 ms decomposition where FFT now runs it in 12-28 ms).
-RULES = 2
+# kept a 4-D torch convolution on a 45 ms decomposition where FFT now runs it in 12-28 ms). 3: torch's 2-D
+# training steps gained a candidate (a channels-first copy), and entries are kept per `algorithm` (under
+# rules 2 the winner among direct plans, measured for algorithm="direct", was read back for "auto").
+RULES = 3
 _loaded = {}
 
 
@@ -33,10 +36,16 @@ def _entries(path):
     return _loaded[path]
 
 
-def lookup(problem, machine_id):
-    """The remembered entry for `problem` on this machine, or None."""
+def key(problem, algorithm="auto"):
+    """The entry key of `problem` under `algorithm`."""
+    return f"{problem.key()};algorithm={algorithm}"
+
+
+def lookup(problem, machine_id, algorithm="auto"):
+    """The remembered entry for `problem` under `algorithm` ("auto", "direct", "fft") on this machine, or
+    None."""
     path = path_for(machine_id)
-    entry = _entries(path).get(problem.key())
+    entry = _entries(path).get(key(problem, algorithm))
     if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
         return None
     if entry.get("rules") != RULES:
@@ -45,13 +54,14 @@ def lookup(problem, machine_id):
     return entry
 
 
-def record(problem, machine_id, label, times_us):
-    """Remembers the measured winner `label` of `problem` (in memory, and in the file where writable)."""
+def record(problem, machine_id, label, times_us, algorithm="auto"):
+    """Remembers the measured winner `label` of `problem` under `algorithm` (in memory, and in the file
+    where writable)."""
     path = path_for(machine_id)
     entry = {"label": label, "times_us": times_us, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
              "rules": RULES}
-    _entries(path)[problem.key()] = entry
-    storage.merge_json(path, {problem.key(): entry})
+    _entries(path)[key(problem, algorithm)] = entry
+    storage.merge_json(path, {key(problem, algorithm): entry})
 
 
 def forget_loaded():
