@@ -86,7 +86,7 @@ def _direct_us(problem, cliffed):
 
 @pytest.mark.parametrize("training", [False, True])
 def test_the_planner_prices_a_direct_gradient_past_the_cliff(training):
-    plain = profile.shipped(BACKEND, "cpu")
+    plain = _cliff_profile((0,), (1.0,))  # the shipped torch profile has one in 2-D
     cliffed = _cliff_profile((0, 196), (1.0, 0.5))
     below = square_problem(BACKEND, "cpu", 2, 64, 14, 2, 4, 4, training=training)
     past = square_problem(BACKEND, "cpu", 2, 64, 15, 2, 4, 4, training=training)
@@ -103,7 +103,7 @@ def test_a_decomposition_is_priced_by_the_cliff_of_the_convolution_it_runs():
     backend_rank = 2 if BACKEND == "jax" else 3
     taps = (0, 0, 0) if backend_rank == 3 else (0, 0)
     cliffed = _cliff_profile(taps[:-1] + (5**backend_rank - 1,), (1.0,) * len(taps))
-    plain = profile.shipped(BACKEND, "cpu")
+    plain = _cliff_profile((0,), (1.0,))
     problem = square_problem(BACKEND, "cpu", 4, 8, 5, 1, 2, 2, training=True)
     decomposed = [p for p in planner.candidates(problem, cliffed) if p.direct == "inputs"][0]
     unpriced = [p for p in planner.candidates(problem, plain) if p.direct == "inputs"][0]

@@ -297,6 +297,18 @@ def test_past_the_backward_cliff_the_model_trains_on_the_copy(autotune_mode, mon
     assert planner.plan_conv(before, "direct").direct == "native"
 
 
+@pytest.mark.skipif(BACKEND != "torch", reason="the candidates are the active backend's")
+def test_the_shipped_torch_profile_knows_the_2d_cliff(autotune_mode):
+    """Set by hand from two AMD EPYC VMs (its provenance says so): uncalibrated, the model alone must not
+    train a 15x15 kernel on the input as is (28x slower there), and keeps it before 14x14."""
+    autotune_mode("off")
+    shapes = dict(input_shape=(2, 64, 64, 16), padding="same", training=True, algorithm="direct",
+                  backend_name="torch")
+    assert "13x13" in dict(planner.profile_for("torch").provenance)["backward_cliff"]
+    assert explain_choice(kernel_shape=(15, 15, 16, 16), **shapes)["plan"] == "direct:channels_first"
+    assert explain_choice(kernel_shape=(13, 13, 16, 16), **shapes)["plan"] == "direct:native"
+
+
 def test_the_copy_computes_the_same_convolution_and_gradients():
     """Forced on every backend (the executor's path is the same), against NumPy forward and float64
     finite differences along a random direction."""
