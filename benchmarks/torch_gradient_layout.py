@@ -19,6 +19,10 @@ channels. Implementations, each a training step (forward, then the gradients w.r
 - `structconv auto`: `algorithm="auto"` (FFT plans too).
 Interleaved rounds after two warm-up rounds (the planner measures in the first), medians; ratios to
 `keras.ops.conv` in the same run.
+
+Then the same inside `fit`: epochs of a one-layer model (16 samples of 64^2 x 16, batch 2, a 15x15 kernel,
+16 filters, SGD) with `keras.layers.Conv2D` and structconv's `layers.Conv2D`, `algorithm="direct"` and
+`"auto"` (the first epoch measures), three epochs each.
 """
 
 import argparse
@@ -26,6 +30,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 
 import numpy as np
 from environment import machine, measure_interleaved, versions  # noqa: E402
@@ -97,16 +102,44 @@ def run(cases, rounds):
     return records
 
 
+def fit_epochs(epochs=3, samples=16):
+    import keras
+
+    from structconv import layers
+
+    rng = np.random.default_rng(0)
+    x = rng.random((samples, 64, 64, 16), np.float32)
+    y = rng.random((samples, 64, 64, 16), np.float32)
+    found = {}
+    candidates = (("keras.layers.Conv2D", keras.layers.Conv2D(16, 15, padding="same")),
+                  ("structconv Conv2D direct", layers.Conv2D(16, 15, padding="same", algorithm="direct")),
+                  ("structconv Conv2D auto", layers.Conv2D(16, 15, padding="same")))
+    for name, layer in candidates:
+        model = keras.Sequential([keras.Input((64, 64, 16)), layer])
+        model.compile("sgd", "mse")
+        seconds = []
+        for _ in range(epochs):
+            started = time.perf_counter()
+            model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+            seconds.append(round(time.perf_counter() - started, 3))
+        print(f"fit, {samples // 2} steps of 2 x 64^2 x 16, k=15: {name}: epochs "
+              + ", ".join(f"{s:.2f} s" for s in seconds), file=sys.stderr, flush=True)
+        found[name] = seconds
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=5)
     options = parser.parse_args()
     records = run(QUICK_CASES if options.quick else CASES, 2 if options.quick else options.rounds)
+    epochs = fit_epochs(2, 4) if options.quick else fit_epochs()
     import torch
 
     print(json.dumps({"machine": machine(), "threads": torch.get_num_threads(),
-                      "versions": versions(("keras", "torch", "numpy")), "records": records}, indent=1))
+                      "versions": versions(("keras", "torch", "numpy")), "records": records,
+                      "fit_epoch_seconds": epochs}, indent=1))
 
 
 if __name__ == "__main__":
