@@ -4,9 +4,8 @@ Candidates are every way the backend can run the problem: its own convolution (r
 any rank; for a training step on channels_last data, on torch's 2-D, also on a channels-first copy of
 the input, which has no backward cliff), each stacking of the decomposition above those ranks, and FFT
 plans (the whole input, or overlap-save blocks), each by both kernel transforms with the product the
-profile prefers. The cost model
-(`ops.cost_model`, constants from `structconv.tuning.profile`) prices them, for forward + backward when
-the gradient will be taken. Then, by `structconv.config.autotune()`:
+profile prefers. The cost model (`ops.cost_model`, constants from `structconv.tuning.profile`) prices
+them, for forward + backward when the gradient will be taken. Then, by `structconv.config.autotune()`:
 
 - `"off"`: the cheapest by the model (reproducible, no timing);
 - `"uncertain"` (default): the candidates the model cannot tell apart (`pick_contenders`: within the

@@ -222,8 +222,8 @@ def fit_costs(records, shipped, threads):
     # The channel model with the smallest mean log error (ties: the simplest).
     fits = {(c, h): fit_direct((c, h)) for c in MIN_CHANNELS for h in CHANNEL_HALVES}
     min_channels, half = min(fits, key=lambda m: (round(_mean_log_error(fits[m][1]), 3), m[1], m[0]))
-    # Then per rank up to 3, the large-kernel threshold with the smallest mean log error, where it
-    # lowers it by more than LARGE_TAPS_GAIN (ties: none, then the largest).
+    # Then per rank up to 3, a large-kernel threshold (one of the rank's kernel sizes, smallest first), kept
+    # where it lowers the mean log error by more than LARGE_TAPS_GAIN below the best so far.
     large_taps = [0, 0, 0, 0]
     best_error = _mean_log_error(fits[(min_channels, half)][1])
     for rank in RANKS[:3]:
