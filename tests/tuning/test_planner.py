@@ -274,7 +274,7 @@ def _conv2d_problem(training, data_format="channels_last", rank=2):
 
 def test_a_channels_first_copy_is_a_candidate_of_torch_2d_training_steps():
     """torch runs a channels_last input in channels-last memory, whose 2-D gradient left oneDNN's fast path
-    past 13x13 taps on the AMD EPYC (1390 ms against 46 ms on a copy, docs/fft.md): a copy is a candidate
+    past 13x13 taps on the AMD EPYC (1394 ms against 50 ms on a copy, docs/fft.md): a copy is a candidate
     of 2-D training steps on channels_last data, and only there."""
     def offered(problem):
         return "direct:channels_first" in {p.label for p in planner.candidates(problem)}
@@ -300,7 +300,7 @@ def test_past_the_backward_cliff_the_model_trains_on_the_copy(autotune_mode, mon
 @pytest.mark.skipif(BACKEND != "torch", reason="the candidates are the active backend's")
 def test_the_shipped_torch_profile_knows_the_2d_cliff(autotune_mode):
     """Set by hand from two AMD EPYC VMs (its provenance says so): uncalibrated, the model alone must not
-    train a 15x15 kernel on the input as is (28x slower there), and keeps it before 14x14."""
+    train a 15x15 kernel on the input as is (24-29x slower there), and keeps it before 14x14."""
     autotune_mode("off")
     shapes = dict(input_shape=(2, 64, 64, 16), padding="same", training=True, algorithm="direct",
                   backend_name="torch")
