@@ -54,7 +54,7 @@ def test_a_corrupt_plan_file_warns_once_and_is_rewritten(fresh_cache):
 
 def test_plans_of_earlier_planner_rules_are_stale(fresh_cache):
     os.makedirs(fresh_cache, exist_ok=True)
-    key = plan_file.key(problem())
+    key = problem().key()  # keyed by the problem alone before rules 3
     with open(plan_file.path_for("m1"), "w") as out:
         json.dump({"entries": {key: {"label": "direct:native", "times_us": {}},  # no rules: session 7
                                plan_file.key(problem(65)): {"label": "direct:native",

@@ -45,7 +45,9 @@ def lookup(problem, machine_id, algorithm="auto"):
     """The remembered entry for `problem` under `algorithm` ("auto", "direct", "fft") on this machine, or
     None."""
     path = path_for(machine_id)
-    entry = _entries(path).get(key(problem, algorithm))
+    entries = _entries(path)
+    # Before rules 3 entries were keyed by the problem alone: such an entry is stale like any other.
+    entry = entries.get(key(problem, algorithm), entries.get(problem.key()))
     if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
         return None
     if entry.get("rules") != RULES:
