@@ -275,13 +275,15 @@ def _conv2d_problem(training, data_format="channels_last", rank=2):
 def test_a_channels_first_copy_is_a_candidate_of_torch_2d_training_steps():
     """torch runs a channels_last input in channels-last memory, whose 2-D gradient left oneDNN's fast path
     past 13x13 taps on the AMD EPYC (1394 ms against 50 ms on a copy, docs/fft.md): a copy is a candidate
-    of 2-D training steps on channels_last data, and only there."""
+    of ungrouped 2-D training steps on channels_last data, and only there (a depthwise step ran 1.4-6.6x
+    slower on the copy)."""
     def offered(problem):
         return "direct:channels_first" in {p.label for p in planner.candidates(problem)}
 
     assert offered(_conv2d_problem(True)) == (BACKEND == "torch")
+    depthwise = dataclasses.replace(_conv2d_problem(True), filters=3, groups=3)
     for problem in (_conv2d_problem(False), _conv2d_problem(True, "channels_first"),
-                    _conv2d_problem(True, rank=1), _conv2d_problem(True, rank=3)):
+                    _conv2d_problem(True, rank=1), _conv2d_problem(True, rank=3), depthwise):
         assert not offered(problem)
 
 

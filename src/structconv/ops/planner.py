@@ -1,11 +1,11 @@
 """The planner: `ConvProblem` -> `Plan`, by the cost model and, where it is not clearly sure, by measuring.
 
 Candidates are every way the backend can run the problem: its own convolution (ranks it has, and on JAX
-any rank; for a training step on channels_last data, on torch's 2-D, also on a channels-first copy of
-the input, which has no backward cliff), each stacking of the decomposition above those ranks, and FFT
-plans (the whole input, or overlap-save blocks), each by both kernel transforms with the product the
-profile prefers. The cost model (`ops.cost_model`, constants from `structconv.tuning.profile`) prices
-them, for forward + backward when the gradient will be taken. Then, by `structconv.config.autotune()`:
+any rank; for an ungrouped training step on channels_last data, on torch's 2-D, also on a channels-first
+copy of the input, which has no backward cliff), each stacking of the decomposition above those ranks,
+and FFT plans (the whole input, or overlap-save blocks), each by both kernel transforms with the product
+the profile prefers. The cost model (`ops.cost_model`, constants from `structconv.tuning.profile`)
+prices them, for forward + backward when the gradient will be taken. Then, by `structconv.config.autotune()`:
 
 - `"off"`: the cheapest by the model (reproducible, no timing);
 - `"uncertain"` (default): the candidates the model cannot tell apart (`pick_contenders`: within the
@@ -120,7 +120,9 @@ def _direct_candidates(problem, profile, base_of):
     where it runs the rank)."""
     if _native_only(problem):
         found = [("native", base_of("inputs"))]
-        if (problem.training and not problem.transposed and problem.data_format == "channels_last"
+        # Not grouped: torch's depthwise 2-D step ran 1.4-6.6x slower on the copy from 7x7 to 31x31 taps.
+        if (problem.training and not problem.transposed and problem.groups == 1
+                and problem.data_format == "channels_last"
                 and problem.rank in get_backend().CHANNELS_FIRST_COPY_RANKS):
             found.append(("channels_first", base_of("inputs") * UNMODELLED_FACTOR["channels_first"]))
         return found
