@@ -103,17 +103,17 @@ def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, pad
             + terms["memory"] / (costs.direct_gbps * 1e3))
 
 
-def large_kernel(costs, rank, kernel_size):
+def large_kernel(thresholds, rank, kernel_size):
     """Whether a direct convolution of `rank` with `kernel_size` is past the rank's large-kernel threshold
-    (`Costs.direct_large_taps`, taps along the longest axis; 0: none)."""
-    thresholds = costs.direct_large_taps
+    in `thresholds` (per rank 1, 2, ...; none above the last entry: `Costs.direct_large_taps`), taps along
+    the longest axis; 0: none."""
     threshold = thresholds[rank - 1] if rank <= len(thresholds) else 0
     return bool(threshold) and max(kernel_size) > threshold
 
 
 def direct_rate(costs, rank, kernel_size):
     """The direct algorithm's rate (Gflop/s) for `rank` and `kernel_size`."""
-    if large_kernel(costs, rank, kernel_size):
+    if large_kernel(costs.direct_large_taps, rank, kernel_size):
         return costs.direct_large_gflops[rank - 1]
     return per_rank(costs.direct_gflops, rank)
 

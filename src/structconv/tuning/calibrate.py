@@ -212,7 +212,7 @@ def fit_costs(records, shipped, threads):
                 if not label.startswith("direct") or _decomposed(r) and label != _faster_stacking(r):
                     continue  # XLA's N-D convolution beside it has its own rate, the slower stacking 1.5x
                 work = terms(r["problem"], r["plans"][label], channel_model=channel_model)
-                large = bool(large_taps[rank - 1]) and max(r["problem"].kernel_size) > large_taps[rank - 1]
+                large = cost_model.large_kernel(large_taps, rank, r["problem"].kernel_size)
                 rows.append([1.0, *[work["flops"] if rank == q and not large else 0.0 for q in RANKS],
                              work["memory"], *[work["flops"] if rank == q and large else 0.0 for q in RANKS]])
                 times.append(micros)
