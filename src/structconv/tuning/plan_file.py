@@ -62,8 +62,9 @@ def record(problem, machine_id, label, times_us, algorithm="auto"):
     path = path_for(machine_id)
     entry = {"label": label, "times_us": times_us, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
              "rules": RULES}
-    _entries(path)[key(problem, algorithm)] = entry
-    storage.merge_json(path, {key(problem, algorithm): entry})
+    entry_key = key(problem, algorithm)
+    _entries(path)[entry_key] = entry
+    storage.merge_json(path, {entry_key: entry})
 
 
 def forget_loaded():
