@@ -1,7 +1,7 @@
 """FFT convolution on CPU: where `algorithm="auto"` switches, how FFT compares to its peers, and memory.
 
     flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/fft.py [--quick] [--threads N]
-        [--random N --seed S] [--json results.json]
+        [--random N --seed S [--max-channels C] [--max-batch B]] [--json results.json]
 
 One run, one subprocess per Keras backend (`KERAS_BACKEND` is fixed per process), results side by side:
 
@@ -194,12 +194,18 @@ WIDE = [
 QUICK_WIDE = WIDE[::5]
 
 
-def random_points(count, seed):
+WIDTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+BATCHES = (1, 2, 4, 8)
+
+
+def random_points(count, seed, max_channels=16, max_batch=4):
     """`count` shapes drawn at random (`seed`): ranks 1-4, 2^11-2^17 samples, kernels of at least 10 taps,
-    1-16 channels, batch 1-4, a third of them training steps; none with a direct plan of over 20 Gflop.
-    Shapes no sweep, `WIDE` or calibration grid was chosen from, to test "auto" beyond them."""
+    1-`max_channels` channels (of `WIDTHS`), batch 1-`max_batch` (of `BATCHES`), a third of them training
+    steps; none with a direct plan of over 20 Gflop. Shapes no sweep, `WIDE` or calibration grid was chosen
+    from, to test "auto" beyond them (the defaults draw the same shapes as before the limits were options)."""
     rng = random.Random(seed)
-    widths = (1, 2, 3, 4, 6, 8, 12, 16)
+    widths = tuple(w for w in WIDTHS if w <= max_channels)
+    batches = tuple(b for b in BATCHES if b <= max_batch)
     points = []
     while len(points) < count:
         rank = rng.randint(1, 4)
@@ -207,7 +213,7 @@ def random_points(count, seed):
         k = rng.randint((10, 4, 3, 2)[rank - 1], min((255, 31, 13, 7)[rank - 1], size // 2))
         channels = rng.choice(widths)
         filters = channels if rng.random() < 0.5 else rng.choice(widths)
-        batch, training = rng.choice((1, 2, 4)), rng.random() < 1 / 3
+        batch, training = rng.choice(batches), rng.random() < 1 / 3
         if 2 * batch * size**rank * k**rank * channels * filters * (3 if training else 1) <= 2e10:
             points.append((rank, size, k, batch, channels, filters, training))
     return points
@@ -393,11 +399,13 @@ def run_worker(backend, quick, budget, threads, statistic="median", extra=()):
 # --- driver ----------------------------------------------------------------------------------------------
 
 
-def collect(backends, quick, budget, threads, statistic="median", random_count=0, seed=0):
+def collect(backends, quick, budget, threads, statistic="median", random_count=0, seed=0, max_channels=16,
+            max_batch=4):
     records = []
     for backend in backends:
         arguments = ["--budget", str(budget), "--threads", str(threads), "--statistic", statistic,
-                     "--random", str(random_count), "--seed", str(seed)]
+                     "--random", str(random_count), "--seed", str(seed), "--max-channels", str(max_channels),
+                     "--max-batch", str(max_batch)]
         found, ok = run_worker_process(__file__, backend, arguments + (["--quick"] if quick else []), 1800)
         if not ok:
             raise SystemExit(f"{backend} worker failed")
@@ -521,17 +529,21 @@ def main():
     parser.add_argument("--random", type=int, default=0, metavar="N",
                         help="also N shapes drawn at random (`random_points`), outside every sweep")
     parser.add_argument("--seed", type=int, default=0, help="the seed of --random's shapes")
+    parser.add_argument("--max-channels", type=int, default=16, choices=WIDTHS,
+                        help="the most input and output channels of --random's shapes")
+    parser.add_argument("--max-batch", type=int, default=4, choices=BATCHES,
+                        help="the largest batch of --random's shapes")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
     budget = options.budget if options.budget is not None else (0.3 if options.quick else 1.5)
     if options.worker:
         run_worker(options.worker, options.quick, budget, options.threads, options.statistic,
-                   random_points(options.random, options.seed))
+                   random_points(options.random, options.seed, options.max_channels, options.max_batch))
         return
     started = time.perf_counter()
     backends = [b for b in options.backends.split(",") if b]
     records = collect(backends, options.quick, budget, options.threads, options.statistic, options.random,
-                      options.seed)
+                      options.seed, options.max_channels, options.max_batch)
     sweep, worst, summary_by_pick = sweep_table(records, backends)
     peers, verdicts = peer_table(records)
     summary = "fastest round" if options.statistic == "min" else "median of the rounds"
