@@ -40,7 +40,8 @@ def run(args):
     result = calibrate(seconds=args.seconds, quick=args.quick)
     p = result["provenance"]
     errors = p["fit_error"]
-    print(f"Fitted on {p['points']} shapes in {p['seconds']} s ({p['machine']}, {p['threads']} threads).")
+    threads = f"{p['threads']} thread{'' if p['threads'] == 1 else 's'}"
+    print(f"Fitted on {p['points']} shapes in {p['seconds']} s ({p['machine']}, {threads}).")
     print(f"Fit error (relative, median / max): direct {errors['direct_median']:.0%} / "
           f"{errors['direct_max']:.0%}, FFT {errors['fft_median']:.0%} / {errors['fft_max']:.0%}.")
     print(f"The model alone picks a plan within 1.15x of the fastest at {p['grid_decisions_within_1.15']} "
