@@ -226,6 +226,26 @@ def test_contenders_include_each_direct_method_and_an_fft_within_the_wide_band()
     assert _labels(planner.pick_contenders(reverse, band=2.0, limit=5)) == ["direct:native", "fft:4:dft:loop"]
 
 
+def test_contenders_include_each_fft_family_within_the_band_of_the_cheapest_fft():
+    # A direct plan priced far too cheap (torch, 3-D 32^3, k=4, one channel, training: modelled 0.16 ms, ran
+    # in 5 ms) put only one FFT plan in the band: the whole transform by FFT, modelled 11.2x the direct
+    # plan, was never timed and ran 1.15x faster than the one by DFT that was. The FFT families are
+    # compared within the band of the cheapest FFT plan, as algorithm="fft" compares them.
+    permitted = [_fake(label, us) for label, us in [
+        ("direct:native", 0.16), ("fft:whole:dft:loop", 1.59), ("fft:whole:fft:loop", 1.79),
+        ("fft:4:dft:loop", 5.84), ("fft:4:fft:loop", 5.86), ("fft:2:dft:loop", 8.36),
+        ("fft:2:fft:loop", 20.0)]]
+    assert _labels(planner.pick_contenders(permitted, band=10.0, limit=5)) == [
+        "direct:native", "fft:whole:dft:loop", "fft:whole:fft:loop", "fft:4:dft:loop", "fft:4:fft:loop"]
+    # ... the band of the cheapest FFT plan: a family modelled beyond it is not timed.
+    assert _labels(planner.pick_contenders(permitted, band=3.0, limit=5)) == [
+        "direct:native", "fft:whole:dft:loop", "fft:whole:fft:loop"]
+    # No FFT plan timed (none within the wide band), no FFT family added.
+    far = [_fake("direct:native", 1.0), _fake("fft:whole:dft:loop", 2 * planner.WIDE_BAND),
+           _fake("fft:whole:fft:loop", 2.1 * planner.WIDE_BAND)]
+    assert _labels(planner.pick_contenders(far, band=5.0, limit=5)) == ["direct:native"]
+
+
 def test_neighbours_are_the_adjacent_block_counts_by_the_same_transform():
     permitted = [_fake(f"fft:{geometry}:{transform}:loop", 1.0)
                  for geometry in ("whole", 2, 4, 8, 16) for transform in ("dft", "fft")]

@@ -16,8 +16,10 @@ from structconv.tuning import storage
 # rules may not be among today's candidates, or not the fastest of them (session 8: an entry from session 7
 # kept a 4-D torch convolution on a 45 ms decomposition where FFT now runs it in 12-28 ms). 3: torch's 2-D
 # training steps gained a candidate (a channels-first copy), and entries are kept per `algorithm` (under
-# rules 2 the winner among direct plans, measured for algorithm="direct", was read back for "auto").
-RULES = 3
+# rules 2 the winner among direct plans, measured for algorithm="direct", was read back for "auto"). 4: once
+# an FFT plan is timed, each FFT family within the band of the cheapest FFT plan is timed too (a direct
+# plan priced far too cheap had left the faster kernel transform untimed).
+RULES = 4
 _loaded = {}
 
 
