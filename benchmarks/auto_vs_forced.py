@@ -1,0 +1,178 @@
+"""`algorithm="auto"` against `"direct"` and `"fft"`, each as a user gets it, on shapes drawn at random.
+
+    flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/auto_vs_forced.py [--random N] [--seed S]
+        [--max-channels C] [--max-batch B] [--threads N] [--backends NAMES] [--json results.json]
+
+The question issue 13's acceptance asks: is "auto" within 1.15x of the faster of the two algorithms? Each of
+"auto", "direct" and "fft" is planned by `planner.plan_conv`, the seam every op and layer calls, with the
+profile in force (the one `structconv calibrate` stored for this machine and thread count, else the shipped
+one) and measured planning on (the default, "uncertain"; plan files bypassed, so each run measures afresh):
+so "direct" and "fft" are the best plans of their algorithm that planning finds, not the model's guesses
+(`benchmarks/fft.py` compares against the model's plans and reports the three kinds of pick). Shapes:
+`fft.random_points` (ranks 1-4, kernels of at least 10 taps, forward and training steps, padding "same",
+float32, channels_last; by default up to 64 channels and batch 8). The plans are compiled as they run
+(`compile_for_timing`: jit / tf.function / eager; forward + backward for training) and timed in interleaved
+rounds; the tables give each one's 25th-percentile call (what planning itself compares) and the verdict
+auto / min(direct, fft). One subprocess per Keras backend.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+from environment import machine, rotated, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
+from fft import BATCHES, WIDTHS, random_points  # noqa: E402
+
+from structconv.tuning.threads import limit_threads  # noqa: E402
+
+BACKENDS = ("torch", "jax", "tensorflow")
+ALGORITHMS = ("auto", "direct", "fft")
+TARGET = 1.15
+PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "numpy")
+
+
+def quantile(samples):
+    """The 25th percentile of `samples` (the statistic planning compares candidates by)."""
+    ordered = sorted(samples)
+    return ordered[int(0.25 * (len(ordered) - 1))]
+
+
+def worker(backend, points, budget):
+    from structconv._backend import get_backend
+    from structconv.ops import planner
+    from structconv.ops.execute import execute
+    from structconv.ops.problem import ConvProblem
+    from structconv.shapes import arithmetic
+    from structconv.tuning import autotune, plan_file
+
+    # Every run measures afresh: the plan file of earlier runs is neither read nor written.
+    plan_file.lookup = lambda *args: None
+    plan_file.record = lambda *args, **kwargs: None
+    for rank, size, k, batch, channels, filters, training in points:
+        pads = tuple(arithmetic.resolve_axis_padding("same", size, k, 1, 1) for _ in range(rank))
+        problem = ConvProblem(backend=backend, device="cpu", rank=rank, batch=batch, spatial=(size,) * rank,
+                              channels=channels, filters=filters, kernel_size=(k,) * rank, groups=1,
+                              strides=(1,) * rank, dilation_rate=(1,) * rank, padding=pads,
+                              padding_mode="zeros", dtype="float32", data_format="channels_last",
+                              training=training)
+        planner.clear_plans()
+        started = time.perf_counter()
+        chosen = {}
+        for algorithm in ALGORITHMS:
+            start = time.perf_counter()
+            chosen[algorithm] = planner.plan_conv(problem, algorithm)
+            if algorithm == "auto":
+                measuring = time.perf_counter() - start
+        arrays = autotune.problem_arrays(problem)
+        runs = {}
+        for plan in chosen.values():
+            if plan.label not in runs:
+                runs[plan.label] = get_backend().compile_for_timing(
+                    lambda x, w, plan=plan, problem=problem: execute(plan, problem, x, w), arrays, training,
+                    "cpu")
+                runs[plan.label]()
+                runs[plan.label]()
+        samples = {label: [] for label in runs}
+        deadline = time.perf_counter() + budget
+        round_index = 0
+        while round_index < 5 or (time.perf_counter() < deadline and round_index < 40):
+            for label in rotated(list(runs), round_index):
+                start = time.perf_counter()
+                runs[label]()
+                samples[label].append(time.perf_counter() - start)
+            round_index += 1
+        print(json.dumps({
+            "backend": backend, "rank": rank, "size": size, "k": k, "batch": batch, "channels": channels,
+            "filters": filters, "training": training, "rounds": round_index,
+            "plans": {algorithm: plan.label for algorithm, plan in chosen.items()},
+            "sources": {algorithm: plan.source for algorithm, plan in chosen.items()},
+            "q25": {label: quantile(values) for label, values in samples.items()},
+            "min": {label: min(values) for label, values in samples.items()},
+            "measuring_seconds": measuring, "point_seconds": time.perf_counter() - started}), flush=True)
+
+
+def ratio(record, statistic):
+    times, plans = record[statistic], record["plans"]
+    return times[plans["auto"]] / min(times[plans["direct"]], times[plans["fft"]])
+
+
+def table(records, backends):
+    lines = ["| point | backend | direct ms | fft ms | auto | auto / faster (q25) | auto / faster (min) "
+             "| auto measuring s |", "|---|---|---:|---:|---|---:|---:|---:|"]
+    for r in sorted(records, key=lambda r: (r["rank"], r["size"], r["k"], r["batch"], r["backend"])):
+        step = "training" if r["training"] else "forward"
+        q25, plans = r["q25"], r["plans"]
+        verdict = ratio(r, "q25")
+        lines.append(
+            f"| {r['rank']}-D {r['size']}^{r['rank']}, k={r['k']}, B={r['batch']}, {r['channels']}->"
+            f"{r['filters']}, {step} | {r['backend']} | {q25[plans['direct']] * 1e3:.2f} | "
+            f"{q25[plans['fft']] * 1e3:.2f} | {plans['auto']} | {verdict:.2f}"
+            f"{' **miss**' if verdict > TARGET else ''} | {ratio(r, 'min'):.2f} | "
+            f"{r['measuring_seconds']:.1f} |")
+    verdicts = []
+    for backend in backends:
+        mine = [r for r in records if r["backend"] == backend]
+        if mine:
+            by_q25 = [ratio(r, "q25") for r in mine]
+            by_min = [ratio(r, "min") for r in mine]
+            verdicts.append(
+                f"{backend}: auto within {TARGET}x of the faster at {sum(x <= TARGET for x in by_q25)}/"
+                f"{len(mine)} by the 25th percentile (worst {max(by_q25):.2f}x), at "
+                f"{sum(x <= TARGET for x in by_min)}/{len(mine)} by the fastest call "
+                f"(worst {max(by_min):.2f}x); "
+                f"measuring median {statistics.median(r['measuring_seconds'] for r in mine):.1f} s, at most "
+                f"{max(r['measuring_seconds'] for r in mine):.1f} s")
+    return "\n".join(lines), verdicts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--random", type=int, default=24, metavar="N", help="how many shapes")
+    parser.add_argument("--seed", type=int, default=20, help="the seed of the shapes")
+    parser.add_argument("--max-channels", type=int, default=64, choices=WIDTHS)
+    parser.add_argument("--max-batch", type=int, default=8, choices=BATCHES)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads per framework (0: the frameworks' defaults, all cores)")
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed rounds per point")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="subset of " + ",".join(BACKENDS))
+    parser.add_argument("--json", metavar="PATH", help="also write the records and the tables as JSON")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    points = random_points(options.random, options.seed, options.max_channels, options.max_batch)
+    if options.worker:
+        limit_threads(options.threads)
+        worker(options.worker, points, options.budget)
+        return
+    started = time.perf_counter()
+    backends = [b for b in options.backends.split(",") if b]
+    records = []
+    arguments = ["--random", str(options.random), "--seed", str(options.seed), "--max-channels",
+                 str(options.max_channels), "--max-batch", str(options.max_batch), "--threads",
+                 str(options.threads), "--budget", str(options.budget)]
+    for backend in backends:
+        found, ok = run_worker_process(__file__, backend, arguments, 3600)
+        if not ok:
+            raise SystemExit(f"{backend} worker failed")
+        records += found
+    rows, verdicts = table(records, backends)
+    markdown = "\n".join([
+        "## auto against direct and fft, each as planning finds it\n",
+        f"Machine: {machine()}; {options.threads or os.cpu_count()} thread(s) per framework; load average "
+        f"{os.getloadavg()[0]:.1f} at the end.\n",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions(PACKAGES).items()) + "\n",
+        rows,
+        "\n" + "; ".join(verdicts) + ".",
+        f"\nTotal run time: {time.perf_counter() - started:.0f} s. Command: `{' '.join(sys.argv)}`.",
+    ])
+    print(markdown)
+    if options.json:
+        with open(options.json, "w") as out:
+            json.dump({"machine": machine(), "versions": versions(PACKAGES), "records": records,
+                       "verdicts": verdicts, "markdown": markdown}, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
