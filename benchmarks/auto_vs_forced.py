@@ -44,20 +44,14 @@ def worker(backend, points, budget):
     from structconv._backend import get_backend
     from structconv.ops import planner
     from structconv.ops.execute import execute
-    from structconv.ops.problem import ConvProblem
-    from structconv.shapes import arithmetic
     from structconv.tuning import autotune, plan_file
+    from structconv.tuning.square_problem import square_problem
 
     # Every run measures afresh: the plan file of earlier runs is neither read nor written.
     plan_file.lookup = lambda *args: None
     plan_file.record = lambda *args, **kwargs: None
     for rank, size, k, batch, channels, filters, training in points:
-        pads = tuple(arithmetic.resolve_axis_padding("same", size, k, 1, 1) for _ in range(rank))
-        problem = ConvProblem(backend=backend, device="cpu", rank=rank, batch=batch, spatial=(size,) * rank,
-                              channels=channels, filters=filters, kernel_size=(k,) * rank, groups=1,
-                              strides=(1,) * rank, dilation_rate=(1,) * rank, padding=pads,
-                              padding_mode="zeros", dtype="float32", data_format="channels_last",
-                              training=training)
+        problem = square_problem(backend, "cpu", rank, size, k, batch, channels, filters, training=training)
         planner.clear_plans()
         started = time.perf_counter()
         chosen = {}

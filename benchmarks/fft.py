@@ -255,9 +255,8 @@ def sweep_worker(backend, points, budget):
     from structconv._backend import get_backend
     from structconv.ops import planner
     from structconv.ops.execute import execute
-    from structconv.ops.problem import ConvProblem
-    from structconv.shapes import arithmetic
     from structconv.tuning import fingerprint, plan_file, profile
+    from structconv.tuning.square_problem import square_problem
 
     # Every run measures afresh: the plan file of earlier runs is neither read nor written.
     plan_file.lookup = lambda *args: None
@@ -266,12 +265,7 @@ def sweep_worker(backend, points, budget):
     shipped = profile.shipped_for(machine)
     calibrated = profile.calibrated(backend, "cpu", fingerprint.fingerprint_id(machine))
     for part, rank, size, k, batch, channels, filters, training in points:
-        pads = tuple(arithmetic.resolve_axis_padding("same", size, k, 1, 1) for _ in range(rank))
-        problem = ConvProblem(backend=backend, device="cpu", rank=rank, batch=batch, spatial=(size,) * rank,
-                              channels=channels, filters=filters, kernel_size=(k,) * rank, groups=1,
-                              strides=(1,) * rank, dilation_rate=(1,) * rank, padding=pads,
-                              padding_mode="zeros", dtype="float32", data_format="channels_last",
-                              training=training)
+        problem = square_problem(backend, "cpu", rank, size, k, batch, channels, filters, training=training)
         planner.clear_plans()
         chosen, measuring = picks(problem, shipped, calibrated)
         plans = {plan.label: plan for plan in chosen.values()}
