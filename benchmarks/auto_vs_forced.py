@@ -29,15 +29,8 @@ from fft import BATCHES, WIDTHS, random_points  # noqa: E402
 from structconv.tuning.threads import limit_threads  # noqa: E402
 
 BACKENDS = ("torch", "jax", "tensorflow")
-ALGORITHMS = ("auto", "direct", "fft")
 TARGET = 1.15
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "numpy")
-
-
-def quantile(samples):
-    """The 25th percentile of `samples` (the statistic planning compares candidates by)."""
-    ordered = sorted(samples)
-    return ordered[int(0.25 * (len(ordered) - 1))]
 
 
 def worker(backend, points, budget):
@@ -54,12 +47,9 @@ def worker(backend, points, budget):
         problem = square_problem(backend, "cpu", rank, size, k, batch, channels, filters, training=training)
         planner.clear_plans()
         started = time.perf_counter()
-        chosen = {}
-        for algorithm in ALGORITHMS:
-            start = time.perf_counter()
-            chosen[algorithm] = planner.plan_conv(problem, algorithm)
-            if algorithm == "auto":
-                measuring = time.perf_counter() - start
+        chosen = {"auto": planner.plan_conv(problem, "auto")}
+        measuring = time.perf_counter() - started
+        chosen.update((algorithm, planner.plan_conv(problem, algorithm)) for algorithm in ("direct", "fft"))
         arrays = autotune.problem_arrays(problem)
         runs = {}
         for plan in chosen.values():
@@ -83,7 +73,8 @@ def worker(backend, points, budget):
             "filters": filters, "training": training, "rounds": round_index,
             "plans": {algorithm: plan.label for algorithm, plan in chosen.items()},
             "sources": {algorithm: plan.source for algorithm, plan in chosen.items()},
-            "q25": {label: quantile(values) for label, values in samples.items()},
+            # The statistic planning compares candidates by (the 25th percentile).
+            "q25": {label: autotune.low_quantile(values) for label, values in samples.items()},
             "min": {label: min(values) for label, values in samples.items()},
             "measuring_seconds": measuring, "point_seconds": time.perf_counter() - started}), flush=True)
 
