@@ -10,11 +10,8 @@ from jax import lax
 from structconv._backend import grouped_axis_order, keras_pool, trailing_axis_groups
 
 PREFERRED_DATA_FORMAT = "channels_last"
-# lax.conv_general_dilated runs any rank, but above rank 3 XLA's CPU convolution is a slow loop that only
-# sometimes beats a decomposition: both are candidates of the planner. The decomposition peels axes onto
-# rank 2, XLA's fastest CPU convolution, which slows down several-fold above 16 input channels
-# (benchmarks/calibrate_decomposition.py, docs/benchmarks.md).
-NATIVE_MAX_RANK = None
+# The decomposition peels axes onto rank 2, XLA's fastest CPU convolution, which slows down several-fold
+# above 16 input channels (benchmarks/calibrate_decomposition.py, docs/benchmarks.md).
 DECOMPOSE_TO_RANK = 2
 # Only TensorFlow traces graphs with unknown spatial sizes that `conv` must pad at run time.
 DYNAMIC_SAME_PADDING = False
@@ -87,6 +84,16 @@ def compile_for_timing(function, arrays, gradient, device):
         jax.block_until_ready(compiled(*values))
 
     return run
+
+
+def native_max_rank(device):
+    """The highest rank `conv` may run as one convolution on `device` (None: any). On the CPU,
+    lax.conv_general_dilated runs any rank, but above rank 3 XLA's convolution is a slow loop that only
+    sometimes beats a decomposition: both are candidates of the planner. On a GPU XLA hands convolutions to
+    cuDNN, which takes at most 3 spatial axes: on an H200 (jax 0.11.2) a rank-4 float32 gradient aborted
+    the process in compilation ("Check failed: num_dimensions <= 3", `__cudnn$convBackwardFilter`) and a
+    grouped, strided rank-4 float64 gradient came out wrong; ranks above 3 are decomposed there."""
+    return None if device == "cpu" else 3
 
 
 def staged(function, static, *tensors):

@@ -28,10 +28,9 @@ PREFERRED_DATA_FORMAT = "channels_last"
 # Named explicitly: without it, eager gradients of a rank-3 convolution fail in TensorFlow 2.21
 # (`_Conv3DGrad` reads a data_format of None).
 _DATA_FORMAT = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
-# The highest rank of TensorFlow's own convolution; above it structconv.ops.decomposition peels axes onto
-# Conv3D, oneDNN's fastest native convolution, which gains from many input channels (measured by
-# benchmarks/calibrate_decomposition.py, docs/benchmarks.md).
-NATIVE_MAX_RANK = 3
+# Above the highest rank of TensorFlow's own convolution (`native_max_rank`) structconv.ops.decomposition
+# peels axes onto Conv3D, oneDNN's fastest native convolution, which gains from many input channels
+# (measured by benchmarks/calibrate_decomposition.py, docs/benchmarks.md).
 DECOMPOSE_TO_RANK = 3
 # A `tf.function` may be traced with unknown spatial sizes (Keras's `predict` on a new image size):
 # `conv` then takes `None` for a "same" padding pair and computes it at run time.
@@ -102,6 +101,11 @@ def timing_needs_own_thread():
     """Whether measured planning must time candidates in a worker thread: always (a `tf.function` trace in
     progress is per thread; the worker runs eagerly)."""
     return True
+
+
+def native_max_rank(device):
+    """The highest rank `conv` runs as one convolution (Conv3D), on any device."""
+    return 3
 
 
 def staged(function, static, *tensors):

@@ -6,11 +6,10 @@ import torch.nn.functional as F
 from structconv._backend import keras_pool
 
 PREFERRED_DATA_FORMAT = "channels_first"
-# The highest rank of torch's own convolution (conv1d-conv3d); above it structconv.ops.decomposition peels
-# axes onto conv3d, oneDNN's fastest native convolution, which gains from many input channels (measured by
-# benchmarks/calibrate_decomposition.py, docs/benchmarks.md). How the peeled taps are stacked is a plan's
-# decision (the profile's strategy, or measured).
-NATIVE_MAX_RANK = 3
+# Above the highest rank of torch's own convolution (conv1d-conv3d, `native_max_rank`)
+# structconv.ops.decomposition peels axes onto conv3d, oneDNN's fastest native convolution, which gains
+# from many input channels (measured by benchmarks/calibrate_decomposition.py, docs/benchmarks.md). How the
+# peeled taps are stacked is a plan's decision (the profile's strategy, or measured).
 DECOMPOSE_TO_RANK = 3
 # Only TensorFlow traces graphs with unknown spatial sizes that `conv` must pad at run time.
 DYNAMIC_SAME_PADDING = False
@@ -66,6 +65,11 @@ def timing_needs_own_thread():
     OpenMP team competes with the calling thread's spinning one, a 1-D direct convolution that takes
     1.4 ms took 1.6-2.8 ms, on the 2-core VM)."""
     return bool(torch.compiler.is_compiling())
+
+
+def native_max_rank(device):
+    """The highest rank `conv` runs as one convolution (conv3d), on any device."""
+    return 3
 
 
 def staged(function, static, *tensors):

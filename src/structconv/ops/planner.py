@@ -107,11 +107,11 @@ def stacked_along(problem, method):
 
 
 def _native_only(problem):
-    """Whether the backend's own convolution is the one direct way: the ranks it has, and on JAX, whose
-    convolution runs any rank, ranks 1-3 (above, XLA's N-D convolution is a slow loop on CPU, one candidate
-    beside the decomposition)."""
-    native_max = get_backend().NATIVE_MAX_RANK
-    return native_max is None and problem.rank <= 3 or native_max is not None and problem.rank <= native_max
+    """Whether the backend's own convolution is the one direct way: the ranks it has on the problem's device,
+    and on JAX's CPU, whose convolution runs any rank, ranks 1-3 (above, XLA's N-D convolution is a slow loop
+    on CPU, one candidate beside the decomposition)."""
+    native_max = get_backend().native_max_rank(problem.device)
+    return problem.rank <= (3 if native_max is None else native_max)
 
 
 def _direct_candidates(problem, profile, base_of):
@@ -140,7 +140,7 @@ def _direct_candidates(problem, profile, base_of):
         options = ["inputs"] + (["filters"] if problem.groups == 1 and peeled > 1 else [])
     found = [(option, base_of(option) * (1.0 if option == preferred else UNMODELLED_FACTOR["other_stacking"]))
              for option in options]
-    if get_backend().NATIVE_MAX_RANK is None:  # JAX: XLA's own N-D convolution, a candidate beside it
+    if get_backend().native_max_rank(problem.device) is None:  # JAX's CPU: XLA's N-D convolution beside it
         found.append(("native", _native_nd_us(problem, profile.costs, base_of(preferred))))
     return found
 
