@@ -19,7 +19,7 @@ from complex.complex_helpers import (
     tensor,
     to_numpy,
 )
-from conftest import autodiff_gradients
+from conftest import autodiff_gradients, torch_device
 
 from structconv import layers
 from structconv import ops as sops
@@ -119,7 +119,8 @@ def _layer_gradients(layer, inputs, loss):
     if BACKEND == "torch":
         import torch
 
-        inputs = tuple(torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs)
+        inputs = tuple(torch.tensor(x, dtype=torch.float64, device=torch_device(), requires_grad=True)
+                       for x in inputs)
         values = [v.value for v in variables]
         gradients = torch.autograd.grad(loss(layer(inputs)), [*inputs, *values])
         gradients = [g.detach().cpu().numpy() for g in gradients]

@@ -11,6 +11,7 @@ gradients (the loss is quadratic in the output, the output linear in kernel and 
 import numpy as np
 import pytest
 import reference
+from conftest import torch_device
 from layers.helpers import (
     BACKEND,
     add_bias,
@@ -80,7 +81,7 @@ def test_torch_module_in_plain_training_loop():
     assert [tuple(p.shape) for p in parameters] == [kernel.shape, bias.shape]
     assert all(p.requires_grad for p in parameters)
 
-    x_t, target_t = torch.as_tensor(x), torch.as_tensor(target)
+    x_t, target_t = (torch.as_tensor(a, device=torch_device()) for a in (x, target))
     optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
     losses = []
     for step in range(6):
@@ -101,7 +102,7 @@ def test_torch_module_in_plain_training_loop():
         losses.append(loss.item())
     assert losses[-1] < losses[0], losses
     # The Keras variables are the torch parameters: the layer computes with the trained weights.
-    trained = [p.detach().numpy() for p in parameters]
+    trained = [p.detach().cpu().numpy() for p in parameters]
     for keras_value, torch_value in zip(layer.get_weights(), trained):
         np.testing.assert_array_equal(keras_value, torch_value)
     assert_close(layer(x_t).detach(), reference_forward(x, *trained), rtol=1e-10)

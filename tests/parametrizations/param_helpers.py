@@ -7,6 +7,7 @@ from the library's code.
 
 import keras
 import numpy as np
+from conftest import torch_device
 
 from structconv import parametrizations as P
 
@@ -225,7 +226,7 @@ def backend_grad(fn, x):
     if backend == "torch":
         import torch
 
-        variable = torch.tensor(x, requires_grad=True)
+        variable = torch.tensor(x, device=torch_device(), requires_grad=True)
         fn(variable).backward()
         return variable.grad.detach().cpu().numpy()
     raise NotImplementedError(backend)
