@@ -2,6 +2,7 @@
 
     flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/auto_vs_forced.py [--random N] [--seed S]
         [--max-channels C] [--max-batch B] [--threads N] [--backends NAMES] [--json results.json]
+    .venv/bin/python benchmarks/auto_vs_forced.py --records torch.jsonl jax.jsonl   # a device run's workers
 
 The question issue 13's acceptance asks: is "auto" within 1.15x of the faster of the two algorithms? Each of
 "auto", "direct" and "fft" is planned by `planner.plan_conv`, the seam every op and layer calls, with the
@@ -43,8 +44,14 @@ def worker(backend, points, budget):
     # Every run measures afresh: the plan file of earlier runs is neither read nor written.
     plan_file.lookup = lambda *args: None
     plan_file.record = lambda *args, **kwargs: None
+    import keras
+
+    # The device the backend's tensors land on ("gpu" where the framework sees one): planning and timing
+    # run there, as a user's layer would.
+    device = get_backend().device_of(keras.ops.zeros((1,)))
+    where, installed = machine(), versions(PACKAGES)
     for rank, size, k, batch, channels, filters, training in points:
-        problem = square_problem(backend, "cpu", rank, size, k, batch, channels, filters, training=training)
+        problem = square_problem(backend, device, rank, size, k, batch, channels, filters, training=training)
         planner.clear_plans()
         started = time.perf_counter()
         chosen = {"auto": planner.plan_conv(problem, "auto")}
@@ -56,7 +63,7 @@ def worker(backend, points, budget):
             if plan.label not in runs:
                 runs[plan.label] = get_backend().compile_for_timing(
                     lambda x, w, plan=plan, problem=problem: execute(plan, problem, x, w), arrays, training,
-                    "cpu")
+                    device)
                 runs[plan.label]()
                 runs[plan.label]()
         samples = {label: [] for label in runs}
@@ -69,14 +76,15 @@ def worker(backend, points, budget):
                 samples[label].append(time.perf_counter() - start)
             round_index += 1
         print(json.dumps({
-            "backend": backend, "rank": rank, "size": size, "k": k, "batch": batch, "channels": channels,
-            "filters": filters, "training": training, "rounds": round_index,
+            "backend": backend, "device": device, "rank": rank, "size": size, "k": k, "batch": batch,
+            "channels": channels, "filters": filters, "training": training, "rounds": round_index,
             "plans": {algorithm: plan.label for algorithm, plan in chosen.items()},
             "sources": {algorithm: plan.source for algorithm, plan in chosen.items()},
             # The statistic planning compares candidates by (the 25th percentile).
             "q25": {label: autotune.low_quantile(values) for label, values in samples.items()},
             "min": {label: min(values) for label, values in samples.items()},
-            "measuring_seconds": measuring, "point_seconds": time.perf_counter() - started}), flush=True)
+            "measuring_seconds": measuring, "point_seconds": time.perf_counter() - started,
+            "machine": where, "versions": installed}), flush=True)
 
 
 def ratio(record, statistic):
@@ -124,6 +132,9 @@ def main():
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed rounds per point")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="subset of " + ",".join(BACKENDS))
     parser.add_argument("--json", metavar="PATH", help="also write the records and the tables as JSON")
+    parser.add_argument("--records", nargs="+", metavar="PATH",
+                        help="tabulate the JSON lines that workers printed (`--worker NAME`, run where the "
+                             "device is) instead of running them")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
     points = random_points(options.random, options.seed, options.max_channels, options.max_batch)
@@ -137,17 +148,24 @@ def main():
     arguments = ["--random", str(options.random), "--seed", str(options.seed), "--max-channels",
                  str(options.max_channels), "--max-batch", str(options.max_batch), "--threads",
                  str(options.threads), "--budget", str(options.budget)]
-    for backend in backends:
+    for backend in backends if not options.records else ():
         found, ok = run_worker_process(__file__, backend, arguments, 3600)
         if not ok:
             raise SystemExit(f"{backend} worker failed")
         records += found
+    for path in options.records or ():
+        with open(path) as lines:
+            records += [json.loads(line) for line in lines if line.startswith("{")]
+        backends = list(dict.fromkeys(r["backend"] for r in records))
     rows, verdicts = table(records, backends)
+    where = sorted({r.get("machine", machine()) for r in records}) or [machine()]
+    installed = records[0].get("versions", versions(PACKAGES)) if records else versions(PACKAGES)
     markdown = "\n".join([
         "## auto against direct and fft, each as planning finds it\n",
-        f"Machine: {machine()}; {options.threads or os.cpu_count()} thread(s) per framework; load average "
-        f"{os.getloadavg()[0]:.1f} at the end.\n",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions(PACKAGES).items()) + "\n",
+        f"Machine: {'; '.join(where)}; {options.threads or os.cpu_count()} thread(s) per framework; load "
+        f"average {os.getloadavg()[0]:.1f} at the end.\n" if not options.records else
+        f"Machine: {'; '.join(where)}; devices: {', '.join(sorted({r['device'] for r in records}))}.\n",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in installed.items()) + "\n",
         rows,
         "\n" + "; ".join(verdicts) + ".",
         f"\nTotal run time: {time.perf_counter() - started:.0f} s. Command: `{' '.join(sys.argv)}`.",
@@ -155,7 +173,7 @@ def main():
     print(markdown)
     if options.json:
         with open(options.json, "w") as out:
-            json.dump({"machine": machine(), "versions": versions(PACKAGES), "records": records,
+            json.dump({"machine": where, "versions": installed, "records": records,
                        "verdicts": verdicts, "markdown": markdown}, out, indent=2)
 
 

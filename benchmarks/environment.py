@@ -16,7 +16,8 @@ import numpy as np
 
 
 def machine():
-    """The CPU model, logical CPU count and operating system, as one line."""
+    """The CPU model, logical CPU count, operating system and GPUs (by `nvidia-smi`, where there is one),
+    as one line."""
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as cpuinfo:
@@ -26,7 +27,18 @@ def machine():
                     break
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}{gpus()}"
+
+
+def gpus():
+    """", GPU: <names>" for the NVIDIA GPUs `nvidia-smi` lists, else ""."""
+    try:
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    names = [line.rsplit(",", 1) for line in listed.splitlines() if "," in line]
+    return "".join(f", GPU: {name.strip()} (driver {driver.strip()})" for name, driver in names)
 
 
 def versions(names):
