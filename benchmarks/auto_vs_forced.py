@@ -2,7 +2,8 @@
 
     flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/auto_vs_forced.py [--random N] [--seed S]
         [--max-channels C] [--max-batch B] [--threads N] [--backends NAMES] [--json results.json]
-    .venv/bin/python benchmarks/auto_vs_forced.py --records torch.jsonl jax.jsonl   # a device run's workers
+    KERAS_BACKEND=torch python benchmarks/auto_vs_forced.py --worker torch --random 14 > torch.jsonl
+    .venv/bin/python benchmarks/auto_vs_forced.py --records torch.jsonl jax.jsonl   # tabulate them here
 
 The question issue 13's acceptance asks: is "auto" within 1.15x of the faster of the two algorithms? Each of
 "auto", "direct" and "fft" is planned by `planner.plan_conv`, the seam every op and layer calls, with the
@@ -14,7 +15,10 @@ so "direct" and "fft" are the best plans of their algorithm that planning finds,
 float32, channels_last; by default up to 64 channels and batch 8). The plans are compiled as they run
 (`compile_for_timing`: jit / tf.function / eager; forward + backward for training) and timed in interleaved
 rounds; the tables give each one's 25th-percentile call (what planning itself compares) and the verdict
-auto / min(direct, fft). One subprocess per Keras backend.
+auto / min(direct, fft). One subprocess per Keras backend. Problems are planned and timed on the device
+the backend puts tensors on (a GPU where the framework sees one: no shipped profile there, so "auto"
+measures every kind of plan); each record names its device and machine, so a worker's lines from a GPU
+machine can be tabulated elsewhere with `--records`.
 """
 
 import argparse
