@@ -185,6 +185,23 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     assert dict(fitted.provenance)["training_points"] == "1"
 
 
+def test_only_the_cpu_is_calibrated(fresh_cache, monkeypatch, capsys):
+    # On a GPU JAX and TensorFlow would time the GPU and store the times as the CPU's; "auto" measures
+    # there instead. Both refusals come before anything is timed or stored.
+    with pytest.raises(ValueError, match="received device='gpu'; only 'cpu' is calibrated"):
+        calibrate.calibrate(seconds=1.0, quick=True, device="gpu")
+    from structconv._backend import get_backend
+
+    monkeypatch.setattr(get_backend(), "device_of", lambda *tensors: "gpu")
+    with pytest.raises(ValueError, match=f"this {BACKEND} process computes on 'gpu'.*CUDA_VISIBLE_DEVICES="):
+        calibrate.calibrate(seconds=1.0, quick=True)
+    args = argparse.Namespace(all_backends=False, threads=0, seconds=1.0, quick=True)
+    assert command.run(args) == 2
+    assert "fits the CPU model only" in capsys.readouterr().err
+    profile.forget_loaded()
+    assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+
+
 def test_the_fit_finds_where_large_kernels_run_at_another_rate():
     # Frameworks switch algorithms with the kernel size: torch's 2-D convolution ran 48 Gflop/s at 7x7 taps
     # and 16 at 9x9 on 2 threads of an AMD EPYC (docs/fft.md).

@@ -450,10 +450,27 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
               training_grid=None):
     """Fits and (with `store`) saves a profile for this machine and the active Keras backend; returns a
     dict with the profile, its path, the fit's errors and how many grid decisions the model gets right.
-    `grid` and `training_grid` replace the built-in shapes (`GRID`, `TRAINING_GRID`)."""
+    `grid` and `training_grid` replace the built-in shapes (`GRID`, `TRAINING_GRID`).
+
+    Raises:
+        ValueError: `device` is not "cpu", or the backend computes on a GPU: only the CPU model is
+            calibrated (JAX and TensorFlow would time the GPU and store its times as the CPU's); on a GPU
+            "auto" measures each new shape instead.
+    """
     import keras
 
+    from structconv._backend import get_backend
+
     backend_name = keras.backend.backend()
+    if device != "cpu":
+        raise ValueError(f"calibrate received device={device!r}; only 'cpu' is calibrated (on a GPU, "
+                         "algorithm='auto' measures each new shape instead).")
+    computes_on = get_backend().device_of(keras.ops.zeros((1,)))
+    if computes_on != "cpu":
+        raise ValueError(
+            f"this {backend_name} process computes on {computes_on!r}: calibrate fits the CPU model only "
+            "(on a GPU, algorithm='auto' measures each new shape instead). To calibrate the CPU, hide the "
+            "GPU from the process: CUDA_VISIBLE_DEVICES= structconv calibrate (JAX: JAX_PLATFORMS=cpu).")
     started = time.perf_counter()
     print_ = fingerprint.fingerprint(backend_name, device)
     shipped = profiles.shipped_for(print_)

@@ -37,7 +37,11 @@ def run(args):
 
     print(f"Calibrating the {keras.backend.backend()} cost model on this machine "
           f"(about {args.seconds:.0f} s)...", flush=True)
-    result = calibrate(seconds=args.seconds, quick=args.quick)
+    try:
+        result = calibrate(seconds=args.seconds, quick=args.quick)
+    except ValueError as error:
+        print(f"structconv calibrate: {error}", file=sys.stderr)
+        return 2
     p = result["provenance"]
     errors = p["fit_error"]
     threads = f"{p['threads']} thread{'' if p['threads'] == 1 else 's'}"
