@@ -55,6 +55,13 @@ GRID = [
     (2, 64, (13,), 8, 32, 32, "same", 1),
     # A long signal: its whole FFT's passes leave a core's cache (1 MiB), its overlap-save blocks' do not.
     (1, 131072, (129,), 1, 1, 1, "same", 1),
+    # Long signals, a few channels, tens of taps: where 1-D direct convolution leaves its fast kernels
+    # (torch conv1d 8 -> 8 on the 2-vCPU AMD EPYC VM: 89 Gflop/s at 17 taps, 28-31 at 63-129). Without them
+    # the calibrated model priced such 1-D steps 1.5-4.3x too cheap (seed 24 of benchmarks/fft.py: 12 of
+    # its 25 misses; refitted with them, torch 22 -> 25 of 33 and TensorFlow 23 -> 27, worst 5.0x -> 1.9x and
+    # 6.4x -> 2.4x).
+    (1, 12288, (47,), 2, 8, 8, "same", 1),
+    (1, 24576, (41, 97), 2, 4, 4, "same", 1),
 ]
 QUICK_GRID = GRID[:7]
 # (rank, size, kernel size, batch, channels, filters), padding "same": timed forward and with gradients.
