@@ -39,7 +39,7 @@ PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "numpy")
 
 
 def worker(backend, points, budget):
-    from structconv._backend import get_backend
+    from structconv._backend import default_device, get_backend
     from structconv.ops import planner
     from structconv.ops.execute import execute
     from structconv.tuning import autotune, plan_file
@@ -48,11 +48,9 @@ def worker(backend, points, budget):
     # Every run measures afresh: the plan file of earlier runs is neither read nor written.
     plan_file.lookup = lambda *args: None
     plan_file.record = lambda *args, **kwargs: None
-    import keras
-
-    # The device the backend's tensors land on ("gpu" where the framework sees one): planning and timing
-    # run there, as a user's layer would.
-    device = get_backend().device_of(keras.ops.zeros((1,)))
+    # Planning and timing run where the backend puts tensors ("gpu" where the framework sees one), as a
+    # user's layer would.
+    device = default_device()
     where, installed = machine(), versions(PACKAGES)
     for rank, size, k, batch, channels, filters, training in points:
         problem = square_problem(backend, device, rank, size, k, batch, channels, filters, training=training)
@@ -160,6 +158,7 @@ def main():
     for path in options.records or ():
         with open(path) as lines:
             records += [json.loads(line) for line in lines if line.startswith("{")]
+    if options.records:
         backends = list(dict.fromkeys(r["backend"] for r in records))
     rows, verdicts = table(records, backends)
     where = sorted({r.get("machine", machine()) for r in records}) or [machine()]

@@ -21,6 +21,14 @@ def get_backend():
     return importlib.import_module(f"structconv._backend.{name}")
 
 
+def default_device():
+    """The device class ("cpu", "gpu") where the active backend puts new tensors: where a user's layer,
+    calibration or a benchmark computes."""
+    import keras
+
+    return get_backend().device_of(keras.ops.zeros((1,)))
+
+
 def trailing_axis_groups(rank, size=3):
     """The spatial axes `0 .. rank - 1` in groups of at most `size`, from the last: how a complex N-D FFT is
     composed from FFTs of the `size` innermost axes (XLA's and TensorFlow's limit is 3).

@@ -466,13 +466,13 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
     """
     import keras
 
-    from structconv._backend import get_backend
+    from structconv._backend import default_device
 
     backend_name = keras.backend.backend()
     if device != "cpu":
         raise ValueError(f"calibrate received device={device!r}; only 'cpu' is calibrated (on a GPU, "
                          "algorithm='auto' measures each new shape instead).")
-    computes_on = get_backend().device_of(keras.ops.zeros((1,)))
+    computes_on = default_device()
     if computes_on != "cpu":
         raise ValueError(
             f"this {backend_name} process computes on {computes_on!r}: calibrate fits the CPU model only "
