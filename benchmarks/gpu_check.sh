@@ -6,7 +6,7 @@
 # still leaves what it did; tabulate the planning records afterwards, anywhere, with
 #   python benchmarks/auto_vs_forced.py --records OUT/avf_torch.jsonl OUT/avf_jax.jsonl
 # Run from the repository root, on a machine where `python3` has torch, jax (with CUDA), keras, pytest,
-# pytest-xdist and pytest-timeout. Takes 6-7 minutes with the default caps.
+# pytest-xdist and pytest-timeout. The default caps add up to about 9 minutes.
 set -u
 OUT=${OUT:-gpu-check}
 SEED=${SEED:-23}
