@@ -108,11 +108,14 @@ def test_the_stacking_fitted_is_the_one_that_ran_faster(faster):
     records, shipped = _rank_four_records(*faster)
     fitted = calibrate.fit_stacking(records, shipped.strategy)
     assert (fitted["decompose_stacking"], fitted["decompose_stacking_inference"]) == faster
-    # The planner's model now prices the faster stacking cheaper on every record (a filters limit that
-    # would forbid it is lifted).
+    # The planner's model now prices the faster stacking cheaper on every record of equal channel counts
+    # (a filters limit that would forbid it is lifted; where they differ, the channel floor of the model
+    # can price the stacking along the fewer cheaper, as it runs 16 -> 2 channels as 48 -> 2 or 16 -> 6).
     tuned = dataclasses.replace(shipped, strategy=dataclasses.replace(shipped.strategy, **fitted))
     for record in records:
         problem = record["problem"]
+        if problem.channels != problem.filters:
+            continue
         direct = planner.allowed(problem, planner.candidates(problem, tuned), "direct", tuned, math.inf)
         wanted = faster[0] if record["training"] else faster[1]
         assert direct[0].label == f"direct:{wanted}", problem
@@ -123,9 +126,9 @@ def test_the_stacking_stays_where_the_records_cannot_tell():
     even = [dict(r, times={label: 1.0 for label in r["times"]}) for r in records]
     fitted = calibrate.fit_stacking(even, shipped.strategy)
     strategy = shipped.strategy
-    assert fitted == {"decompose_stacking": strategy.decompose_stacking,
-                      "decompose_stacking_inference": strategy.decompose_stacking_inference,
-                      "decompose_filters_max_taps": strategy.decompose_filters_max_taps}
+    fields = ("decompose_stacking", "decompose_stacking_inference", "decompose_filters_max_taps",
+              "decompose_fewer_channels", "decompose_fewer_channels_inference")
+    assert fitted == {name: getattr(strategy, name) for name in fields}
 
 
 def _training_record(k, filters_us, inputs_us):
@@ -147,6 +150,33 @@ def test_the_filters_limit_is_kept_or_lifted_never_set():
     assert (fitted["decompose_stacking"], fitted["decompose_filters_max_taps"]) == ("filters", None)
     # No forward record timed both ways: the inference stacking stays the strategy's.
     assert fitted["decompose_stacking_inference"] == limited.decompose_stacking_inference
+
+
+def _stacking_record(channels, filters, training, inputs_us, filters_us):
+    problem = square_problem(BACKEND, "cpu", 4, 10, 3, 2, channels, filters, "same", 1, training)
+    return {"problem": problem, "rank": 4, "training": training,
+            "times": {"direct:inputs": inputs_us, "direct:filters": filters_us}}
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_the_side_with_fewer_channels_is_fitted_where_it_stacked_faster(training):
+    strategy = profile.Strategy(decompose_stacking="filters", decompose_stacking_inference="filters")
+    # Fewer inputs: the inputs 2x faster; fewer filters: the filters; equal: the filters 1.2x.
+    records = [_stacking_record(2, 16, training, 1.0, 2.0), _stacking_record(16, 2, training, 2.0, 1.0),
+               _stacking_record(4, 12, training, 1.0, 2.0), _stacking_record(8, 8, training, 1.2, 1.0)]
+    fitted = calibrate.fit_stacking(records, strategy)
+    mode = "" if training else "_inference"
+    assert fitted[f"decompose_fewer_channels{mode}"] is True
+    assert fitted[f"decompose_stacking{mode}"] == "filters"  # what equal channel counts stack along
+    other = "_inference" if training else ""
+    assert fitted[f"decompose_fewer_channels{other}"] is False  # no record of the other mode
+    tuned = dataclasses.replace(strategy, **fitted)
+    for record in records:
+        times = record["times"]
+        assert times[f"direct:{planner.preferred_stacking(record['problem'], tuned)}"] == min(times.values())
+    # Where the side with fewer channels ran slower, the flag is not set.
+    slower = [_stacking_record(2, 16, training, 2.0, 1.0), _stacking_record(16, 2, training, 2.0, 1.0)]
+    assert calibrate.fit_stacking(slower, strategy)[f"decompose_fewer_channels{mode}"] is False
 
 
 def test_a_small_difference_does_not_change_the_stacking():

@@ -17,7 +17,7 @@ from structconv.ops.arguments import conv_arguments
 from structconv.ops.conv import prepare_conv
 from structconv.ops.execute import execute
 from structconv.ops.plan import FftPlan, Plan
-from structconv.tuning import autotune
+from structconv.tuning import autotune, profile
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -303,6 +303,30 @@ def test_a_neighbour_timed_after_the_contenders_can_win_and_is_remembered(autotu
     monkeypatch.setattr(planner.plan_file, "lookup", lambda *a: {"label": seen["neighbour"], "times_us": {}})
     _, plan = prepare_conv(tensor(x), tensor(k), args)
     assert plan.label == seen["neighbour"] and plan.source == "plan file"
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_the_decomposition_stacks_along_the_side_with_fewer_channels_where_the_profile_says(training):
+    def preferred(channels, filters, k=3, groups=1, **strategy):
+        problem = square_problem(BACKEND, "cpu", 4, 8, k, 1, channels, filters, "same", 1, training)
+        if groups > 1:
+            problem = dataclasses.replace(problem, groups=groups)
+        return planner.preferred_stacking(problem, profile.Strategy(**strategy))
+
+    mode = "" if training else "_inference"
+    fewer = {f"decompose_fewer_channels{mode}": True}
+    assert preferred(2, 8) == preferred(8, 2) == "inputs"  # the default: no such rule
+    assert (preferred(2, 8, **fewer), preferred(8, 2, **fewer), preferred(4, 4, **fewer)) == (
+        "inputs", "filters", "inputs")
+    assert preferred(4, 4, **fewer, **{f"decompose_stacking{mode}": "filters"}) == "filters"
+    # The rules that hold for "filters" hold for it too: no grouped stacking along the filters, no single
+    # peeled tap, and with a gradient the limit on peeled taps.
+    assert preferred(8, 2, groups=2, **fewer) == "inputs"
+    assert preferred(8, 2, k=1, **fewer) == "inputs"
+    assert preferred(8, 2, **fewer, decompose_filters_max_taps=2) == ("inputs" if training else "filters")
+    # Only the problem's own mode reads its flag.
+    other = {"decompose_fewer_channels" + ("_inference" if training else ""): True}
+    assert preferred(8, 2, **other) == "inputs"
 
 
 def _conv2d_problem(training, data_format="channels_last", rank=2):

@@ -126,23 +126,36 @@ def _direct_candidates(problem, profile, base_of):
                 and problem.rank in get_backend().CHANNELS_FIRST_COPY_RANKS):
             found.append(("channels_first", base_of("inputs") * UNMODELLED_FACTOR["channels_first"]))
         return found
-    strategy = profile.strategy
     peeled = stacked_taps(problem)
     if problem.transposed:
         options = ["filters"]
         preferred = "filters"
     else:
-        preferred = strategy.decompose_stacking if problem.training else strategy.decompose_stacking_inference
-        limit = strategy.decompose_filters_max_taps
-        if preferred == "filters" and (problem.groups > 1 or peeled <= 1 or (
-                problem.training and limit is not None and peeled > limit)):
-            preferred = "inputs"
+        preferred = preferred_stacking(problem, profile.strategy)
         options = ["inputs"] + (["filters"] if problem.groups == 1 and peeled > 1 else [])
     found = [(option, base_of(option) * (1.0 if option == preferred else UNMODELLED_FACTOR["other_stacking"]))
              for option in options]
     if get_backend().native_max_rank(problem.device) is None:  # JAX's CPU: XLA's N-D convolution beside it
         found.append(("native", _native_nd_us(problem, profile.costs, base_of(preferred))))
     return found
+
+
+def preferred_stacking(problem, strategy):
+    """Along which channel axis ("inputs" or "filters") the profile's `strategy` has the decomposition of
+    a convolution (not transposed) stack its peeled taps: the strategy's stacking with a gradient or
+    without, or where it says so and the channels differ, the side with fewer; "inputs" where "filters"
+    cannot run (groups, a single peeled tap) or a gradient's peeled taps pass `decompose_filters_max_taps`."""
+    if problem.training:
+        preferred, fewer = strategy.decompose_stacking, strategy.decompose_fewer_channels
+    else:
+        preferred, fewer = strategy.decompose_stacking_inference, strategy.decompose_fewer_channels_inference
+    if fewer and problem.channels != problem.filters:
+        preferred = "inputs" if problem.channels < problem.filters else "filters"
+    peeled, limit = stacked_taps(problem), strategy.decompose_filters_max_taps
+    if preferred == "filters" and (problem.groups > 1 or peeled <= 1 or (
+            problem.training and limit is not None and peeled > limit)):
+        return "inputs"
+    return preferred
 
 
 def _native_nd_us(problem, costs, base_us):

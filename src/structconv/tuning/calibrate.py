@@ -62,6 +62,11 @@ GRID = [
     # 6.4x -> 2.4x).
     (1, 12288, (47,), 2, 8, 8, "same", 1),
     (1, 24576, (41, 97), 2, 4, 4, "same", 1),
+    # 4-D with fewer input than output channels and the reverse, for the decomposition's stacking
+    # (`fit_stacking`): the side with fewer channels stacked faster at 29 of 30 such torch and TensorFlow
+    # forward and torch training shapes on an AVX-512 AMD EPYC; XLA's mostly along the filters.
+    (4, 10, (3,), 2, 2, 16, "same", 1),
+    (4, 10, (3,), 2, 16, 2, "same", 1),
 ]
 QUICK_GRID = GRID[:7]
 # (rank, size, kernel size, batch, channels, filters), padding "same": timed forward and with gradients.
@@ -78,6 +83,10 @@ TRAINING_GRID = [
     # A second 4-D step (3 peeled taps beside the first's 4), for the decomposition's stacking with a
     # gradient (`fit_stacking`).
     (4, 12, 3, 2, 4, 4),
+    # ... and two with fewer input than output channels and the reverse (XLA's training steps ran 4-17x
+    # slower stacked along the filters with fewer inputs, TensorFlow's 1.3-5.5x slower along the inputs).
+    (4, 9, 3, 1, 4, 12),
+    (4, 9, 3, 1, 12, 4),
 ]
 QUICK_TRAINING_GRID = TRAINING_GRID[:2]
 MIN_CHANNELS = (1, 2, 4, 8, 16)
@@ -397,24 +406,23 @@ def fit_block_margin(records, profile):
 def fit_stacking(records, strategy):
     """Along which channel axis the decomposition stacks its peeled taps, with a gradient
     (`decompose_stacking`; "filters" falls back to "inputs" above `decompose_filters_max_taps` peeled
-    taps, a limit this may lift but never sets) and without (`decompose_stacking_inference`), from the
-    records where both stackings were timed: the setting with the least total log slowdown of the stacking
-    it picks against the faster of the two, where it beats `strategy`'s own by more than `STACKING_GAIN`
-    (a few grid records decide it: a 10% difference on one must not flip it). By the times, not by the
-    model's picks: where FFT wins, the stacking changes no pick on the grid, yet it is what
-    `algorithm="direct"` and an exported graph run (TensorFlow's 4-D training steps ran 2.1-5.2x faster
-    stacked along the filters on one AMD EPYC and 1.2-2.8x slower on another, where XLA's ran 2.6-8.3x
-    slower though the shipped profile prefers the filters)."""
+    taps, a limit this may lift but never sets) and without (`decompose_stacking_inference`), and whether
+    where the channels differ the side with fewer takes them (`decompose_fewer_channels[_inference]`,
+    `planner.preferred_stacking`), from the records where both stackings were timed: the setting with the
+    least total log slowdown of the stacking it picks against the faster of the two, where it beats
+    `strategy`'s own by more than `STACKING_GAIN` (a few grid records decide it: a 10% difference on one
+    must not flip it). By the times, not by the model's picks: where FFT wins, the stacking changes no pick
+    on the grid, yet it is what `algorithm="direct"` and an exported graph run (TensorFlow's 4-D training
+    steps ran 2.1-5.2x faster stacked along the filters on one AMD EPYC and 1.2-2.8x slower on another,
+    where XLA's ran 2.6-8.3x slower though the shipped profile prefers the filters; on an AVX-512 AMD EPYC
+    XLA's training steps ran up to 17x slower stacked along the filters with fewer input channels, and
+    faster with fewer filters)."""
     both = [r for r in records if {"direct:inputs", "direct:filters"} <= set(r["times"])]
-
-    def stacking_of(r, option):
-        stacking, limit = option
-        peeled = planner.stacked_taps(r["problem"])
-        return "filters" if stacking == "filters" and (limit is None or peeled <= limit) else "inputs"
 
     def best(records_, options, current):
         def loss(option):
-            return sum(math.log(r["times"][f"direct:{stacking_of(r, option)}"]
+            tried = dataclasses.replace(strategy, **option)
+            return sum(math.log(r["times"][f"direct:{planner.preferred_stacking(r['problem'], tried)}"]
                                 / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
                        for r in records_)
 
@@ -422,13 +430,19 @@ def fit_stacking(records, strategy):
         return fitted if loss(fitted) < loss(current) - STACKING_GAIN else current
 
     limit = strategy.decompose_filters_max_taps
-    inference, _ = best([r for r in both if not r["training"]], [(s, None) for s in STACKINGS],
-                        (strategy.decompose_stacking_inference, None))
-    stacking, limit = best([r for r in both if r["training"]],
-                           [("inputs", limit), ("filters", limit), ("filters", None)],
-                           (strategy.decompose_stacking, limit))
-    return {"decompose_stacking": stacking, "decompose_stacking_inference": inference,
-            "decompose_filters_max_taps": limit}
+    inference = best([r for r in both if not r["training"]],
+                     [{"decompose_stacking_inference": s, "decompose_fewer_channels_inference": fewer}
+                      for s in STACKINGS for fewer in (False, True)],
+                     {"decompose_stacking_inference": strategy.decompose_stacking_inference,
+                      "decompose_fewer_channels_inference": strategy.decompose_fewer_channels_inference})
+    training = best([r for r in both if r["training"]],
+                    [{"decompose_stacking": s, "decompose_fewer_channels": fewer,
+                      "decompose_filters_max_taps": lim}
+                     for s in STACKINGS for fewer in (False, True) for lim in dict.fromkeys((limit, None))],
+                    {"decompose_stacking": strategy.decompose_stacking,
+                     "decompose_fewer_channels": strategy.decompose_fewer_channels,
+                     "decompose_filters_max_taps": limit})
+    return {**training, **inference}
 
 
 def fit_profile(records, backend_name, device, threads, cliff=None):

@@ -62,9 +62,12 @@ def run(args):
     strategy = result["profile"].strategy
     limit = strategy.decompose_filters_max_taps
     limited = f", up to {limit} peeled taps" if strategy.decompose_stacking == "filters" and limit else ""
+    fewer = [mode for mode, flag in (("forward", strategy.decompose_fewer_channels_inference),
+                                     ("with a gradient", strategy.decompose_fewer_channels)) if flag]
+    differ = f"; where the channels differ, the side with fewer ({' and '.join(fewer)})" if fewer else ""
     print(f"Above the backend's ranks the decomposition stacks its peeled taps along the "
           f"{strategy.decompose_stacking_inference} (forward) and the {strategy.decompose_stacking} (with a "
-          f"gradient{limited}).")
+          f"gradient{limited}){differ}.")
     if costs.native_nd_gflops:
         print(f"XLA's own N-D convolution above rank 3 runs at {costs.native_nd_gflops:g} Gflop/s.")
     print(f"FFT passes leave the cache above {costs.fft_cache_bytes // 1024} KiB per axis; overlap-save "
