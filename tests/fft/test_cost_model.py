@@ -251,6 +251,22 @@ def test_direct_flops_count_a_minimum_of_channels_at_the_native_ranks():
     assert terms["flops"] == 2 * 10 * 3 * 8 * 8 * 2  # per group: max(2, 8) x max(3, 8), two groups
 
 
+def test_few_output_channels_price_each_flop_higher():
+    """`Costs.direct_output_half`: each flop counts `1 + half / pairs + output_half / outputs` times, per
+    group, so 12 -> 1 channels cost more per flop than 1 -> 12, and without it both the same."""
+    def flops(channels, filters, half=0.0, output_half=0.0, groups=1):
+        return cost_model.direct_terms(1, (100,), (5,), channels, filters, groups, (104,), 4,
+                                       channel_half=half, output_half=output_half)["flops"]
+
+    plain = 2 * 100 * 5 * 12
+    assert flops(12, 1) == flops(1, 12) == plain
+    assert flops(12, 1, output_half=16.0) == pytest.approx(plain * (1 + 16.0 / 1))
+    assert flops(1, 12, output_half=16.0) == pytest.approx(plain * (1 + 16.0 / 12))
+    assert flops(12, 1, half=4.0, output_half=16.0) == pytest.approx(plain * (1 + 4.0 / 12 + 16.0 / 1))
+    # Per group: 8 -> 4 channels in 2 groups run 4 -> 2 per group.
+    assert flops(8, 4, output_half=6.0, groups=2) == pytest.approx(2 * 100 * 5 * 4 * 2 * 2 * (1 + 6.0 / 2))
+
+
 def test_direct_kernels_past_the_large_threshold_run_at_their_own_rate():
     """`Costs.direct_large_taps`: past a rank's threshold (taps along the longest axis) the direct flops
     run at that rank's `direct_large_gflops`; ranks without a threshold, and higher ranks, keep

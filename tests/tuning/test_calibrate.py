@@ -55,13 +55,13 @@ def _synthetic_records(truth=TRUTH):
     return [_synthetic_record(problem, shipped, truth) for problem in problems], shipped
 
 
-@pytest.mark.parametrize("channel_model", [(4, 0.0), (1, 64.0)])
+@pytest.mark.parametrize("channel_model", [(4, 0.0, 0.0), (1, 64.0, 0.0), (1, 4.0, 16.0)])
 def test_the_fit_recovers_the_constants_that_made_the_times(channel_model):
     truth = dataclasses.replace(TRUTH, direct_min_channels=channel_model[0],
-                                direct_channel_half=channel_model[1])
+                                direct_channel_half=channel_model[1], direct_output_half=channel_model[2])
     records, shipped = _synthetic_records(truth)
     costs, errors, _ = calibrate.fit_costs(records, shipped.costs, threads=2)
-    assert (costs.direct_min_channels, costs.direct_channel_half) == channel_model
+    assert (costs.direct_min_channels, costs.direct_channel_half, costs.direct_output_half) == channel_model
     assert costs.fft_cache_bytes == truth.fft_cache_bytes
     assert errors["direct_max"] < 1e-3 and errors["fft_max"] < 1e-3
     np.testing.assert_allclose(costs.direct_gflops[:4], truth.direct_gflops[:4], rtol=1e-2)

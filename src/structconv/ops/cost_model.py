@@ -4,8 +4,9 @@ With `B` the batch, `C` input and `F` output channels, `g` groups, `N` the point
 the FFT lengths) and `M` the complex points of one real spectrum:
 
 - direct: `overhead + flops / rate[rank] + bytes / bandwidth`, with `2 * B * outputs * taps * (C / g) * F`
-  flops and the bytes of the (padded) input and of the output; past a rank's large-kernel threshold, at that
-  rank's large-kernel rate (`direct_rate`).
+  flops (each counted `1 + half / (C / g * F / g) + output_half / (F / g)` times: few channels run
+  below the rate) and the bytes of the (padded) input and of the output; past a rank's large-kernel
+  threshold, at that rank's large-kernel rate (`direct_rate`).
 - FFT: `overhead` plus, each at its own rate, the `B * C` forward and `B * F` inverse real FFTs
   (`2.5 * N * log2(N)` flops each, a pass along an axis too long for a core's cache counted
   `OUT_OF_CACHE_FACTOR` times), the kernel's spectrum (`(C / g) * F` more FFTs, or a DFT by matrices, 8 flops
@@ -38,16 +39,17 @@ def per_rank(rates, rank):
 
 
 def direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-                 min_channels=1, channel_half=0.0, stacked_taps=1, stacked_along="inputs"):
+                 min_channels=1, channel_half=0.0, stacked_taps=1, stacked_along="inputs", output_half=0.0):
     """The direct algorithm's work: flops (at least `min_channels` input and output channels per group,
-    each flop counted `1 + channel_half / pairs` times for `pairs` channel pairs per group; where a
+    each flop counted `1 + channel_half / pairs + output_half / outs` times for `pairs` channel pairs and
+    `outs` output channels per group; where a
     decomposition stacks `stacked_taps` peeled taps along the input channels or the filters
     (`stacked_along`), both hold for the channels of the convolution it runs: 16 -> 1 channels with 2
     peeled taps run 32 -> 1 or 16 -> 2) and bytes of its (padded) input and output."""
     taps_in, taps_out = (stacked_taps, 1) if stacked_along == "inputs" else (1, stacked_taps)
-    stacked = (max(channels // groups * taps_in, min_channels)
-               * max(filters // groups * taps_out, min_channels))
-    per_group = (stacked + channel_half) / stacked_taps
+    ins = max(channels // groups * taps_in, min_channels)
+    stacked = ins * max(filters // groups * taps_out, min_channels)
+    per_group = (stacked + channel_half + output_half * ins) / stacked_taps
     return {
         "flops": 2.0 * batch * math.prod(outputs) * math.prod(kernel_size) * per_group * groups,
         "memory": itemsize * batch * (channels * math.prod(padded_sizes) + filters * math.prod(outputs)),
@@ -98,7 +100,8 @@ def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, pad
     stacks along a channel axis, `stacked_along` (1: the backend's own convolution)."""
     rank = len(outputs)
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-                         costs.direct_min_channels, costs.direct_channel_half, stacked_taps, stacked_along)
+                         costs.direct_min_channels, costs.direct_channel_half, stacked_taps, stacked_along,
+                         costs.direct_output_half)
     return (costs.direct_overhead_us + terms["flops"] / (direct_rate(costs, rank, kernel_size) * 1e3)
             + terms["memory"] / (costs.direct_gbps * 1e3))
 

@@ -53,6 +53,8 @@ def run(args):
     costs = result["profile"].costs
     half = (f", at half its rate with {costs.direct_channel_half:g} (input x output) channel pairs"
             if costs.direct_channel_half else "")
+    half += (f", slower by 1 + {costs.direct_output_half:g} / (output channels per group)"
+             if costs.direct_output_half else "")
     print(f"Direct convolution priced at >= {costs.direct_min_channels} channels per group{half}; a gradient "
           f"multiplies direct by {', '.join(f'{f:g}' for f in costs.direct_training)} and FFT by "
           f"{', '.join(f'{f:g}' for f in costs.fft_training)} (ranks 1-4; {p['training_points']} shapes "

@@ -54,6 +54,10 @@ class Costs:
     # ... and each flop counts `1 + half / (in * out channels per group)` times (likewise): a framework's
     # convolution nears its rate only with many channels (torch 1-D, k=63: 21 Gflop/s at 8 channels).
     direct_channel_half: float = 0.0
+    # ... and `1 + output_half / (output channels per group)` more (likewise): with few filters a
+    # convolution runs far below its rate whatever its input channels (torch conv1d on an AVX-512 AMD
+    # EPYC, 2 threads, 33-511 taps: 12 -> 1 channels 6 Gflop/s, 16 -> 2 12, 2 -> 12 58, 16 -> 16 72).
+    direct_output_half: float = 0.0
     # Per rank (1, 2, ...; none above the last entry): past this many taps along the kernel's longest axis the
     # backend's direct convolution runs at `direct_large_gflops` of the rank (0: no threshold).
     direct_large_taps: tuple = ()
