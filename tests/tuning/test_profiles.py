@@ -9,10 +9,29 @@ import warnings
 import keras
 import pytest
 
-from structconv.ops import planner
+from structconv.ops import cost_model, planner
 from structconv.tuning import fingerprint, profile, storage
 
 BACKEND = keras.backend.backend()
+
+
+def test_the_shipped_onednn_profiles_know_the_backward_cliff_and_the_eigen_one_has_none():
+    """Set by hand from `structconv calibrate`'s bisection on AVX-512 AMD EPYC VMs (the provenance says
+    so): past the cliff a direct gradient is priced at its slow rate, before it not at all; TensorFlow's
+    Eigen kernels (oneDNN off) had none up to 257 taps in 1-D and 31x31 in 2-D."""
+    flops = 1e9
+
+    def extra(costs, rank, taps):
+        return cost_model.direct_cliff_us(costs, rank, taps, flops)
+
+    tensorflow = profile.shipped("tensorflow", "cpu")
+    assert "backward_cliff" in dict(tensorflow.provenance)
+    assert extra(tensorflow.costs, 1, 49) == 0 and extra(tensorflow.costs, 1, 65) > 0
+    assert extra(tensorflow.costs, 2, 14 * 14) == 0 and extra(tensorflow.costs, 2, 15 * 15) > 0
+    torch = profile.shipped("torch", "cpu")
+    assert extra(torch.costs, 2, 13 * 13) == 0 and extra(torch.costs, 2, 14 * 14) > 0
+    eigen = profile.shipped("tensorflow", "cpu", "Eigen")
+    assert all(extra(eigen.costs, rank, 31**rank) == 0 for rank in (1, 2, 3))
 
 
 @pytest.mark.parametrize("backend_name, kernels", [("tensorflow", ""), ("jax", ""), ("torch", ""),
