@@ -95,7 +95,8 @@ TRAINING_GRID = [
     # gradient (`fit_stacking`).
     (4, 12, 3, 2, 4, 4),
     # ... and two with fewer input than output channels and the reverse (XLA's training steps ran 4-17x
-    # slower stacked along the filters with fewer inputs, TensorFlow's 1.3-5.5x slower along the inputs).
+    # slower stacked along the filters with fewer inputs; TensorFlow's 1.2-5.5x slower along the inputs at
+    # 10 of 12 shapes).
     (4, 9, 3, 1, 4, 12),
     (4, 9, 3, 1, 12, 4),
 ]
@@ -431,8 +432,8 @@ def fit_stacking(records, strategy):
     on the grid, yet it is what `algorithm="direct"` and an exported graph run (TensorFlow's 4-D training
     steps ran 2.1-5.2x faster stacked along the filters on one AMD EPYC and 1.2-2.8x slower on another,
     where XLA's ran 2.6-8.3x slower though the shipped profile prefers the filters; on an AVX-512 AMD EPYC
-    XLA's training steps ran up to 17x slower stacked along the filters with fewer input channels, and
-    faster with fewer filters)."""
+    XLA's training steps ran 4-17x slower stacked along the filters with fewer input channels, and within
+    1.7x either way with fewer filters)."""
     both = [r for r in records if {"direct:inputs", "direct:filters"} <= set(r["times"])]
 
     def best(records_, options, current):
