@@ -125,7 +125,7 @@ def replayed_pick(record, profile):
 
 def replay_worker(backend, directory):
     from structconv.ops import planner
-    from structconv.tuning import calibrate, fingerprint
+    from structconv.tuning import fingerprint, fit
     from structconv.tuning import profile as profiles
 
     for threads in (1, 2, 4, 8, 16):
@@ -138,17 +138,17 @@ def replay_worker(backend, directory):
         cliff = grid_data.get("cliff")  # files collected before the probe was added have none
         if cliff is not None:
             cliff = {k: tuple(v) for k, v in cliff.items()}
-        fitted = calibrate.fit_profile(grid, backend, "cpu", threads, cliff)[0]
+        fitted = fit.fit_profile(grid, backend, "cpu", threads, cliff)[0]
         shipped = profiles.shipped_for(fingerprint.fingerprint(backend, "cpu"))
         lines = []
         def measured(record, profile):
             return replayed_pick(record, profile)[0]
 
-        for name, pick, profile in (("model alone, shipped profile", calibrate.model_pick, shipped),
-                                    ("model alone, profile fitted on the grid", calibrate.model_pick, fitted),
+        for name, pick, profile in (("model alone, shipped profile", fit.model_pick, shipped),
+                                    ("model alone, profile fitted on the grid", fit.model_pick, fitted),
                                     ("measured planning, fitted profile", measured, fitted),
                                     ("measured planning, shipped profile", measured, shipped)):
-            ratios = [(calibrate.pick_ratio(r, pick(r, profile)), _describe(r["problem"])) for r in held]
+            ratios = [(fit.pick_ratio(r, pick(r, profile)), _describe(r["problem"])) for r in held]
             misses = sorted((ratio, what) for ratio, what in ratios if ratio > TARGET)[::-1]
             worst = "; ".join(f"{ratio:.2f}x {what}" for ratio, what in misses[:4])
             lines.append(f"  {name}: within {TARGET}x at {len(ratios) - len(misses)}/{len(ratios)}, worst "

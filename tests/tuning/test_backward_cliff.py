@@ -10,7 +10,7 @@ import pytest
 from structconv import config
 from structconv.ops import planner
 from structconv.ops.algorithm import explain_choice
-from structconv.tuning import backward_cliff, calibrate, profile
+from structconv.tuning import backward_cliff, fit, profile
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -137,5 +137,5 @@ def test_fitting_the_training_factors_leaves_out_problems_past_the_cliff():
         for problem, factor in zip(pair, (1.0, ratio)):
             records.append({"rank": 2, "training": problem.training, "problem": problem,
                             "times": {"direct:native": 100.0 * factor, "fft:whole": 200.0}})
-    fitted = calibrate.fit_training(records, cliffed.costs)
+    fitted = fit.fit_training(records, cliffed.costs)
     assert fitted["direct_training"][1] == pytest.approx(3.0)
