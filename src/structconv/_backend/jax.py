@@ -201,6 +201,16 @@ def einsum(subscripts, *operands):
     return jnp.einsum(subscripts, *operands)
 
 
+def channel_products(x, k):
+    """`sum over c of x[:, :, c : c + 1] * k[c][None]`: `x` `(B, g, C / g, S)` and `k` `(C / g, g, F / g, S)`
+    to `(B, g, F / g, S)`, the channel-major spectral product (`ops.fft_conv._spectra_product`): a plain
+    sum, which XLA fuses into one pass (the PyTorch module accumulates in place)."""
+    y = x[:, :, 0:1] * k[0][None]
+    for c in range(1, x.shape[2]):
+        y = y + x[:, :, c : c + 1] * k[c][None]
+    return y
+
+
 def complex(real, imag):  # noqa: A001  (the backend tier mirrors the frameworks' names)
     """The complex tensor `real + i imag` (`keras.ops` has no constructor for one)."""
     return lax.complex(real, imag)

@@ -97,7 +97,7 @@ def _dft_kernel_spectrum(kernel, positions, lengths, working, layout, groups=1, 
         length = lengths[axis]
         count = length // 2 + 1 if axis == rank - 1 else length
         positions_axis = tuple(int(p) for p in positions[axis])
-        matrix = ops.convert_to_tensor(_dft_matrix(positions_axis, length, count, complex_dtype))
+        matrix = backend.constant_like(_dft_matrix(positions_axis, length, count, complex_dtype), k)
         result = current.replace(taps[axis], frequencies[axis])
         if axis == 0:
             result = ("xwy" + frequencies) if layout == "channel-major" else (frequencies + "wxy")
@@ -123,6 +123,14 @@ def _dft_stage_matrix(positions, length, count, real_input, float_dtype):
     return stage.astype(float_dtype)
 
 
+@functools.lru_cache(maxsize=4096)
+def _dft_last_stage_matrix(positions, length, count, real_input, float_dtype):
+    """`_dft_stage_matrix` as one `(planes out * count, planes in * taps)` matrix, for the last stage's
+    plain matrix product (cached with it: eager backends would rebuild it at every call)."""
+    stage = _dft_stage_matrix(positions, length, count, real_input, float_dtype)
+    return np.ascontiguousarray(np.transpose(stage, (2, 3, 0, 1)).reshape(2 * count, -1))
+
+
 def _dft_kernel_planes(kernel, positions, lengths, working, transposed=False, order=None, half=True):
     """The kernel's spectrum as in `_dft_kernel_spectrum`, in real arithmetic: real and imaginary planes
     `(2, f[order[0]], in, out, f[order[1]], ..., f[order[-1]])`, the frequency axes in `order` (default: the
@@ -146,13 +154,14 @@ def _dft_kernel_planes(kernel, positions, lengths, working, transposed=False, or
         length = lengths[axis]
         count = length // 2 + 1 if half and axis == rank - 1 else length
         real_input = i == 0
-        stage = _dft_stage_matrix(tuple(int(p) for p in positions[axis]), length, count, real_input, working)
+        positions_key = tuple(int(p) for p in positions[axis])
+        stage = _dft_stage_matrix(positions_key, length, count, real_input, working)
         if i == len(stages) - 1:
             # (q f, p t) @ (p t, rest): the output planes and frequencies lead, nothing moves.
-            matrix = np.transpose(stage, (2, 3, 0, 1)).reshape(2 * count, -1)
+            matrix = _dft_last_stage_matrix(positions_key, length, count, real_input, working)
             rest = tuple(planes.shape[1 if real_input else 2 :])
             flat = ops.reshape(planes, (matrix.shape[1], -1))
-            planes = get_backend().einsum("ab,bc->ac", ops.convert_to_tensor(matrix, working), flat)
+            planes = get_backend().einsum("ab,bc->ac", get_backend().constant_like(matrix, flat), flat)
             return ops.reshape(planes, (2, count, *rest))
         result = current.replace(taps[axis], "")
         result = "q" + result.replace("xy", "xy" + frequencies[axis])
@@ -161,7 +170,7 @@ def _dft_kernel_planes(kernel, positions, lengths, working, transposed=False, or
             stage = stage[0]
         else:
             pattern = f"p{current},p{taps[axis]}q{frequencies[axis]}->{result}"
-        planes = get_backend().einsum(pattern, planes, ops.convert_to_tensor(stage, working))
+        planes = get_backend().einsum(pattern, planes, get_backend().constant_like(stage, planes))
         current = result[1:]
 
 
@@ -257,9 +266,7 @@ def _spectra_product(x_spectrum, k_spectrum, groups, batch, layout):
         return ops.reshape(y, (batch, filters, *frequency_shape))
     filters = k_spectrum.shape[1]
     k_flat = ops.reshape(k_spectrum, (per_group, groups, filters // groups, size))
-    y = x_flat[:, :, 0:1, :] * k_flat[0][None]
-    for c in range(1, per_group):
-        y = y + x_flat[:, :, c : c + 1, :] * k_flat[c][None]
+    y = get_backend().channel_products(x_flat, k_flat)
     return ops.reshape(y, (batch, filters, *frequency_shape))
 
 
