@@ -57,6 +57,20 @@ def test_fft_is_never_modelled_below_its_overhead(backend_name):
         assert cost_model.fft_us(c, terms, 1) >= c.fft_overhead_us
 
 
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_a_kernel_spectrum_by_dft_pays_its_stage_time_per_axis(rank):
+    # One matrix product per axis, each a few framework calls: `dft_stage_us` per axis, on top of the flops
+    # (which the FFT kernel transform does not pay).
+    c = dataclasses.replace(costs("torch"), dft_stage_us=0.0)
+    lengths, kernel_size = (24,) * rank, (5,) * rank
+    by_dft = cost_model.fft_terms(2, 4, 4, 1, lengths, kernel_size, 4, True)
+    by_fft = cost_model.fft_terms(2, 4, 4, 1, lengths, kernel_size, 4, False)
+    staged = dataclasses.replace(c, dft_stage_us=70.0)
+    plain = cost_model.fft_us(c, by_dft, rank)
+    assert cost_model.fft_us(staged, by_dft, rank) == pytest.approx(plain + 70.0 * rank)
+    assert cost_model.fft_us(staged, by_fft, rank) == cost_model.fft_us(c, by_fft, rank)
+
+
 @pytest.mark.parametrize("backend_name", BACKENDS)
 @pytest.mark.parametrize(
     "input_shape, kernel_shape, padding",

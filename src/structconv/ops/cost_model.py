@@ -10,8 +10,9 @@ the FFT lengths) and `M` the complex points of one real spectrum:
 - FFT: `overhead` plus, each at its own rate, the `B * C` forward and `B * F` inverse real FFTs
   (`2.5 * N * log2(N)` flops each, a pass along an axis too long for a core's cache counted
   `OUT_OF_CACHE_FACTOR` times), the kernel's spectrum (`(C / g) * F` more FFTs, or a DFT by matrices, 8 flops
-  per complex multiply-add), the spectral product (`8 * B * (C / g) * F * M` flops) and memory traffic
-  (the spectra, the real tensors at the FFT lengths, and overlap-save copies, `FRAME_COPIES`).
+  per complex multiply-add, and `dft_stage_us` per axis: the DFT runs one matrix product per axis, each a few
+  framework calls), the spectral product (`8 * B * (C / g) * F * M` flops) and memory traffic (the
+  spectra, the real tensors at the FFT lengths, and overlap-save copies, `FRAME_COPIES`).
 
 The constants come from a profile (`structconv.tuning.profile`): fitted to measured times by
 `structconv calibrate` on the user's machine, or shipped. The model is a guess that ranks candidates; where
@@ -89,6 +90,7 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
         "fft": transforms * fft_flops(lengths, itemsize, cache_bytes),
         "dft": 8.0 * pairs * dft_multiply_adds(kernel_size, lengths, not packed) if kernel_by_dft else 0.0,
         "product": 8.0 * batch * pairs * half,
+        "dft_stages": float(len(lengths)) if kernel_by_dft else 0.0,
         "memory": (fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed)
                    + padded_kernel + framing),
     }
@@ -145,4 +147,5 @@ def fft_us(costs, terms, rank):
     """Modelled time of the FFT algorithm (forward) from its `fft_terms`."""
     rates = {"fft": per_rank(costs.fft_gflops, rank), "dft": costs.dft_gflops,
              "product": costs.product_gflops, "memory": costs.fft_gbps}
-    return costs.fft_overhead_us + sum(work / (rates[name] * 1e3) for name, work in terms.items())
+    return (costs.fft_overhead_us + terms.get("dft_stages", 0.0) * costs.dft_stage_us
+            + sum(work / (rates[name] * 1e3) for name, work in terms.items() if name in rates))

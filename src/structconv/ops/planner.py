@@ -184,7 +184,10 @@ def backward_cliff_us(problem, costs):
 def _product(problem, profile, kernel_transform, batch):
     strategy = profile.strategy
     per_group = problem.channels // problem.groups
-    if per_group > strategy.product_loop_max_channels:
+    limit = strategy.product_loop_max_channels
+    if not problem.training and strategy.product_loop_max_channels_inference is not None:
+        limit = strategy.product_loop_max_channels_inference
+    if per_group > limit:
         return "matmul"
     if kernel_transform != "dft":
         return "loop"

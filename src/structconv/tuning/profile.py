@@ -36,6 +36,10 @@ class Costs:
     dft_gflops: float
     product_gflops: float
     fft_gbps: float
+    # The kernel's spectrum by DFT takes this long per spatial axis besides its flops: a matrix product per
+    # axis, each a few framework calls, which eager torch pays op by op (its whole-FFT plans by DFT ran
+    # 0.15-0.25 ms slower than by FFT at 2-D and 3-D on tiny kernels, 4 -> 4 channels; issue 13).
+    dft_stage_us: float = 0.0
     # Per rank: "auto" models FFT as chosen where it is this many times cheaper than direct.
     fft_margin: tuple = (1.0,)
     # Per rank: forward + backward time over forward time, of direct and of FFT.
@@ -82,6 +86,10 @@ class Strategy:
     # Spectral product: a sum of broadcast products up to this many input channels per group, else a
     # batched matrix product per frequency.
     product_loop_max_channels: int = 8
+    # ... without a gradient, if set: the sum's gradient takes a full-size product per input channel, where
+    # its forward pass is cheap (eager torch, in place, 2 threads of an AMD EPYC, 16384 frequencies: 8 -> 16
+    # channels 1.6 ms forward against 2.3 by matrix product, 20.6 against 11.1 with the gradient).
+    product_loop_max_channels_inference: object = None
     # The broadcast product with a kernel spectrum by DFT computed on real planes.
     planes_product: bool = False
     # From this rank pairs of batch items are packed into one complex FFT (None: never) ...
