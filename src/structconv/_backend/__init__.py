@@ -64,3 +64,12 @@ def keras_pool(x, window, strides, padding, mode):
 
     native = keras.ops.max_pool if mode == "max" else keras.ops.average_pool
     return native(x, window, strides, padding, "channels_last")
+
+
+def summed_channel_products(x, k):
+    """`sum over c of x[:, :, c : c + 1] * k[c][None]` as a plain sum of new tensors (see `channel_products`
+    in the backend modules): what XLA fuses into one pass."""
+    y = x[:, :, 0:1] * k[0][None]
+    for c in range(1, x.shape[2]):
+        y = y + x[:, :, c : c + 1] * k[c][None]
+    return y

@@ -21,7 +21,7 @@ try:  # TensorFlow's own tape bookkeeping (private; see `is_differentiating`)
 except ImportError:
     _should_record_backprop = None
 
-from structconv._backend import grouped_axis_order, keras_pool, trailing_axis_groups
+from structconv._backend import grouped_axis_order, keras_pool, summed_channel_products, trailing_axis_groups
 from structconv.shapes.arithmetic import resolve_axis_padding
 
 PREFERRED_DATA_FORMAT = "channels_last"
@@ -404,10 +404,7 @@ def channel_products(x, k):
     """`sum over c of x[:, :, c : c + 1] * k[c][None]`: `x` `(B, g, C / g, S)` and `k` `(C / g, g, F / g, S)`
     to `(B, g, F / g, S)`, the channel-major spectral product (`ops.fft_conv._spectra_product`): a plain
     sum, which XLA fuses into one pass (the PyTorch module accumulates in place)."""
-    y = x[:, :, 0:1] * k[0][None]
-    for c in range(1, x.shape[2]):
-        y = y + x[:, :, c : c + 1] * k[c][None]
-    return y
+    return summed_channel_products(x, k)
 
 
 def complex(real, imag):  # noqa: A001  (the backend tier mirrors the frameworks' names)
