@@ -38,7 +38,7 @@ class Costs:
     fft_gbps: float
     # The kernel's spectrum by DFT takes this long per spatial axis besides its flops: a matrix product per
     # axis, each a few framework calls, which eager torch pays op by op (its whole-FFT plans by DFT ran
-    # 0.15-0.25 ms slower than by FFT at 2-D and 3-D on tiny kernels, 4 -> 4 channels; issue 13).
+    # 0.15 and 0.25 ms slower than by FFT at 2-D 8^2 and 3-D 6^3, k=3, one channel; issue 13).
     dft_stage_us: float = 0.0
     # Per rank: "auto" models FFT as chosen where it is this many times cheaper than direct.
     fft_margin: tuple = (1.0,)
