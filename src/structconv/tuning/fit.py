@@ -41,7 +41,7 @@ PEAK_GBPS = 50.0
 SLOWEST = 0.05
 OVERHEAD_FLOOR = 0.8
 RANKS = (1, 2, 3, 4)
-FFT_TERMS = ("fft", "dft", "product", "memory", "dft_stages")
+FFT_TERMS = ("fft", "dft", "product", "memory")
 # The most a kernel spectrum's DFT stage may take besides its flops (eager torch: about 0.1 ms), and the
 # least gain in mean log error that keeps it.
 DFT_STAGE_MAX_US = 1000.0
@@ -57,7 +57,7 @@ def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES, channel_model=(
     the half-rate point `channel_model[1]` of channel pairs and `channel_model[2]` of output channels,
     above rank 3 of the decomposition's stacked channels, as
     `cost_model.direct_us` prices them; FFT: per
-    `FFT_TERMS`, an axis's pass out of cache above `cache_bytes`)."""
+    `FFT_TERMS` and the DFT's `dft_stages`, an axis's pass out of cache above `cache_bytes`)."""
     if plan.algorithm == "direct":
         return cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
                                        problem.channels, problem.filters, problem.groups, problem.padded,
@@ -136,7 +136,7 @@ def fit_costs(records, shipped, threads):
                 if label.startswith("fft"):
                     work = terms(r["problem"], r["plans"][label], cache_bytes)
                     rows.append([1.0, *[work["fft"] if rank == q else 0.0 for q in RANKS],
-                                 *[work[name] for name in FFT_TERMS[1:4]],
+                                 *[work[name] for name in FFT_TERMS[1:]],
                                  *([work["dft_stages"]] if stages else [])])
                     times.append(micros)
         fitted, errors, active = _fit_relative(
