@@ -12,12 +12,15 @@ one) and measured planning on (the default, "uncertain"; plan files bypassed, so
 so "direct" and "fft" are the best plans of their algorithm that planning finds, not the model's guesses
 (`benchmarks/fft.py` compares against the model's plans and reports the three kinds of pick). Shapes:
 `fft.random_points` (ranks 1-4, kernels of at least 10 taps, forward and training steps, padding "same",
-float32, channels_last; by default up to 64 channels and batch 8). The plans are compiled as they run
-(`compile_for_timing`: jit / tf.function / eager; forward + backward for training) and timed in interleaved
-rounds; the tables give each one's 25th-percentile call (what planning itself compares) and the verdict
-auto / min(direct, fft). One subprocess per Keras backend. Problems are planned and timed on the device
-the backend puts tensors on (a GPU where the framework sees one: no shipped profile there, so "auto"
-measures every kind of plan); each record names its device and machine, so a worker's lines from a GPU
+float32, channels_last; by default up to 64 channels and batch 8). "auto" is planned first, then "direct"
+and "fft" in the same process, as a user's script would: they pick the fastest of their kind among the
+times "auto" measured where those cover what they would time (`ops.contenders.reusable`); `--apart` forgets
+them in between, so each measures alone, as in a process that runs one algorithm. The plans are compiled as
+they run (`compile_for_timing`: jit / tf.function / eager; forward + backward for training) and timed in
+interleaved rounds; the tables give each one's 25th-percentile call (what planning itself compares) and the
+verdict auto / min(direct, fft). One subprocess per Keras backend. Problems are planned and timed on the
+device the backend puts tensors on (a GPU where the framework sees one: no shipped profile there, so
+"auto" measures every kind of plan); each record names its device and machine, so a worker's lines from a GPU
 machine can be tabulated elsewhere with `--records`.
 """
 
@@ -38,7 +41,7 @@ TARGET = 1.15
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "numpy")
 
 
-def worker(backend, points, budget):
+def worker(backend, points, budget, apart=False):
     from structconv._backend import default_device, get_backend
     from structconv.ops import planner
     from structconv.ops.execute import execute
@@ -58,7 +61,10 @@ def worker(backend, points, budget):
         started = time.perf_counter()
         chosen = {"auto": planner.plan_conv(problem, "auto")}
         measuring = time.perf_counter() - started
-        chosen.update((algorithm, planner.plan_conv(problem, algorithm)) for algorithm in ("direct", "fft"))
+        for algorithm in ("direct", "fft"):
+            if apart:  # nothing auto measured is known to the next plan
+                planner.clear_plans()
+            chosen[algorithm] = planner.plan_conv(problem, algorithm)
         arrays = autotune.problem_arrays(problem)
         runs = {}
         for plan in chosen.values():
@@ -85,6 +91,9 @@ def worker(backend, points, budget):
             # The statistic planning compares candidates by (the 25th percentile).
             "q25": {label: autotune.low_quantile(values) for label, values in samples.items()},
             "min": {label: min(values) for label, values in samples.items()},
+            # What auto's measuring found (25th percentiles, us): a pick the rounds above disagree with
+            # shows whether measuring or these rounds saw another time.
+            "auto_measured_us": dict(chosen["auto"].measured_us),
             "measuring_seconds": measuring, "point_seconds": time.perf_counter() - started,
             "machine": where, "versions": installed}), flush=True)
 
@@ -132,6 +141,8 @@ def main():
     parser.add_argument("--threads", type=int, default=0,
                         help="threads per framework (0: the frameworks' defaults, all cores)")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed rounds per point")
+    parser.add_argument("--apart", action="store_true",
+                        help="plan direct and fft each measuring alone, not from what auto measured")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="subset of " + ",".join(BACKENDS))
     parser.add_argument("--json", metavar="PATH", help="also write the records and the tables as JSON")
     parser.add_argument("--records", nargs="+", metavar="PATH",
@@ -142,14 +153,14 @@ def main():
     points = random_points(options.random, options.seed, options.max_channels, options.max_batch)
     if options.worker:
         limit_threads(options.threads)
-        worker(options.worker, points, options.budget)
+        worker(options.worker, points, options.budget, options.apart)
         return
     started = time.perf_counter()
     backends = [b for b in options.backends.split(",") if b]
     records = []
     arguments = ["--random", str(options.random), "--seed", str(options.seed), "--max-channels",
                  str(options.max_channels), "--max-batch", str(options.max_batch), "--threads",
-                 str(options.threads), "--budget", str(options.budget)]
+                 str(options.threads), "--budget", str(options.budget)] + ["--apart"] * options.apart
     for backend in backends if not options.records else ():
         found, ok = run_worker_process(__file__, backend, arguments, 3600)
         if not ok:

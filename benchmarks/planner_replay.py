@@ -14,8 +14,8 @@ channels, batch 1-16, ranks 1-4, forward and training). It writes `DIR/<backend>
 `replay` fits a profile on each grid file (and its cliff) as `structconv calibrate` would, then replays on
 the held-out shapes, from the collected times (free of the noise of timing again):
 - the cost model alone with that profile, and with the shipped one;
-- measured planning's rule: the candidates it would time (`planner.pick_contenders` with the band
-  `_plan` uses, then `planner.neighbours` of the fastest), the pick the fastest of them.
+- measured planning's rule: the candidates it would time (`contenders.pick_contenders` with the
+  band `planner._plan` uses, then `contenders.neighbours` of the fastest), the pick the fastest of them.
 Each line gives how many picks are within 1.15x of the fastest candidate timed at the shape, the worst
 ratio, and how many candidates measuring would time. A candidate the collection did not time (an overlap-save
 plan by the transform the shipped model priced dearer) counts as the slowest of its shape when picked.
@@ -110,21 +110,22 @@ def _describe(problem):
 def replayed_pick(record, profile):
     """The label measured planning would pick for `record` with `profile`, and how many it would time."""
     from structconv.ops import planner
+    from structconv.ops.contenders import measuring_band, neighbours, pick_contenders
 
     problem = record["problem"]
     permitted = planner.allowed(problem, planner.candidates(problem, profile), "auto", profile, math.inf)
-    contenders = planner.pick_contenders(permitted, planner.measuring_band(profile))
+    contenders = pick_contenders(permitted, measuring_band(profile))
     timed = [p for p in contenders if p.label in record["times"]]
     if len(contenders) == 1 or not timed:
         return permitted[0].label, 0
     fastest = min(timed, key=lambda p: record["times"][p.label])
-    more = [p for p in planner.neighbours(permitted, fastest.label) if p.label in record["times"]]
+    more = [p for p in neighbours(permitted, fastest.label) if p.label in record["times"]]
     fastest = min([fastest, *more], key=lambda p: record["times"][p.label])
-    return fastest.label, len(contenders) + len(planner.neighbours(permitted, fastest.label))
+    return fastest.label, len(contenders) + len(neighbours(permitted, fastest.label))
 
 
 def replay_worker(backend, directory):
-    from structconv.ops import planner
+    from structconv.ops.contenders import measuring_band
     from structconv.tuning import fingerprint, fit
     from structconv.tuning import profile as profiles
 
@@ -156,7 +157,7 @@ def replay_worker(backend, directory):
         timed = sum(replayed_pick(r, fitted)[1] for r in held)
         print(f"{backend}, {threads} thread(s), {len(grid)} grid and {len(held)} held-out shapes (measuring "
               f"would time {timed} candidates, {timed / len(held):.1f} per shape; fitted band "
-              f"{planner.measuring_band(fitted):.2f}x):")
+              f"{measuring_band(fitted):.2f}x):")
         print("\n".join(lines), flush=True)
 
 

@@ -99,7 +99,7 @@ def test_plans_next_to_the_fastest_are_timed_with_it():
     import numpy as np
     from conftest import tensor
 
-    from structconv.ops import planner
+    from structconv.ops import contenders, planner
     from structconv.ops.arguments import conv_arguments
     from structconv.ops.conv import prepare_conv
 
@@ -112,10 +112,10 @@ def test_plans_next_to_the_fastest_are_timed_with_it():
 
     def expand(label):
         asked.append(label)
-        return planner.neighbours(candidates, label)
+        return contenders.neighbours(candidates, label)
 
     times = autotune.measure(problem, [blocked], expand)
     assert asked == [blocked.label]  # the one plan timed is the fastest, and its neighbours are asked for
-    expected = {blocked.label} | {p.label for p in planner.neighbours(candidates, blocked.label)}
+    expected = {blocked.label} | {p.label for p in contenders.neighbours(candidates, blocked.label)}
     assert set(times) == expected and len(expected) == 3  # blocks of 2 and of 8 too
     assert all(t is not None and t > 0 for t in times.values())

@@ -16,7 +16,7 @@ from structconv.ops.algorithm import explain_choice
 from structconv.ops.arguments import conv_arguments
 from structconv.ops.conv import prepare_conv
 from structconv.ops.execute import execute
-from structconv.ops.plan import FftPlan, Plan
+from structconv.ops.plan import Plan
 from structconv.tuning import autotune, profile
 from structconv.tuning.square_problem import square_problem
 
@@ -199,80 +199,6 @@ def test_measuring_inside_fit_then_nothing_per_step(autotune_mode):
     assert_close(layer(tensor(x), training=True), expected, rtol=1e-4)
 
 
-def _fake(label, us):
-    """A plan of `label` ("direct:inputs", "fft:8:fft:loop", ...) modelled at `us`."""
-    parts = label.split(":")
-    if parts[0] == "direct":
-        return Plan("direct", direct=parts[1], modelled_us=us)
-    geometry = parts[1] if parts[1] == "whole" else int(parts[1])
-    fft = FftPlan(geometry=geometry, lengths=(64,), steps=(), counts=(1,), kernel_transform=parts[2],
-                  product=parts[3], memory=0)
-    return Plan("fft", fft=fft, modelled_us=us)
-
-
-def _labels(plans):
-    return [p.label for p in plans]
-
-
-def test_contenders_are_the_cheapest_of_each_kind_of_way_first():
-    # The model's four cheapest are the direct convolution and three block counts of one transform; the
-    # whole transforms come before the other block counts (a 1-D case of issue 13: blocks of 8 timed
-    # 1.2 ms, the whole transform by DFT 1.6 ms, the other kinds were never timed).
-    permitted = [_fake(label, us) for label, us in [
-        ("direct:native", 1.0), ("fft:8:fft:loop", 1.1), ("fft:16:fft:loop", 1.2), ("fft:4:fft:loop", 1.3),
-        ("fft:2:fft:loop", 1.4), ("fft:whole:dft:loop", 1.6), ("fft:whole:fft:loop", 3.0),
-        ("fft:8:dft:loop", 9.0)]]
-    chosen = planner.pick_contenders(permitted, band=5.0, limit=4)
-    assert _labels(chosen) == ["direct:native", "fft:8:fft:loop", "fft:whole:dft:loop", "fft:whole:fft:loop"]
-    # The limit left, the next cheapest fill it; nothing beyond the band.
-    assert _labels(planner.pick_contenders(permitted, band=5.0, limit=6)) == [
-        "direct:native", "fft:8:fft:loop", "fft:16:fft:loop", "fft:4:fft:loop", "fft:whole:dft:loop",
-        "fft:whole:fft:loop"]
-
-
-def test_contenders_include_each_direct_method_and_an_fft_within_the_wide_band():
-    # torch's 4-D decomposition was modelled 4-10x slower than it ran (issue 13): beyond the band, every
-    # direct method and the cheapest FFT within `WIDE_BAND` are timed too; nothing beyond that.
-    wide = planner.WIDE_BAND
-    permitted = [_fake(label, us) for label, us in [
-        ("fft:whole:dft:loop", 1.0), ("fft:whole:fft:loop", 1.5), ("direct:inputs", 0.5 * wide),
-        ("direct:filters", 0.8 * wide), ("direct:native", 1.5 * wide)]]
-    chosen = planner.pick_contenders(permitted, band=2.0, limit=5)
-    assert _labels(chosen) == ["fft:whole:dft:loop", "fft:whole:fft:loop", "direct:inputs", "direct:filters"]
-    reverse = [_fake("direct:native", 1.0), _fake("fft:4:dft:loop", 0.9 * wide),
-               _fake("fft:2:dft:loop", wide)]
-    assert _labels(planner.pick_contenders(reverse, band=2.0, limit=5)) == ["direct:native", "fft:4:dft:loop"]
-
-
-def test_contenders_include_each_fft_family_within_the_band_of_the_cheapest_fft():
-    # A direct plan priced far too cheap (torch, 3-D 32^3, k=4, one channel, training: modelled 0.16 ms, ran
-    # in 5 ms) put only one FFT plan in the band: the whole transform by FFT, modelled 11.2x the direct
-    # plan, was never timed and ran 1.15x faster than the one by DFT that was. The FFT families are
-    # compared within the band of the cheapest FFT plan, as algorithm="fft" compares them.
-    permitted = [_fake(label, us) for label, us in [
-        ("direct:native", 0.16), ("fft:whole:dft:loop", 1.59), ("fft:whole:fft:loop", 1.79),
-        ("fft:4:dft:loop", 5.84), ("fft:4:fft:loop", 5.86), ("fft:2:dft:loop", 8.36),
-        ("fft:2:fft:loop", 20.0)]]
-    assert _labels(planner.pick_contenders(permitted, band=10.0, limit=5)) == [
-        "direct:native", "fft:whole:dft:loop", "fft:whole:fft:loop", "fft:4:dft:loop", "fft:4:fft:loop"]
-    # ... the band of the cheapest FFT plan: a family modelled beyond it is not timed.
-    assert _labels(planner.pick_contenders(permitted, band=3.0, limit=5)) == [
-        "direct:native", "fft:whole:dft:loop", "fft:whole:fft:loop"]
-    # No FFT plan timed (none within the wide band), no FFT family added.
-    far = [_fake("direct:native", 1.0), _fake("fft:whole:dft:loop", 2 * planner.WIDE_BAND),
-           _fake("fft:whole:fft:loop", 2.1 * planner.WIDE_BAND)]
-    assert _labels(planner.pick_contenders(far, band=5.0, limit=5)) == ["direct:native"]
-
-
-def test_neighbours_are_the_adjacent_block_counts_by_the_same_transform():
-    permitted = [_fake(f"fft:{geometry}:{transform}:loop", 1.0)
-                 for geometry in ("whole", 2, 4, 8, 16) for transform in ("dft", "fft")]
-    assert _labels(planner.neighbours(permitted, "fft:4:fft:loop")) == ["fft:2:fft:loop", "fft:8:fft:loop"]
-    assert _labels(planner.neighbours(permitted, "fft:16:dft:loop")) == ["fft:8:dft:loop"]
-    assert planner.neighbours(permitted, "fft:whole:dft:loop") == []
-    assert planner.neighbours(permitted + [_fake("direct:native", 1.0)], "direct:native") == []
-
-
 def test_a_neighbour_timed_after_the_contenders_can_win_and_is_remembered(autotune_mode, monkeypatch):
     # `measure` times the neighbouring block counts of a winning block plan after the contenders; the
     # fastest of all is the plan, and a plan file naming a neighbour is honoured (issue 13: the neighbours
@@ -303,6 +229,61 @@ def test_a_neighbour_timed_after_the_contenders_can_win_and_is_remembered(autotu
     monkeypatch.setattr(planner.plan_file, "lookup", lambda *a: {"label": seen["neighbour"], "times_us": {}})
     _, plan = prepare_conv(tensor(x), tensor(k), args)
     assert plan.label == seen["neighbour"] and plan.source == "plan file"
+
+
+def _fake_measure(timed):
+    """A stand-in for `autotune.measure` giving each plan a time from its label (and timing the neighbours
+    of the fastest, as `measure` does); `timed` collects every time it gave."""
+    def measure(problem, plans, expand):
+        times = {p.label: 100.0 + sum(map(ord, p.label)) % 97 for p in plans}
+        leader = min(times, key=times.get)
+        times.update((p.label, 100.0 + sum(map(ord, p.label)) % 97) for p in expand(leader))
+        timed.update(times)
+        return times
+    return measure
+
+
+def _fastest(times, kind):
+    return min((label for label in times if label.startswith(kind)), key=times.get)
+
+
+def test_direct_and_fft_reuse_what_auto_timed_and_auto_what_they_timed(autotune_mode, monkeypatch):
+    # Timed apart, "auto" and "fft" can each find another FFT variant fastest (issue 13); "fft" and
+    # "direct" planned after "auto" pick the fastest of their kind among its times, measuring nothing.
+    autotune_mode("always")
+    monkeypatch.setattr(planner.plan_file, "lookup", lambda *a: None)  # in this process only
+    monkeypatch.setattr(planner.plan_file, "record", lambda *a, **k: None)
+    timed = {}
+    monkeypatch.setattr(autotune, "measure", _fake_measure(timed))
+    shape, kernel = (2, 7, 6, 6, 6, 2), (3, 3, 3, 3, 2, 2)  # 4-D: several direct ways too
+    auto = explain_choice(shape, kernel, padding="same")
+    assert auto["source"] == "measured" and auto["plan"] == min(timed, key=timed.get)
+    assert sum(label.startswith("direct") for label in timed) > 1 and any(
+        label.startswith("fft") for label in timed)
+    monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("auto's times cover it"))
+    for algorithm in ("fft", "direct"):
+        info = explain_choice(shape, kernel, padding="same", algorithm=algorithm)
+        assert info["plan"] == _fastest(timed, algorithm) and info["source"] == "measured"
+    # The other way round: "auto" after "direct" and "fft" each measured theirs.
+    planner.clear_plans()
+    timed.clear()
+    monkeypatch.setattr(autotune, "measure", _fake_measure(timed))
+    for algorithm in ("direct", "fft"):
+        explain_choice(shape, kernel, padding="same", algorithm=algorithm)
+    monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("direct's and fft's times cover it"))
+    assert explain_choice(shape, kernel, padding="same")["plan"] == min(timed, key=timed.get)
+
+
+def test_another_process_plans_fft_from_the_times_auto_left_in_the_plan_file(autotune_mode, monkeypatch):
+    autotune_mode("always")
+    timed = {}
+    monkeypatch.setattr(autotune, "measure", _fake_measure(timed))
+    explain_choice((2, 64, 2), (11, 2, 2), padding="same")
+    planner.clear_plans()  # a second process: nothing in memory, the plan file read afresh
+    planner.plan_file.forget_loaded()
+    monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("the plan file's times cover it"))
+    info = explain_choice((2, 64, 2), (11, 2, 2), padding="same", algorithm="fft")
+    assert info["plan"] == _fastest(timed, "fft") and info["source"] == "plan file"
 
 
 @pytest.mark.parametrize("training", [False, True])

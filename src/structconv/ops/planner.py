@@ -11,7 +11,8 @@ prices them, for forward + backward when the gradient will be taken. Then, by `s
 - `"uncertain"` (default): the candidates the model cannot tell apart (`pick_contenders`: within the
   profile's `uncertainty`, at least `MIN_BAND`, of the cheapest) are timed once, on data of the problem's
   shape, in the form they run (`tuning.autotune`), and the fastest is kept, in memory and in a plan file of
-  this machine, so a second process measures nothing;
+  this machine, so a second process measures nothing; times measured under another `algorithm` decide
+  without timing where they cover what this one would time (`contenders.reusable`);
 - `"always"`: the same with no band: the cheapest of every kind of way the rules allow is timed.
 
 Rules that hold in every mode: kernels of fewer than `fft_min_taps` taps never run by FFT under "auto",
@@ -29,6 +30,7 @@ from structconv import config
 from structconv._backend import get_backend
 from structconv.errors import StructconvError
 from structconv.ops import cost_model
+from structconv.ops.contenders import measuring_band, neighbours, pick_contenders, reusable
 from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
 from structconv.ops.plan import KERNEL_TRANSFORMS, FftPlan, Plan
 from structconv.tuning import fingerprint as fingerprints
@@ -49,26 +51,20 @@ UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 
 # first call of a 1-D 116231-sample k=221 plan by DFT (a 221 x 65537 complex matrix, 116 MB; it then ran
 # in 53 ms against 6 ms by FFT blocks) on a 2-vCPU AMD EPYC.
 DFT_MATRIX_MAX_ENTRIES = 2**20
-# At most this many candidates are timed per problem (`pick_contenders`).
-MAX_MEASURED = 5
-# "uncertain" mode times what is modelled within the profile's `uncertainty` of the cheapest, and never
-# less than this factor: on shapes outside a calibration's grid the calibrated model was 3-5x off where its
-# own fit said 3.3x (torch's 1-D direct convolution with 31-511 taps, 4-D decompositions; issue 13).
-MIN_BAND = 5.0
-# ... and the cheapest FFT plan and every direct method modelled within this factor: the misses such a band
-# left on held-out shapes were torch's 4-D decompositions, modelled 4-10x slower than they ran.
-WIDE_BAND = 20.0
 
 _plans = {}
 _measured_without_batch = {}
+# Times measured in this process per problem, under any algorithm (`contenders.reusable`).
+_measured_times = {}
 _generation = [0]
 
 
 def clear_plans():
-    """Forgets every plan in memory (after a calibration, or in tests); plan files stay. Layers drop the
-    plans they keep too (`generation`)."""
+    """Forgets every plan and measured time in memory (after a calibration, or in tests); plan files stay.
+    Layers drop the plans they keep too (`generation`)."""
     _plans.clear()
     _measured_without_batch.clear()
+    _measured_times.clear()
     _generation[0] += 1
 
 
@@ -302,63 +298,6 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
     return sorted(permitted, key=lambda plan: plan.modelled_us)
 
 
-def measuring_band(profile, mode="uncertain"):
-    """How far above the cheapest modelled plan candidates are timed: the profile's `uncertainty`, at
-    least `MIN_BAND`; unbounded in "always" mode."""
-    return math.inf if mode == "always" else max(profile.uncertainty, MIN_BAND)
-
-
-def family(plan):
-    """Which kind of way `plan` is: a direct method, or FFT whole or in blocks by one kernel transform."""
-    if plan.algorithm == "direct":
-        return ("direct", plan.direct)
-    return ("fft", plan.fft.blocked, plan.fft.kernel_transform)
-
-
-def pick_contenders(permitted, band, limit=MAX_MEASURED):
-    """The plans to time: of those modelled within `band` of the cheapest, the cheapest of each `family`,
-    then the next cheapest, at most `limit`, cheapest first. Families first: the model errs most between
-    kinds of way (a direct method 5x off its rate, one kernel transform 4x slower than the other), and the
-    cheapest few by the model alone were often all one kind (overlap-save blocks of 2, 4, 8, 16). Within
-    `WIDE_BAND` (beyond `limit`), the cheapest FFT plan and every direct method are timed too. Once an FFT
-    plan is timed, so is the cheapest of each FFT family within `band` of the cheapest FFT plan, as
-    algorithm="fft" would time them: a band measured from a direct plan the model prices far too cheap
-    leaves FFT variants out (torch, 3-D 32^3, k=4, one channel, a training step: direct modelled at 0.16 ms
-    ran in 5 ms, so the whole transform by FFT, modelled 11.2x the direct plan, was never timed, and the
-    one by DFT that was ran 1.15x slower)."""
-    within = [p for p in permitted if p.modelled_us <= permitted[0].modelled_us * band]
-    firsts, seen = [], set()
-    for plan in within:
-        if family(plan) not in seen:
-            seen.add(family(plan))
-            firsts.append(plan)
-    chosen = (firsts + [p for p in within if p not in firsts])[:limit]
-    wide = permitted[0].modelled_us * max(band, WIDE_BAND)
-    for plan in permitted:
-        if plan.modelled_us <= wide and (family(plan) not in map(family, chosen) if plan.algorithm == "direct"
-                                         else not any(p.algorithm == "fft" for p in chosen)):
-            chosen.append(plan)
-    ffts = [p for p in permitted if p.algorithm == "fft"]
-    if any(p.algorithm == "fft" for p in chosen):
-        cheapest_fft = min(p.modelled_us for p in ffts)
-        for plan in ffts:  # cheapest first: the first of each family not yet timed
-            if plan.modelled_us <= cheapest_fft * band and family(plan) not in map(family, chosen):
-                chosen.append(plan)
-    return sorted(chosen, key=lambda plan: plan.modelled_us)
-
-
-def neighbours(permitted, label):
-    """The overlap-save plans of `permitted` with half and twice the block factor of the plan `label`, by
-    the same kernel transform (none unless `label` is a blocked FFT plan): which block count is fastest
-    the model tells to within 1.1-1.4x only (issue 13)."""
-    plan = next((p for p in permitted if p.label == label), None)
-    if plan is None or plan.algorithm != "fft" or not plan.fft.blocked:
-        return []
-    factor, transform = plan.fft.geometry, plan.fft.kernel_transform
-    return [p for p in permitted if p.algorithm == "fft" and p.fft.blocked
-            and p.fft.kernel_transform == transform and p.fft.geometry in (factor // 2, factor * 2)]
-
-
 def plan_conv(problem, algorithm="auto"):
     """The plan for `problem` under `algorithm` ("auto", "direct" or "fft"); cached per problem."""
     budget, mode, generation = settings_key()
@@ -399,6 +338,12 @@ def _plan(problem, algorithm, budget, mode):
             _measured_without_batch[(problem.without_batch(), algorithm)] = chosen[0].label
             return dataclasses.replace(chosen[0], source="plan file",
                                        measured_us=tuple(sorted(remembered.get("times_us", {}).items())))
+    in_process = _measured_times.get(problem, {})
+    known = {**_remembered_times(problem, machine), **in_process}
+    shared = reusable(permitted, contenders, known)
+    if shared is not None:  # another algorithm's timing covers this one's (`contenders.reusable`)
+        return _keep(problem, machine, algorithm, shared, known,
+                     "measured" if shared.label in in_process else "plan file")
     from structconv.tuning import autotune
 
     times = autotune.measure(problem, contenders, lambda label: neighbours(permitted, label))
@@ -407,7 +352,26 @@ def _plan(problem, algorithm, budget, mode):
     if not timed:  # every candidate failed to run outside the trace: the model
         return dataclasses.replace(best, source=profile.source + " profile")
     fastest = min(timed, key=lambda pair: pair[0])[1]
-    measured = tuple(sorted((label, round(us, 1)) for label, us in times.items() if us is not None))
-    plan_file.record(problem, machine, fastest.label, dict(measured), algorithm)
-    _measured_without_batch[(problem.without_batch(), algorithm)] = fastest.label
-    return dataclasses.replace(fastest, source="measured", measured_us=measured)
+    measured = {label: round(us, 1) for label, us in times.items() if us is not None}
+    _measured_times[problem] = {**in_process, **measured}
+    return _keep(problem, machine, algorithm, fastest, measured, "measured")
+
+
+def _keep(problem, machine, algorithm, plan, times, source):
+    """`plan`, measured fastest of `problem` under `algorithm` by `times`, remembered in the plan file and
+    for a trace of the problem with an unknown batch."""
+    plan_file.record(problem, machine, plan.label, dict(times), algorithm)
+    _measured_without_batch[(problem.without_batch(), algorithm)] = plan.label
+    return dataclasses.replace(plan, source=source, measured_us=tuple(sorted(times.items())))
+
+
+def _remembered_times(problem, machine):
+    """The times the plan file holds for `problem` on this machine, under every algorithm."""
+    known = {}
+    for algorithm in ("auto", "direct", "fft"):
+        entry = plan_file.lookup(problem, machine, algorithm)
+        times = entry.get("times_us") if entry else None
+        if isinstance(times, dict):
+            known.update((label, float(us)) for label, us in times.items()
+                         if isinstance(us, (int, float)) and not isinstance(us, bool) and us > 0)
+    return known

@@ -1,0 +1,96 @@
+"""Which candidate plans measured planning times, and when times already measured decide without timing.
+
+Pure Python over `Plan`s priced by the planner (`ops.planner.candidates`), cheapest first: the band of
+modelled times that is timed (`measuring_band`), the contenders in it (`pick_contenders`), the overlap-save
+neighbours of a blocked winner (`neighbours`), and whether times measured earlier for the same problem,
+under another `algorithm` ("auto", "direct", "fft"), already cover what this one would time (`reusable`).
+"""
+
+import math
+
+# At most this many candidates are timed per problem (`pick_contenders`).
+MAX_MEASURED = 5
+# "uncertain" mode times what is modelled within the profile's `uncertainty` of the cheapest, and never
+# less than this factor: on shapes outside a calibration's grid the calibrated model was 3-5x off where its
+# own fit said 3.3x (torch's 1-D direct convolution with 31-511 taps, 4-D decompositions; issue 13).
+MIN_BAND = 5.0
+# ... and the cheapest FFT plan and every direct method modelled within this factor: the misses such a band
+# left on held-out shapes were torch's 4-D decompositions, modelled 4-10x slower than they ran.
+WIDE_BAND = 20.0
+
+
+def measuring_band(profile, mode="uncertain"):
+    """How far above the cheapest modelled plan candidates are timed: the profile's `uncertainty`, at
+    least `MIN_BAND`; unbounded in "always" mode."""
+    return math.inf if mode == "always" else max(profile.uncertainty, MIN_BAND)
+
+
+def family(plan):
+    """Which kind of way `plan` is: a direct method, or FFT whole or in blocks by one kernel transform."""
+    if plan.algorithm == "direct":
+        return ("direct", plan.direct)
+    return ("fft", plan.fft.blocked, plan.fft.kernel_transform)
+
+
+def pick_contenders(permitted, band, limit=MAX_MEASURED):
+    """The plans to time: of those modelled within `band` of the cheapest, the cheapest of each `family`,
+    then the next cheapest, at most `limit`, cheapest first. Families first: the model errs most between
+    kinds of way (a direct method 5x off its rate, one kernel transform 4x slower than the other), and the
+    cheapest few by the model alone were often all one kind (overlap-save blocks of 2, 4, 8, 16). Within
+    `WIDE_BAND` (beyond `limit`), the cheapest FFT plan and every direct method are timed too. Once an FFT
+    plan is timed, so is the cheapest of each FFT family within `band` of the cheapest FFT plan, as
+    algorithm="fft" would time them: a band measured from a direct plan the model prices far too cheap
+    leaves FFT variants out (torch, 3-D 32^3, k=4, one channel, a training step: direct modelled at 0.16 ms
+    ran in 5 ms, so the whole transform by FFT, modelled 11.2x the direct plan, was never timed, and the
+    one by DFT that was ran 1.15x slower)."""
+    within = [p for p in permitted if p.modelled_us <= permitted[0].modelled_us * band]
+    firsts, seen = [], set()
+    for plan in within:
+        if family(plan) not in seen:
+            seen.add(family(plan))
+            firsts.append(plan)
+    chosen = (firsts + [p for p in within if p not in firsts])[:limit]
+    wide = permitted[0].modelled_us * max(band, WIDE_BAND)
+    for plan in permitted:
+        if plan.modelled_us <= wide and (family(plan) not in map(family, chosen) if plan.algorithm == "direct"
+                                         else not any(p.algorithm == "fft" for p in chosen)):
+            chosen.append(plan)
+    ffts = [p for p in permitted if p.algorithm == "fft"]
+    if any(p.algorithm == "fft" for p in chosen):
+        cheapest_fft = min(p.modelled_us for p in ffts)
+        for plan in ffts:  # cheapest first: the first of each family not yet timed
+            if plan.modelled_us <= cheapest_fft * band and family(plan) not in map(family, chosen):
+                chosen.append(plan)
+    return sorted(chosen, key=lambda plan: plan.modelled_us)
+
+
+def neighbours(permitted, label):
+    """The overlap-save plans of `permitted` with half and twice the block factor of the plan `label`, by
+    the same kernel transform (none unless `label` is a blocked FFT plan): which block count is fastest
+    the model tells to within 1.1-1.4x only (issue 13)."""
+    plan = next((p for p in permitted if p.label == label), None)
+    if plan is None or plan.algorithm != "fft" or not plan.fft.blocked:
+        return []
+    factor, transform = plan.fft.geometry, plan.fft.kernel_transform
+    return [p for p in permitted if p.algorithm == "fft" and p.fft.blocked
+            and p.fft.kernel_transform == transform and p.fft.geometry in (factor // 2, factor * 2)]
+
+
+
+
+def reusable(permitted, contenders, times):
+    """The fastest of `permitted` by `times` (`{label: microseconds}` measured earlier for the same problem,
+    under any `algorithm`), or None where those times do not cover what measuring would time now: each
+    `family` of `contenders`, and where the fastest is an overlap-save plan, its `neighbours`.
+
+    Planning "fft" or "direct" after "auto" (or "auto" after both) then measures nothing, and picks what
+    the other's timing found: "auto" runs the plan "fft" or "direct" runs, never a variant of the same
+    kind measured apart in other rounds (timed apart, two FFT variants of a JAX 2-D 69^2 k=21 3 -> 12
+    convolution each won once, 0.93 against 1.27 ms by their fastest calls; issue 13)."""
+    timed = [plan for plan in permitted if times.get(plan.label) is not None]
+    if not timed or not {family(p) for p in contenders} <= {family(p) for p in timed}:
+        return None
+    fastest = min(timed, key=lambda plan: times[plan.label])
+    if any(times.get(p.label) is None for p in neighbours(permitted, fastest.label)):
+        return None
+    return fastest

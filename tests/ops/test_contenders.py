@@ -1,0 +1,109 @@
+"""Which candidates measured planning times (`pick_contenders`, `neighbours`), and when times measured
+earlier under another algorithm decide without timing (`reusable`)."""
+
+from structconv.ops import contenders
+from structconv.ops.plan import FftPlan, Plan
+
+
+def _fake(label, us):
+    """A plan of `label` ("direct:inputs", "fft:8:fft:loop", ...) modelled at `us`."""
+    parts = label.split(":")
+    if parts[0] == "direct":
+        return Plan("direct", direct=parts[1], modelled_us=us)
+    geometry = parts[1] if parts[1] == "whole" else int(parts[1])
+    fft = FftPlan(geometry=geometry, lengths=(64,), steps=(), counts=(1,), kernel_transform=parts[2],
+                  product=parts[3], memory=0)
+    return Plan("fft", fft=fft, modelled_us=us)
+
+
+def _labels(plans):
+    return [p.label for p in plans]
+
+
+def test_contenders_are_the_cheapest_of_each_kind_of_way_first():
+    # The model's four cheapest are the direct convolution and three block counts of one transform; the
+    # whole transforms come before the other block counts (a 1-D case of issue 13: blocks of 8 timed
+    # 1.2 ms, the whole transform by DFT 1.6 ms, the other kinds were never timed).
+    permitted = [_fake(label, us) for label, us in [
+        ("direct:native", 1.0), ("fft:8:fft:loop", 1.1), ("fft:16:fft:loop", 1.2), ("fft:4:fft:loop", 1.3),
+        ("fft:2:fft:loop", 1.4), ("fft:whole:dft:loop", 1.6), ("fft:whole:fft:loop", 3.0),
+        ("fft:8:dft:loop", 9.0)]]
+    chosen = contenders.pick_contenders(permitted, band=5.0, limit=4)
+    assert _labels(chosen) == ["direct:native", "fft:8:fft:loop", "fft:whole:dft:loop", "fft:whole:fft:loop"]
+    # The limit left, the next cheapest fill it; nothing beyond the band.
+    assert _labels(contenders.pick_contenders(permitted, band=5.0, limit=6)) == [
+        "direct:native", "fft:8:fft:loop", "fft:16:fft:loop", "fft:4:fft:loop", "fft:whole:dft:loop",
+        "fft:whole:fft:loop"]
+
+
+def test_contenders_include_each_direct_method_and_an_fft_within_the_wide_band():
+    # torch's 4-D decomposition was modelled 4-10x slower than it ran (issue 13): beyond the band, every
+    # direct method and the cheapest FFT within `WIDE_BAND` are timed too; nothing beyond that.
+    wide = contenders.WIDE_BAND
+    permitted = [_fake(label, us) for label, us in [
+        ("fft:whole:dft:loop", 1.0), ("fft:whole:fft:loop", 1.5), ("direct:inputs", 0.5 * wide),
+        ("direct:filters", 0.8 * wide), ("direct:native", 1.5 * wide)]]
+    chosen = contenders.pick_contenders(permitted, band=2.0, limit=5)
+    assert _labels(chosen) == ["fft:whole:dft:loop", "fft:whole:fft:loop", "direct:inputs", "direct:filters"]
+    reverse = [_fake("direct:native", 1.0), _fake("fft:4:dft:loop", 0.9 * wide),
+               _fake("fft:2:dft:loop", wide)]
+    assert _labels(contenders.pick_contenders(reverse, band=2.0, limit=5)) == [
+        "direct:native", "fft:4:dft:loop"]
+
+
+def test_contenders_include_each_fft_family_within_the_band_of_the_cheapest_fft():
+    # A direct plan priced far too cheap (torch, 3-D 32^3, k=4, one channel, training: modelled 0.16 ms, ran
+    # in 5 ms) put only one FFT plan in the band: the whole transform by FFT, modelled 11.2x the direct
+    # plan, was never timed and ran 1.15x faster than the one by DFT that was. The FFT families are
+    # compared within the band of the cheapest FFT plan, as algorithm="fft" compares them.
+    permitted = [_fake(label, us) for label, us in [
+        ("direct:native", 0.16), ("fft:whole:dft:loop", 1.59), ("fft:whole:fft:loop", 1.79),
+        ("fft:4:dft:loop", 5.84), ("fft:4:fft:loop", 5.86), ("fft:2:dft:loop", 8.36),
+        ("fft:2:fft:loop", 20.0)]]
+    assert _labels(contenders.pick_contenders(permitted, band=10.0, limit=5)) == [
+        "direct:native", "fft:whole:dft:loop", "fft:whole:fft:loop", "fft:4:dft:loop", "fft:4:fft:loop"]
+    # ... the band of the cheapest FFT plan: a family modelled beyond it is not timed.
+    assert _labels(contenders.pick_contenders(permitted, band=3.0, limit=5)) == [
+        "direct:native", "fft:whole:dft:loop", "fft:whole:fft:loop"]
+    # No FFT plan timed (none within the wide band), no FFT family added.
+    far = [_fake("direct:native", 1.0), _fake("fft:whole:dft:loop", 2 * contenders.WIDE_BAND),
+           _fake("fft:whole:fft:loop", 2.1 * contenders.WIDE_BAND)]
+    assert _labels(contenders.pick_contenders(far, band=5.0, limit=5)) == ["direct:native"]
+
+
+def test_neighbours_are_the_adjacent_block_counts_by_the_same_transform():
+    permitted = [_fake(f"fft:{geometry}:{transform}:loop", 1.0)
+                 for geometry in ("whole", 2, 4, 8, 16) for transform in ("dft", "fft")]
+    assert _labels(contenders.neighbours(permitted, "fft:4:fft:loop")) == ["fft:2:fft:loop", "fft:8:fft:loop"]
+    assert _labels(contenders.neighbours(permitted, "fft:16:dft:loop")) == ["fft:8:dft:loop"]
+    assert contenders.neighbours(permitted, "fft:whole:dft:loop") == []
+    assert contenders.neighbours(permitted + [_fake("direct:native", 1.0)], "direct:native") == []
+
+
+def test_times_measured_under_another_algorithm_decide_where_they_cover_each_kind_of_way():
+    permitted = [_fake(label, us) for label, us in [
+        ("fft:whole:dft:loop", 1.0), ("fft:whole:fft:loop", 1.2), ("fft:4:dft:loop", 1.5)]]
+    timed_first = contenders.pick_contenders(permitted, band=5.0)
+    # "auto" timed every FFT family: "fft" picks the fastest of them, whatever the model says.
+    times = {"direct:native": 900.0, "fft:whole:dft:loop": 400.0, "fft:whole:fft:loop": 300.0,
+             "fft:4:dft:loop": 350.0, "fft:8:dft:loop": 500.0, "fft:2:dft:loop": 380.0}
+    assert contenders.reusable(permitted, timed_first, times).label == "fft:whole:fft:loop"
+    # Only the plans permitted now count: a faster plan of another algorithm is not picked.
+    assert contenders.reusable(permitted, timed_first, {**times, "direct:native": 1.0}).label == (
+        "fft:whole:fft:loop")
+    # A family this algorithm would time that the earlier timing left out: measure again.
+    del times["fft:4:dft:loop"]
+    assert contenders.reusable(permitted, timed_first, times) is None
+    assert contenders.reusable(permitted, timed_first, {}) is None
+
+
+def test_a_blocked_winner_is_reused_only_with_its_neighbours_timed():
+    permitted = [_fake(label, 1.0) for label in (
+        "fft:whole:fft:loop", "fft:2:fft:loop", "fft:4:fft:loop", "fft:8:fft:loop")]
+    timed_first = [permitted[0], permitted[2]]
+    times = {"fft:whole:fft:loop": 500.0, "fft:4:fft:loop": 300.0}
+    # Blocks of 4 fastest, blocks of 2 and 8 untimed (measuring would time them after the rounds).
+    assert contenders.reusable(permitted, timed_first, times) is None
+    times.update({"fft:2:fft:loop": 320.0, "fft:8:fft:loop": 280.0})
+    # The neighbours timed, the fastest of all wins (its own neighbours, 4 and 16, 16 not permitted).
+    assert contenders.reusable(permitted, timed_first, times).label == "fft:8:fft:loop"
