@@ -119,3 +119,32 @@ def test_plans_next_to_the_fastest_are_timed_with_it():
     expected = {blocked.label} | {p.label for p in contenders.neighbours(candidates, blocked.label)}
     assert set(times) == expected and len(expected) == 3  # blocks of 2 and of 8 too
     assert all(t is not None and t > 0 for t in times.values())
+
+
+def test_a_candidate_far_slower_after_one_call_stops_and_spends_none_of_the_budget():
+    # A direct training step past a real backward cliff takes seconds a call: one timed call shows it.
+    import time
+
+    calls = {"a": 0, "b": 0, "slow": 0}
+
+    def sleeper(name, seconds):
+        def run():
+            calls[name] += 1
+            time.sleep(seconds)
+        return run
+
+    runs = {"a": sleeper("a", 1e-3), "b": sleeper("b", 1.2e-3), "slow": sleeper("slow", 0.5)}
+    samples = {name: [] for name in runs}
+    autotune._rounds(runs, samples)
+    assert calls["slow"] == 1 and len(samples["slow"]) == 1
+    # The others' budget (0.3 s each) is untouched by it: counted, its 0.5 s would have ended the rounds
+    # after the first.
+    assert len(samples["a"]) > autotune.GIVE_UP_AFTER and len(samples["b"]) > autotune.GIVE_UP_AFTER
+    assert autotune.low_quantile(samples["a"]) < autotune.low_quantile(samples["slow"])
+
+
+def test_one_disturbed_sample_of_a_millisecond_call_is_not_far():
+    # 10x slower once, but under `FAR_SECONDS`: "b" stays in the rounds (the test above's guard).
+    samples = {"a": [4e-3], "b": [40e-3]}
+    best = min(min(v) for v in samples.values())
+    assert not min(samples["b"]) > max(autotune.FAR * best, autotune.FAR_SECONDS)

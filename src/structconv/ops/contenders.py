@@ -42,8 +42,12 @@ def pick_contenders(permitted, band, limit=MAX_MEASURED):
     algorithm="fft" would time them: a band measured from a direct plan the model prices far too cheap
     leaves FFT variants out (torch, 3-D 32^3, k=4, one channel, a training step: direct modelled at 0.16 ms
     ran in 5 ms, so the whole transform by FFT, modelled 11.2x the direct plan, was never timed, and the
-    one by DFT that was ran 1.15x slower)."""
-    within = [p for p in permitted if p.modelled_us <= permitted[0].modelled_us * band]
+    one by DFT that was ran 1.15x slower). A plan whose modelled time holds a part the
+    model should not trust (`Plan.uncertain_us`: the 1-D backward cliff, probed at batch 1, which moves
+    with the batch and the channels) is timed where it would be in the band without it (`autotune` stops
+    timing a candidate whose one call shows it far slower than the others)."""
+    within_of = permitted[0].modelled_us
+    within = [p for p in permitted if p.modelled_us <= within_of * band]
     firsts, seen = [], set()
     for plan in within:
         if family(plan) not in seen:
@@ -54,6 +58,10 @@ def pick_contenders(permitted, band, limit=MAX_MEASURED):
     for plan in permitted:
         if plan.modelled_us <= wide and (family(plan) not in map(family, chosen) if plan.algorithm == "direct"
                                          else not any(p.algorithm == "fft" for p in chosen)):
+            chosen.append(plan)
+    for plan in permitted:  # where it would be in the band without the part the model doubts
+        trusted_us = plan.modelled_us - plan.uncertain_us
+        if plan.uncertain_us and plan not in chosen and trusted_us <= within_of * band:
             chosen.append(plan)
     ffts = [p for p in permitted if p.algorithm == "fft"]
     if any(p.algorithm == "fft" for p in chosen):

@@ -38,13 +38,15 @@ class FftPlan:
 class Plan:
     """`algorithm` `"direct"` (with `direct`: the backend's `"native"` convolution, the same on a
     `"channels_first"` copy of channels_last inputs, or a decomposition stacking `"inputs"` or
-    `"filters"`) or `"fft"` (with `fft`). `modelled_us`: the cost model's time;
-    `source`: where the decision came from; `measured_us`: times of the candidates when measured."""
+    `"filters"`) or `"fft"` (with `fft`). `modelled_us`: the cost model's time, of which `uncertain_us` is
+    a guess measuring should not trust (the 1-D backward cliff's; `ops.contenders`); `source`: where the
+    decision came from; `measured_us`: times of the candidates when measured."""
 
     algorithm: str
     direct: str = "native"
     fft: FftPlan = None
     modelled_us: float = 0.0
+    uncertain_us: float = 0.0
     source: str = "model"
     measured_us: tuple = ()
 

@@ -37,8 +37,12 @@ from structconv.tuning import fingerprint as fingerprints
 from structconv.tuning import plan_file
 from structconv.tuning import profile as profiles
 
-# Problems whose direct time is modelled below this many FFT overheads never run by FFT.
+# Problems whose direct time is modelled below this many FFT overheads never run by FFT: by the model alone
+# (autotune "off"), and where "auto" measures, below one (no FFT plan is modelled cheaper than its overhead):
+# at two, a torch 3-D 15^3 k=6 one-channel convolution, direct modelled at 411 us and the FFT's overhead at
+# 268, was kept direct untimed, 0.59 ms against 0.36 by FFT (1 thread of an AVX-512 AMD EPYC).
 TINY_OVERHEADS = 2.0
+TINY_OVERHEADS_MEASURED = 1.0
 # Stackings the profile does not prefer, and XLA's own N-D convolution above rank 3 where the profile has
 # no rate for it (`Costs.native_nd_gflops`, fitted by `structconv calibrate`), are priced at these factors
 # of the preferred decomposition, and the backend's own convolution on a channels-first copy of the input
@@ -255,9 +259,16 @@ def candidates(problem, profile=None):
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
     cliff = backward_cliff_us(problem, costs)
-    plans = [Plan("direct", direct=method,
-                  modelled_us=us * direct_factor + (0.0 if method == "channels_first" else cliff))
-             for method, us in _direct_candidates(problem, profile, base_of)]
+    # The 1-D cliff's threshold, probed at batch 1 on one shape, moves with the batch and the channels
+    # (TensorFlow: from 65 taps at batch 1, 129 at batch 2, none up to 129 at batch 4; a 19792-sample k=23
+    # 16 -> 16 step at batch 2, priced past a threshold of 17, ran direct in 22.4 ms against 27.2 by FFT):
+    # measuring may time it (`Plan.uncertain_us`). The 2-D one did not move (128^2, k=15, batch 2: 1.1-1.8
+    # s a step), and past it a step takes seconds (150^2, k=25: 6-7 s), so it is trusted.
+    doubt = cliff if problem.rank == 1 else 0.0
+    plans = [Plan("direct", direct=method, modelled_us=us * direct_factor + past_cliff,
+                  uncertain_us=doubt if past_cliff else 0.0)
+             for method, us in _direct_candidates(problem, profile, base_of)
+             for past_cliff in [0.0 if method == "channels_first" else cliff]]
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
               for fft, us in _fft_candidates(problem, profile)]
@@ -292,8 +303,9 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
     # A profile fitted elsewhere can be 10x off (issue 13: a "tiny" 4.5 ms convolution FFT ran in 3.5):
     # the rule trusts the model only where it is calibrated to within 3x, or alone.
     trusted = mode == "off" or profile.uncertainty <= 3.0
+    overheads = TINY_OVERHEADS if mode == "off" else TINY_OVERHEADS_MEASURED
     tiny = mode != "always" and trusted and (
-        min(p.modelled_us for p in direct) < TINY_OVERHEADS * profile.costs.fft_overhead_us)
+        min(p.modelled_us for p in direct) < overheads * profile.costs.fft_overhead_us)
     permitted = direct + ([] if tiny else [p for p in ffts if p.fft.memory <= budget])
     return sorted(permitted, key=lambda plan: plan.modelled_us)
 

@@ -12,7 +12,8 @@ variant's fastest of 5 calls ranged 1.2-2.0 ms between three measurements, and p
 slower than another; issue 13). Each one's time is a low quantile of its samples (`QUANTILE`: the fastest
 of up to 4 samples, the 25th percentile of more), which load only ever raises and one lucky sample does
 not decide. A candidate whose fastest of at least `GIVE_UP_AFTER` samples is `GIVE_UP` times the best
-is not timed further (one sample decided before, so that a single disturbed call could drop the fastest). When
+is not timed further (one sample decided before, so that a single disturbed call could drop the fastest),
+nor one whose single call is `FAR` times the best and over `FAR_SECONDS` (seconds past a cliff). When
 the two fastest end within `CONFIRM_WITHIN` of each other, up to `CONFIRM_ROUNDS` more rounds time those
 two alone (within `SECONDS_PER_CANDIDATE` each): on a shared 2-core machine a single lucky sample had
 picked a plan 1.35x slower than the other (docs/benchmarks.md, issue 13). Where the planner asks
@@ -33,6 +34,11 @@ SECONDS_PER_CANDIDATE = 0.3
 QUANTILE = 0.25
 GIVE_UP = 3.0
 GIVE_UP_AFTER = 3
+# ... and one whose first timed call is `FAR` times the fastest call and over `FAR_SECONDS` after a single
+# sample, its time not counted against the others' budget: a direct training step past a real backward
+# cliff (timed where the cliff is uncertain, `ops.contenders.pick_contenders`) takes seconds a call.
+FAR = 10.0
+FAR_SECONDS = 0.05
 CONFIRM_WITHIN = 1.2
 CONFIRM_ROUNDS = 3
 _statistics = {"problems": 0, "candidates": 0, "seconds": 0.0}
@@ -119,8 +125,10 @@ def _rounds(runs, samples):
     for round_index in range(MAX_ROUNDS):
         spent += _timed_round(runs, list(runs), round_index, samples)
         best = min(min(samples[label]) for label in runs) if runs else 0.0
-        runs = {label: run for label, run in runs.items()
-                if len(samples[label]) < GIVE_UP_AFTER or min(samples[label]) <= GIVE_UP * best}
+        far = [label for label in runs if min(samples[label]) > max(FAR * best, FAR_SECONDS)]
+        spent -= sum(sum(samples[label]) for label in far)
+        runs = {label: run for label, run in runs.items() if label not in far and (
+            len(samples[label]) < GIVE_UP_AFTER or min(samples[label]) <= GIVE_UP * best)}
         if spent > budget or len(runs) <= 1 and round_index >= 1:
             break
     _confirm(runs, samples)
