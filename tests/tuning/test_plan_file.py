@@ -41,6 +41,25 @@ def test_a_winner_among_direct_plans_is_not_the_winner_of_auto(fresh_cache):
     assert plan_file.lookup(problem(), "m1") is None and plan_file.lookup(problem(), "m1", "fft") is None
 
 
+def test_the_times_of_every_algorithm_are_remembered_together_malformed_ones_left_out(fresh_cache):
+    plan_file.record(problem(), "m1", "fft:whole:dft:loop", {"fft:whole:dft:loop": 5.0, "direct:native": 9.0})
+    plan_file.record(problem(), "m1", "direct:inputs", {"direct:inputs": 7.0, "direct:native": 8.0}, "direct")
+    with open(plan_file.path_for("m1")) as saved:
+        data = json.load(saved)
+    data["entries"][plan_file.key(problem(), "fft")] = {
+        "label": "fft:whole:fft:loop", "rules": plan_file.RULES,
+        "times_us": {"fft:whole:fft:loop": "fast", "fft:2:fft:loop": -1.0, "fft:4:fft:loop": True,
+                     "fft:8:fft:loop": 6.0}}
+    with open(plan_file.path_for("m1"), "w") as out:
+        json.dump(data, out)
+    plan_file.forget_loaded()
+    known = plan_file.remembered_times(problem(), "m1")
+    assert (known["fft:whole:dft:loop"], known["direct:inputs"], known["fft:8:fft:loop"]) == (5.0, 7.0, 6.0)
+    assert known["direct:native"] in (8.0, 9.0)  # timed under two algorithms: either run's time
+    assert not {"fft:whole:fft:loop", "fft:2:fft:loop", "fft:4:fft:loop"} & set(known)
+    assert plan_file.remembered_times(problem(65), "m1") == {}
+
+
 def test_a_corrupt_plan_file_warns_once_and_is_rewritten(fresh_cache):
     os.makedirs(fresh_cache, exist_ok=True)
     with open(plan_file.path_for("m1"), "w") as out:

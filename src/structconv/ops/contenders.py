@@ -54,7 +54,7 @@ def pick_contenders(permitted, band, limit=MAX_MEASURED):
             seen.add(family(plan))
             firsts.append(plan)
     chosen = (firsts + [p for p in within if p not in firsts])[:limit]
-    wide = permitted[0].modelled_us * max(band, WIDE_BAND)
+    wide = within_of * max(band, WIDE_BAND)
     for plan in permitted:
         if plan.modelled_us <= wide and (family(plan) not in map(family, chosen) if plan.algorithm == "direct"
                                          else not any(p.algorithm == "fft" for p in chosen)):
@@ -82,8 +82,6 @@ def neighbours(permitted, label):
     factor, transform = plan.fft.geometry, plan.fft.kernel_transform
     return [p for p in permitted if p.algorithm == "fft" and p.fft.blocked
             and p.fft.kernel_transform == transform and p.fft.geometry in (factor // 2, factor * 2)]
-
-
 
 
 def reusable(permitted, contenders, times):

@@ -264,9 +264,8 @@ def candidates(problem, profile=None):
     # 16 -> 16 step at batch 2, priced past a threshold of 17, ran direct in 22.4 ms against 27.2 by FFT):
     # measuring may time it (`Plan.uncertain_us`). The 2-D one did not move (128^2, k=15, batch 2: 1.1-1.8
     # s a step), and past it a step takes seconds (150^2, k=25: 6-7 s), so it is trusted.
-    doubt = cliff if problem.rank == 1 else 0.0
     plans = [Plan("direct", direct=method, modelled_us=us * direct_factor + past_cliff,
-                  uncertain_us=doubt if past_cliff else 0.0)
+                  uncertain_us=past_cliff if problem.rank == 1 else 0.0)
              for method, us in _direct_candidates(problem, profile, base_of)
              for past_cliff in [0.0 if method == "channels_first" else cliff]]
     margin = cost_model.per_rank(costs.fft_margin, rank)
@@ -351,7 +350,7 @@ def _plan(problem, algorithm, budget, mode):
             return dataclasses.replace(chosen[0], source="plan file",
                                        measured_us=tuple(sorted(remembered.get("times_us", {}).items())))
     in_process = _measured_times.get(problem, {})
-    known = {**_remembered_times(problem, machine), **in_process}
+    known = {**plan_file.remembered_times(problem, machine), **in_process}
     shared = reusable(permitted, contenders, known)
     if shared is not None:  # another algorithm's timing covers this one's (`contenders.reusable`)
         return _keep(problem, machine, algorithm, shared, known,
@@ -376,14 +375,3 @@ def _keep(problem, machine, algorithm, plan, times, source):
     _measured_without_batch[(problem.without_batch(), algorithm)] = plan.label
     return dataclasses.replace(plan, source=source, measured_us=tuple(sorted(times.items())))
 
-
-def _remembered_times(problem, machine):
-    """The times the plan file holds for `problem` on this machine, under every algorithm."""
-    known = {}
-    for algorithm in ("auto", "direct", "fft"):
-        entry = plan_file.lookup(problem, machine, algorithm)
-        times = entry.get("times_us") if entry else None
-        if isinstance(times, dict):
-            known.update((label, float(us)) for label, us in times.items()
-                         if isinstance(us, (int, float)) and not isinstance(us, bool) and us > 0)
-    return known

@@ -58,6 +58,19 @@ def lookup(problem, machine_id, algorithm="auto"):
     return entry
 
 
+def remembered_times(problem, machine_id):
+    """`{label: microseconds}` of every plan timed for `problem` on this machine, under any algorithm (the
+    planner reuses them where they cover what it would time); entries' malformed times are left out."""
+    known = {}
+    for algorithm in ("auto", "direct", "fft"):
+        entry = lookup(problem, machine_id, algorithm)
+        times = entry.get("times_us") if entry else None
+        if isinstance(times, dict):
+            known.update((label, float(us)) for label, us in times.items()
+                         if isinstance(us, (int, float)) and not isinstance(us, bool) and us > 0)
+    return known
+
+
 def record(problem, machine_id, label, times_us, algorithm="auto"):
     """Remembers the measured winner `label` of `problem` under `algorithm` (in memory, and in the file
     where writable)."""
