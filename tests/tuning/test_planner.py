@@ -171,11 +171,10 @@ def test_measuring_tries_fft_down_to_one_overhead_the_model_alone_to_two():
     # torch, 3-D 15^3, k=6, one channel (1 thread, AVX-512 AMD EPYC): direct modelled at 411 us, the FFT's
     # overhead at 268, ran 0.59 ms against 0.36 by FFT; at two overheads it was kept direct untimed.
     problem = square_problem(BACKEND, "cpu", 3, 15, 6, 2, 1, 1)
-    shipped = profile.shipped_for(planner.fingerprints.fingerprint(BACKEND, "cpu"))
-    trusted = dataclasses.replace(shipped, uncertainty=2.0)
+    trusted = dataclasses.replace(planner.profile_for(BACKEND), uncertainty=2.0)  # the shipped profile
     overhead = trusted.costs.fft_overhead_us
-    plans = [Plan("direct", modelled_us=1.5 * overhead), None]
-    plans[1] = next(p for p in planner.candidates(problem, trusted) if p.algorithm == "fft")
+    fft = next(p for p in planner.candidates(problem, trusted) if p.algorithm == "fft")
+    plans = [Plan("direct", modelled_us=1.5 * overhead), fft]
     allowed = {mode: sorted(p.algorithm for p in planner.allowed(problem, plans, "auto", trusted, 2**40,
                                                                  mode))
                for mode in ("off", "uncertain")}
