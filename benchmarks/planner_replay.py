@@ -15,7 +15,7 @@ channels, batch 1-16, ranks 1-4, forward and training). It writes `DIR/<backend>
 the held-out shapes, from the collected times (free of the noise of timing again):
 - the cost model alone with that profile, and with the shipped one;
 - measured planning's rule: the candidates it would time (`contenders.pick_contenders` with the
-  band `planner._plan` uses, then `contenders.neighbours` of the fastest), the pick the fastest of them.
+  band `planner._plan` uses, then `contenders.follow_ups` of their times), the pick the fastest of them.
 Each line gives how many picks are within 1.15x of the fastest candidate timed at the shape, the worst
 ratio, and how many candidates measuring would time. A candidate the collection did not time (an overlap-save
 plan by the transform the shipped model priced dearer) counts as the slowest of its shape when picked.
@@ -110,18 +110,23 @@ def _describe(problem):
 def replayed_pick(record, profile):
     """The label measured planning would pick for `record` with `profile`, and how many it would time."""
     from structconv.ops import planner
-    from structconv.ops.contenders import measuring_band, neighbours, pick_contenders
+    from structconv.ops.contenders import follow_ups, measuring_band, pick_contenders
 
     problem = record["problem"]
     permitted = planner.allowed(problem, planner.candidates(problem, profile), "auto", profile, math.inf)
-    contenders = pick_contenders(permitted, measuring_band(profile))
-    timed = [p for p in contenders if p.label in record["times"]]
-    if len(contenders) == 1 or not timed:
+    band = measuring_band(profile)
+    contenders = pick_contenders(permitted, band)
+    if len(contenders) == 1 or not any(p.label in record["times"] for p in contenders):
         return permitted[0].label, 0
-    fastest = min(timed, key=lambda p: record["times"][p.label])
-    more = [p for p in neighbours(permitted, fastest.label) if p.label in record["times"]]
-    fastest = min([fastest, *more], key=lambda p: record["times"][p.label])
-    return fastest.label, len(contenders) + len(neighbours(permitted, fastest.label))
+    # As `autotune.measure` does: the contenders, then what their times call for, until nothing new (plans
+    # the record did not time count as tried).
+    tried = {p.label for p in contenders}
+    while more := [p for p in follow_ups(permitted, {label: record["times"][label] for label in tried
+                                                     if label in record["times"]}, band)
+                   if p.label not in tried]:
+        tried.update(p.label for p in more)
+    timed = [p for p in permitted if p.label in tried and p.label in record["times"]]
+    return min(timed, key=lambda p: record["times"][p.label]).label, len(tried)
 
 
 def replay_worker(backend, directory):

@@ -1,5 +1,5 @@
-"""Which candidates measured planning times (`pick_contenders`, `neighbours`), and when times measured
-earlier under another algorithm decide without timing (`reusable`)."""
+"""Which candidates measured planning times (`pick_contenders`, `follow_ups`, `neighbours`), and when
+times measured earlier under another algorithm decide without timing (`reusable`)."""
 
 from structconv.ops import contenders
 from structconv.ops.plan import FftPlan, Plan
@@ -52,24 +52,45 @@ def test_contenders_include_each_direct_method_and_an_fft_within_the_wide_band()
         "direct:native", "fft:4:dft:loop"]
 
 
-def test_contenders_include_each_fft_family_within_the_band_of_the_cheapest_fft():
+def test_the_other_fft_families_follow_where_the_times_leave_them_a_chance():
     # A direct plan priced far too cheap (torch, 3-D 32^3, k=4, one channel, training: modelled 0.16 ms, ran
     # in 5 ms) put only one FFT plan in the band: the whole transform by FFT, modelled 11.2x the direct
-    # plan, was never timed and ran 1.15x faster than the one by DFT that was. The FFT families are
-    # compared within the band of the cheapest FFT plan, as algorithm="fft" compares them.
+    # plan, was never timed and ran 1.15x faster than the one by DFT that was. Once the first rounds show
+    # it, the FFT families are compared within the band of the cheapest FFT plan, as algorithm="fft" does.
     permitted = [_fake(label, us) for label, us in [
         ("direct:native", 0.16), ("fft:whole:dft:loop", 1.59), ("fft:whole:fft:loop", 1.79),
         ("fft:4:dft:loop", 5.84), ("fft:4:fft:loop", 5.86), ("fft:2:dft:loop", 8.36),
         ("fft:2:fft:loop", 20.0)]]
-    assert _labels(contenders.pick_contenders(permitted, band=10.0, limit=5)) == [
-        "direct:native", "fft:whole:dft:loop", "fft:whole:fft:loop", "fft:4:dft:loop", "fft:4:fft:loop"]
+    first = contenders.pick_contenders(permitted, band=10.0, limit=5)
+    assert _labels(first) == ["direct:native", "fft:whole:dft:loop"]
+    times = {"direct:native": 5.0, "fft:whole:dft:loop": 2.0}
+    assert _labels(contenders.follow_ups(permitted, times, band=10.0)) == [
+        "fft:whole:fft:loop", "fft:4:dft:loop", "fft:4:fft:loop"]
     # ... the band of the cheapest FFT plan: a family modelled beyond it is not timed.
-    assert _labels(contenders.pick_contenders(permitted, band=3.0, limit=5)) == [
-        "direct:native", "fft:whole:dft:loop", "fft:whole:fft:loop"]
-    # No FFT plan timed (none within the wide band), no FFT family added.
-    far = [_fake("direct:native", 1.0), _fake("fft:whole:dft:loop", 2 * contenders.WIDE_BAND),
-           _fake("fft:whole:fft:loop", 2.1 * contenders.WIDE_BAND)]
-    assert _labels(contenders.pick_contenders(far, band=5.0, limit=5)) == ["direct:native"]
+    assert _labels(contenders.follow_ups(permitted, times, band=3.0)) == ["fft:whole:fft:loop"]
+    # Where the times show the direct plan priced right and the FFT plan far behind, the other FFT
+    # families are not worth a call (TensorFlow, 4-D 15^4, k=2, 48 -> 48, one thread: direct 72 ms, the
+    # FFT families 0.7-1.5 s a call; measuring them took 39 s).
+    priced_right = {"direct:native": 0.17, "fft:whole:dft:loop": 4.0}
+    assert contenders.follow_ups(permitted, priced_right, band=10.0) == []
+    # ... and those predicted within the band of the fastest time still follow.
+    assert _labels(contenders.follow_ups(permitted, {"direct:native": 2.0, "fft:whole:dft:loop": 2.5},
+                                         band=2.0)) == ["fft:whole:fft:loop"]
+    # No FFT plan timed, no FFT family added.
+    assert contenders.follow_ups(permitted, {"direct:native": 5.0}, band=10.0) == []
+    assert contenders.follow_ups(permitted, {}, band=10.0) == []
+
+
+def test_the_neighbours_of_a_blocked_winner_follow():
+    permitted = [_fake(label, us) for label, us in [
+        ("fft:4:fft:loop", 1.0), ("fft:whole:fft:loop", 1.2), ("fft:2:fft:loop", 1.3),
+        ("fft:8:fft:loop", 1.4), ("fft:16:fft:loop", 1.5)]]
+    times = {"fft:4:fft:loop": 300.0, "fft:whole:fft:loop": 500.0}
+    assert _labels(contenders.follow_ups(permitted, times, band=5.0)) == ["fft:2:fft:loop", "fft:8:fft:loop"]
+    times.update({"fft:2:fft:loop": 320.0, "fft:8:fft:loop": 280.0})
+    assert _labels(contenders.follow_ups(permitted, times, band=5.0)) == ["fft:16:fft:loop"]
+    times["fft:16:fft:loop"] = 290.0
+    assert contenders.follow_ups(permitted, times, band=5.0) == []
 
 
 def test_neighbours_are_the_adjacent_block_counts_by_the_same_transform():
@@ -88,14 +109,14 @@ def test_times_measured_under_another_algorithm_decide_where_they_cover_each_kin
     # "auto" timed every FFT family: "fft" picks the fastest of them, whatever the model says.
     times = {"direct:native": 900.0, "fft:whole:dft:loop": 400.0, "fft:whole:fft:loop": 300.0,
              "fft:4:dft:loop": 350.0, "fft:8:dft:loop": 500.0, "fft:2:dft:loop": 380.0}
-    assert contenders.reusable(permitted, timed_first, times).label == "fft:whole:fft:loop"
+    assert contenders.reusable(permitted, timed_first, times, 5.0).label == "fft:whole:fft:loop"
     # Only the plans permitted now count: a faster plan of another algorithm is not picked.
-    assert contenders.reusable(permitted, timed_first, {**times, "direct:native": 1.0}).label == (
+    assert contenders.reusable(permitted, timed_first, {**times, "direct:native": 1.0}, 5.0).label == (
         "fft:whole:fft:loop")
     # A family this algorithm would time that the earlier timing left out: measure again.
     del times["fft:4:dft:loop"]
-    assert contenders.reusable(permitted, timed_first, times) is None
-    assert contenders.reusable(permitted, timed_first, {}) is None
+    assert contenders.reusable(permitted, timed_first, times, 5.0) is None
+    assert contenders.reusable(permitted, timed_first, {}, 5.0) is None
 
 
 def test_a_blocked_winner_is_reused_only_with_its_neighbours_timed():
@@ -104,10 +125,10 @@ def test_a_blocked_winner_is_reused_only_with_its_neighbours_timed():
     timed_first = [permitted[0], permitted[2]]
     times = {"fft:whole:fft:loop": 500.0, "fft:4:fft:loop": 300.0}
     # Blocks of 4 fastest, blocks of 2 and 8 untimed (measuring would time them after the rounds).
-    assert contenders.reusable(permitted, timed_first, times) is None
+    assert contenders.reusable(permitted, timed_first, times, 5.0) is None
     times.update({"fft:2:fft:loop": 320.0, "fft:8:fft:loop": 280.0})
     # The neighbours timed, the fastest of all wins (its own neighbours, 4 and 16, 16 not permitted).
-    assert contenders.reusable(permitted, timed_first, times).label == "fft:8:fft:loop"
+    assert contenders.reusable(permitted, timed_first, times, 5.0).label == "fft:8:fft:loop"
 
 
 def test_a_plan_is_timed_where_it_would_be_in_the_band_without_the_part_the_model_doubts():

@@ -1,8 +1,9 @@
 """Which candidate plans measured planning times, and when times already measured decide without timing.
 
 Pure Python over `Plan`s priced by the planner (`ops.planner.candidates`), cheapest first: the band of
-modelled times that is timed (`measuring_band`), the contenders in it (`pick_contenders`), the overlap-save
-neighbours of a blocked winner (`neighbours`), and whether times measured earlier for the same problem,
+modelled times that is timed (`measuring_band`), the contenders in it (`pick_contenders`), what their times
+call for next (`follow_ups`: the other FFT families, where the times leave them a chance, and the
+overlap-save `neighbours` of a blocked winner), and whether times measured earlier for the same problem,
 under another `algorithm` ("auto", "direct", "fft"), already cover what this one would time (`reusable`).
 """
 
@@ -33,19 +34,15 @@ def family(plan):
 
 
 def pick_contenders(permitted, band, limit=MAX_MEASURED):
-    """The plans to time: of those modelled within `band` of the cheapest, the cheapest of each `family`,
-    then the next cheapest, at most `limit`, cheapest first. Families first: the model errs most between
-    kinds of way (a direct method 5x off its rate, one kernel transform 4x slower than the other), and the
-    cheapest few by the model alone were often all one kind (overlap-save blocks of 2, 4, 8, 16). Within
-    `WIDE_BAND` (beyond `limit`), the cheapest FFT plan and every direct method are timed too. Once an FFT
-    plan is timed, so is the cheapest of each FFT family within `band` of the cheapest FFT plan, as
-    algorithm="fft" would time them: a band measured from a direct plan the model prices far too cheap
-    leaves FFT variants out (torch, 3-D 32^3, k=4, one channel, a training step: direct modelled at 0.16 ms
-    ran in 5 ms, so the whole transform by FFT, modelled 11.2x the direct plan, was never timed, and the
-    one by DFT that was ran 1.15x slower). A plan whose modelled time holds a part the
-    model should not trust (`Plan.uncertain_us`: the 1-D backward cliff, probed at batch 1, which moves
-    with the batch and the channels) is timed where it would be in the band without it (`autotune` stops
-    timing a candidate whose one call shows it far slower than the others)."""
+    """The plans to time first: of those modelled within `band` of the cheapest, the cheapest of each
+    `family`, then the next cheapest, at most `limit`, cheapest first. Families first: the model errs most
+    between kinds of way (a direct method 5x off its rate, one kernel transform 4x slower than the other),
+    and the cheapest few by the model alone were often all one kind (overlap-save blocks of 2, 4, 8, 16).
+    Within `WIDE_BAND` (beyond `limit`), the cheapest FFT plan and every direct method are timed too. A
+    plan whose modelled time holds a part the model should not trust (`Plan.uncertain_us`: the 1-D
+    backward cliff, probed at batch 1, which moves with the batch and the channels) is timed where it
+    would be in the band without it (`autotune` stops timing a candidate whose one call shows it far
+    slower than the others). What the times of these call for next is `follow_ups`'."""
     within_of = permitted[0].modelled_us
     within = [p for p in permitted if p.modelled_us <= within_of * band]
     firsts, seen = [], set()
@@ -63,13 +60,43 @@ def pick_contenders(permitted, band, limit=MAX_MEASURED):
         trusted_us = plan.modelled_us - plan.uncertain_us
         if plan.uncertain_us and plan not in chosen and trusted_us <= within_of * band:
             chosen.append(plan)
-    ffts = [p for p in permitted if p.algorithm == "fft"]
-    if any(p.algorithm == "fft" for p in chosen):
-        cheapest_fft = min(p.modelled_us for p in ffts)
-        for plan in ffts:  # cheapest first: the first of each family not yet timed
-            if plan.modelled_us <= cheapest_fft * band and family(plan) not in map(family, chosen):
-                chosen.append(plan)
     return sorted(chosen, key=lambda plan: plan.modelled_us)
+
+
+def follow_ups(permitted, times, band):
+    """The plans of `permitted` to time next, given `times` (`{label: microseconds}` measured so far):
+
+    - once an FFT plan is timed, the cheapest of each FFT family not yet timed that is modelled within
+      `band` of the cheapest FFT plan, as algorithm="fft" would time them, where its time predicted from
+      the FFT plans timed (its modelled time at the lowest ratio of measured to modelled time among them)
+      is within `band` of the fastest time measured. A band measured from a direct plan the model prices
+      far too cheap leaves FFT variants out (torch, 3-D 32^3, k=4, one channel, a training step: direct
+      modelled at 0.16 ms ran in 5 ms, so the whole transform by FFT, modelled 11.2x the direct plan, was
+      never timed, and the one by DFT that was ran 1.15x slower); where the times show the direct plan
+      priced right, the FFT families far behind it are not worth a call (TensorFlow, 4-D 15^4, k=2,
+      48 -> 48, one thread: direct 72 ms, the FFT families 0.7-1.5 s a call, one 25 s to its first,
+      measuring took 39 s);
+    - the `neighbours` of the fastest plan timed.
+    """
+    timed = [p for p in permitted if times.get(p.label) is not None]
+    if not timed:
+        return []
+    fastest = min(timed, key=lambda plan: times[plan.label])
+    more = [p for p in neighbours(permitted, fastest.label) if times.get(p.label) is None]
+    timed_ffts = [p for p in timed if p.algorithm == "fft"]
+    if timed_ffts:
+        ffts = [p for p in permitted if p.algorithm == "fft"]
+        cheapest_fft = min(p.modelled_us for p in ffts)
+        scale = min(times[p.label] / max(p.modelled_us, 1e-9) for p in timed_ffts)
+        seen = {family(p) for p in timed}
+        for plan in ffts:  # cheapest first: the first of each family not yet timed
+            if family(plan) in seen:
+                continue
+            seen.add(family(plan))
+            if (plan.modelled_us <= cheapest_fft * band
+                    and plan.modelled_us * scale <= times[fastest.label] * band and plan not in more):
+                more.append(plan)
+    return more
 
 
 def neighbours(permitted, label):
@@ -84,10 +111,10 @@ def neighbours(permitted, label):
             and p.fft.kernel_transform == transform and p.fft.geometry in (factor // 2, factor * 2)]
 
 
-def reusable(permitted, contenders, times):
+def reusable(permitted, contenders, times, band):
     """The fastest of `permitted` by `times` (`{label: microseconds}` measured earlier for the same problem,
     under any `algorithm`), or None where those times do not cover what measuring would time now: each
-    `family` of `contenders`, and where the fastest is an overlap-save plan, its `neighbours`.
+    `family` of `contenders`, and what their times call for next (`follow_ups` within `band`).
 
     Planning "fft" or "direct" after "auto" (or "auto" after both) then measures nothing, and picks what
     the other's timing found: "auto" runs the plan "fft" or "direct" runs, never a variant of the same
@@ -96,7 +123,6 @@ def reusable(permitted, contenders, times):
     timed = [plan for plan in permitted if times.get(plan.label) is not None]
     if not timed or not {family(p) for p in contenders} <= {family(p) for p in timed}:
         return None
-    fastest = min(timed, key=lambda plan: times[plan.label])
-    if any(times.get(p.label) is None for p in neighbours(permitted, fastest.label)):
+    if follow_ups(permitted, times, band):
         return None
-    return fastest
+    return min(timed, key=lambda plan: times[plan.label])

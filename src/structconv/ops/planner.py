@@ -30,7 +30,7 @@ from structconv import config
 from structconv._backend import get_backend
 from structconv.errors import StructconvError
 from structconv.ops import cost_model
-from structconv.ops.contenders import measuring_band, neighbours, pick_contenders, reusable
+from structconv.ops.contenders import follow_ups, measuring_band, pick_contenders, reusable
 from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
 from structconv.ops.plan import KERNEL_TRANSFORMS, FftPlan, Plan
 from structconv.tuning import fingerprint as fingerprints
@@ -329,7 +329,8 @@ def _plan(problem, algorithm, budget, mode):
     if len(permitted) == 1 or mode == "off":
         source = "rule" if len(permitted) == 1 else profile.source + " profile"
         return dataclasses.replace(best, source=source)
-    contenders = pick_contenders(permitted, measuring_band(profile, mode))
+    band = measuring_band(profile, mode)
+    contenders = pick_contenders(permitted, band)
     if len(contenders) == 1:
         return dataclasses.replace(best, source=profile.source + " profile")
     if not isinstance(problem.batch, int):
@@ -351,14 +352,14 @@ def _plan(problem, algorithm, budget, mode):
                                        measured_us=tuple(sorted(remembered.get("times_us", {}).items())))
     in_process = _measured_times.get(problem, {})
     known = {**plan_file.remembered_times(problem, machine), **in_process}
-    shared = reusable(permitted, contenders, known)
+    shared = reusable(permitted, contenders, known, band)
     if shared is not None:  # another algorithm's timing covers this one's (`contenders.reusable`)
         return _keep(problem, machine, algorithm, shared, known,
                      "measured" if shared.label in in_process else "plan file")
     from structconv.tuning import autotune
 
-    times = autotune.measure(problem, contenders, lambda label: neighbours(permitted, label))
-    # The contenders and the neighbours `measure` timed after them: any may win.
+    times = autotune.measure(problem, contenders, lambda times: follow_ups(permitted, times, band))
+    # The contenders and the follow-ups `measure` timed after them: any may win.
     timed = [(times[p.label], p) for p in permitted if times.get(p.label) is not None]
     if not timed:  # every candidate failed to run outside the trace: the model
         return dataclasses.replace(best, source=profile.source + " profile")

@@ -17,8 +17,10 @@ nor one whose single call is `FAR` times the best and over `FAR_SECONDS` (second
 the two fastest end within `CONFIRM_WITHIN` of each other, up to `CONFIRM_ROUNDS` more rounds time those
 two alone (within `SECONDS_PER_CANDIDATE` each): on a shared 2-core machine a single lucky sample had
 picked a plan 1.35x slower than the other (docs/benchmarks.md, issue 13). Where the planner asks
-(`expand`), plans next to the fastest (its neighbouring overlap-save block counts) are then compiled and
-timed in rounds with it. Counters in `statistics()` say what measuring cost.
+(`expand`), the plans the times so far call for (`ops.contenders.follow_ups`: other FFT families where the
+times leave them a chance, the overlap-save block counts next to the fastest) are then compiled and timed
+in rounds with the fastest, up to `FOLLOW_UP_ROUNDS` times. Counters in `statistics()` say what measuring
+cost.
 """
 
 import concurrent.futures
@@ -41,6 +43,9 @@ FAR = 10.0
 FAR_SECONDS = 0.05
 CONFIRM_WITHIN = 1.2
 CONFIRM_ROUNDS = 3
+# At most this many times the plans `expand` names are timed after the first rounds (an FFT family timed
+# late can win and call for its neighbouring block counts).
+FOLLOW_UP_ROUNDS = 3
 _statistics = {"problems": 0, "candidates": 0, "seconds": 0.0}
 
 
@@ -71,8 +76,9 @@ def problem_arrays(problem):
 
 def measure(problem, plans, expand=None):
     """`{plan.label: microseconds or None}`: each plan of `problem` timed (None where it failed to run).
-    `expand(label)`, when given, names more plans to try after the rounds, next to the fastest `label`
-    (the planner's neighbouring overlap-save block counts); they are timed in rounds of their own with it."""
+    `expand(times)`, when given, names more plans to try after the rounds from the times so far
+    (`{label: microseconds}`; the planner's `ops.contenders.follow_ups`); they are timed in rounds of their
+    own with the fastest, until it names none not yet tried (at most `FOLLOW_UP_ROUNDS` times)."""
     if not get_backend().timing_needs_own_thread():
         return _measure(problem, plans, expand)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="structconv-tune") as pool:
@@ -85,14 +91,24 @@ def _measure(problem, plans, expand):
     samples = {}
     runs = _compiled(problem, plans, arrays, samples)
     _rounds(runs, samples)
-    if expand is not None and runs:
+    for _ in range(FOLLOW_UP_ROUNDS if expand is not None and runs else 0):
+        more = [p for p in expand(_micros(samples)) if p.label not in samples]
+        if not more:
+            break
         leader = min(runs, key=lambda label: low_quantile(samples[label]))
-        extra = _compiled(problem, [p for p in expand(leader) if p.label not in samples], arrays, samples)
+        extra = _compiled(problem, more, arrays, samples)
         if extra:
             _rounds({leader: runs[leader], **extra}, samples)
+            runs.update(extra)
     _statistics["problems"] += 1
     _statistics["seconds"] += time.perf_counter() - started
-    return {label: None if found is None else low_quantile(found) * 1e6 for label, found in samples.items()}
+    micros = _micros(samples)
+    return {label: micros.get(label) for label in samples}
+
+
+def _micros(samples):
+    """`{label: microseconds}` of the candidates timed so far (`low_quantile` of their samples)."""
+    return {label: low_quantile(found) * 1e6 for label, found in samples.items() if found}
 
 
 def _compiled(problem, plans, arrays, samples):
