@@ -42,7 +42,7 @@ def pick_contenders(permitted, band, limit=MAX_MEASURED):
     plan whose modelled time holds a part the model should not trust (`Plan.uncertain_us`: the 1-D
     backward cliff, probed at batch 1, which moves with the batch and the channels) is timed where it
     would be in the band without it (`autotune` stops timing a candidate whose one call shows it far
-    slower than the others). What the times of these call for next is `follow_ups`'."""
+    slower than the others). What their times call for next: `follow_ups`."""
     within_of = permitted[0].modelled_us
     within = [p for p in permitted if p.modelled_us <= within_of * band]
     firsts, seen = [], set()
