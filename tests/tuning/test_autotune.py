@@ -150,3 +150,28 @@ def test_one_disturbed_sample_of_a_millisecond_call_is_not_far():
     samples = {"a": [4e-3], "b": [40e-3]}
     best = min(min(v) for v in samples.values())
     assert not min(samples["b"]) > max(autotune.FAR * best, autotune.FAR_SECONDS)
+
+
+def test_a_first_call_far_slower_keeps_a_candidate_out_of_the_rounds():
+    # Where the backend's warm-up call is a run (`first_call_is_a_run`: JAX on the CPU), its seconds are a
+    # sample: a candidate that call shows far slower is not called again (a JAX 4-D decomposition of
+    # seconds a call beside plans of 0.1-0.6 s), and the rounds spend none of the budget on it.
+    runs, calls = _counting_runs(["a", "b", "slow"])
+    samples = {"a": [1e-3], "b": [1.2e-3], "slow": [0.5]}
+    autotune._rounds(runs, samples)
+    assert calls["slow"] == 0 and samples["slow"] == [0.5]
+    assert calls["a"] > autotune.GIVE_UP_AFTER and calls["b"] > autotune.GIVE_UP_AFTER
+    # Under `FAR_SECONDS`, or without samples before the rounds, a candidate is called as before.
+    runs, calls = _counting_runs(["a", "b"])
+    autotune._rounds(runs, {"a": [4e-3], "b": [40e-3]})
+    assert calls["b"] >= 1
+    assert autotune._far(runs, {"a": [], "b": []}) == []
+
+
+def test_each_backend_says_whether_its_first_call_is_a_run():
+    from structconv._backend import get_backend
+
+    backend = get_backend()
+    # JAX compiles ahead of the first call on the CPU; TensorFlow traces on it, eager torch sets up on it.
+    assert backend.first_call_is_a_run("cpu") is (backend.__name__.endswith(".jax"))
+    assert backend.first_call_is_a_run("gpu") is False

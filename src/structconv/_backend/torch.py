@@ -67,6 +67,13 @@ def timing_needs_own_thread():
     return bool(torch.compiler.is_compiling())
 
 
+def first_call_is_a_run(device):
+    """Whether the first call of `compile_for_timing`'s callable takes as long as the calls after it: no
+    (eager torch sets up its FFT descriptors, oneDNN primitives, and on a GPU cuFFT plans and cuDNN's
+    choice, on the first call of a shape)."""
+    return False
+
+
 def native_max_rank(device):
     """The highest rank `conv` runs as one convolution (conv3d), on any device."""
     return 3

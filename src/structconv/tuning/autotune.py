@@ -13,7 +13,9 @@ slower than another; issue 13). Each one's time is a low quantile of its samples
 of up to 4 samples, the 25th percentile of more), which load only ever raises and one lucky sample does
 not decide. A candidate whose fastest of at least `GIVE_UP_AFTER` samples is `GIVE_UP` times the best
 is not timed further (one sample decided before, so that a single disturbed call could drop the fastest),
-nor one whose single call is `FAR` times the best and over `FAR_SECONDS` (seconds past a cliff). When
+nor one whose single call is `FAR` times the best and over `FAR_SECONDS` (seconds past a cliff); where the
+warm-up call is a run like the later ones (`first_call_is_a_run`: JAX on the CPU, compiled ahead), it
+counts as that call, so such a candidate is not called in the rounds at all. When
 the two fastest end within `CONFIRM_WITHIN` of each other, up to `CONFIRM_ROUNDS` more rounds time those
 two alone (within `SECONDS_PER_CANDIDATE` each): on a shared 2-core machine a single lucky sample had
 picked a plan 1.35x slower than the other (docs/benchmarks.md, issue 13). Where the planner asks
@@ -113,20 +115,23 @@ def _micros(samples):
 
 def _compiled(problem, plans, arrays, samples):
     """`{label: run}` of `plans` compiled and warmed up (`samples[label]` set to [], or None where a plan
-    failed to run)."""
+    failed to run; where the backend's first call is a run like the later ones, `first_call_is_a_run`, to
+    that call's seconds, so that `_rounds` need not call a candidate it shows far slower again)."""
     from structconv.ops.execute import execute
 
     backend = get_backend()
+    first_is_a_run = backend.first_call_is_a_run(problem.device)
     runs = {}
     for plan in plans:
         try:
             run = backend.compile_for_timing(lambda x, k, plan=plan: execute(plan, problem, x, k), arrays,
                                              problem.training, problem.device)
             start = time.perf_counter()
-            run()  # compiles and warms up
-            if time.perf_counter() - start < SECONDS_PER_CANDIDATE:
+            run()  # warms up (and compiles, where compiling waits for the first call)
+            first = time.perf_counter() - start
+            if first < SECONDS_PER_CANDIDATE:
                 run()  # a second call: some backends finish setting up on it (torch's FFT plans)
-            runs[plan.label], samples[plan.label] = run, []
+            runs[plan.label], samples[plan.label] = run, [first] if first_is_a_run else []
         except Exception:  # noqa: BLE001 (a candidate that cannot run here is not a candidate)
             samples[plan.label] = None
         _statistics["candidates"] += 1
@@ -134,20 +139,33 @@ def _compiled(problem, plans, arrays, samples):
 
 
 def _rounds(runs, samples):
-    """Interleaved rounds of `runs` until the budget or `MAX_ROUNDS` (module docstring), then `_confirm`."""
-    runs = dict(runs)
+    """Interleaved rounds of `runs` until the budget or `MAX_ROUNDS` (module docstring), then `_confirm`.
+    A candidate whose samples before the rounds (a first call counted, `_compiled`) already show it `FAR`
+    slower is not called again."""
+    runs = {label: run for label, run in runs.items() if label not in _far(runs, samples)}
+    before = {label: len(samples[label]) for label in runs}
     budget = SECONDS_PER_CANDIDATE * max(len(runs), 1)
     spent = 0.0
     for round_index in range(MAX_ROUNDS):
         spent += _timed_round(runs, list(runs), round_index, samples)
         best = min(min(samples[label]) for label in runs) if runs else 0.0
-        far = [label for label in runs if min(samples[label]) > max(FAR * best, FAR_SECONDS)]
-        spent -= sum(sum(samples[label]) for label in far)
+        far = _far(runs, samples)
+        spent -= sum(sum(samples[label][before[label]:]) for label in far)
         runs = {label: run for label, run in runs.items() if label not in far and (
             len(samples[label]) < GIVE_UP_AFTER or min(samples[label]) <= GIVE_UP * best)}
         if spent > budget or len(runs) <= 1 and round_index >= 1:
             break
     _confirm(runs, samples)
+
+
+def _far(runs, samples):
+    """The labels of `runs` whose fastest sample is `FAR` times the fastest of all and over `FAR_SECONDS`
+    (labels without samples are neither)."""
+    timed = [label for label in runs if samples[label]]
+    if not timed:
+        return []
+    best = min(min(samples[label]) for label in timed)
+    return [label for label in timed if min(samples[label]) > max(FAR * best, FAR_SECONDS)]
 
 
 def _timed_round(runs, labels, round_index, samples):
