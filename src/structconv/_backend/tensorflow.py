@@ -105,8 +105,8 @@ def timing_needs_own_thread():
 
 def first_call_is_a_run(device):
     """Whether the first call of `compile_for_timing`'s callable takes as long as the calls after it: no
-    (it traces the `tf.function` and optimises its graph: 1.7-25 s at a 4-D shape whose plans ran in
-    0.07-1.5 s)."""
+    (it traces the `tf.function` and optimises its graph: first calls of 0.25-25 s at a 4-D shape whose
+    plans then ran in 0.07-1.5 s, 1.2-20x each plan's later calls)."""
     return False
 
 
