@@ -93,8 +93,8 @@ def follow_ups(permitted, times, band):
             if family(plan) in seen:
                 continue
             seen.add(family(plan))
-            if (plan.modelled_us <= cheapest_fft * band
-                    and plan.modelled_us * scale <= times[fastest.label] * band and plan not in more):
+            predicted = plan.modelled_us * scale
+            if plan.modelled_us <= cheapest_fft * band and predicted <= times[fastest.label] * band:
                 more.append(plan)
     return more
 
