@@ -375,4 +375,3 @@ def _keep(problem, machine, algorithm, plan, times, source):
     plan_file.record(problem, machine, plan.label, dict(times), algorithm)
     _measured_without_batch[(problem.without_batch(), algorithm)] = plan.label
     return dataclasses.replace(plan, source=source, measured_us=tuple(sorted(times.items())))
-

@@ -142,7 +142,8 @@ def _rounds(runs, samples):
     """Interleaved rounds of `runs` until the budget or `MAX_ROUNDS` (module docstring), then `_confirm`.
     A candidate whose samples before the rounds (a first call counted, `_compiled`) already show it `FAR`
     slower is not called again."""
-    runs = {label: run for label, run in runs.items() if label not in _far(runs, samples)}
+    far = _far(runs, samples)
+    runs = {label: run for label, run in runs.items() if label not in far}
     before = {label: len(samples[label]) for label in runs}
     budget = SECONDS_PER_CANDIDATE * max(len(runs), 1)
     spent = 0.0
