@@ -26,7 +26,9 @@ machine can be tabulated elsewhere with `--records`.
 
 import argparse
 import json
+import math
 import os
+import random
 import statistics
 import sys
 import time
@@ -46,8 +48,6 @@ def worker(backend, points, budget, apart=False):
     from structconv.ops import planner
     from structconv.ops.execute import execute
     from structconv.tuning import autotune, plan_file
-    from structconv.tuning.square_problem import square_problem
-
     # Every run measures afresh: the plan file of earlier runs is neither read nor written.
     plan_file.lookup = lambda *args: None
     plan_file.record = lambda *args, **kwargs: None
@@ -55,8 +55,9 @@ def worker(backend, points, budget, apart=False):
     # user's layer would.
     device = default_device()
     where, installed = machine(), versions(PACKAGES)
-    for rank, size, k, batch, channels, filters, training in points:
-        problem = square_problem(backend, device, rank, size, k, batch, channels, filters, training=training)
+    for point in points:
+        problem = point_problem(point, backend, device)
+        training = problem.training
         planner.clear_plans()
         started = time.perf_counter()
         chosen = {"auto": planner.plan_conv(problem, "auto")}
@@ -84,8 +85,7 @@ def worker(backend, points, budget, apart=False):
                 samples[label].append(time.perf_counter() - start)
             round_index += 1
         print(json.dumps({
-            "backend": backend, "device": device, "rank": rank, "size": size, "k": k, "batch": batch,
-            "channels": channels, "filters": filters, "training": training, "rounds": round_index,
+            "backend": backend, "device": device, **point_fields(point), "rounds": round_index,
             "plans": {algorithm: plan.label for algorithm, plan in chosen.items()},
             "sources": {algorithm: plan.source for algorithm, plan in chosen.items()},
             # The statistic planning compares candidates by (the 25th percentile).
@@ -98,6 +98,84 @@ def worker(backend, points, budget, apart=False):
             "machine": where, "versions": installed}), flush=True)
 
 
+def varied_points(count, seed, max_channels=16, max_batch=4):
+    """`count` problems drawn at random (`seed`) along the axes `random_points` holds fixed: sizes that
+    differ per axis (a cube's volume of 2^10-2^16 samples, each axis 0.5-2x its side), kernels of 2 taps
+    and up that differ per axis, padding "same" or "valid", stride 2 or dilation 2 on some axes (not both
+    on one axis), and channels_first for a quarter of them; ranks 1-4, a third training steps; none with a
+    direct plan of over 20 Gflop."""
+    rng = random.Random(seed)
+    widths = tuple(w for w in WIDTHS if w <= max_channels)
+    batches = tuple(b for b in BATCHES if b <= max_batch)
+    points = []
+    while len(points) < count:
+        rank = rng.randint(1, 4)
+        side = (2 ** rng.uniform(10, 16)) ** (1 / rank)
+        sizes = [max(6, round(side * 2 ** rng.uniform(-1, 1))) for _ in range(rank)]
+        largest = (255, 31, 13, 7)[rank - 1]
+        kernels = [rng.randint(2, max(2, min(largest, n // 3))) for n in sizes]
+        strides, dilations = [1] * rank, [1] * rank
+        for axis in range(rank):
+            draw = rng.random()
+            if draw < 0.2:
+                strides[axis] = 2
+            elif draw < 0.35 and (kernels[axis] - 1) * 2 + 1 <= sizes[axis] // 2:
+                dilations[axis] = 2
+        point = {"rank": rank, "sizes": sizes, "kernels": kernels, "strides": strides, "dilations": dilations,
+                 "padding": rng.choice(("same", "valid")), "batch": rng.choice(batches),
+                 "channels": rng.choice(widths), "filters": None, "training": rng.random() < 1 / 3,
+                 "data_format": "channels_first" if rng.random() < 0.25 else "channels_last"}
+        point["filters"] = point["channels"] if rng.random() < 0.5 else rng.choice(widths)
+        outputs = math.prod(n // s for n, s in zip(sizes, strides))
+        flops = 2 * point["batch"] * outputs * math.prod(kernels) * point["channels"] * point["filters"]
+        if flops * (3 if point["training"] else 1) <= 2e10:
+            points.append(point)
+    return points
+
+
+def point_problem(point, backend, device):
+    """The `ConvProblem` of a point of `random_points` (a tuple) or `varied_points` (a dict)."""
+    from structconv.ops.problem import ConvProblem
+    from structconv.shapes import arithmetic
+    from structconv.tuning.square_problem import square_problem
+
+    if not isinstance(point, dict):
+        rank, size, k, batch, channels, filters, training = point
+        return square_problem(backend, device, rank, size, k, batch, channels, filters, training=training)
+    pads = tuple(arithmetic.resolve_axis_padding(point["padding"], n, k, s, d) for n, k, s, d in
+                 zip(point["sizes"], point["kernels"], point["strides"], point["dilations"]))
+    return ConvProblem(backend=backend, device=device, rank=point["rank"], batch=point["batch"],
+                       spatial=tuple(point["sizes"]), channels=point["channels"], filters=point["filters"],
+                       kernel_size=tuple(point["kernels"]), groups=1, strides=tuple(point["strides"]),
+                       dilation_rate=tuple(point["dilations"]), padding=pads, padding_mode="zeros",
+                       dtype="float32", data_format=point["data_format"], training=point["training"])
+
+
+def point_fields(point):
+    """A point as the fields of its record."""
+    if isinstance(point, dict):
+        return dict(point)
+    return dict(zip(("rank", "size", "k", "batch", "channels", "filters", "training"), point))
+
+
+def describe(record):
+    """A record's problem in a table cell."""
+    step = "training" if record["training"] else "forward"
+    if "sizes" not in record:
+        return (f"{record['rank']}-D {record['size']}^{record['rank']}, k={record['k']}, "
+                f"B={record['batch']}, {record['channels']}->{record['filters']}, {step}")
+    extras = [record["padding"]]
+    if any(s > 1 for s in record["strides"]):
+        extras.append("strides " + "x".join(map(str, record["strides"])))
+    if any(d > 1 for d in record["dilations"]):
+        extras.append("dilation " + "x".join(map(str, record["dilations"])))
+    if record["data_format"] == "channels_first":
+        extras.append("channels_first")
+    sizes, kernels = ("x".join(map(str, record[key])) for key in ("sizes", "kernels"))
+    return (f"{record['rank']}-D {sizes}, k={kernels}, B={record['batch']}, {record['channels']}->"
+            f"{record['filters']}, {step}, {', '.join(extras)}")
+
+
 def ratio(record, statistic):
     times, plans = record[statistic], record["plans"]
     return times[plans["auto"]] / min(times[plans["direct"]], times[plans["fft"]])
@@ -106,13 +184,11 @@ def ratio(record, statistic):
 def table(records, backends):
     lines = ["| point | backend | direct ms | fft ms | auto | auto / faster (q25) | auto / faster (min) "
              "| auto measuring s |", "|---|---|---:|---:|---|---:|---:|---:|"]
-    for r in sorted(records, key=lambda r: (r["rank"], r["size"], r["k"], r["batch"], r["backend"])):
-        step = "training" if r["training"] else "forward"
+    for r in sorted(records, key=lambda r: (r["rank"], describe(r), r["backend"])):
         q25, plans = r["q25"], r["plans"]
         verdict = ratio(r, "q25")
         lines.append(
-            f"| {r['rank']}-D {r['size']}^{r['rank']}, k={r['k']}, B={r['batch']}, {r['channels']}->"
-            f"{r['filters']}, {step} | {r['backend']} | {q25[plans['direct']] * 1e3:.2f} | "
+            f"| {describe(r)} | {r['backend']} | {q25[plans['direct']] * 1e3:.2f} | "
             f"{q25[plans['fft']] * 1e3:.2f} | {plans['auto']} | {verdict:.2f}"
             f"{' **miss**' if verdict > TARGET else ''} | {ratio(r, 'min'):.2f} | "
             f"{r['measuring_seconds']:.1f} |")
@@ -138,6 +214,9 @@ def main():
     parser.add_argument("--seed", type=int, default=20, help="the seed of the shapes")
     parser.add_argument("--max-channels", type=int, default=64, choices=WIDTHS)
     parser.add_argument("--max-batch", type=int, default=8, choices=BATCHES)
+    parser.add_argument("--varied", action="store_true",
+                        help="draw `varied_points` (sizes and kernels per axis, valid padding, strides, "
+                             "dilation, channels_first) instead of `fft.random_points`")
     parser.add_argument("--threads", type=int, default=0,
                         help="threads per framework (0: the frameworks' defaults, all cores)")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed rounds per point")
@@ -150,7 +229,8 @@ def main():
                              "device is) instead of running them")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    points = random_points(options.random, options.seed, options.max_channels, options.max_batch)
+    draw = varied_points if options.varied else random_points
+    points = draw(options.random, options.seed, options.max_channels, options.max_batch)
     if options.worker:
         limit_threads(options.threads)
         worker(options.worker, points, options.budget, options.apart)
@@ -161,6 +241,7 @@ def main():
     arguments = ["--random", str(options.random), "--seed", str(options.seed), "--max-channels",
                  str(options.max_channels), "--max-batch", str(options.max_batch), "--threads",
                  str(options.threads), "--budget", str(options.budget)] + ["--apart"] * options.apart
+    arguments += ["--varied"] * options.varied
     for backend in backends if not options.records else ():
         found, ok = run_worker_process(__file__, backend, arguments, 3600)
         if not ok:
