@@ -84,7 +84,7 @@ def test_a_malformed_profile_warns_and_falls_back(fresh_cache):
     path = profile.calibrated_path(BACKEND, "cpu", _machine_id())
     os.makedirs(fresh_cache, exist_ok=True)
     with open(path, "w") as out:
-        json.dump({"format": profile.FORMAT, "backend": BACKEND, "device": "cpu", "costs": {"wrong": 1}}, out)
+        json.dump({**profile.to_dict(profile.shipped(BACKEND, "cpu")), "costs": {"wrong": 1}}, out)
     with pytest.warns(RuntimeWarning, match="malformed profile"):
         assert planner.profile_for(BACKEND, "cpu").source == "shipped"
 
@@ -99,6 +99,38 @@ def test_a_profile_of_an_older_format_warns_to_calibrate_again(fresh_cache):
         json.dump(old, out)
     with pytest.warns(RuntimeWarning, match="older structconv .* run `structconv calibrate` again"):
         assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+
+
+def test_a_profile_for_another_planner_revision_warns_to_calibrate_again(fresh_cache):
+    # JAX's revision 2 decomposes rank 3 on the CPU: a profile calibrated before priced that decomposition
+    # at XLA's 3-D convolution's rate (profile.PLANNER_REVISIONS' comment). Files written before revisions
+    # existed hold none and count as revision 1.
+    current = profile.PLANNER_REVISIONS.get(BACKEND, 1)
+    written = profile.to_dict(profile.shipped(BACKEND, "cpu"))
+    assert written["planner_revision"] == current
+    assert profile.from_dict(written, "calibrated").costs == profile.shipped(BACKEND, "cpu").costs
+    unnumbered = {key: value for key, value in written.items() if key != "planner_revision"}
+    if current == 1:
+        assert profile.from_dict(unnumbered, "calibrated").costs == profile.shipped(BACKEND, "cpu").costs
+    else:
+        with pytest.raises(ValueError, match=f"{BACKEND} profile of planner revision 1 .* calibrate"):
+            profile.from_dict(unnumbered, "calibrated")
+    stale = {**written, "planner_revision": current + 1}
+    path = profile.calibrated_path(BACKEND, "cpu", _machine_id())
+    os.makedirs(fresh_cache, exist_ok=True)
+    with open(path, "w") as out:
+        json.dump(stale, out)
+    message = f"{BACKEND} profile of planner revision {current + 1} .* calibrate"
+    with pytest.warns(RuntimeWarning, match=message):
+        assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+
+
+def test_every_shipped_profile_is_of_its_backends_planner_revision():
+    folder = os.path.join(os.path.dirname(profile.__file__), "profiles")
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name)) as handle:
+            data = json.load(handle)
+        assert data.get("planner_revision", 1) == profile.PLANNER_REVISIONS.get(data["backend"], 1), name
 
 
 def test_an_unwritable_cache_warns_and_does_not_raise(tmp_path, monkeypatch):

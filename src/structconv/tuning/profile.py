@@ -19,6 +19,11 @@ from structconv.tuning import storage
 # XLA's own N-D convolution its own rate (`native_nd_gflops`); a format-1 profile calibrated on JAX had
 # given the decomposition the N-D convolution's rate, 2.7-7x too slow. Older calibrated files are refused.
 FORMAT = 2
+# Per backend, bumped when its candidates change what a calibrated profile's constants price (absent: 1).
+# JAX 2 (session 24): on the CPU rank 3 is decomposed onto XLA's 2-D convolution beside its own 3-D one, so
+# the rank-3 direct rate is the decomposition's; a profile calibrated before priced it at the 3-D
+# convolution's, 1.8-15x too slow. A calibrated profile of another revision is refused (one warning).
+PLANNER_REVISIONS = {"jax": 2}
 _SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "profiles")
 
 
@@ -140,6 +145,10 @@ def from_dict(data, source):
                          "run `structconv calibrate` again")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"not a structconv profile of format {FORMAT}")
+    revision, found = PLANNER_REVISIONS.get(data.get("backend"), 1), data.get("planner_revision", 1)
+    if found != revision:
+        raise ValueError(f"a {data.get('backend')} profile of planner revision {found!r} (this structconv's: "
+                         f"{revision}): run `structconv calibrate` again")
     try:
         return Profile(
             backend=str(data["backend"]),
@@ -158,6 +167,7 @@ def from_dict(data, source):
 def to_dict(profile, provenance=None):
     return {
         "format": FORMAT,
+        "planner_revision": PLANNER_REVISIONS.get(profile.backend, 1),
         "backend": profile.backend,
         "device": profile.device,
         "uncertainty": profile.uncertainty,

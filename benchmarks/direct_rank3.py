@@ -1,0 +1,121 @@
+"""JAX on the CPU: XLA's own 3-D convolution against the decomposition onto its 2-D convolution.
+
+    flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/direct_rank3.py [--threads N] [--budget S]
+        [--json PATH]
+
+Each shape's direct plans (`ops.plan.Plan`: "native", one `lax.conv_general_dilated` over the three
+spatial axes; "inputs" and "filters", the first axis peeled and its taps stacked along the input channels
+or the filters of 2-D convolutions, `ops.decomposition`) are compiled as measured planning runs them
+(`compile_for_timing`: `jax.jit`, forward + backward for training steps) and timed in interleaved rounds
+for `--budget` seconds (at least 5 rounds); the table gives each one's 25th-percentile call and native over
+the faster stacking. Shapes: float32, channels_last, batch 1-8, 1-64 channels, kernels 3-5, "same" and
+"valid", strides and dilation 2 on some. The planner's JAX candidates at rank 3 follow from this
+(`ops.planner._native_only`); torch and TensorFlow run rank 3 natively (their `DECOMPOSE_TO_RANK` is 3).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+SHAPES = (  # (sizes, k, batch, channels, filters, stride, dilation, padding, training)
+    ((32, 32, 32), 3, 4, 16, 16, 1, 1, "same", False),
+    ((32, 32, 32), 3, 4, 16, 16, 1, 1, "same", True),
+    ((48, 48, 48), 3, 2, 8, 8, 1, 1, "same", False),
+    ((24, 24, 24), 5, 2, 4, 8, 1, 1, "valid", False),
+    ((64, 64, 64), 3, 1, 1, 8, 1, 1, "same", False),
+    ((32, 32, 32), 3, 2, 1, 1, 1, 1, "same", True),
+    ((32, 32, 32), 3, 4, 16, 32, 2, 1, "same", False),
+    ((32, 32, 32), 3, 2, 8, 8, 1, 2, "same", True),
+    ((16, 16, 16), 3, 8, 32, 32, 1, 1, "same", True),
+    ((12, 12, 12), 3, 2, 64, 64, 1, 1, "same", False),
+    ((53, 37, 15), 5, 4, 12, 12, 1, 1, "same", False),
+)
+METHODS = ("native", "inputs", "filters")
+
+
+def problem_of(shape):
+    from structconv.ops.problem import ConvProblem
+    from structconv.shapes import arithmetic
+
+    sizes, k, batch, channels, filters, stride, dilation, padding, training = shape
+    pads = tuple(arithmetic.resolve_axis_padding(padding, n, k, stride, dilation) for n in sizes)
+    return ConvProblem(backend="jax", device="cpu", rank=3, batch=batch, spatial=sizes, channels=channels,
+                       filters=filters, kernel_size=(k,) * 3, groups=1, strides=(stride,) * 3,
+                       dilation_rate=(dilation,) * 3, padding=pads, padding_mode="zeros", dtype="float32",
+                       data_format="channels_last", training=training)
+
+
+def describe(shape):
+    sizes, k, batch, channels, filters, stride, dilation, padding, training = shape
+    extras = [padding] + ["stride 2"] * (stride > 1) + ["dilation 2"] * (dilation > 1)
+    return (f"{'x'.join(map(str, sizes))}, k={k}, B={batch}, {channels}->{filters}, "
+            f"{'training' if training else 'forward'}, {', '.join(extras)}")
+
+
+def time_shape(shape, budget):
+    from structconv._backend import get_backend
+    from structconv.ops.execute import execute
+    from structconv.ops.plan import Plan
+    from structconv.tuning import autotune
+
+    problem = problem_of(shape)
+    arrays = autotune.problem_arrays(problem)
+    runs = {}
+    for method in METHODS:
+        plan = Plan(algorithm="direct", direct=method, fft=None, modelled_us=0.0)
+        runs[method] = get_backend().compile_for_timing(
+            lambda x, w, plan=plan: execute(plan, problem, x, w), arrays, problem.training, "cpu")
+        runs[method]()
+    samples = {method: [] for method in METHODS}
+    deadline, rounds = time.perf_counter() + budget, 0
+    while rounds < 5 or (time.perf_counter() < deadline and rounds < 50):
+        for method in METHODS[rounds % 3:] + METHODS[: rounds % 3]:
+            start = time.perf_counter()
+            runs[method]()
+            samples[method].append(time.perf_counter() - start)
+        rounds += 1
+    return {method: autotune.low_quantile(values) for method, values in samples.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=0, help="threads (0: XLA's default, all cores)")
+    parser.add_argument("--budget", type=float, default=1.5, help="seconds of timed rounds per shape")
+    parser.add_argument("--json", metavar="PATH", help="also write the records as JSON")
+    options = parser.parse_args()
+    os.environ["KERAS_BACKEND"] = "jax"
+    from environment import machine, versions  # noqa: E402  (this folder is on sys.path)
+
+    from structconv.tuning.threads import limit_threads
+
+    limit_threads(options.threads)
+    started = time.perf_counter()
+    lines = ["| shape (3-D) | native ms | inputs ms | filters ms | native / faster stacking |",
+             "|---|---:|---:|---:|---:|"]
+    records, ratios = [], []
+    for index, shape in enumerate(SHAPES):
+        print(f"[{index + 1}/{len(SHAPES)}] {describe(shape)}", file=sys.stderr, flush=True)
+        times = time_shape(shape, options.budget)
+        ratio = times["native"] / min(times["inputs"], times["filters"])
+        ratios.append(ratio)
+        records.append({"shape": describe(shape), "seconds": times})
+        lines.append(f"| {describe(shape)} | " + " | ".join(f"{times[m] * 1e3:.2f}" for m in METHODS)
+                     + f" | {ratio:.2f} |")
+    markdown = "\n".join([
+        "## JAX: XLA's 3-D convolution against the decomposition onto its 2-D one\n",
+        f"Machine: {machine()}; {options.threads or os.cpu_count()} thread(s). Versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions(("jax", "keras")).items()) + "\n",
+        *lines,
+        f"\nnative / faster stacking: {min(ratios):.2f}-{max(ratios):.2f}x. Total run time: "
+        f"{time.perf_counter() - started:.0f} s. Command: `{' '.join(sys.argv)}`.",
+    ])
+    print(markdown)
+    if options.json:
+        with open(options.json, "w") as out:
+            json.dump({"machine": machine(), "records": records, "markdown": markdown}, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
