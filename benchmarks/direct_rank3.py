@@ -9,8 +9,9 @@ or the filters of 2-D convolutions, `ops.decomposition`) are compiled as measure
 (`compile_for_timing`: `jax.jit`, forward + backward for training steps) and timed in interleaved rounds
 for `--budget` seconds (at least 5 rounds); the table gives each one's 25th-percentile call and native over
 the faster stacking. Shapes: float32, channels_last, batch 1-8, 1-64 channels, kernels 3-5, "same" and
-"valid", strides and dilation 2 on some. The planner's JAX candidates at rank 3 follow from this
-(`ops.planner._native_only`); torch and TensorFlow run rank 3 natively (their `DECOMPOSE_TO_RANK` is 3).
+"valid", strides and dilation 2 on some; and four transposed convolutions (stacked along the filters
+only). The planner's JAX candidates at rank 3 follow from this (`ops.planner._native_only`); torch and
+TensorFlow run rank 3 natively (their `DECOMPOSE_TO_RANK` is 3).
 """
 
 import argparse
@@ -32,29 +33,46 @@ SHAPES = (  # (sizes, k, batch, channels, filters, stride, dilation, padding, tr
     ((12, 12, 12), 3, 2, 64, 64, 1, 1, "same", False),
     ((53, 37, 15), 5, 4, 12, 12, 1, 1, "same", False),
 )
+# Transposed convolutions (the full one, as `ops.conv_transpose` runs it before cropping): the
+# decomposition stacks along the filters only.
+TRANSPOSED = (  # (sizes, k, batch, channels, filters, stride, training)
+    ((16, 16, 16), 3, 4, 16, 16, 1, False),
+    ((16, 16, 16), 3, 4, 16, 16, 2, False),
+    ((16, 16, 16), 3, 2, 8, 8, 2, True),
+    ((24, 24, 24), 4, 1, 4, 8, 2, False),
+)
 METHODS = ("native", "inputs", "filters")
 
 
 def problem_of(shape):
+    """The `ConvProblem` of an entry of `SHAPES`, or of `TRANSPOSED` (7 fields)."""
     from structconv.ops.problem import ConvProblem
     from structconv.shapes import arithmetic
 
-    sizes, k, batch, channels, filters, stride, dilation, padding, training = shape
-    pads = tuple(arithmetic.resolve_axis_padding(padding, n, k, stride, dilation) for n in sizes)
+    if len(shape) == 7:
+        sizes, k, batch, channels, filters, stride, training = shape
+        dilation, transposed, pads = 1, True, ((0, 0),) * 3
+    else:
+        sizes, k, batch, channels, filters, stride, dilation, padding, training = shape
+        transposed = False
+        pads = tuple(arithmetic.resolve_axis_padding(padding, n, k, stride, dilation) for n in sizes)
     return ConvProblem(backend="jax", device="cpu", rank=3, batch=batch, spatial=sizes, channels=channels,
                        filters=filters, kernel_size=(k,) * 3, groups=1, strides=(stride,) * 3,
                        dilation_rate=(dilation,) * 3, padding=pads, padding_mode="zeros", dtype="float32",
-                       data_format="channels_last", training=training)
+                       data_format="channels_last", transposed=transposed, training=training)
 
 
 def describe(shape):
-    sizes, k, batch, channels, filters, stride, dilation, padding, training = shape
-    extras = [padding] + ["stride 2"] * (stride > 1) + ["dilation 2"] * (dilation > 1)
-    return (f"{'x'.join(map(str, sizes))}, k={k}, B={batch}, {channels}->{filters}, "
-            f"{'training' if training else 'forward'}, {', '.join(extras)}")
+    problem = problem_of(shape)
+    extras = ["transposed"] if problem.transposed else [shape[7]]
+    extras += ["stride 2"] * (problem.strides[0] > 1) + ["dilation 2"] * (problem.dilation_rate[0] > 1)
+    return (f"{'x'.join(map(str, problem.spatial))}, k={problem.kernel_size[0]}, B={problem.batch}, "
+            f"{problem.channels}->{problem.filters}, {'training' if problem.training else 'forward'}, "
+            f"{', '.join(extras)}")
 
 
 def time_shape(shape, budget):
+    """`{method: seconds}`, the 25th-percentile call of each direct method the problem has."""
     from structconv._backend import get_backend
     from structconv.ops.execute import execute
     from structconv.ops.plan import Plan
@@ -62,16 +80,18 @@ def time_shape(shape, budget):
 
     problem = problem_of(shape)
     arrays = autotune.problem_arrays(problem)
+    methods = ("native", "filters") if problem.transposed else METHODS
     runs = {}
-    for method in METHODS:
+    for method in methods:
         plan = Plan(algorithm="direct", direct=method, fft=None, modelled_us=0.0)
         runs[method] = get_backend().compile_for_timing(
             lambda x, w, plan=plan: execute(plan, problem, x, w), arrays, problem.training, "cpu")
         runs[method]()
-    samples = {method: [] for method in METHODS}
+    samples = {method: [] for method in methods}
     deadline, rounds = time.perf_counter() + budget, 0
     while rounds < 5 or (time.perf_counter() < deadline and rounds < 50):
-        for method in METHODS[rounds % 3:] + METHODS[: rounds % 3]:
+        turn = rounds % len(methods)
+        for method in methods[turn:] + methods[:turn]:
             start = time.perf_counter()
             runs[method]()
             samples[method].append(time.perf_counter() - start)
@@ -95,14 +115,15 @@ def main():
     lines = ["| shape (3-D) | native ms | inputs ms | filters ms | native / faster stacking |",
              "|---|---:|---:|---:|---:|"]
     records, ratios = [], []
-    for index, shape in enumerate(SHAPES):
-        print(f"[{index + 1}/{len(SHAPES)}] {describe(shape)}", file=sys.stderr, flush=True)
+    shapes = SHAPES + TRANSPOSED
+    for index, shape in enumerate(shapes):
+        print(f"[{index + 1}/{len(shapes)}] {describe(shape)}", file=sys.stderr, flush=True)
         times = time_shape(shape, options.budget)
-        ratio = times["native"] / min(times["inputs"], times["filters"])
+        ratio = times["native"] / min(t for m, t in times.items() if m != "native")
         ratios.append(ratio)
         records.append({"shape": describe(shape), "seconds": times})
-        lines.append(f"| {describe(shape)} | " + " | ".join(f"{times[m] * 1e3:.2f}" for m in METHODS)
-                     + f" | {ratio:.2f} |")
+        lines.append(f"| {describe(shape)} | " + " | ".join(
+            f"{times[m] * 1e3:.2f}" if m in times else "" for m in METHODS) + f" | {ratio:.2f} |")
     markdown = "\n".join([
         "## JAX: XLA's 3-D convolution against the decomposition onto its 2-D one\n",
         f"Machine: {machine()}; {options.threads or os.cpu_count()} thread(s). Versions: "

@@ -206,7 +206,7 @@ def fit_native_nd(forward, costs):
     rates = []
     for r in forward:
         # Rank 3 (decomposed on JAX's CPU) left out: XLA's 3-D convolution is no loop, 2-3x faster than the
-        # N-D one; priced at the N-D rate it stays out of the model's picks, where it ran 1.8-15x slower
+        # N-D one; priced at the N-D rate it stays out of the model's picks, where it ran 1.7-16x slower
         # than the decomposition, and measuring times it where the model is unsure.
         if "direct:native" not in r["times"] or not _decomposed(r) or r["rank"] <= 3:
             continue
