@@ -28,13 +28,12 @@ import argparse
 import json
 import math
 import os
-import random
 import statistics
 import sys
 import time
 
 from environment import machine, rotated, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
-from fft import BATCHES, WIDTHS, random_points  # noqa: E402
+from fft import BATCHES, WIDTHS, draws, random_points  # noqa: E402
 
 from structconv.tuning.threads import limit_threads  # noqa: E402
 
@@ -104,9 +103,7 @@ def varied_points(count, seed, max_channels=16, max_batch=4):
     and up that differ per axis, padding "same" or "valid", stride 2 or dilation 2 on some axes (not both
     on one axis), and channels_first for a quarter of them; ranks 1-4, a third training steps; none with a
     direct plan of over 20 Gflop."""
-    rng = random.Random(seed)
-    widths = tuple(w for w in WIDTHS if w <= max_channels)
-    batches = tuple(b for b in BATCHES if b <= max_batch)
+    rng, widths, batches = draws(seed, max_channels, max_batch)
     points = []
     while len(points) < count:
         rank = rng.randint(1, 4)

@@ -198,14 +198,19 @@ WIDTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 BATCHES = (1, 2, 4, 8)
 
 
+def draws(seed, max_channels, max_batch):
+    """A `random.Random` seeded with `seed`, and the channel counts and batch sizes a drawn shape may take
+    (those of `WIDTHS` and `BATCHES` up to the limits)."""
+    return (random.Random(seed), tuple(w for w in WIDTHS if w <= max_channels),
+            tuple(b for b in BATCHES if b <= max_batch))
+
+
 def random_points(count, seed, max_channels=16, max_batch=4):
     """`count` shapes drawn at random (`seed`): ranks 1-4, 2^11-2^17 samples, kernels of at least 10 taps,
     1-`max_channels` channels (of `WIDTHS`), batch 1-`max_batch` (of `BATCHES`), a third of them training
     steps; none with a direct plan of over 20 Gflop. Shapes no sweep, `WIDE` or calibration grid was chosen
     from, to test "auto" beyond them (the defaults draw the same shapes as before the limits were options)."""
-    rng = random.Random(seed)
-    widths = tuple(w for w in WIDTHS if w <= max_channels)
-    batches = tuple(b for b in BATCHES if b <= max_batch)
+    rng, widths, batches = draws(seed, max_channels, max_batch)
     points = []
     while len(points) < count:
         rank = rng.randint(1, 4)
