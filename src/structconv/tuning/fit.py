@@ -205,9 +205,10 @@ def fit_native_nd(forward, costs):
     JAX (1 thread of an AMD EPYC), and a 4-D k=2 problem priced for FFT at 6.8x direct's time."""
     rates = []
     for r in forward:
-        # Rank 3 (decomposed on JAX's CPU) left out: XLA's 3-D convolution is no loop, 2-3x faster than the
-        # N-D one; priced at the N-D rate it stays out of the model's picks, where it ran 1.7-16x slower
-        # than the decomposition, and measuring times it where the model is unsure.
+        # Rank 3 (decomposed on JAX's CPU) left out: XLA's 3-D convolution ran at 10-20 Gflop/s at two
+        # shapes of benchmarks/direct_rank3.py, where calibration fitted 5.4-5.7 to the N-D one (AMD EPYC);
+        # priced at the N-D rate it stays out of the model's picks, where it ran 1.7-16x slower than the
+        # decomposition, and measuring times it where the model is unsure.
         if "direct:native" not in r["times"] or not _decomposed(r) or r["rank"] <= 3:
             continue
         p, micros = r["problem"], r["times"]["direct:native"]
