@@ -1,17 +1,21 @@
-"""JAX on the CPU: XLA's own 3-D convolution against the decomposition onto its 2-D convolution.
+"""Rank 3 on the CPU: the backend's own 3-D convolution against the decomposition onto its 2-D one.
 
-    flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/direct_rank3.py [--threads N] [--budget S]
-        [--json PATH]
+    flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/direct_rank3.py [--backend jax]
+        [--threads N] [--budget S] [--json PATH]
+    TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python benchmarks/direct_rank3.py --backend tensorflow
 
-Each shape's direct plans (`ops.plan.Plan`: "native", one `lax.conv_general_dilated` over the three
-spatial axes; "inputs" and "filters", the first axis peeled and its taps stacked along the input channels
-or the filters of 2-D convolutions, `ops.decomposition`) are compiled as measured planning runs them
-(`compile_for_timing`: `jax.jit`, forward + backward for training steps) and timed in interleaved rounds
-for `--budget` seconds (at least 5 rounds); the table gives each one's 25th-percentile call and native over
-the faster stacking. Shapes: float32, channels_last, batch 1-8, 1-64 channels, kernels 3-5, "same" and
-"valid", strides and dilation 2 on some; and four transposed convolutions (stacked along the filters
-only). The planner's JAX candidates at rank 3 follow from this (`ops.planner._native_only`); torch and
-TensorFlow run rank 3 natively (their `DECOMPOSE_TO_RANK` is 3).
+Each shape's direct plans (`ops.plan.Plan`: "native", one convolution over the three spatial axes
+(`lax.conv_general_dilated`, TensorFlow's Conv3D, torch's conv3d); "inputs" and "filters", the first axis
+peeled and its taps stacked along the input channels or the filters of 2-D convolutions,
+`ops.decomposition`) are compiled as measured planning runs them (`compile_for_timing`: `jax.jit`,
+`tf.function`, eager torch; forward + backward for training steps) and timed in interleaved rounds for
+`--budget` seconds (at least 5 rounds); the table gives each one's 25th-percentile call and native over the
+faster stacking. On TensorFlow and torch, whose `DECOMPOSE_TO_RANK` is 3 (the planner runs rank 3
+natively), the decomposition's target is set to 2 while a plan is traced, as
+`benchmarks/calibrate_decomposition.py` does. Shapes: float32, channels_last, batch 1-8, 1-64 channels,
+kernels 3-5, "same" and "valid", strides and dilation 2 on some, training steps among them; and transposed
+convolutions (stacked along the filters only). The planner's JAX candidates at rank 3 follow from this
+(`ops.planner._native_only`).
 """
 
 import argparse
@@ -32,6 +36,8 @@ SHAPES = (  # (sizes, k, batch, channels, filters, stride, dilation, padding, tr
     ((16, 16, 16), 3, 8, 32, 32, 1, 1, "same", True),
     ((12, 12, 12), 3, 2, 64, 64, 1, 1, "same", False),
     ((53, 37, 15), 5, 4, 12, 12, 1, 1, "same", False),
+    ((32, 32, 32), 3, 4, 16, 32, 2, 1, "same", True),
+    ((32, 32, 32), 3, 2, 8, 16, 2, 1, "same", True),
 )
 # Transposed convolutions (the full one, as `ops.conv_transpose` runs it before cropping): the
 # decomposition stacks along the filters only.
@@ -56,10 +62,13 @@ def problem_of(shape):
         sizes, k, batch, channels, filters, stride, dilation, padding, training = shape
         transposed = False
         pads = tuple(arithmetic.resolve_axis_padding(padding, n, k, stride, dilation) for n in sizes)
-    return ConvProblem(backend="jax", device="cpu", rank=3, batch=batch, spatial=sizes, channels=channels,
-                       filters=filters, kernel_size=(k,) * 3, groups=1, strides=(stride,) * 3,
-                       dilation_rate=(dilation,) * 3, padding=pads, padding_mode="zeros", dtype="float32",
-                       data_format="channels_last", transposed=transposed, training=training)
+    import keras
+
+    return ConvProblem(backend=keras.backend.backend(), device="cpu", rank=3, batch=batch, spatial=sizes,
+                       channels=channels, filters=filters, kernel_size=(k,) * 3, groups=1,
+                       strides=(stride,) * 3, dilation_rate=(dilation,) * 3, padding=pads,
+                       padding_mode="zeros", dtype="float32", data_format="channels_last",
+                       transposed=transposed, training=training)
 
 
 def describe(shape):
@@ -81,11 +90,21 @@ def time_shape(shape, budget):
     problem = problem_of(shape)
     arrays = autotune.problem_arrays(problem)
     methods = ("native", "filters") if problem.transposed else METHODS
+    backend = get_backend()
+
+    def conv(x, w, plan):
+        saved = backend.DECOMPOSE_TO_RANK
+        backend.DECOMPOSE_TO_RANK = 2  # read while the plan is traced (JAX's own already)
+        try:
+            return execute(plan, problem, x, w)
+        finally:
+            backend.DECOMPOSE_TO_RANK = saved
+
     runs = {}
     for method in methods:
         plan = Plan(algorithm="direct", direct=method, fft=None, modelled_us=0.0)
-        runs[method] = get_backend().compile_for_timing(
-            lambda x, w, plan=plan: execute(plan, problem, x, w), arrays, problem.training, "cpu")
+        runs[method] = backend.compile_for_timing(lambda x, w, plan=plan: conv(x, w, plan), arrays,
+                                                  problem.training, "cpu")
         runs[method]()
     samples = {method: [] for method in methods}
     deadline, rounds = time.perf_counter() + budget, 0
@@ -101,11 +120,12 @@ def time_shape(shape, budget):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=0, help="threads (0: XLA's default, all cores)")
+    parser.add_argument("--backend", default="jax", choices=("jax", "tensorflow", "torch"))
+    parser.add_argument("--threads", type=int, default=0, help="threads (0: the framework's default)")
     parser.add_argument("--budget", type=float, default=1.5, help="seconds of timed rounds per shape")
     parser.add_argument("--json", metavar="PATH", help="also write the records as JSON")
     options = parser.parse_args()
-    os.environ["KERAS_BACKEND"] = "jax"
+    os.environ["KERAS_BACKEND"] = options.backend
     from environment import machine, versions  # noqa: E402  (this folder is on sys.path)
 
     from structconv.tuning.threads import limit_threads
@@ -124,10 +144,14 @@ def main():
         records.append({"shape": describe(shape), "seconds": times})
         lines.append(f"| {describe(shape)} | " + " | ".join(
             f"{times[m] * 1e3:.2f}" if m in times else "" for m in METHODS) + f" | {ratio:.2f} |")
+    from structconv._backend import get_backend
+
+    package = {"tensorflow": "tensorflow-cpu"}.get(options.backend, options.backend)
     markdown = "\n".join([
-        "## JAX: XLA's 3-D convolution against the decomposition onto its 2-D one\n",
-        f"Machine: {machine()}; {options.threads or os.cpu_count()} thread(s). Versions: "
-        + ", ".join(f"{k} {v}" for k, v in versions(("jax", "keras")).items()) + "\n",
+        f"## {options.backend}: its 3-D convolution against the decomposition onto its 2-D one\n",
+        f"Machine: {machine()}; {options.threads or os.cpu_count()} thread(s); convolution kernels: "
+        f"{get_backend().kernel_library('cpu')}. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions((package, "keras")).items()) + "\n",
         *lines,
         f"\nnative / faster stacking: {min(ratios):.2f}-{max(ratios):.2f}x. Total run time: "
         f"{time.perf_counter() - started:.0f} s. Command: `{' '.join(sys.argv)}`.",

@@ -98,7 +98,7 @@ def first_call_is_a_run(device):
 def native_max_rank(device):
     """The highest rank `conv` may run as one convolution on `device` (None: any). On the CPU,
     lax.conv_general_dilated runs any rank, but above rank 3 XLA's convolution is a slow loop that only
-    sometimes beats a decomposition, and its 3-D one runs on one thread (1.7-16x slower than the
+    sometimes beats a decomposition, and its 3-D one runs on one thread (1.7-64x slower than the
     decomposition onto its 2-D one, `benchmarks/direct_rank3.py`): above `DECOMPOSE_TO_RANK` both are
     candidates of the planner. On a GPU XLA hands convolutions to
     cuDNN, which takes at most 3 spatial axes: on an H200 (jax 0.11.2) a rank-4 float32 gradient aborted

@@ -110,7 +110,7 @@ def _native_only(problem):
     """Whether the backend's own convolution is the one direct way: the ranks it has on the problem's device,
     and on JAX's CPU, whose convolution runs any rank, the ranks up to the one the decomposition runs on
     (`DECOMPOSE_TO_RANK`, 2). Above, XLA's CPU convolution is one candidate beside the decomposition: its
-    rank-4+ convolution is a slow loop, and its 3-D one ran 1.7-16x slower than the decomposition onto its
+    rank-4+ convolution is a slow loop, and its 3-D one ran 1.7-64x slower than the decomposition onto its
     2-D one (`benchmarks/direct_rank3.py`, AMD EPYC, 1 and 2 threads)."""
     backend = get_backend()
     native_max = backend.native_max_rank(problem.device)

@@ -207,7 +207,7 @@ def fit_native_nd(forward, costs):
     for r in forward:
         # Rank 3 (decomposed on JAX's CPU) left out: XLA's 3-D convolution ran at 10-20 Gflop/s at two
         # shapes of benchmarks/direct_rank3.py, where calibration fitted 5.4-5.7 to the N-D one (AMD EPYC);
-        # priced at the N-D rate it stays out of the model's picks, where it ran 1.7-16x slower than the
+        # priced at the N-D rate it stays out of the model's picks, where it ran 1.7-64x slower than the
         # decomposition, and measuring times it where the model is unsure.
         if "direct:native" not in r["times"] or not _decomposed(r) or r["rank"] <= 3:
             continue

@@ -22,7 +22,7 @@ FORMAT = 2
 # Per backend, bumped when its candidates change what a calibrated profile's constants price (absent: 1).
 # JAX 2 (session 24): on the CPU rank 3 is decomposed onto XLA's 2-D convolution beside its own 3-D one, so
 # the rank-3 direct rate is the decomposition's; a profile calibrated before priced it at the 3-D
-# convolution's, 1.7-16x too slow. A calibrated profile of another revision is refused (one warning).
+# convolution's, 1.7-64x too slow. A calibrated profile of another revision is refused (one warning).
 PLANNER_REVISIONS = {"jax": 2}
 _SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "profiles")
 
