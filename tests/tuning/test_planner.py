@@ -11,6 +11,7 @@ from conftest import assert_close, autodiff_gradients, compiled, tensor
 from reference import conv_reference, numerical_directional_derivative, padding_pairs
 
 from structconv import config, layers
+from structconv._backend import get_backend
 from structconv.ops import planner
 from structconv.ops.algorithm import explain_choice
 from structconv.ops.arguments import conv_arguments
@@ -44,6 +45,11 @@ def _problem_and_operands(case, rng):
     args = conv_arguments(len(input_shape) - 2, strides, padding, groups=groups)
     problem, plan = prepare_conv(tensor(x), tensor(k), args)
     return problem, plan, x, k, args
+
+
+def _eigen():
+    """Whether TensorFlow runs its CPU convolutions without oneDNN (`TF_ENABLE_ONEDNN_OPTS=0`)."""
+    return BACKEND == "tensorflow" and get_backend().kernel_library("cpu") == "Eigen"
 
 
 def _long_1d_problem(size, k):
@@ -101,7 +107,8 @@ def test_no_native_convolution_above_rank_3_on_a_gpu(rank, training, autotune_mo
         labels = {p.label for p in planner.candidates(problem)}
         native_nd = BACKEND == "jax" and device == "cpu"
         assert ("direct:native" in labels) == (rank <= 3 or native_nd), (device, sorted(labels))
-        decomposed = rank > 3 or (native_nd and rank == 3)  # XLA's CPU: its 2-D convolution beside the 3-D
+        # XLA's CPU and TensorFlow's without oneDNN: the decomposition onto 2-D beside their 3-D convolution.
+        decomposed = rank > 3 or (rank == 3 and device == "cpu" and (native_nd or _eigen()))
         assert ("direct:inputs" in labels) == decomposed, (device, sorted(labels))
         for algorithm in ("auto", "direct"):
             plan = planner.plan_conv(problem, algorithm)
@@ -116,9 +123,11 @@ def test_every_candidate_computes_the_same_convolution(case):
                               args.strides, args.dilation_rate), args.dilation_rate, args.groups)
     plans = planner.candidates(problem)
     labels = {p.label for p in plans}
-    # JAX's CPU decomposes rank 3 too, onto XLA's 2-D convolution (its 3-D one ran 1.7-64x slower).
+    # JAX's CPU decomposes rank 3 too, onto XLA's 2-D convolution (its 3-D one ran 1.7-64x slower), and so
+    # does TensorFlow's without oneDNN (Eigen's 14-53x at strided training steps).
     xla_cpu = BACKEND == "jax" and problem.device == "cpu"
-    assert ("direct:inputs" in labels) == (problem.rank > 3 or (xla_cpu and problem.rank == 3))
+    rank_3_decomposed = problem.device == "cpu" and (xla_cpu or _eigen())
+    assert ("direct:inputs" in labels) == (problem.rank > 3 or (rank_3_decomposed and problem.rank == 3))
     assert ("direct:native" in labels) == (problem.rank <= 3 or xla_cpu)
     assert any(p.algorithm == "fft" for p in plans)
     # Every FFT geometry by both kernel transforms: which is faster varied up to 4x (issue 13).

@@ -99,12 +99,18 @@ def native_max_rank(device):
     """The highest rank `conv` may run as one convolution on `device` (None: any). On the CPU,
     lax.conv_general_dilated runs any rank, but above rank 3 XLA's convolution is a slow loop that only
     sometimes beats a decomposition, and its 3-D one runs on one thread (1.7-64x slower than the
-    decomposition onto its 2-D one, `benchmarks/direct_rank3.py`): above `DECOMPOSE_TO_RANK` both are
+    decomposition onto its 2-D one, `benchmarks/direct_rank3.py`): above `native_only_max_rank` both are
     candidates of the planner. On a GPU XLA hands convolutions to
     cuDNN, which takes at most 3 spatial axes: on an H200 (jax 0.11.2) a rank-4 float32 gradient aborted
     the process in compilation ("Check failed: num_dimensions <= 3", `__cudnn$convBackwardFilter`) and a
     grouped, strided rank-4 float64 gradient came out wrong; ranks above 3 are decomposed there."""
     return None if device == "cpu" else 3
+
+
+def native_only_max_rank(device):
+    """The highest rank at which `conv` is the one direct way (see the TensorFlow module): on the CPU the
+    rank the decomposition runs on, `DECOMPOSE_TO_RANK`; on a GPU every rank cuDNN has."""
+    return DECOMPOSE_TO_RANK if device == "cpu" else 3
 
 
 def staged(function, static, *tensors):

@@ -115,6 +115,15 @@ def native_max_rank(device):
     return 3
 
 
+def native_only_max_rank(device):
+    """The highest rank at which `conv` is the one direct way; above it up to `native_max_rank` the
+    decomposition onto a lower rank is a candidate beside it. 2 on the CPU without oneDNN: Eigen's 3-D
+    convolution took 14-53x the time of the decomposition onto its 2-D one at strided training steps and
+    strided transposed convolutions, 1.0-2.3x at most others, 0.15-0.52x at three (17 shapes,
+    `benchmarks/direct_rank3.py`, AMD EPYC, 2 threads); with oneDNN it is the faster at 16 of 17."""
+    return 2 if kernel_library(device) == "Eigen" else 3
+
+
 def staged(function, static, *tensors):
     """`function(*static, *tensors)`: TensorFlow runs an eager call op by op without compiling each op for new
     shapes (JAX's module compiles it as one program)."""

@@ -79,6 +79,13 @@ def native_max_rank(device):
     return 3
 
 
+def native_only_max_rank(device):
+    """The highest rank at which `conv` is the one direct way (see the TensorFlow module): every rank it
+    has; its 3-D convolution was faster than the decomposition onto its 2-D one at 16 of 17 shapes
+    (`benchmarks/direct_rank3.py`, AMD EPYC, 2 threads)."""
+    return 3
+
+
 def staged(function, static, *tensors):
     """`function(*static, *tensors)`: PyTorch runs an eager call op by op without compiling each op for new
     shapes (JAX's module compiles it as one program)."""

@@ -6,6 +6,7 @@ from structconv._backend import get_backend
 from structconv.ops.decomposition import decomposed_conv, decomposed_conv_transpose
 from structconv.ops.fft_conv import fft_conv, fft_conv_transpose_full
 from structconv.ops.padding import pad_spatial
+from structconv.shapes.arithmetic import decomposition_rank
 
 
 def execute(plan, problem, inputs, kernel):
@@ -32,7 +33,8 @@ def _execute(plan, problem, inputs, kernel):
         y = backend.conv(backend.channels_first_copy(inputs), kernel, problem.strides, padding,
                          problem.dilation_rate, problem.groups, "channels_first")
         return ops.moveaxis(y, 1, -1)
-    return decomposed_conv(inputs, kernel, problem, padding, backend.conv, backend.DECOMPOSE_TO_RANK,
+    return decomposed_conv(inputs, kernel, problem, padding, backend.conv,
+                           decomposition_rank(problem.rank, backend.DECOMPOSE_TO_RANK),
                            backend.PREFERRED_DATA_FORMAT, plan.direct)
 
 
@@ -44,4 +46,5 @@ def _conv_transpose_full(plan, problem, inputs, kernel):
         return backend.conv_transpose(inputs, kernel, problem.strides, problem.dilation_rate,
                                       problem.data_format)
     return decomposed_conv_transpose(inputs, kernel, problem, backend.conv_transpose,
-                                     backend.DECOMPOSE_TO_RANK, backend.PREFERRED_DATA_FORMAT)
+                                     decomposition_rank(problem.rank, backend.DECOMPOSE_TO_RANK),
+                                     backend.PREFERRED_DATA_FORMAT)

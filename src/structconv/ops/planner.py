@@ -33,6 +33,7 @@ from structconv.ops import cost_model
 from structconv.ops.contenders import follow_ups, measuring_band, pick_contenders, reusable
 from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
 from structconv.ops.plan import KERNEL_TRANSFORMS, FftPlan, Plan
+from structconv.shapes import arithmetic
 from structconv.tuning import fingerprint as fingerprints
 from structconv.tuning import plan_file
 from structconv.tuning import profile as profiles
@@ -96,7 +97,7 @@ def stacked_taps(problem):
     backend's own convolution runs the rank)."""
     if _native_only(problem):
         return 1
-    return math.prod(problem.kernel_size[: problem.rank - get_backend().DECOMPOSE_TO_RANK])
+    return math.prod(problem.kernel_size[: problem.rank - _decomposed_to(problem)])
 
 
 def stacked_along(problem, method):
@@ -107,14 +108,23 @@ def stacked_along(problem, method):
 
 
 def _native_only(problem):
-    """Whether the backend's own convolution is the one direct way: the ranks it has on the problem's device,
-    and on JAX's CPU, whose convolution runs any rank, the ranks up to the one the decomposition runs on
-    (`DECOMPOSE_TO_RANK`, 2). Above, XLA's CPU convolution is one candidate beside the decomposition: its
-    rank-4+ convolution is a slow loop, and its 3-D one ran 1.7-64x slower than the decomposition onto its
-    2-D one (`benchmarks/direct_rank3.py`, AMD EPYC, 1 and 2 threads)."""
-    backend = get_backend()
-    native_max = backend.native_max_rank(problem.device)
-    return problem.rank <= (backend.DECOMPOSE_TO_RANK if native_max is None else native_max)
+    """Whether the backend's own convolution is the one direct way: up to its `native_only_max_rank` on the
+    problem's device. Above, up to `native_max_rank`, it is one candidate beside the decomposition: on
+    JAX's CPU from rank 3 (XLA's rank-4+ convolution is a slow loop, and its 3-D one ran 1.7-64x slower
+    than the decomposition onto its 2-D one), and at rank 3 on TensorFlow's CPU without oneDNN (Eigen's
+    3-D convolution 14-53x at strided training steps; `benchmarks/direct_rank3.py`, AMD EPYC)."""
+    return problem.rank <= get_backend().native_only_max_rank(problem.device)
+
+
+def _decomposed_to(problem):
+    """The rank the problem's decomposition runs on (`shapes.arithmetic.decomposition_rank`)."""
+    return arithmetic.decomposition_rank(problem.rank, get_backend().DECOMPOSE_TO_RANK)
+
+
+def _native_beside(problem):
+    """Whether the backend's own convolution is a candidate beside the decomposition (not `_native_only`)."""
+    native_max = get_backend().native_max_rank(problem.device)
+    return native_max is None or problem.rank <= native_max
 
 
 def _direct_candidates(problem, profile, base_of):
@@ -138,7 +148,7 @@ def _direct_candidates(problem, profile, base_of):
         options = ["inputs"] + (["filters"] if problem.groups == 1 and peeled > 1 else [])
     found = [(option, base_of(option) * (1.0 if option == preferred else UNMODELLED_FACTOR["other_stacking"]))
              for option in options]
-    if get_backend().native_max_rank(problem.device) is None:  # JAX's CPU: XLA's N-D convolution beside it
+    if _native_beside(problem):  # XLA's N-D convolution on JAX's CPU, Eigen's 3-D one on TensorFlow's
         found.append(("native", _native_nd_us(problem, profile.costs, base_of(preferred))))
     return found
 
@@ -177,7 +187,7 @@ def backward_cliff_us(problem, costs):
     if not problem.training:
         return 0.0
     peeled = stacked_taps(problem)
-    conv_rank = problem.rank if _native_only(problem) else get_backend().DECOMPOSE_TO_RANK
+    conv_rank = problem.rank if _native_only(problem) else _decomposed_to(problem)
     flops = cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
                                     problem.channels, problem.filters, problem.groups, problem.padded,
                                     problem.itemsize)["flops"]

@@ -364,3 +364,14 @@ __all__ = [
     "resolve_axis_padding",
     "validate_output_padding",
 ]
+
+
+def decomposition_rank(rank, decompose_to):
+    """The rank a decomposition of a rank-`rank` convolution runs on: the backend's `DECOMPOSE_TO_RANK`
+    (`decompose_to`), or one below `rank` where that is not below it (rank 3 decomposed onto 2-D where the
+    backend's own 3-D convolution is only a candidate, its `native_only_max_rank`).
+
+    >>> decomposition_rank(5, 3), decomposition_rank(3, 3), decomposition_rank(3, 2)
+    (3, 2, 2)
+    """
+    return min(decompose_to, rank - 1)

@@ -19,8 +19,8 @@ from structconv.tuning import storage
 # rules 2 the winner among direct plans, measured for algorithm="direct", was read back for "auto"). 4: once
 # an FFT plan is timed, each FFT family within the band of the cheapest FFT plan is timed too (a direct
 # plan priced far too cheap had left the faster kernel transform untimed). 5: on JAX's CPU rank 3 gained the
-# decomposition onto XLA's 2-D convolution beside its own 3-D one.
-RULES = 5
+# decomposition onto XLA's 2-D convolution beside its own 3-D one. 6: so did TensorFlow's CPU without oneDNN.
+RULES = 6
 _loaded = {}
 
 
