@@ -383,50 +383,16 @@ def test_the_shipped_torch_profile_knows_the_2d_cliff(autotune_mode):
     assert explain_choice(kernel_shape=(13, 13, 16, 16), **shapes)["plan"] == "direct:native"
 
 
-def test_the_copy_computes_the_same_convolution_and_gradients():
-    """Forced on every backend (the executor's path is the same), against NumPy forward and float64
-    finite differences along a random direction."""
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((2, 7, 6, 3))
-    k = rng.standard_normal((3, 4, 3, 4))
-    args = conv_arguments(2, 1, "same")
+def _assert_forced_plan_matches_reference(direct, x, k, strides, rng):
+    """The direct plan `direct` forced on `x` and `k` (float64, padding "same"): its forward against NumPy
+    and its gradients against float64 finite differences along a random direction."""
+    rank = x.ndim - 2
+    args = conv_arguments(rank, strides, "same")
     problem, _ = prepare_conv(tensor(x, "float64"), tensor(k, "float64"), args, True)
-    plan = Plan("direct", direct="channels_first", source="forced")
-    pads = padding_pairs("same", x.shape[1:-1], k.shape[:2], (1, 1), (1, 1))
-    weights = rng.standard_normal(conv_reference(x, k, (1, 1), pads, (1, 1)).shape)
-
-    def loss(a, b):
-        return keras.ops.sum(execute(plan, problem, a, b) * tensor(weights, "float64"))
-
-    assert_close(execute(plan, problem, tensor(x, "float64"), tensor(k, "float64")),
-                 conv_reference(x, k, (1, 1), pads, (1, 1)), "float64")
-    gradients = autodiff_gradients(loss, x, k)
-    for i, array in enumerate((x, k)):
-        direction = rng.standard_normal(array.shape)
-
-        def numeric_loss(value, i=i):
-            operands = [x, k]
-            operands[i] = value
-            return float(np.sum(conv_reference(*operands, (1, 1), pads, (1, 1)) * weights))
-
-        numeric = numerical_directional_derivative(numeric_loss, array, direction)
-        assert np.sum(gradients[i] * direction) == pytest.approx(numeric, rel=1e-6)
-
-
-@pytest.mark.parametrize("method", ["inputs", "filters"])
-def test_a_rank_3_decomposition_onto_2d_computes_the_same_convolution_and_gradients(method):
-    """Rank 3 peeled onto 2-D, as JAX's CPU and TensorFlow's without oneDNN run it (a strided step: where
-    their 3-D convolutions' gradients took 14-64x as long); forced on every backend, against NumPy forward
-    and float64 finite differences along a random direction."""
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((2, 7, 6, 5, 3))
-    k = rng.standard_normal((3, 2, 3, 3, 4))
-    strides = (2, 1, 2)
-    args = conv_arguments(3, strides, "same")
-    problem, _ = prepare_conv(tensor(x, "float64"), tensor(k, "float64"), args, True)
-    plan = Plan("direct", direct=method, source="forced")
-    pads = padding_pairs("same", x.shape[1:-1], k.shape[:3], strides, (1, 1, 1))
-    expected = conv_reference(x, k, strides, pads, (1, 1, 1))
+    plan = Plan("direct", direct=direct, source="forced")
+    dilation = (1,) * rank
+    pads = padding_pairs("same", x.shape[1:-1], k.shape[:rank], strides, dilation)
+    expected = conv_reference(x, k, strides, pads, dilation)
     weights = rng.standard_normal(expected.shape)
 
     def loss(a, b):
@@ -440,7 +406,25 @@ def test_a_rank_3_decomposition_onto_2d_computes_the_same_convolution_and_gradie
         def numeric_loss(value, i=i):
             operands = [x, k]
             operands[i] = value
-            return float(np.sum(conv_reference(*operands, strides, pads, (1, 1, 1)) * weights))
+            return float(np.sum(conv_reference(*operands, strides, pads, dilation) * weights))
 
         numeric = numerical_directional_derivative(numeric_loss, array, direction)
         assert np.sum(gradients[i] * direction) == pytest.approx(numeric, rel=1e-6)
+
+
+def test_the_copy_computes_the_same_convolution_and_gradients():
+    """Forced on every backend (the executor's path is the same)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 7, 6, 3))
+    k = rng.standard_normal((3, 4, 3, 4))
+    _assert_forced_plan_matches_reference("channels_first", x, k, (1, 1), rng)
+
+
+@pytest.mark.parametrize("method", ["inputs", "filters"])
+def test_a_rank_3_decomposition_onto_2d_computes_the_same_convolution_and_gradients(method):
+    """Rank 3 peeled onto 2-D, as JAX's CPU and TensorFlow's without oneDNN run it (a strided step: where
+    their 3-D convolutions' gradients took 14-64x as long); forced on every backend."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 7, 6, 5, 3))
+    k = rng.standard_normal((3, 2, 3, 3, 4))
+    _assert_forced_plan_matches_reference(method, x, k, (2, 1, 2), rng)
