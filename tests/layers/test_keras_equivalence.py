@@ -335,22 +335,27 @@ def test_from_keras_config(transposed):
         ("Conv2D", 1),
         ("Conv2D", 2),
         ("Conv2DTranspose", 2),
+        # Rank 3 strided: where the planner may decompose it (JAX's CPU, TensorFlow's without oneDNN), a
+        # "same" padding computed at run time keeps the backend's own convolution.
+        ("Conv3D", 2),
+        ("Conv3DTranspose", 2),
     ],
 )
 def test_fully_convolutional_model_predicts_on_several_sizes(name, strides):
     """`Input((None, None, C))` and `predict` on images of different sizes: the backend's predict
     function is retraced with unknown spatial sizes (TensorFlow's `reduce_retracing`)."""
+    rank = int(name[4])
     models = []
     for module in (keras.layers, sl):
-        inputs = keras.Input((None, None, 2))
+        inputs = keras.Input((*[None] * rank, 2))
         layer = getattr(module, name)(
             3, 3, strides=strides, padding="same", kernel_initializer="zeros"
         )
         models.append(keras.Model(inputs, layer(inputs)))
     ref, ours = models
-    set_random_weights(ref.layers[-1], (1, 6, 6, 2), np.random.default_rng(0))
+    set_random_weights(ref.layers[-1], (1, *[6] * rank, 2), np.random.default_rng(0))
     ours.set_weights(ref.get_weights())
     rng = np.random.default_rng(1)
-    for size in ((6, 7), (9, 8)):
-        x = rng.standard_normal((2, *size, 2)).astype("float32")
+    for size in ((6, 7, 5), (9, 8, 6)):
+        x = rng.standard_normal((2, *size[:rank], 2)).astype("float32")
         assert_close(ours.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-5)

@@ -259,6 +259,8 @@ def candidates(problem, profile=None):
     costs, rank = profile.costs, problem.rank
     if not problem.static:  # sizes unknown when traced: direct, in the preferred way, unpriced
         method = min(_direct_candidates(problem, profile, lambda stacking: 1.0), key=lambda pair: pair[1])[0]
+        if get_backend().DYNAMIC_SAME_PADDING and _native_beside(problem):
+            method = "native"  # a "same" padding computed at run time: only its own convolution takes one
         export_max = get_backend().EXPORT_NATIVE_MAX_RANK
         if problem.symbolic and export_max is not None and rank > export_max:
             method = "filters" if problem.transposed else "inputs"  # the decomposition, which exports
