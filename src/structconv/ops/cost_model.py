@@ -124,9 +124,10 @@ def direct_rate(costs, rank, kernel_size):
 
 
 def native_nd_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):
-    """Modelled time of XLA's own convolution where the decomposition is a candidate beside it (JAX's CPU,
-    ranks 3 and up; forward), at `Costs.native_nd_gflops` with no channel model (its rate barely moves with
-    the channels); None where the profile has no rate."""
+    """Modelled time of the backend's own convolution where the decomposition is a candidate beside it
+    (XLA's on JAX's CPU from rank 3, Eigen's 3-D one on TensorFlow's CPU without oneDNN; forward), at
+    `Costs.native_nd_gflops` with no channel model (XLA's rate barely moves with the channels); None where
+    the profile has no rate (TensorFlow's)."""
     if not costs.native_nd_gflops:
         return None
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize)

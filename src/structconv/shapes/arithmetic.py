@@ -345,6 +345,17 @@ def normalize_pad_widths(value, rank, name):
     return tuple(pair(entry) for entry in value)
 
 
+def decomposition_rank(rank, decompose_to):
+    """The rank a decomposition of a rank-`rank` convolution runs on: the backend's `DECOMPOSE_TO_RANK`
+    (`decompose_to`), or one below `rank` where that is not below it (rank 3 decomposed onto 2-D where the
+    backend's own 3-D convolution is only a candidate, its `native_only_max_rank`).
+
+    >>> decomposition_rank(5, 3), decomposition_rank(3, 3), decomposition_rank(3, 2)
+    (3, 2, 2)
+    """
+    return min(decompose_to, rank - 1)
+
+
 __all__ = [
     "PADDING_MODES",
     "PADDING_NAMES",
@@ -352,6 +363,7 @@ __all__ = [
     "conv_output_size",
     "conv_transpose_crop",
     "conv_transpose_output_size",
+    "decomposition_rank",
     "effective_kernel_size",
     "normalize_data_format",
     "normalize_padding",
@@ -365,13 +377,3 @@ __all__ = [
     "validate_output_padding",
 ]
 
-
-def decomposition_rank(rank, decompose_to):
-    """The rank a decomposition of a rank-`rank` convolution runs on: the backend's `DECOMPOSE_TO_RANK`
-    (`decompose_to`), or one below `rank` where that is not below it (rank 3 decomposed onto 2-D where the
-    backend's own 3-D convolution is only a candidate, its `native_only_max_rank`).
-
-    >>> decomposition_rank(5, 3), decomposition_rank(3, 3), decomposition_rank(3, 2)
-    (3, 2, 2)
-    """
-    return min(decompose_to, rank - 1)
