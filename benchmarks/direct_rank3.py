@@ -82,6 +82,8 @@ def describe(shape):
 
 def time_shape(shape, budget):
     """`{method: seconds}`, the 25th-percentile call of each direct method the problem has."""
+    from environment import rotated  # noqa: E402  (this folder is on sys.path)
+
     from structconv._backend import get_backend
     from structconv.ops.execute import execute
     from structconv.ops.plan import Plan
@@ -109,8 +111,7 @@ def time_shape(shape, budget):
     samples = {method: [] for method in methods}
     deadline, rounds = time.perf_counter() + budget, 0
     while rounds < 5 or (time.perf_counter() < deadline and rounds < 50):
-        turn = rounds % len(methods)
-        for method in methods[turn:] + methods[:turn]:
+        for method in rotated(methods, rounds):
             start = time.perf_counter()
             runs[method]()
             samples[method].append(time.perf_counter() - start)
