@@ -383,13 +383,14 @@ def test_the_shipped_torch_profile_knows_the_2d_cliff(autotune_mode):
     assert explain_choice(kernel_shape=(13, 13, 16, 16), **shapes)["plan"] == "direct:native"
 
 
-def _assert_forced_plan_matches_reference(direct, x, k, strides, rng):
-    """The direct plan `direct` forced on `x` and `k` (float64, padding "same"): its forward against NumPy
-    and its gradients against float64 finite differences along a random direction."""
+def _assert_forced_plan_matches_reference(direct, x, k, strides, rng, onto=None):
+    """The direct plan `direct` (a decomposition onto rank `onto`) forced on `x` and `k` (float64, padding
+    "same"): its forward against NumPy and its gradients against float64 finite differences along a random
+    direction."""
     rank = x.ndim - 2
     args = conv_arguments(rank, strides, "same")
     problem, _ = prepare_conv(tensor(x, "float64"), tensor(k, "float64"), args, True)
-    plan = Plan("direct", direct=direct, source="forced")
+    plan = Plan("direct", direct=direct, source="forced", onto=onto)
     dilation = (1,) * rank
     pads = padding_pairs("same", x.shape[1:-1], k.shape[:rank], strides, dilation)
     expected = conv_reference(x, k, strides, pads, dilation)
@@ -428,3 +429,39 @@ def test_a_rank_3_decomposition_onto_2d_computes_the_same_convolution_and_gradie
     x = rng.standard_normal((2, 7, 6, 5, 3))
     k = rng.standard_normal((3, 2, 3, 3, 4))
     _assert_forced_plan_matches_reference(method, x, k, (2, 1, 2), rng)
+
+
+@pytest.mark.parametrize("onto", [2, 3])
+@pytest.mark.parametrize("method", ["inputs", "filters"])
+def test_a_rank_4_decomposition_onto_either_rank_computes_the_same_convolution_and_gradients(method, onto):
+    """A strided 4-D step peeled onto 2-D or onto 3-D (`Plan.onto`), forced on every backend: TensorFlow's
+    without oneDNN measures both (onto its 3-D convolution strided 4-D steps ran 17-22x slower)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 5, 4, 6, 5, 2))
+    k = rng.standard_normal((2, 3, 2, 3, 2, 3))
+    _assert_forced_plan_matches_reference(method, x, k, (2, 1, 2, 1), rng, onto)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_a_decomposition_onto_another_rank_is_a_candidate_the_model_never_picks(transposed, autotune_mode):
+    # Where the backend's convolution of a rank below its target is a candidate too: TensorFlow's 2-D one
+    # without oneDNN from rank 4 (its 3-D convolution's strided steps 17-22x slower), JAX's 3-D on a GPU.
+    autotune_mode("off")
+    for device in ("cpu", "gpu"):
+        problem = square_problem(BACKEND, device, 4, 8, 3, batch=2, channels=4, filters=8, training=True)
+        if transposed:
+            problem = dataclasses.replace(problem, transposed=True, padding=((0, 0),) * 4)
+        plans = planner.candidates(problem)
+        others = {p.onto for p in plans if p.algorithm == "direct" and p.onto}
+        expected = ({2} if _eigen() and device == "cpu"
+                    else {3} if BACKEND == "jax" and device == "gpu" else set())
+        assert others == expected, (device, sorted(p.label for p in plans))
+        target = min(p.modelled_us for p in plans if p.algorithm == "direct" and not p.onto)
+        for plan in plans:
+            if plan.onto:  # never cheaper than the target's: the model's rates are the target's
+                assert plan.modelled_us >= planner.UNMODELLED_FACTOR["other_target"] * target * (1 - 1e-9)
+                assert plan.label.endswith(f":{plan.onto}d")
+        assert planner.plan_conv(problem).onto is None
+    # Rank 3 on TensorFlow without oneDNN already decomposes onto 2-D: no other target.
+    problem = square_problem(BACKEND, "cpu", 3, 8, 3, batch=2, channels=4, filters=8, training=True)
+    assert not any(p.onto for p in planner.candidates(problem))

@@ -27,9 +27,10 @@ def measuring_band(profile, mode="uncertain"):
 
 
 def family(plan):
-    """Which kind of way `plan` is: a direct method, or FFT whole or in blocks by one kernel transform."""
+    """Which kind of way `plan` is: a direct method (onto its rank), or FFT whole or in blocks by one
+    kernel transform."""
     if plan.algorithm == "direct":
-        return ("direct", plan.direct)
+        return ("direct", plan.direct, plan.onto)
     return ("fft", plan.fft.blocked, plan.fft.kernel_transform)
 
 

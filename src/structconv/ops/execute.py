@@ -33,8 +33,7 @@ def _execute(plan, problem, inputs, kernel):
         y = backend.conv(backend.channels_first_copy(inputs), kernel, problem.strides, padding,
                          problem.dilation_rate, problem.groups, "channels_first")
         return ops.moveaxis(y, 1, -1)
-    return decomposed_conv(inputs, kernel, problem, padding, backend.conv,
-                           decomposition_rank(problem.rank, backend.DECOMPOSE_TO_RANK),
+    return decomposed_conv(inputs, kernel, problem, padding, backend.conv, _onto(plan, problem),
                            backend.PREFERRED_DATA_FORMAT, plan.direct)
 
 
@@ -45,6 +44,10 @@ def _conv_transpose_full(plan, problem, inputs, kernel):
     if plan.direct == "native":
         return backend.conv_transpose(inputs, kernel, problem.strides, problem.dilation_rate,
                                       problem.data_format)
-    return decomposed_conv_transpose(inputs, kernel, problem, backend.conv_transpose,
-                                     decomposition_rank(problem.rank, backend.DECOMPOSE_TO_RANK),
+    return decomposed_conv_transpose(inputs, kernel, problem, backend.conv_transpose, _onto(plan, problem),
                                      backend.PREFERRED_DATA_FORMAT)
+
+
+def _onto(plan, problem):
+    """The rank the plan's decomposition runs on: its own, else the backend's target."""
+    return plan.onto or decomposition_rank(problem.rank, get_backend().DECOMPOSE_TO_RANK)

@@ -38,9 +38,11 @@ class FftPlan:
 class Plan:
     """`algorithm` `"direct"` (with `direct`: the backend's `"native"` convolution, the same on a
     `"channels_first"` copy of channels_last inputs, or a decomposition stacking `"inputs"` or
-    `"filters"`) or `"fft"` (with `fft`). `modelled_us`: the cost model's time, of which `uncertain_us` is
-    a guess measuring should not trust (the 1-D backward cliff's; `ops.contenders`); `source`: where the
-    decision came from; `measured_us`: times of the candidates when measured."""
+    `"filters"` onto the backend's convolution of rank `onto`, None: the backend's own target,
+    `shapes.arithmetic.decomposition_rank`) or `"fft"` (with `fft`). `modelled_us`: the cost model's
+    time, of which `uncertain_us` is a guess measuring should not trust (the 1-D backward cliff's;
+    `ops.contenders`); `source`: where the decision came from; `measured_us`: times of the candidates when
+    measured."""
 
     algorithm: str
     direct: str = "native"
@@ -49,12 +51,13 @@ class Plan:
     uncertain_us: float = 0.0
     source: str = "model"
     measured_us: tuple = ()
+    onto: int = None
 
     @property
     def label(self):
         """A short stable name of the executed variant (plan files, `explain_choice`, benchmarks)."""
         if self.algorithm == "direct":
-            return f"direct:{self.direct}"
+            return f"direct:{self.direct}" + (f":{self.onto}d" if self.onto else "")
         f = self.fft
         return f"fft:{f.geometry}:{f.kernel_transform}:{f.product}"
 

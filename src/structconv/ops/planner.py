@@ -2,10 +2,12 @@
 
 Candidates are every way the backend can run the problem: its own convolution (ranks it has, and on JAX
 any rank; for an ungrouped training step on channels_last data, on torch's 2-D, also on a channels-first
-copy of the input, which has no backward cliff), each stacking of the decomposition above those ranks,
-and FFT plans (the whole input, or overlap-save blocks), each by both kernel transforms with the product
-the profile prefers. The cost model (`ops.cost_model`, constants from `structconv.tuning.profile`)
-prices them, for forward + backward when the gradient will be taken. Then, by `structconv.config.autotune()`:
+copy of the input, which has no backward cliff), each stacking of the decomposition above those ranks
+(onto the backend's target rank, and where its convolution of a lower rank is a candidate too, onto that:
+`other_targets`), and FFT plans (the whole input, or overlap-save blocks), each by both kernel transforms
+with the product the profile prefers. The cost model (`ops.cost_model`, constants from
+`structconv.tuning.profile`) prices them, for forward + backward when the gradient will be taken. Then, by
+`structconv.config.autotune()`:
 
 - `"off"`: the cheapest by the model (reproducible, no timing);
 - `"uncertain"` (default): the candidates the model cannot tell apart (`pick_contenders`: within the
@@ -48,9 +50,12 @@ TINY_OVERHEADS_MEASURED = 1.0
 # no rate for it (`Costs.native_nd_gflops`, fitted by `structconv calibrate`), are priced at these factors
 # of the preferred decomposition, and the backend's own convolution on a channels-first copy of the input
 # at this factor of the one on the input as it is (less the backward cliff, which it does not have; torch
-# 2-D training steps, 4 -> 4 channels, 64^2, k=13, before the cliff: 3.5 ms against 1.7-2.3 ms): close
+# 2-D training steps, 4 -> 4 channels, 64^2, k=13, before the cliff: 3.5 ms against 1.7-2.3 ms), and a
+# decomposition onto another rank than the backend's target (`other_targets`) at this factor of the
+# target's preferred stacking (the profile's rate of the problem's rank is the target's; priced by its own
+# channels, onto TensorFlow's 2-D convolution a 4-D training step modelled cheaper ran 12x slower): close
 # enough to be measured in "uncertain" mode, never chosen by the model alone but past the cliff.
-UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 1.5}
+UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 1.5, "other_target": 1.5}
 # The kernel's spectrum by DFT multiplies it by a constant matrix per axis (taps x frequencies), which every
 # compiled program embeds: past this many entries it is no candidate. TensorFlow took 30 s to compile the
 # first call of a 1-D 116231-sample k=221 plan by DFT (a 221 x 65537 complex matrix, 116 MB; it then ran
@@ -92,12 +97,12 @@ def profile_for(backend_name, device="cpu"):
             or profiles.shipped_for(print_))
 
 
-def stacked_taps(problem):
-    """The taps the direct algorithm's decomposition peels and stacks along a channel axis (1 where the
-    backend's own convolution runs the rank)."""
+def stacked_taps(problem, onto=None):
+    """The taps the direct algorithm's decomposition (onto rank `onto`; None: the backend's target) peels
+    and stacks along a channel axis (1 where the backend's own convolution runs the rank)."""
     if _native_only(problem):
         return 1
-    return math.prod(problem.kernel_size[: problem.rank - _decomposed_to(problem)])
+    return math.prod(problem.kernel_size[: problem.rank - _decomposed_to(problem, onto)])
 
 
 def stacked_along(problem, method):
@@ -116,9 +121,26 @@ def _native_only(problem):
     return problem.rank <= get_backend().native_only_max_rank(problem.device)
 
 
-def _decomposed_to(problem):
-    """The rank the problem's decomposition runs on (`shapes.arithmetic.decomposition_rank`)."""
-    return arithmetic.decomposition_rank(problem.rank, get_backend().DECOMPOSE_TO_RANK)
+def _decomposed_to(problem, onto=None):
+    """The rank the problem's decomposition runs on: `onto`, else the backend's target
+    (`shapes.arithmetic.decomposition_rank`)."""
+    return onto or arithmetic.decomposition_rank(problem.rank, get_backend().DECOMPOSE_TO_RANK)
+
+
+def other_targets(problem):
+    """Ranks besides the backend's target that the problem's decomposition may run on: those between the
+    backend's `native_only_max_rank` and its `DECOMPOSE_TO_RANK` below the problem's rank. On TensorFlow's
+    CPU without oneDNN, rank 2 beside Eigen's 3-D convolution from rank 4 (decomposed onto it, strided
+    4-D training steps ran 17-22x slower than onto 2-D, a dilated one 5.5x, and stride-1 ones 0.45-2.2x,
+    `benchmarks/direct_rank3.py --rank 4`, AMD EPYC); on JAX's GPU, rank 3 beside 2."""
+    if _native_only(problem):
+        return ()
+    backend = get_backend()
+    ends = (backend.native_only_max_rank(problem.device), backend.DECOMPOSE_TO_RANK)
+    native_max = backend.native_max_rank(problem.device)
+    return tuple(r for r in range(min(ends), max(ends) + 1)
+                 if 1 <= r < problem.rank and r != _decomposed_to(problem)
+                 and (native_max is None or r <= native_max))
 
 
 def _native_beside(problem):
@@ -128,32 +150,38 @@ def _native_beside(problem):
 
 
 def _direct_candidates(problem, profile, base_of):
-    """`(method, modelled us)` of each direct way; `base_of(stacking)`: the modelled time of the
-    decomposition stacking along "inputs" or "filters" (of the backend's own convolution for "inputs"
-    where it runs the rank)."""
+    """`(method, onto, modelled us)` of each direct way; `base_of(stacking, onto)`: the modelled time of
+    the decomposition onto rank `onto` (None: the backend's target) stacking along "inputs" or "filters"
+    (of the backend's own convolution for "inputs" where it runs the rank)."""
     if _native_only(problem):
-        found = [("native", base_of("inputs"))]
+        found = [("native", None, base_of("inputs", None))]
         # Not grouped: torch's depthwise 2-D step ran 1.4-6.6x slower on the copy from 7x7 to 31x31 taps.
         if (problem.training and not problem.transposed and problem.groups == 1
                 and problem.data_format == "channels_last"
                 and problem.rank in get_backend().CHANNELS_FIRST_COPY_RANKS):
-            found.append(("channels_first", base_of("inputs") * UNMODELLED_FACTOR["channels_first"]))
+            found.append(("channels_first", None,
+                          base_of("inputs", None) * UNMODELLED_FACTOR["channels_first"]))
         return found
-    peeled = stacked_taps(problem)
-    if problem.transposed:
-        options = ["filters"]
-        preferred = "filters"
-    else:
-        preferred = preferred_stacking(problem, profile.strategy)
-        options = ["inputs"] + (["filters"] if problem.groups == 1 and peeled > 1 else [])
-    found = [(option, base_of(option) * (1.0 if option == preferred else UNMODELLED_FACTOR["other_stacking"]))
-             for option in options]
+    found, target_us = [], None
+    for onto in (None, *other_targets(problem)):
+        if problem.transposed:
+            options, preferred = ["filters"], "filters"
+        else:
+            preferred = preferred_stacking(problem, profile.strategy, onto)
+            options = ["inputs"] + (["filters"] if problem.groups == 1 and stacked_taps(problem, onto) > 1
+                                    else [])
+        # Another target: at a factor of the backend's target's time, whose rate the profile fitted.
+        base_us = base_of(preferred, onto) if onto is None else target_us * UNMODELLED_FACTOR["other_target"]
+        target_us = target_us or base_us
+        found += [(option, onto, (base_of(option, onto) if onto is None else base_us)
+                   * (1.0 if option == preferred else UNMODELLED_FACTOR["other_stacking"]))
+                  for option in options]
     if _native_beside(problem):  # XLA's N-D convolution on JAX's CPU, Eigen's 3-D one on TensorFlow's
-        found.append(("native", _native_nd_us(problem, profile.costs, base_of(preferred))))
+        found.append(("native", None, _native_nd_us(problem, profile.costs, target_us)))
     return found
 
 
-def preferred_stacking(problem, strategy):
+def preferred_stacking(problem, strategy, onto=None):
     """Along which channel axis ("inputs" or "filters") the profile's `strategy` has the decomposition of
     a convolution (not transposed) stack its peeled taps: the strategy's stacking with a gradient or
     without, or where it says so and the channels differ, the side with fewer; "inputs" where "filters"
@@ -164,7 +192,7 @@ def preferred_stacking(problem, strategy):
         preferred, fewer = strategy.decompose_stacking_inference, strategy.decompose_fewer_channels_inference
     if fewer and problem.channels != problem.filters:
         preferred = "inputs" if problem.channels < problem.filters else "filters"
-    peeled, limit = stacked_taps(problem), strategy.decompose_filters_max_taps
+    peeled, limit = stacked_taps(problem, onto), strategy.decompose_filters_max_taps
     if preferred == "filters" and (problem.groups > 1 or peeled <= 1 or (
             problem.training and limit is not None and peeled > limit)):
         return "inputs"
@@ -180,14 +208,15 @@ def _native_nd_us(problem, costs, base_us):
     return modelled or base_us * UNMODELLED_FACTOR["native_nd"]
 
 
-def backward_cliff_us(problem, costs):
+def backward_cliff_us(problem, costs, onto=None):
     """What the gradient of the direct algorithm adds past the backend's backward cliff
     (`cost_model.direct_cliff_us`), for the convolution it runs: the backend's own of the problem's rank,
-    or above it the decomposition's, whose kernel is the last axes'; 0 when no gradient is taken."""
+    or above it the decomposition's (onto rank `onto`; None: the backend's target), whose kernel is the
+    last axes'; 0 when no gradient is taken."""
     if not problem.training:
         return 0.0
-    peeled = stacked_taps(problem)
-    conv_rank = problem.rank if _native_only(problem) else _decomposed_to(problem)
+    peeled = stacked_taps(problem, onto)
+    conv_rank = problem.rank if _native_only(problem) else _decomposed_to(problem, onto)
     flops = cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
                                     problem.channels, problem.filters, problem.groups, problem.padded,
                                     problem.itemsize)["flops"]
@@ -258,7 +287,8 @@ def candidates(problem, profile=None):
     profile = profile or profile_for(problem.backend, problem.device)
     costs, rank = profile.costs, problem.rank
     if not problem.static:  # sizes unknown when traced: direct, in the preferred way, unpriced
-        method = min(_direct_candidates(problem, profile, lambda stacking: 1.0), key=lambda pair: pair[1])[0]
+        method = min(_direct_candidates(problem, profile, lambda stacking, onto: 1.0),
+                     key=lambda found: found[2])[0]
         if get_backend().DYNAMIC_SAME_PADDING and _native_beside(problem):
             method = "native"  # a "same" padding computed at run time: only its own convolution takes one
         export_max = get_backend().EXPORT_NATIVE_MAX_RANK
@@ -266,23 +296,24 @@ def candidates(problem, profile=None):
             method = "filters" if problem.transposed else "inputs"  # the decomposition, which exports
         return [Plan("direct", direct=method)]
 
-    def base_of(stacking):
+    def base_of(stacking, onto):
         return cost_model.direct_us(costs, problem.planned_batch, problem.outputs, problem.kernel_size,
                                     problem.channels, problem.filters, problem.groups, problem.padded,
-                                    problem.itemsize, stacked_taps(problem), stacked_along(problem, stacking))
+                                    problem.itemsize, stacked_taps(problem, onto),
+                                    stacked_along(problem, stacking))
 
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
-    cliff = backward_cliff_us(problem, costs)
     # The 1-D cliff's threshold, probed at batch 1 on one shape, moves with the batch and the channels
     # (TensorFlow: from 65 taps at batch 1, 129 at batch 2, none up to 129 at batch 4; a 19792-sample k=23
     # 16 -> 16 step at batch 2, priced past a threshold of 17, ran direct in 22.4 ms against 27.2 by FFT):
     # measuring may time it (`Plan.uncertain_us`). The 2-D one did not move (128^2, k=15, batch 2: 1.1-1.8
     # s a step), and past it a step takes seconds (150^2, k=25: 6-7 s), so it is trusted.
-    plans = [Plan("direct", direct=method, modelled_us=us * direct_factor + past_cliff,
+    plans = [Plan("direct", direct=method, onto=onto, modelled_us=us * direct_factor + past_cliff,
                   uncertain_us=past_cliff if problem.rank == 1 else 0.0)
-             for method, us in _direct_candidates(problem, profile, base_of)
-             for past_cliff in [0.0 if method == "channels_first" else cliff]]
+             for method, onto, us in _direct_candidates(problem, profile, base_of)
+             for past_cliff in [0.0 if method == "channels_first"
+                                else backward_cliff_us(problem, costs, onto)]]
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
               for fft, us in _fft_candidates(problem, profile)]

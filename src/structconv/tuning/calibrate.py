@@ -106,10 +106,12 @@ def training_problems(backend_name, device, grid=TRAINING_GRID):
 
 
 def timed_plans(problem, profile):
-    """The planner's candidates of `problem` that calibration times: every direct one, the whole FFT by
-    both kernel transforms (so that both the DFT and the FFT rates are seen), and each overlap-save
-    geometry by the transform the model prices cheaper (the budget goes to more shapes instead)."""
-    plans, kept = planner.candidates(problem, profile), []
+    """The planner's candidates of `problem` that calibration times: every direct one but decompositions
+    onto another rank than the backend's target (the model prices them at a factor of the target's, which
+    the fit is of), the whole FFT by both kernel transforms (so that both the DFT and the FFT rates are
+    seen), and each overlap-save geometry by the transform the model prices cheaper (the budget goes to
+    more shapes instead)."""
+    plans, kept = [p for p in planner.candidates(problem, profile) if p.onto is None], []
     for plan in plans:  # cheapest first: the first plan of each block geometry is its cheaper transform
         if plan.algorithm == "fft" and plan.fft.blocked and any(
                 p.algorithm == "fft" and p.fft.geometry == plan.fft.geometry for p in kept):
