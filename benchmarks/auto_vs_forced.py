@@ -39,6 +39,8 @@ from structconv.tuning.threads import limit_threads  # noqa: E402
 
 BACKENDS = ("torch", "jax", "tensorflow")
 TARGET = 1.15
+# The most taps `--small-kernels` draws: one under the profiles' `fft_min_taps`.
+SMALL_TAPS = 9
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "numpy")
 
 
@@ -97,12 +99,13 @@ def worker(backend, points, budget, apart=False):
             "machine": where, "versions": installed}), flush=True)
 
 
-def varied_points(count, seed, max_channels=16, max_batch=4):
+def varied_points(count, seed, max_channels=16, max_batch=4, small_kernels=False):
     """`count` problems drawn at random (`seed`) along the axes `random_points` holds fixed: sizes that
     differ per axis (a cube's volume of 2^10-2^16 samples, each axis 0.5-2x its side), kernels of 2 taps
-    and up that differ per axis, padding "same" or "valid", stride 2 or dilation 2 on some axes (not both
-    on one axis), and channels_first for a quarter of them; ranks 1-4, a third training steps; none with a
-    direct plan of over 20 Gflop."""
+    and up that differ per axis (`small_kernels`: 2-`SMALL_TAPS` taps in all, 1-3 per axis above 1-D,
+    where "auto" never considers FFT, the profiles' `fft_min_taps`), padding "same" or "valid", stride 2
+    or dilation 2 on some axes (not both on one axis), and channels_first for a quarter of them; ranks 1-4,
+    a third training steps; none with a direct plan of over 20 Gflop."""
     rng, widths, batches = draws(seed, max_channels, max_batch)
     points = []
     while len(points) < count:
@@ -111,6 +114,9 @@ def varied_points(count, seed, max_channels=16, max_batch=4):
         sizes = [max(6, round(side * 2 ** rng.uniform(-1, 1))) for _ in range(rank)]
         largest = (255, 31, 13, 7)[rank - 1]
         kernels = [rng.randint(2, max(2, min(largest, n // 3))) for n in sizes]
+        while small_kernels and not 2 <= math.prod(kernels) <= SMALL_TAPS:  # 1-D 2-9, else 1-3 an axis
+            kernels = [rng.randint(min(low, n // 3), max(1, min(high, n // 3)))
+                       for n in sizes for low, high in [(2, SMALL_TAPS) if rank == 1 else (1, 3)]]
         strides, dilations = [1] * rank, [1] * rank
         for axis in range(rank):
             draw = rng.random()
@@ -214,6 +220,8 @@ def main():
     parser.add_argument("--varied", action="store_true",
                         help="draw `varied_points` (sizes and kernels per axis, valid padding, strides, "
                              "dilation, channels_first) instead of `fft.random_points`")
+    parser.add_argument("--small-kernels", action="store_true",
+                        help=f"with --varied: kernels of 2-{SMALL_TAPS} taps, where auto never considers FFT")
     parser.add_argument("--threads", type=int, default=0,
                         help="threads per framework (0: the frameworks' defaults, all cores)")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed rounds per point")
@@ -226,8 +234,13 @@ def main():
                              "device is) instead of running them")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    draw = varied_points if options.varied else random_points
-    points = draw(options.random, options.seed, options.max_channels, options.max_batch)
+    if options.small_kernels and not options.varied:
+        parser.error("--small-kernels draws `varied_points`: add --varied")
+    if options.varied:
+        points = varied_points(options.random, options.seed, options.max_channels, options.max_batch,
+                               options.small_kernels)
+    else:
+        points = random_points(options.random, options.seed, options.max_channels, options.max_batch)
     if options.worker:
         limit_threads(options.threads)
         worker(options.worker, points, options.budget, options.apart)
@@ -238,7 +251,7 @@ def main():
     arguments = ["--random", str(options.random), "--seed", str(options.seed), "--max-channels",
                  str(options.max_channels), "--max-batch", str(options.max_batch), "--threads",
                  str(options.threads), "--budget", str(options.budget)] + ["--apart"] * options.apart
-    arguments += ["--varied"] * options.varied
+    arguments += ["--varied"] * options.varied + ["--small-kernels"] * options.small_kernels
     for backend in backends if not options.records else ():
         found, ok = run_worker_process(__file__, backend, arguments, 3600)
         if not ok:
