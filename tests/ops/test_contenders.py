@@ -141,3 +141,23 @@ def test_a_plan_is_timed_where_it_would_be_in_the_band_without_the_part_the_mode
     # Beyond the band even without the cliff: not timed.
     beyond = permitted[:2] + [_fake("direct:native", 1338.5 + 200.0, uncertain_us=1320.9 - 200.0)]
     assert "direct:native" not in _labels(contenders.pick_contenders(beyond, band=5.0))
+
+
+def test_a_direct_plan_timed_within_the_tie_of_the_fastest_fft_plan_is_kept():
+    # JAX, 3-D 27x29x58, k=2x2x2: FFT measured at 3.50 ms against direct's 3.52, then ran 4.02-5.29 ms
+    # against 3.63-4.01 (FFT plans' times spread more between measurements).
+    plans = [_fake("direct:inputs", 1.0), _fake("direct:filters", 1.0), _fake("fft:whole:dft:packed", 1.0)]
+    fft_us = 3503.3
+    for direct_us, expected in ((3522.5, "direct:inputs"), (fft_us * contenders.DIRECT_TIE * 1.001,
+                                                            "fft:whole:dft:packed")):
+        times = {"direct:inputs": direct_us, "direct:filters": 4562.0, "fft:whole:dft:packed": fft_us}
+        assert contenders.fastest(plans, times).label == expected
+    # Between direct plans, or between FFT plans, the fastest; a faster direct plan is kept.
+    times = {"direct:inputs": 3522.5, "direct:filters": 3500.0, "fft:whole:dft:packed": 3600.0}
+    assert contenders.fastest(plans, times).label == "direct:filters"
+    ffts = [_fake("fft:whole:dft:packed", 1.0), _fake("fft:8:dft:packed", 1.0)]
+    assert contenders.fastest(ffts, {"fft:whole:dft:packed": 3.0, "fft:8:dft:packed": 2.9}).label == (
+        "fft:8:dft:packed")
+    # Measured under another algorithm, the same rule decides (`reusable`: "auto" runs what "direct" would).
+    times = {"direct:inputs": 3522.5, "direct:filters": 4562.0, "fft:whole:dft:packed": fft_us}
+    assert contenders.reusable(plans, plans, times, band=5.0).label == "direct:inputs"

@@ -17,7 +17,7 @@ from reference import (
 
 from structconv import config, layers
 from structconv._backend import get_backend
-from structconv.ops import planner
+from structconv.ops import contenders, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.ops.arguments import conv_arguments
 from structconv.ops.conv import prepare_conv
@@ -166,14 +166,18 @@ def test_measuring_picks_the_fastest_and_says_so(autotune_mode):
     info = explain_choice((2, 64, 2), (11, 2, 2), padding="same")
     assert info["source"] == "measured" and autotune.statistics()["problems"] == 1
     measured = info["measured_us"]
-    assert measured[info["plan"]] == min(measured.values())  # (times rounded to 0.1 us can tie)
+    # The fastest (times rounded to 0.1 us can tie), or a direct plan within `DIRECT_TIE` of an FFT one.
+    fastest = min(measured.values())
+    assert measured[info["plan"]] == fastest or (
+        info["algorithm"] == "direct" and measured[info["plan"]] <= contenders.DIRECT_TIE * fastest)
     assert explain_choice((2, 64, 2), (11, 2, 2), padding="same")["measured_us"] == measured
     assert autotune.statistics()["problems"] == 1  # the second call measured nothing
 
 
 def test_rules_hold_whatever_the_mode(autotune_mode):
-    autotune_mode("always")
+    autotune_mode("off")
     assert explain_choice((2, 64, 64, 3), (3, 3, 3, 4), padding="same")["source"] == "rule"  # 9 taps
+    autotune_mode("always")
     config_budget = config.fft_memory_budget()
     config.set_fft_memory_budget(1024)
     try:
@@ -181,6 +185,31 @@ def test_rules_hold_whatever_the_mode(autotune_mode):
         assert info["algorithm"] == "direct" and info["source"] == "rule"
     finally:
         config.set_fft_memory_budget(config_budget)
+
+
+def test_few_taps_try_fft_only_by_measuring_and_within_the_band():
+    # XLA's 3x3 convolution of 12 -> 2 channels (74x33, batch 8, channels_first) ran 2.28 ms against 0.84
+    # by FFT, modelled 1.8x direct's time (AVX-512 AMD EPYC): under `fft_min_taps`, FFT is timed where
+    # the model puts it within the measuring band, never picked by the model alone.
+    problem = square_problem(BACKEND, "cpu", 2, 40, 3, 8, 12, 2)
+    shipped = planner.profile_for(BACKEND)
+    assert problem.taps < shipped.strategy.fft_min_taps
+    fft = next(p for p in planner.candidates(problem, shipped) if p.algorithm == "fft")
+    direct_us = 100 * shipped.costs.fft_overhead_us  # no "tiny" problem
+    band = planner.measuring_band(shipped, "uncertain")
+    for ratio, expected in ((0.5 * band, ["direct", "fft"]), (1.5 * band, ["direct"])):
+        plans = [Plan("direct", modelled_us=direct_us),
+                 dataclasses.replace(fft, modelled_us=ratio * direct_us)]
+        allowed = {mode: sorted(p.algorithm for p in planner.allowed(problem, plans, "auto", shipped, 2**40,
+                                                                     mode))
+                   for mode in ("off", "uncertain", "always")}
+        assert allowed == {"off": ["direct"], "uncertain": expected, "always": ["direct", "fft"]}, ratio
+    # From 10 taps no such rule: the model alone may pick FFT.
+    wider = square_problem(BACKEND, "cpu", 2, 40, (5, 2), 8, 12, 2)
+    assert wider.taps == shipped.strategy.fft_min_taps
+    plans = [Plan("direct", modelled_us=direct_us), dataclasses.replace(fft, modelled_us=0.5 * direct_us)]
+    assert [p.algorithm for p in planner.allowed(wider, plans, "auto", shipped, 2**40, "off")] == [
+        "fft", "direct"]
 
 
 def test_measuring_tries_fft_down_to_one_overhead_the_model_alone_to_two():

@@ -12,13 +12,16 @@ with the product the profile prefers. The cost model (`ops.cost_model`, constant
 - `"off"`: the cheapest by the model (reproducible, no timing);
 - `"uncertain"` (default): the candidates the model cannot tell apart (`pick_contenders`: within the
   profile's `uncertainty`, at least `MIN_BAND`, of the cheapest) are timed once, on data of the problem's
-  shape, in the form they run (`tuning.autotune`), and the fastest is kept, in memory and in a plan file of
+  shape, in the form they run (`tuning.autotune`), and the fastest (`contenders.fastest`: a direct plan
+  within `DIRECT_TIE` of a faster FFT plan) is kept, in memory and in a plan file of
   this machine, so a second process measures nothing; times measured under another `algorithm` decide
   without timing where they cover what this one would time (`contenders.reusable`);
 - `"always"`: the same with no band: the cheapest of every kind of way the rules allow is timed.
 
-Rules that hold in every mode: kernels of fewer than `fft_min_taps` taps never run by FFT under "auto",
-FFT never exceeds the memory budget, sizes unknown when traced run direct, and an overlap-save plan must be
+Rules: under "auto", kernels of fewer than `fft_min_taps` taps run by FFT only where measuring finds it
+faster, and only FFT plans the model puts within the measuring band of direct are timed for them (never
+by the model alone: with autotuning off they run direct). In every mode, FFT never exceeds the memory
+budget, sizes unknown when traced run direct, and an overlap-save plan must be
 modelled `block_margin` (a profile constant) times cheaper than the whole transform. A graph being exported
 (`ConvProblem.symbolic`: torch.export, jax2tf, ONNX) runs direct even under algorithm="fft": the same
 convolution, in the one form every exporter and runtime can express (ONNX has no real FFT that onnxruntime
@@ -32,7 +35,7 @@ from structconv import config
 from structconv._backend import get_backend
 from structconv.errors import StructconvError
 from structconv.ops import cost_model
-from structconv.ops.contenders import follow_ups, measuring_band, pick_contenders, reusable
+from structconv.ops.contenders import fastest, follow_ups, measuring_band, pick_contenders, reusable
 from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
 from structconv.ops.plan import KERNEL_TRANSFORMS, FftPlan, Plan
 from structconv.shapes import arithmetic
@@ -343,7 +346,13 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
                 "algorithm='direct' or 'auto', or raise the budget with "
                 "structconv.config.set_fft_memory_budget().")
         return within
-    if problem.taps < profile.strategy.fft_min_taps:
+    # Few taps: measured only, within the band (not `contenders.WIDE_BAND`): XLA's 3x3 convolution of 12 ->
+    # 2 channels ran 2.28 ms against 0.84 by FFT, TensorFlow's dilated 3x2 one without oneDNN 0.62 against
+    # 0.28, a 5-tap 1-D JAX training step 2.12 against 1.50, each FFT modelled 1.6-3.6x direct's time; at
+    # 95 of 100 such shapes on the three backends direct was within 1.15x of FFT, and up to 33x faster
+    # (`benchmarks/auto_vs_forced.py --varied --small-kernels`, AVX-512 AMD EPYC, 2 threads).
+    few_taps = problem.taps < profile.strategy.fft_min_taps
+    if few_taps and mode == "off":
         return direct
     # A profile fitted elsewhere can be 10x off (issue 13: a "tiny" 4.5 ms convolution FFT ran in 3.5):
     # the rule trusts the model only where it is calibrated to within 3x, or alone.
@@ -352,6 +361,9 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
     tiny = mode != "always" and trusted and (
         min(p.modelled_us for p in direct) < overheads * profile.costs.fft_overhead_us)
     permitted = direct + ([] if tiny else [p for p in ffts if p.fft.memory <= budget])
+    if few_taps:
+        within = measuring_band(profile, mode) * min(p.modelled_us for p in direct)
+        permitted = [p for p in permitted if p.algorithm == "direct" or p.modelled_us <= within]
     return sorted(permitted, key=lambda plan: plan.modelled_us)
 
 
@@ -406,13 +418,13 @@ def _plan(problem, algorithm, budget, mode):
 
     times = autotune.measure(problem, contenders, lambda times: follow_ups(permitted, times, band))
     # The contenders and the follow-ups `measure` timed after them: any may win.
-    timed = [(times[p.label], p) for p in permitted if times.get(p.label) is not None]
+    timed = [p for p in permitted if times.get(p.label) is not None]
     if not timed:  # every candidate failed to run outside the trace: the model
         return dataclasses.replace(best, source=profile.source + " profile")
-    fastest = min(timed, key=lambda pair: pair[0])[1]
+    chosen = fastest(timed, times)  # a direct plan within `contenders.DIRECT_TIE` of FFT
     measured = {label: round(us, 1) for label, us in times.items() if us is not None}
     _measured_times[problem] = {**in_process, **measured}
-    return _keep(problem, machine, algorithm, fastest, measured, "measured")
+    return _keep(problem, machine, algorithm, chosen, measured, "measured")
 
 
 def _keep(problem, machine, algorithm, plan, times, source):

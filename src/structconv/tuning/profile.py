@@ -115,7 +115,8 @@ class Strategy:
     # filters; 12 -> 4 1.78 and 0.93 ms; on an AVX-512 AMD EPYC this held at 20 of 20 such torch shapes).
     decompose_fewer_channels: bool = False
     decompose_fewer_channels_inference: bool = False
-    # Kernels of fewer taps never run by FFT under "auto".
+    # Kernels of fewer taps run by FFT under "auto" only where measuring finds it faster, and are timed
+    # by FFT only where the model puts it within the measuring band (`ops.planner.allowed`).
     fft_min_taps: int = 10
 
 
