@@ -56,8 +56,9 @@ TINY_OVERHEADS_MEASURED = 1.0
 # 2-D training steps, 4 -> 4 channels, 64^2, k=13, before the cliff: 3.5 ms against 1.7-2.3 ms), and a
 # decomposition onto another rank than the backend's target (`other_targets`) at this factor of the
 # target's preferred stacking (the profile's rate of the problem's rank is the target's; priced by its own
-# channels, onto TensorFlow's 2-D convolution a 4-D training step modelled cheaper ran 12x slower): close
-# enough to be measured in "uncertain" mode, never chosen by the model alone but past the cliff.
+# stacked channels, the model put onto 2-D stacking the filters cheapest at a 12^4 k=3 4 -> 8 training step
+# on TensorFlow without oneDNN, a way that at 8 -> 8 ran 12x slower than onto 3-D, 353 against 29 ms):
+# close enough to be measured in "uncertain" mode, never chosen by the model alone but past the cliff.
 UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 1.5, "other_target": 1.5}
 # The kernel's spectrum by DFT multiplies it by a constant matrix per axis (taps x frequencies), which every
 # compiled program embeds: past this many entries it is no candidate. TensorFlow took 30 s to compile the
@@ -134,8 +135,9 @@ def other_targets(problem):
     """Ranks besides the backend's target that the problem's decomposition may run on: those between the
     backend's `native_only_max_rank` and its `DECOMPOSE_TO_RANK` below the problem's rank. On TensorFlow's
     CPU without oneDNN, rank 2 beside Eigen's 3-D convolution from rank 4 (decomposed onto it, strided
-    4-D training steps ran 17-22x slower than onto 2-D, a dilated one 5.5x, and stride-1 ones 0.45-2.2x,
-    `benchmarks/direct_rank3.py --rank 4`, AMD EPYC); on JAX's GPU, rank 3 beside 2."""
+    4-D training steps and a strided transposed one ran 18-22x slower than onto 2-D, a dilated one 5.7x;
+    onto it 3 of 9 shapes ran faster, 0.43-0.80x; `benchmarks/direct_rank3.py --rank 4`, AMD EPYC); on
+    JAX's GPU, rank 3 beside 2 (unmeasured)."""
     if _native_only(problem):
         return ()
     backend = get_backend()
