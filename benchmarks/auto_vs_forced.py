@@ -32,7 +32,7 @@ import statistics
 import sys
 import time
 
-from environment import machine, rotated, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
+from environment import budgeted_times, machine, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
 from fft import BATCHES, WIDTHS, draws, random_points  # noqa: E402
 
 from structconv.tuning.threads import limit_threads  # noqa: E402
@@ -76,15 +76,7 @@ def worker(backend, points, budget, apart=False):
                     device)
                 runs[plan.label]()
                 runs[plan.label]()
-        samples = {label: [] for label in runs}
-        deadline = time.perf_counter() + budget
-        round_index = 0
-        while round_index < 5 or (time.perf_counter() < deadline and round_index < 40):
-            for label in rotated(list(runs), round_index):
-                start = time.perf_counter()
-                runs[label]()
-                samples[label].append(time.perf_counter() - start)
-            round_index += 1
+        samples, round_index = budgeted_times(runs, budget)
         print(json.dumps({
             "backend": backend, "device": device, **point_fields(point), "rounds": round_index,
             "plans": {algorithm: plan.label for algorithm, plan in chosen.items()},

@@ -105,7 +105,7 @@ def methods_of(problem):
 
 def time_shape(shape, budget):
     """`{label: seconds}`, the 25th-percentile call of each direct plan `methods_of` the problem."""
-    from environment import rotated  # noqa: E402  (this folder is on sys.path)
+    from environment import budgeted_times  # noqa: E402  (this folder is on sys.path)
 
     from structconv._backend import get_backend
     from structconv.ops.execute import execute
@@ -121,14 +121,7 @@ def time_shape(shape, budget):
         runs[label] = backend.compile_for_timing(lambda x, w, plan=plan: execute(plan, problem, x, w), arrays,
                                                  problem.training, "cpu")
         runs[label]()
-    samples = {label: [] for label in runs}
-    deadline, rounds = time.perf_counter() + budget, 0
-    while rounds < 5 or (time.perf_counter() < deadline and rounds < 50):
-        for label in rotated(list(runs), rounds):
-            start = time.perf_counter()
-            runs[label]()
-            samples[label].append(time.perf_counter() - start)
-        rounds += 1
+    samples, _ = budgeted_times(runs, budget, max_rounds=50)
     return {label: autotune.low_quantile(values) for label, values in samples.items()}
 
 

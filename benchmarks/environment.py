@@ -93,6 +93,21 @@ def interleaved_times(functions, rounds, warmups=2):
     return times
 
 
+def budgeted_times(functions, budget, min_rounds=5, max_rounds=40):
+    """`(times, rounds)`: seconds of every call of each of `functions` (a dict of callables, warmed up by
+    the caller) in interleaved rounds in `rotated` order, at least `min_rounds`, then until `budget`
+    seconds have passed or `max_rounds` are run."""
+    times = {name: [] for name in functions}
+    deadline, round_index = time.perf_counter() + budget, 0
+    while round_index < min_rounds or (time.perf_counter() < deadline and round_index < max_rounds):
+        for name in rotated(list(functions), round_index):
+            start = time.perf_counter()
+            functions[name]()
+            times[name].append(time.perf_counter() - start)
+        round_index += 1
+    return times, round_index
+
+
 def measure_interleaved(functions, rounds, warmups=2):
     """Median seconds of each of `functions` over `interleaved_times`."""
     return medians_and_minima(functions, rounds, warmups)[0]
