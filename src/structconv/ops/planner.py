@@ -167,19 +167,23 @@ def _direct_candidates(problem, profile, base_of):
             found.append(("channels_first", None,
                           base_of("inputs", None) * UNMODELLED_FACTOR["channels_first"]))
         return found
-    found, target_us = [], None
-    for onto in (None, *other_targets(problem)):
+
+    def stackings(onto):
+        """The preferred stacking onto rank `onto`, and every stacking that can run."""
         if problem.transposed:
-            options, preferred = ["filters"], "filters"
-        else:
-            preferred = preferred_stacking(problem, profile.strategy, onto)
-            options = ["inputs"] + (["filters"] if problem.groups == 1 and stacked_taps(problem, onto) > 1
-                                    else [])
-        # Another target: at a factor of the backend's target's time, whose rate the profile fitted.
-        base_us = base_of(preferred, onto) if onto is None else target_us * UNMODELLED_FACTOR["other_target"]
-        target_us = target_us or base_us
-        found += [(option, onto, (base_of(option, onto) if onto is None else base_us)
-                   * (1.0 if option == preferred else UNMODELLED_FACTOR["other_stacking"]))
+            return "filters", ["filters"]
+        can_filters = problem.groups == 1 and stacked_taps(problem, onto) > 1
+        return preferred_stacking(problem, profile.strategy, onto), ["inputs"] + ["filters"] * can_filters
+
+    def factor(option, preferred):
+        return 1.0 if option == preferred else UNMODELLED_FACTOR["other_stacking"]
+
+    preferred, options = stackings(None)
+    target_us = base_of(preferred, None)
+    found = [(option, None, base_of(option, None) * factor(option, preferred)) for option in options]
+    for onto in other_targets(problem):  # at a factor of the target's time, whose rate the profile fitted
+        preferred, options = stackings(onto)
+        found += [(option, onto, target_us * UNMODELLED_FACTOR["other_target"] * factor(option, preferred))
                   for option in options]
     if _native_beside(problem):  # XLA's N-D convolution on JAX's CPU, Eigen's 3-D one on TensorFlow's
         found.append(("native", None, _native_nd_us(problem, profile.costs, target_us)))
