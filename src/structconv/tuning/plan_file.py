@@ -20,7 +20,9 @@ from structconv.tuning import storage
 # an FFT plan is timed, each FFT family within the band of the cheapest FFT plan is timed too (a direct
 # plan priced far too cheap had left the faster kernel transform untimed). 5: on JAX's CPU rank 3 gained the
 # decomposition onto XLA's 2-D convolution beside its own 3-D one. 6: so did TensorFlow's CPU without oneDNN.
-RULES = 6
+# 7: from rank 4 there, the decomposition onto 2-D beside the one onto 3-D (`Plan.onto`); kernels under
+# `fft_min_taps` taps time FFT plans within the band; a direct plan within `DIRECT_TIE` of FFT is kept.
+RULES = 7
 _loaded = {}
 
 
