@@ -376,4 +376,3 @@ __all__ = [
     "resolve_axis_padding",
     "validate_output_padding",
 ]
-
