@@ -85,14 +85,10 @@ def test_a_kernel_spectrum_by_dft_pays_its_stage_time_per_axis(rank):
     ],
 )
 def test_tiny_problems_and_few_taps_run_direct(backend_name, input_shape, kernel_shape, padding):
-    """By the model alone (with measuring, few taps may run by FFT where it is timed faster: the
-    planner's tests)."""
-    saved = config.autotune()
-    config.set_autotune("off")
-    try:
-        info = explain_choice(input_shape, kernel_shape, padding=padding, backend_name=backend_name)
-    finally:
-        config.set_autotune(saved)
+    """By the model alone, as every test outside tests/tuning plans (`model_only_plans`; with measuring,
+    few taps may run by FFT where it is timed faster: the planner's tests)."""
+    assert config.autotune() == "off"
+    info = explain_choice(input_shape, kernel_shape, padding=padding, backend_name=backend_name)
     assert info["algorithm"] == "direct"
 
 

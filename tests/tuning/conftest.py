@@ -2,6 +2,7 @@
 
 import pytest
 
+from structconv import config
 from structconv.ops import planner
 from structconv.tuning import plan_file, profile, storage
 
@@ -17,3 +18,11 @@ def fresh_cache(tmp_path, monkeypatch):
     profile.forget_loaded()
     plan_file.forget_loaded()
     planner.clear_plans()
+
+
+@pytest.fixture
+def autotune_mode():
+    """`config.set_autotune`, the mode in force restored after the test."""
+    saved = config.autotune()
+    yield config.set_autotune
+    config.set_autotune(saved)

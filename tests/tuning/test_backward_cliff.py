@@ -7,7 +7,6 @@ import dataclasses
 import keras
 import pytest
 
-from structconv import config
 from structconv.ops import planner
 from structconv.ops.algorithm import explain_choice
 from structconv.tuning import backward_cliff, fit, profile
@@ -110,23 +109,19 @@ def test_a_decomposition_is_priced_by_the_cliff_of_the_convolution_it_runs():
     assert decomposed.modelled_us > unpriced.modelled_us
 
 
-def test_the_model_alone_trains_past_the_cliff_by_fft(monkeypatch):
+def test_the_model_alone_trains_past_the_cliff_by_fft(monkeypatch, autotune_mode):
     """The case the per-rank factor missed (a 2-D 228^2, 8 -> 8, 19x19 training step: 4 s direct on
     TensorFlow and torch here, 31 ms by FFT): with the cliff in the profile, the model alone picks FFT,
     and `explain_choice` says what the cliff added."""
-    saved = config.autotune()
-    config.set_autotune("off")
-    try:
-        problem = square_problem(BACKEND, "cpu", 2, 228, 19, 2, 8, 8, training=True)
-        cliffed = _cliff_profile((0, 196), (0.5,))
-        monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: cliffed)
-        assert planner.plan_conv(problem).algorithm == "fft"
-        shapes = dict(input_shape=(2, 228, 228, 8), kernel_shape=(19, 19, 8, 8), padding="same")
-        flops = 2 * 2 * 228**2 * 19**2 * 8 * 8
-        assert explain_choice(**shapes, training=True)["direct_cliff_us"] == pytest.approx(flops / 0.5e3)
-        assert explain_choice(**shapes)["direct_cliff_us"] == 0.0
-    finally:
-        config.set_autotune(saved)
+    autotune_mode("off")
+    problem = square_problem(BACKEND, "cpu", 2, 228, 19, 2, 8, 8, training=True)
+    cliffed = _cliff_profile((0, 196), (0.5,))
+    monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: cliffed)
+    assert planner.plan_conv(problem).algorithm == "fft"
+    shapes = dict(input_shape=(2, 228, 228, 8), kernel_shape=(19, 19, 8, 8), padding="same")
+    flops = 2 * 2 * 228**2 * 19**2 * 8 * 8
+    assert explain_choice(**shapes, training=True)["direct_cliff_us"] == pytest.approx(flops / 0.5e3)
+    assert explain_choice(**shapes)["direct_cliff_us"] == 0.0
 
 
 def test_fitting_the_training_factors_leaves_out_problems_past_the_cliff():

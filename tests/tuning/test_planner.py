@@ -36,13 +36,6 @@ CASES = [  # (input shape, kernel shape, padding, strides, groups)
 ]
 
 
-@pytest.fixture
-def autotune_mode():
-    saved = config.autotune()
-    yield config.set_autotune
-    config.set_autotune(saved)
-
-
 def _problem_and_operands(case, rng):
     input_shape, kernel_shape, padding, strides, groups = case
     x = rng.standard_normal(input_shape).astype("float32")
