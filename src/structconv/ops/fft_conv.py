@@ -15,12 +15,12 @@ Mathieu, Henaff and LeCun, "Fast Training of Convolutional Networks through FFTs
 length. Other padding modes are materialised first.
 
 The input goes through the backend's real N-D FFT. The kernel's spectrum `H` is computed one of two ways, as
-the plan says (`FftPlan.kernel_transform`, chosen by `ops.planner`): for kernels that are small next to `L`
-(the usual case), by a separable DFT, one matrix product per spatial axis against a constant `(taps,
-frequencies)` matrix that places, flips and dilates the taps, which never builds the kernel zero-padded to
-`L` in every axis (the FFT of that is most of the cost, as there are `in * out` kernel transforms and only
-`batch * (in + out)` others); for large kernels, by the FFT of the flipped, dilated kernel, the output then
-read from `extent - 1 - before` onwards instead.
+the plan says (`FftPlan.kernel_transform`, chosen by `ops.planner`; computed by `ops.kernel_spectrum`):
+for kernels that are small next to `L` (the usual case), by a separable DFT, one matrix product per
+spatial axis against a constant `(taps, frequencies)` matrix that places, flips and dilates the taps,
+which never builds the kernel zero-padded to `L` in every axis (the FFT of that is most of the cost, as
+there are `in * out` kernel transforms and only `batch * (in + out)` others); for large kernels, by the FFT
+of the flipped, dilated kernel, the output then read from `extent - 1 - before` onwards instead.
 Channels and groups contract per frequency as the plan's `product` says (`_circular_correlation`); strides
 subsample the stride-1 result. Every decision is the plan's: this module only executes.
 
@@ -31,7 +31,6 @@ Gradients come from autodiff through the FFTs and products, which are linear; th
 inputs use complex128 spectra, never a silent downcast).
 """
 
-import functools
 import math
 
 import keras
@@ -40,22 +39,18 @@ from keras import ops
 
 from structconv._backend import get_backend
 from structconv.ops.gather import gather
+from structconv.ops.kernel_spectrum import (
+    dft_kernel_pairs,
+    dft_kernel_spectrum,
+    fft_kernel_spectrum,
+    to_layout,
+)
 from structconv.ops.padding import pad_axis, pad_spatial, slice_axis, spread
 
 _WORKING_FLOAT = {"float16": "float32", "bfloat16": "float32", "float32": "float32", "float64": "float64"}
-_COMPLEX = {"float32": "complex64", "float64": "complex128"}
 
 # The measurements behind each product strategy's preference per backend (the profiles' `strategy`,
 # `structconv.tuning.profile`) are in docs/fft.md.
-
-
-@functools.lru_cache(maxsize=4096)
-def _dft_matrix(positions, length, count, complex_dtype):
-    """`exp(-2 pi i p f / L)` for the tap positions `p` and the first `count` frequencies `f`, the phase
-    reduced exactly in integers first (cached, as eager backends would rebuild it at every call; never
-    written to)."""
-    phase = (np.outer(np.mod(positions, length), np.arange(count)) % length) / length
-    return np.exp(-2j * np.pi * phase).astype(complex_dtype)
 
 
 def _rfftn(x, axes, lengths):
@@ -68,162 +63,27 @@ def _irfftn(z, axes, lengths):
     return get_backend().irfftn(z, axes, lengths)
 
 
-def _letters(count, offset):
-    return "".join(chr(ord("a") + offset + i) for i in range(count))
-
-
-def _dft_kernel_spectrum(kernel, positions, lengths, working, layout, groups=1, transposed=False):
-    """The spectrum of the kernel with its taps placed at `positions` (one integer array per axis).
-
-    `kernel` is in Keras layout, `(*taps, in / groups, out)` (`(*taps, out, in)` when `transposed`).
-    Returns `(in / groups, out, *frequencies)` for the "channel-major" layout, or
-    `(*frequencies, groups, in / groups, out / groups)` for "frequency-major" (see `_spectra_product`).
-    """
-    backend = get_backend()
-    rank = len(lengths)
-    taps, frequencies = _letters(rank, 0), _letters(rank, 8)
-    if transposed:
-        k = ops.reshape(kernel, (*kernel.shape[:rank], kernel.shape[-2], 1, kernel.shape[-1]))
-        current = taps + "ywx"  # (out, 1, in)
-    else:
-        per_group = kernel.shape[-1] // groups
-        k = ops.reshape(kernel, (*kernel.shape[:rank], kernel.shape[-2], groups, per_group))
-        current = taps + "xwy"  # (in / groups, groups, out / groups)
-    complex_dtype = _COMPLEX[working]
-    # Not a cast to complex: its gradient on TensorFlow casts complex to real with a warning on every trace.
-    k = ops.cast(k, working)
-    k = backend.complex(k, ops.zeros_like(k))
-    for axis in reversed(range(rank)):
-        length = lengths[axis]
-        count = length // 2 + 1 if axis == rank - 1 else length
-        positions_axis = tuple(int(p) for p in positions[axis])
-        matrix = backend.constant_like(_dft_matrix(positions_axis, length, count, complex_dtype), k)
-        result = current.replace(taps[axis], frequencies[axis])
-        if axis == 0:
-            result = ("xwy" + frequencies) if layout == "channel-major" else (frequencies + "wxy")
-        k = backend.einsum(f"{current},{taps[axis]}{frequencies[axis]}->{result}", k, matrix)
-        current = result
-    if layout == "channel-major":
-        k = ops.reshape(k, (k.shape[0], k.shape[1] * k.shape[2], *k.shape[3:]))
-    return k
-
-
-@functools.lru_cache(maxsize=4096)
-def _dft_stage_matrix(positions, length, count, real_input, float_dtype):
-    """One separable DFT stage on real and imaginary planes, as a real matrix `(p, taps, q, count)`: the
-    input planes `p` (1 for a real input, else real and imaginary) and taps to the output planes `q` and
-    frequencies, `exp(-2 pi i p f / L)` written out as `[[cos, -sin], [sin, cos]]` (cached, never written
-    to)."""
-    m = _dft_matrix(positions, length, count, "complex128")
-    if real_input:
-        return np.stack([m.real, m.imag], axis=1)[None].astype(float_dtype)
-    stage = np.empty((2, len(positions), 2, count))
-    stage[0, :, 0], stage[1, :, 0] = m.real, -m.imag
-    stage[0, :, 1], stage[1, :, 1] = m.imag, m.real
-    return stage.astype(float_dtype)
-
-
-@functools.lru_cache(maxsize=4096)
-def _dft_last_stage_matrix(positions, length, count, real_input, float_dtype):
-    """`_dft_stage_matrix` as one `(planes out * count, planes in * taps)` matrix, for the last stage's
-    plain matrix product (cached with it: eager backends would rebuild it at every call)."""
-    stage = _dft_stage_matrix(positions, length, count, real_input, float_dtype)
-    return np.ascontiguousarray(np.transpose(stage, (2, 3, 0, 1)).reshape(2 * count, -1))
-
-
-def _dft_kernel_planes(kernel, positions, lengths, working, transposed=False, order=None, half=True):
-    """The kernel's spectrum as in `_dft_kernel_spectrum`, in real arithmetic: real and imaginary planes
-    `(2, f[order[0]], in, out, f[order[1]], ..., f[order[-1]])`, the frequency axes in `order` (default: the
-    natural one), the first ahead of the channels. With `half`, the last spatial axis keeps its first
-    `L // 2 + 1` frequencies (a real FFT's spectrum), else all `L` (a complex FFT's).
-
-    Every stage is a real product (XLA's complex dot on CPU measured 2.5x slower than the real one on the
-    same data); the last, over `order[0]`, the largest, is one plain matrix product that writes its output
-    in place, without the transpose an einsum would add. `kernel` is `(*taps, in, out)` (`(*taps, out, in)`
-    when `transposed`); groups need no reshaping: the product splits `out`.
-    """
-    rank = len(lengths)
-    order = tuple(range(rank)) if order is None else tuple(order)
-    taps, frequencies = _letters(rank, 0), _letters(rank, 8)
-    planes = ops.cast(kernel, working)
-    if transposed:
-        planes = ops.transpose(planes, (*range(rank), rank + 1, rank))
-    current = taps + "xy"  # the planes' axes, after the leading planes axis once there is one
-    stages = list(reversed(order))
-    for i, axis in enumerate(stages):
-        length = lengths[axis]
-        count = length // 2 + 1 if half and axis == rank - 1 else length
-        real_input = i == 0
-        positions_key = tuple(int(p) for p in positions[axis])
-        stage = _dft_stage_matrix(positions_key, length, count, real_input, working)
-        if i == len(stages) - 1:
-            # (q f, p t) @ (p t, rest): the output planes and frequencies lead, nothing moves.
-            matrix = _dft_last_stage_matrix(positions_key, length, count, real_input, working)
-            rest = tuple(planes.shape[1 if real_input else 2 :])
-            flat = ops.reshape(planes, (matrix.shape[1], -1))
-            planes = get_backend().einsum("ab,bc->ac", get_backend().constant_like(matrix, flat), flat)
-            return ops.reshape(planes, (2, count, *rest))
-        result = current.replace(taps[axis], "")
-        result = "q" + result.replace("xy", "xy" + frequencies[axis])
-        if real_input:
-            pattern = f"{current},{taps[axis]}q{frequencies[axis]}->{result}"
-            stage = stage[0]
-        else:
-            pattern = f"p{current},p{taps[axis]}q{frequencies[axis]}->{result}"
-        planes = get_backend().einsum(pattern, planes, get_backend().constant_like(stage, planes))
-        current = result[1:]
-
-
-def _planes_product(x_spectrum, k_planes, groups, batch):
-    """`_spectra_product` with the kernel's spectrum as planes `(2, f1, C / g, F, f2, ...)`
-    (`_dft_kernel_planes`): the planes joined into one complex kernel as they are read, and the input
-    channels contracted as one broadcast product summed over the channel axis, which XLA fuses into a
-    single pass, never materialising the product.
+def _pairs_product(x_spectrum, k_pairs, batch):
+    """`_spectra_product` with the kernel's spectrum as pairs `(g, C / g, F / g, *f, 2)`
+    (`dft_kernel_pairs`, the frequency axes in the order of `x_spectrum`'s): each pair read as one complex
+    number, and the input channels contracted as one broadcast product summed over the channel axis, which
+    XLA fuses into a single pass, never materialising the product.
 
     Written as a sum rather than `_spectra_product`'s loop over channels because of the gradient: the loop's
     per-channel kernel slices come back as one zero-padded full-size kernel gradient per channel (16^4,
-    8 -> 8 channels, forward + backward: 81 ms against 40 ms). The kernel's first frequency axis stays apart
-    from the others (flattening them together made XLA copy the whole spectrum first, 37 ms against 21 ms
-    forward); the others are flattened, which keeps every tensor within TensorFlow's 8 sliceable dimensions.
+    8 -> 8 channels, forward + backward: 81 ms against 40 ms).
     """
-    channels = x_spectrum.shape[1]
     frequency_shape = tuple(x_spectrum.shape[2:])
-    per_group = channels // groups
-    filters = k_planes.shape[3]
-    first, others = frequency_shape[0], math.prod(frequency_shape[1:])
-    k = ops.reshape(k_planes, (2, first, per_group, groups, filters // groups, others))
-    k = get_backend().complex(k[0], k[1])  # (f1, C / g, g, F / g, others)
-    k = ops.transpose(k, (1, 2, 3, 0, 4))[None]  # (1, C / g, g, F / g, f1, others)
-    x = ops.reshape(x_spectrum, (batch, groups, per_group, first, others))
-    x = ops.transpose(x, (0, 2, 1, 3, 4))[:, :, :, None]  # (B, C / g, g, 1, f1, others)
-    return ops.reshape(ops.sum(x * k, axis=1), (batch, filters, *frequency_shape))
+    size = math.prod(frequency_shape)
+    groups, per_group, per_filter = k_pairs.shape[:3]
+    k = ops.reshape(k_pairs, (1, groups, per_group, per_filter, size, 2))
+    k = get_backend().complex(k[..., 0], k[..., 1])
+    x = ops.reshape(x_spectrum, (batch, groups, per_group, 1, size))
+    y = ops.sum(x * k, axis=2)  # (B, g, F / g, S)
+    return ops.reshape(y, (batch, groups * per_filter, *frequency_shape))
 
 
-def _fft_kernel_spectrum(kernel, lengths, working, flip, transposed=False):
-    """The spectrum `(in, out, *frequencies)` of the (dilated) kernel by the backend's FFT, the taps at
-    `0 .. extent - 1`, reversed when `flip`."""
-    rank = len(lengths)
-    k = ops.cast(kernel, working)
-    if flip:
-        k = ops.flip(k, axis=tuple(range(rank)))
-    order = (rank + 1, rank) if transposed else (rank, rank + 1)
-    k = ops.transpose(k, (*order, *range(rank)))
-    return _rfftn(k, tuple(range(2, rank + 2)), lengths)
-
-
-def _to_layout(k_spectrum, groups, layout):
-    """A channel-major kernel spectrum `(C / g, F, *f)` in `layout` (frequency-major:
-    `(*f, g, C / g, F / g)`), so that the product runs the backend's strategy whichever way the spectrum was
-    computed."""
-    if layout == "channel-major":
-        return k_spectrum
-    per_group, filters = k_spectrum.shape[0], k_spectrum.shape[1]
-    rank = len(k_spectrum.shape) - 2
-    k = ops.reshape(k_spectrum, (per_group, groups, filters // groups, *k_spectrum.shape[2:]))
-    return ops.transpose(k, (*range(3, 3 + rank), 1, 0, 2))
-
-
-def _packed_planes_correlation(x, kernel, positions, lengths, working, groups, transposed=False):
+def _packed_pairs_correlation(x, kernel, positions, lengths, working, groups, transposed=False):
     """The circular correlation `(B, F, *lengths)` of real `x` `(B, C, *n)` with the kernel's taps at
     `positions` (a transposed convolution's kernel when `transposed`), two batch items per complex FFT.
 
@@ -231,15 +91,15 @@ def _packed_planes_correlation(x, kernel, positions, lengths, working, groups, t
     convolution is linear with a real kernel, so the inverse FFT of the product is the pair's two real
     outputs in the real and imaginary parts: no unpacking of spectra, and every FFT is complex, which XLA
     runs faster than its real FFTs (`PACKED_PAIRS_MIN_RANK`). The spectrum keeps the backend's axis order
-    (`fft_axis_order`), the kernel's planes are computed in it.
+    (`fft_axis_order`), the kernel's spectrum is computed in it.
     """
     backend = get_backend()
     rank = len(lengths)
     pairs = backend.complex(x[0::2], x[1::2])
     spectrum = backend.fftn(pairs, lengths)
     order = backend.fft_axis_order(rank)
-    k_planes = _dft_kernel_planes(kernel, positions, lengths, working, transposed, order, half=False)
-    y = backend.ifftn(_planes_product(spectrum, k_planes, groups, x.shape[0] // 2))
+    k_pairs = dft_kernel_pairs(kernel, positions, lengths, working, groups, transposed, order, half=False)
+    y = backend.ifftn(_pairs_product(spectrum, k_pairs, x.shape[0] // 2))
     y = ops.stack([ops.real(y), ops.imag(y)], axis=1)
     return ops.reshape(y, (x.shape[0], *y.shape[2:]))
 
@@ -280,17 +140,17 @@ def _circular_correlation(x, kernel, lengths, groups, working, product, position
     axes = tuple(range(2, rank + 2))
     layout = "frequency-major" if product == "matmul" else "channel-major"
     if positions is not None and product == "packed":
-        return _packed_planes_correlation(x, kernel, positions, lengths, working, groups, transposed)
+        return _packed_pairs_correlation(x, kernel, positions, lengths, working, groups, transposed)
     batch = ops.shape(x)[0]
     x_spectrum = _rfftn(x, axes, lengths)
     if positions is not None and product in ("planes", "packed"):
-        k_planes = _dft_kernel_planes(kernel, positions, lengths, working, transposed)
-        y_spectrum = _planes_product(x_spectrum, k_planes, groups, batch)
+        k_pairs = dft_kernel_pairs(kernel, positions, lengths, working, groups, transposed)
+        y_spectrum = _pairs_product(x_spectrum, k_pairs, batch)
     else:
         if positions is not None:
-            k_spectrum = _dft_kernel_spectrum(kernel, positions, lengths, working, layout, groups, transposed)
+            k_spectrum = dft_kernel_spectrum(kernel, positions, lengths, working, layout, groups, transposed)
         else:
-            k_spectrum = _to_layout(_fft_kernel_spectrum(kernel, lengths, working, flip, transposed), groups,
+            k_spectrum = to_layout(fft_kernel_spectrum(kernel, lengths, working, flip, transposed), groups,
                                     layout)
         y_spectrum = _spectra_product(x_spectrum, k_spectrum, groups, batch, layout)
     return _irfftn(y_spectrum, axes, lengths)
