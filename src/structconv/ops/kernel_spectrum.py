@@ -3,8 +3,8 @@
 By a separable DFT (`FftPlan.kernel_transform` "dft"), one matrix product per spatial axis against a
 constant `(taps, frequencies)` matrix that places, flips and dilates the taps, without building the
 kernel zero-padded to the FFT lengths: complex (`dft_kernel_spectrum`, in the layout the product reads), or
-in real arithmetic with the real and imaginary parts side by side (`dft_kernel_pairs`, for the "planes" and
-"packed" products). Or by the backend's FFT of the flipped, dilated kernel (`fft_kernel_spectrum`).
+in real arithmetic on real and imaginary planes (`dft_kernel_planes`, for the "planes" and "packed"
+products). Or by the backend's FFT of the flipped, dilated kernel (`fft_kernel_spectrum`).
 """
 
 import functools
@@ -82,60 +82,54 @@ def _dft_stage_matrix(positions, length, count, real_input, float_dtype):
 
 
 @functools.lru_cache(maxsize=4096)
-def _dft_pairs_matrix(positions, length, count, real_input, float_dtype):
-    """`_dft_stage_matrix` as one `(taps * planes in, count * 2)` matrix, for the last stage's plain matrix
-    product, which writes the real and imaginary parts of each frequency side by side (cached with it: eager
-    backends would rebuild it at every call)."""
+def _dft_last_stage_matrix(positions, length, count, real_input, float_dtype):
+    """`_dft_stage_matrix` as one `(planes out * count, planes in * taps)` matrix, for the last stage's
+    plain matrix product (cached with it: eager backends would rebuild it at every call)."""
     stage = _dft_stage_matrix(positions, length, count, real_input, float_dtype)
-    return np.ascontiguousarray(np.transpose(stage, (1, 0, 3, 2)).reshape(-1, 2 * count))
+    return np.ascontiguousarray(np.transpose(stage, (2, 3, 0, 1)).reshape(2 * count, -1))
 
 
-def dft_kernel_pairs(kernel, positions, lengths, working, groups=1, transposed=False, order=None, half=True):
-    """The kernel's spectrum as in `dft_kernel_spectrum`, in real arithmetic, the real and imaginary parts
-    side by side on a last axis: `(groups, in / groups, out / groups, f[order[0]], ..., f[order[-1]], 2)`,
-    the frequency axes in `order` (default: the natural one). With `half`, the last spatial axis keeps its
-    first `L // 2 + 1` frequencies (a real FFT's spectrum), else all `L` (a complex FFT's).
+def dft_kernel_planes(kernel, positions, lengths, working, transposed=False, order=None, half=True):
+    """The kernel's spectrum as in `dft_kernel_spectrum`, in real arithmetic: real and imaginary planes
+    `(2, f[order[0]], in, out, f[order[1]], ..., f[order[-1]])`, the frequency axes in `order` (default: the
+    natural one), the first ahead of the channels. With `half`, the last spatial axis keeps its first
+    `L // 2 + 1` frequencies (a real FFT's spectrum), else all `L` (a complex FFT's).
 
     Every stage is a real product (XLA's complex dot on CPU measured 2.5x slower than the real one on the
-    same data); the last, over `order[-1]`, is one plain matrix product that writes the whole spectrum in
-    this layout, nothing moved after it. The pairs are then read as one complex number by the product that
-    uses them (`_pairs_product`), which XLA fuses into its single pass: on JAX (16^4, 8 -> 8 channels,
-    batch 2, a spectrum of 16^3 x 9 frequencies) that product took 2.6 ms against 6.0 ms with the real and
-    imaginary parts as two planes (the layout before), and as fast as with a complex kernel spectrum.
-    `kernel` is `(*taps, in / groups, out)` (`(*taps, out, in)` when `transposed`, with one group).
+    same data); the last, over `order[0]`, the largest, is one plain matrix product that writes its output
+    in place, without the transpose an einsum would add. `kernel` is `(*taps, in, out)` (`(*taps, out, in)`
+    when `transposed`); groups need no reshaping: the product splits `out`.
     """
-    backend = get_backend()
     rank = len(lengths)
     order = tuple(range(rank)) if order is None else tuple(order)
     taps, frequencies = _letters(rank, 0), _letters(rank, 8)
-    k = ops.cast(kernel, working)
-    inputs, outputs = (rank + 1, rank) if transposed else (rank, rank + 1)
-    per_group = kernel.shape[outputs] // groups
-    k = ops.reshape(ops.transpose(k, (*range(rank), inputs, outputs)),
-                    (*kernel.shape[:rank], kernel.shape[inputs], groups, per_group))
-    k = ops.transpose(k, (rank + 1, rank, rank + 2, *order))  # (groups, in / groups, out / groups, taps)
-    current = "wxy" + "".join(taps[axis] for axis in order)
-    for i, axis in enumerate(order):
+    planes = ops.cast(kernel, working)
+    if transposed:
+        planes = ops.transpose(planes, (*range(rank), rank + 1, rank))
+    current = taps + "xy"  # the planes' axes, after the leading planes axis once there is one
+    stages = list(reversed(order))
+    for i, axis in enumerate(stages):
         length = lengths[axis]
         count = length // 2 + 1 if half and axis == rank - 1 else length
         real_input = i == 0
         positions_key = tuple(int(p) for p in positions[axis])
-        if i == rank - 1:
-            # (leading, taps p) @ (taps p, count q): the pairs come out last, nothing moves.
-            matrix = _dft_pairs_matrix(positions_key, length, count, real_input, working)
-            leading = tuple(k.shape[: -1 if real_input else -2])
-            flat = ops.reshape(k, (-1, matrix.shape[0]))
-            k = backend.einsum("ab,bc->ac", flat, backend.constant_like(matrix, flat))
-            return ops.reshape(k, (*leading, count, 2))
         stage = _dft_stage_matrix(positions_key, length, count, real_input, working)
-        result = current.replace(taps[axis], frequencies[axis])
+        if i == len(stages) - 1:
+            # (q f, p t) @ (p t, rest): the output planes and frequencies lead, nothing moves.
+            matrix = _dft_last_stage_matrix(positions_key, length, count, real_input, working)
+            rest = tuple(planes.shape[1 if real_input else 2 :])
+            flat = ops.reshape(planes, (matrix.shape[1], -1))
+            planes = get_backend().einsum("ab,bc->ac", get_backend().constant_like(matrix, flat), flat)
+            return ops.reshape(planes, (2, count, *rest))
+        result = current.replace(taps[axis], "")
+        result = "q" + result.replace("xy", "xy" + frequencies[axis])
         if real_input:
-            pattern = f"{current},{taps[axis]}q{frequencies[axis]}->{result}q"
+            pattern = f"{current},{taps[axis]}q{frequencies[axis]}->{result}"
             stage = stage[0]
         else:
-            pattern = f"{current}p,p{taps[axis]}q{frequencies[axis]}->{result}q"
-        k = backend.einsum(pattern, k, backend.constant_like(stage, k))
-        current = result
+            pattern = f"p{current},p{taps[axis]}q{frequencies[axis]}->{result}"
+        planes = get_backend().einsum(pattern, planes, get_backend().constant_like(stage, planes))
+        current = result[1:]
 
 
 def fft_kernel_spectrum(kernel, lengths, working, flip, transposed=False):

@@ -17,9 +17,8 @@ class FftPlan:
     (overlap-save: the padded input cut on each axis into `counts` blocks of `lengths` samples, `steps`
     outputs apart). `kernel_transform`: the kernel's spectrum by DFT matrices or by the FFT of the padded
     kernel. `product`: how channels contract per frequency: a sum of broadcast products on complex spectra
-    (`"loop"`) or with the kernel's spectrum by DFT in real arithmetic, its real and imaginary parts side by
-    side (`"planes"`), the same with pairs of batch items packed into one complex FFT (`"packed"`), or a
-    batched matrix product per frequency (`"matmul"`).
+    (`"loop"`) or on real planes (`"planes"`), the same with pairs of batch items packed into one complex FFT
+    (`"packed"`), or a batched matrix product per frequency (`"matmul"`).
     """
 
     geometry: object

@@ -22,9 +22,7 @@ from structconv.tuning import storage
 # decomposition onto XLA's 2-D convolution beside its own 3-D one. 6: so did TensorFlow's CPU without oneDNN.
 # 7: from rank 4 there, the decomposition onto 2-D beside the one onto 3-D (`Plan.onto`); kernels under
 # `fft_min_taps` taps time FFT plans within the band; a direct plan within `DIRECT_TIE` of FFT is kept.
-# 8: the "planes" and "packed" FFT plans read the kernel's spectrum as real-imaginary pairs, their spectral
-# product 2.6x faster on JAX (a direct plan measured faster before may not be now).
-RULES = 8
+RULES = 7
 _loaded = {}
 
 
