@@ -95,9 +95,9 @@ def varied_points(count, seed, max_channels=16, max_batch=4, small_kernels=False
     """`count` problems drawn at random (`seed`) along the axes `random_points` holds fixed: sizes that
     differ per axis (a cube's volume of 2^10-2^16 samples, each axis 0.5-2x its side), kernels of 2 taps
     and up that differ per axis (`small_kernels`: 2-`SMALL_TAPS` taps in all, 1-3 per axis above 1-D,
-    where "auto" never considers FFT, the profiles' `fft_min_taps`), padding "same" or "valid", stride 2
-    or dilation 2 on some axes (not both on one axis), and channels_first for a quarter of them; ranks 1-4,
-    a third training steps; none with a direct plan of over 20 Gflop."""
+    under the profiles' `fft_min_taps`, where "auto" tries FFT only by measuring), padding "same" or
+    "valid", stride 2 or dilation 2 on some axes (not both on one axis), and channels_first for a quarter
+    of them; ranks 1-4, a third training steps; none with a direct plan of over 20 Gflop."""
     rng, widths, batches = draws(seed, max_channels, max_batch)
     points = []
     while len(points) < count:
@@ -213,7 +213,8 @@ def main():
                         help="draw `varied_points` (sizes and kernels per axis, valid padding, strides, "
                              "dilation, channels_first) instead of `fft.random_points`")
     parser.add_argument("--small-kernels", action="store_true",
-                        help=f"with --varied: kernels of 2-{SMALL_TAPS} taps, where auto never considers FFT")
+                        help=f"with --varied: kernels of 2-{SMALL_TAPS} taps, where auto tries FFT only by "
+                        "measuring")
     parser.add_argument("--threads", type=int, default=0,
                         help="threads per framework (0: the frameworks' defaults, all cores)")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed rounds per point")
