@@ -99,7 +99,9 @@ def run(context):
         context.log(f"    held-out accuracy: {accuracy:.3f} (chance {1 / _CLASSES:.3f})")
         figures.plot_history(history.history, context.path("diffractive_training.png"), "Diffractive network")
     with context.step("Light in each plane, and the detectors"):
-        *planes, signals = (keras.ops.convert_to_numpy(p) for p in probe.predict(x_test, verbose=0))
+        # A direct call: `predict` would trace one more `tf.function` on TensorFlow, which warned of
+        # retracing after the demo's other models had traced theirs.
+        *planes, signals = (keras.ops.convert_to_numpy(p) for p in probe(x_test, training=False))
         total = planes[-1].reshape(len(x_test), -1).sum(axis=1)
         on_detectors = float(np.mean(signals.sum(axis=1) / total))
         masks = [keras.ops.convert_to_numpy(model.get_layer(f"mask_{i + 1}").phase)[..., 0]
