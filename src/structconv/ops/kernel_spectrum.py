@@ -35,7 +35,8 @@ def dft_kernel_spectrum(kernel, positions, lengths, working, layout, groups=1, t
 
     `kernel` is in Keras layout, `(*taps, in / groups, out)` (`(*taps, out, in)` when `transposed`).
     Returns `(in / groups, out, *frequencies)` for the "channel-major" layout, or
-    `(*frequencies, groups, in / groups, out / groups)` for "frequency-major" (see `_spectra_product`).
+    `(*frequencies, groups, in / groups, out / groups)` for "frequency-major" (see
+    `ops.fft_conv._spectra_product`).
     """
     backend = get_backend()
     rank = len(lengths)
