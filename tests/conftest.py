@@ -243,6 +243,56 @@ def conv_with_plan(inputs, kernel, *, transposed=False, training=None, algorithm
     return execute(plan, problem, inputs, kernel)
 
 
+def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, transposed=False, *,
+                                        padding="same", dilation=1, data_format="channels_last",
+                                        padding_mode="zeros"):
+    """The direct plan `direct` (a decomposition onto rank `onto`) forced on the float64 arrays `x` and `k`
+    (`transposed`: the full transposed convolution), through the executor the ops use: its forward
+    against NumPy and its gradients against float64 finite differences along a random direction."""
+    from reference import (
+        conv_reference,
+        conv_transpose_full_reference,
+        numerical_directional_derivative,
+        padding_pairs,
+    )
+
+    from structconv.ops.execute import execute
+    from structconv.ops.plan import Plan
+
+    rank = x.ndim - 2
+    problem, _ = conv_problem_of(tensor(x, "float64"), tensor(k, "float64"), transposed=transposed,
+                                 training=True, strides=strides, padding=padding, dilation_rate=dilation,
+                                 data_format=data_format, padding_mode=padding_mode)
+    plan = Plan("direct", direct=direct, source="forced", onto=onto)
+    spatial = x.shape[1:-1] if data_format == "channels_last" else x.shape[2:]
+    pads = padding_pairs(padding, spatial, k.shape[:rank], strides, dilation)
+
+    def reference(a, b):
+        if transposed:
+            return conv_transpose_full_reference(a, b, strides, dilation)
+        return conv_reference(a, b, strides, pads, dilation, padding_mode=padding_mode,
+                              data_format=data_format)
+
+    expected = reference(x, k)
+    weights = rng.standard_normal(expected.shape)
+
+    def loss(a, b):
+        return keras.ops.sum(execute(plan, problem, a, b) * tensor(weights, "float64"))
+
+    assert_close(execute(plan, problem, tensor(x, "float64"), tensor(k, "float64")), expected, "float64")
+    gradients = autodiff_gradients(loss, x, k)
+    for i, array in enumerate((x, k)):
+        direction = rng.standard_normal(array.shape)
+
+        def numeric_loss(value, i=i):
+            operands = [x, k]
+            operands[i] = value
+            return float(np.sum(reference(*operands) * weights))
+
+        numeric = numerical_directional_derivative(numeric_loss, array, direction)
+        assert np.sum(gradients[i] * direction) == pytest.approx(numeric, rel=1e-6)
+
+
 # What TensorFlow says where its CPU kernels lack an operation that stock Keras asks for: without oneDNN
 # (its default on CPUs without AVX-512, and with TF_ENABLE_ONEDNN_OPTS=0) there is no channels_first
 # convolution, no dilated transposed convolution and no gradient of a grouped convolution.

@@ -7,13 +7,8 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from conftest import assert_close, autodiff_gradients, compiled, conv_problem_of, tensor
-from reference import (
-    conv_reference,
-    conv_transpose_full_reference,
-    numerical_directional_derivative,
-    padding_pairs,
-)
+from conftest import assert_close, assert_direct_plan_matches_reference, compiled, tensor
+from reference import conv_reference, padding_pairs
 
 from structconv import config, layers
 from structconv._backend import get_backend
@@ -410,48 +405,12 @@ def test_the_shipped_torch_profile_knows_the_2d_cliff(autotune_mode):
     assert explain_choice(kernel_shape=(13, 13, 16, 16), **shapes)["plan"] == "direct:native"
 
 
-def _assert_forced_plan_matches_reference(direct, x, k, strides, rng, onto=None, transposed=False):
-    """The direct plan `direct` (a decomposition onto rank `onto`) forced on `x` and `k` (float64, padding
-    "same"; `transposed`: the full transposed convolution): its forward against NumPy and its gradients
-    against float64 finite differences along a random direction."""
-    rank = x.ndim - 2
-    problem, _ = conv_problem_of(tensor(x, "float64"), tensor(k, "float64"), transposed=transposed,
-                                 training=True, strides=strides, padding="same")
-    plan = Plan("direct", direct=direct, source="forced", onto=onto)
-    dilation = (1,) * rank
-    pads = padding_pairs("same", x.shape[1:-1], k.shape[:rank], strides, dilation)
-
-    def reference(a, b):
-        if transposed:
-            return conv_transpose_full_reference(a, b, strides, dilation)
-        return conv_reference(a, b, strides, pads, dilation)
-
-    expected = reference(x, k)
-    weights = rng.standard_normal(expected.shape)
-
-    def loss(a, b):
-        return keras.ops.sum(execute(plan, problem, a, b) * tensor(weights, "float64"))
-
-    assert_close(execute(plan, problem, tensor(x, "float64"), tensor(k, "float64")), expected, "float64")
-    gradients = autodiff_gradients(loss, x, k)
-    for i, array in enumerate((x, k)):
-        direction = rng.standard_normal(array.shape)
-
-        def numeric_loss(value, i=i):
-            operands = [x, k]
-            operands[i] = value
-            return float(np.sum(reference(*operands) * weights))
-
-        numeric = numerical_directional_derivative(numeric_loss, array, direction)
-        assert np.sum(gradients[i] * direction) == pytest.approx(numeric, rel=1e-6)
-
-
 def test_the_copy_computes_the_same_convolution_and_gradients():
     """Forced on every backend (the executor's path is the same)."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 7, 6, 3))
     k = rng.standard_normal((3, 4, 3, 4))
-    _assert_forced_plan_matches_reference("channels_first", x, k, (1, 1), rng)
+    assert_direct_plan_matches_reference("channels_first", x, k, (1, 1), rng)
 
 
 @pytest.mark.parametrize("method", ["inputs", "filters"])
@@ -461,7 +420,7 @@ def test_a_rank_3_decomposition_onto_2d_computes_the_same_convolution_and_gradie
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 7, 6, 5, 3))
     k = rng.standard_normal((3, 2, 3, 3, 4))
-    _assert_forced_plan_matches_reference(method, x, k, (2, 1, 2), rng)
+    assert_direct_plan_matches_reference(method, x, k, (2, 1, 2), rng)
 
 
 @pytest.mark.parametrize("onto", [2, 3])
@@ -472,7 +431,7 @@ def test_a_rank_4_decomposition_onto_either_rank_computes_the_same_convolution_a
     rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 5, 4, 6, 5, 2))
     k = rng.standard_normal((2, 3, 2, 3, 2, 3))
-    _assert_forced_plan_matches_reference(method, x, k, (2, 1, 2, 1), rng, onto)
+    assert_direct_plan_matches_reference(method, x, k, (2, 1, 2, 1), rng, onto)
 
 
 @pytest.mark.parametrize("onto", [2, 3])
@@ -482,7 +441,7 @@ def test_a_rank_4_transposed_decomposition_onto_either_rank_computes_the_same_an
     rng = np.random.default_rng(6)
     y = rng.standard_normal((1, 3, 2, 3, 2, 2))
     k = rng.standard_normal((2, 3, 2, 2, 3, 2))
-    _assert_forced_plan_matches_reference("filters", y, k, (2, 1, 2, 1), rng, onto, transposed=True)
+    assert_direct_plan_matches_reference("filters", y, k, (2, 1, 2, 1), rng, onto, transposed=True)
 
 
 @pytest.mark.parametrize("transposed", [False, True])

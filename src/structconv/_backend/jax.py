@@ -150,6 +150,12 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
     )
 
 
+def slow_single_item(rank, channels, spatial, kernel_size, groups, dtype, device):
+    """Whether the convolution of a batch of one takes a slower path than that of two (see the PyTorch
+    module): no."""
+    return False
+
+
 def channels_first_copy(x):
     """`(N, *spatial, C)` as `(N, C, *spatial)` (see the PyTorch module)."""
     return jnp.moveaxis(x, -1, 1)

@@ -142,6 +142,20 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
     return y
 
 
+def slow_single_item(rank, channels, spatial, kernel_size, groups, dtype, device):
+    """Whether `conv` of rank `rank` of a batch of one (`channels`, `spatial` sizes, `kernel_size`, ungrouped)
+    takes a slower path than the same convolution of two items (`ops.halves`), by ATen's rule of thumb
+    (`ConvParams::use_mkldnn`): a single float32 item on the CPU whose kernel has at most 3 taps along one
+    of its last two axes and whose `channels * spatial[0] * spatial[1]` is at most 20480 skips oneDNN. Only
+    at rank 3 does that cost much: the 3-D loops ran 3-10x slower than oneDNN's (`ops.halves`), the 1-D
+    and 2-D ones under 0.4 ms slower where the rule holds."""
+    mkldnn = torch.backends.mkldnn
+    return (device == "cpu" and rank == 3 and dtype == "float32" and groups == 1
+            and mkldnn.is_available() and mkldnn.enabled
+            and not (kernel_size[-1] > 3 and kernel_size[-2] > 3)
+            and channels * spatial[0] * spatial[1] <= 20480)
+
+
 def channels_first_copy(x):
     """`(N, *spatial, C)` as a contiguous `(N, C, *spatial)` tensor (not a view in channels-last memory)."""
     return x.movedim(-1, 1).contiguous()

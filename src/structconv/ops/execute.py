@@ -5,6 +5,7 @@ from keras import ops
 from structconv._backend import get_backend
 from structconv.ops.decomposition import decomposed_conv, decomposed_conv_transpose
 from structconv.ops.fft_conv import fft_conv, fft_conv_transpose_full
+from structconv.ops.halves import halves_conv
 from structconv.ops.padding import pad_spatial
 from structconv.shapes.arithmetic import decomposition_rank
 
@@ -33,6 +34,8 @@ def _execute(plan, problem, inputs, kernel):
         y = backend.conv(backend.channels_first_copy(inputs), kernel, problem.strides, padding,
                          problem.dilation_rate, problem.groups, "channels_first")
         return ops.moveaxis(y, 1, -1)
+    if plan.direct == "halves":  # a batch of one (the planner offers it for no other)
+        return halves_conv(inputs, kernel, problem, padding, backend.conv)
     return decomposed_conv(inputs, kernel, problem, padding, backend.conv, _onto(plan, problem),
                            backend.PREFERRED_DATA_FORMAT, plan.direct)
 

@@ -3,8 +3,9 @@
 import dataclasses
 
 # The backend's own conv; a decomposition's stacking; the backend's own conv of channels_last data on a
-# channels-first copy of the input (`_backend` README: `CHANNELS_FIRST_COPY_RANKS`).
-DIRECT_METHODS = ("native", "inputs", "filters", "channels_first")
+# channels-first copy of the input (`_backend` README: `CHANNELS_FIRST_COPY_RANKS`); the backend's own conv
+# of a batch of one as two halves stacked along the batch (`ops.halves`).
+DIRECT_METHODS = ("native", "inputs", "filters", "channels_first", "halves")
 KERNEL_TRANSFORMS = ("dft", "fft")
 PRODUCTS = ("loop", "matmul", "planes", "packed")
 
@@ -37,12 +38,12 @@ class FftPlan:
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """`algorithm` `"direct"` (with `direct`: the backend's `"native"` convolution, the same on a
-    `"channels_first"` copy of channels_last inputs, or a decomposition stacking `"inputs"` or
-    `"filters"` onto the backend's convolution of rank `onto`, None: the backend's own target,
-    `shapes.arithmetic.decomposition_rank`) or `"fft"` (with `fft`). `modelled_us`: the cost model's
-    time, of which `uncertain_us` is a guess measuring should not trust (the 1-D backward cliff's;
-    `ops.contenders`); `source`: where the decision came from; `measured_us`: times of the candidates when
-    measured."""
+    `"channels_first"` copy of channels_last inputs, the same of a batch of one as two `"halves"` stacked
+    along the batch, or a decomposition stacking `"inputs"` or `"filters"` onto the backend's convolution
+    of rank `onto`, None: the backend's own target, `shapes.arithmetic.decomposition_rank`) or `"fft"`
+    (with `fft`). `modelled_us`: the cost model's time, of which `uncertain_us` is a guess measuring should
+    not trust (the 1-D backward cliff's; `ops.contenders`); `source`: where the decision came from;
+    `measured_us`: times of the candidates when measured."""
 
     algorithm: str
     direct: str = "native"

@@ -1,11 +1,12 @@
 """The planner: `ConvProblem` -> `Plan`, by the cost model and, where it is not clearly sure, by measuring.
 
-Candidates are every way the backend can run the problem: its own convolution (ranks it has, and on JAX
-any rank; for an ungrouped training step on channels_last data, on torch's 2-D, also on a channels-first
-copy of the input, which has no backward cliff), each stacking of the decomposition above those ranks
-(onto the backend's target rank, and where its convolution of a lower rank is a candidate too, onto that:
-`other_targets`), and FFT plans (the whole input, or overlap-save blocks), each by both kernel transforms
-with the product the profile prefers. The cost model (`ops.cost_model`, constants from
+Candidates are every way the backend can run the problem: its own convolution (ranks it has, and on JAX any
+rank; for an ungrouped training step on channels_last data, on torch's 2-D, also on a channels-first copy
+of the input, which has no backward cliff; for a batch of one where torch's 3-D convolution would skip
+oneDNN, also as two halves stacked along the batch, `ops.halves`), each stacking of the decomposition above
+those ranks (onto the backend's target rank, and where its convolution of a lower rank is a candidate too,
+onto that: `other_targets`), and FFT plans (the whole input, or overlap-save blocks), each by both kernel
+transforms with the product the profile prefers. The cost model (`ops.cost_model`, constants from
 `structconv.tuning.profile`) prices them, for forward + backward when the gradient will be taken. Then, by
 `structconv.config.autotune()`:
 
@@ -59,7 +60,12 @@ TINY_OVERHEADS_MEASURED = 1.0
 # stacked channels, the model put onto 2-D stacking the filters cheapest at a 12^4 k=3 4 -> 8 training step
 # on TensorFlow without oneDNN, a way that at 8 -> 8 ran 12x slower than onto 3-D, 353 against 29 ms):
 # close enough to be measured in "uncertain" mode, never chosen by the model alone but past the cliff.
-UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 1.5, "other_target": 1.5}
+# The backend's own convolution of a batch of one as two halves stacked along the batch (`ops.halves`) is
+# priced at this factor of the one as it is: both run the same flops, the halves copy the input and the
+# output, and the model has no rate for the slow path they avoid, so it never picks them alone; "auto"
+# times both (a direct family of its own, within `contenders.WIDE_BAND`).
+UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 1.5, "other_target": 1.5,
+                     "halves": 1.2}
 # The kernel's spectrum by DFT multiplies it by a constant matrix per axis (taps x frequencies), which every
 # compiled program embeds: past this many entries it is no candidate. TensorFlow took 30 s to compile the
 # first call of a 1-D 116231-sample k=221 plan by DFT (a 221 x 65537 complex matrix, 116 MB; it then ran
@@ -148,6 +154,16 @@ def other_targets(problem):
                  and (native_max is None or r <= native_max))
 
 
+def _halves_help(problem):
+    """Whether the backend's own convolution of the problem, a batch of one known when traced, may run
+    faster as two halves stacked along the batch (`ops.halves`): where the backend says one item takes a
+    slower path than two (`slow_single_item`), with at least two outputs along the first axis to split."""
+    return (problem.static and problem.batch == 1 and not problem.transposed and problem.outputs[0] >= 2
+            and get_backend().slow_single_item(problem.rank, problem.channels, problem.spatial,
+                                               problem.kernel_size, problem.groups, problem.dtype,
+                                               problem.device))
+
+
 def _native_beside(problem):
     """Whether the backend's own convolution is a candidate beside the decomposition (not `_native_only`)."""
     native_max = get_backend().native_max_rank(problem.device)
@@ -166,6 +182,8 @@ def _direct_candidates(problem, profile, base_of):
                 and problem.rank in get_backend().CHANNELS_FIRST_COPY_RANKS):
             found.append(("channels_first", None,
                           base_of("inputs", None) * UNMODELLED_FACTOR["channels_first"]))
+        if _halves_help(problem):
+            found.append(("halves", None, base_of("inputs", None) * UNMODELLED_FACTOR["halves"]))
         return found
 
     def stackings(onto):

@@ -356,6 +356,20 @@ def decomposition_rank(rank, decompose_to):
     return min(decompose_to, rank - 1)
 
 
+def halves_of_axis(output_size, stride, extent):
+    """How a convolution's `output_size` outputs along one axis split into two halves that read input
+    windows of one length (so that they stack along the batch): `(first, window, offset)`, the outputs of
+    the first half (the second has `output_size - first`), the input samples each half reads, and where
+    the second half's window starts (it may run past the padded input by up to `stride` samples, which
+    the caller pads with zeros: they only feed an output that is dropped).
+
+    >>> halves_of_axis(48, 1, 3), halves_of_axis(7, 2, 5)
+    ((24, 26, 24), (4, 11, 8))
+    """
+    first = (output_size + 1) // 2
+    return first, (first - 1) * stride + extent, first * stride
+
+
 __all__ = [
     "PADDING_MODES",
     "PADDING_NAMES",
@@ -365,6 +379,7 @@ __all__ = [
     "conv_transpose_output_size",
     "decomposition_rank",
     "effective_kernel_size",
+    "halves_of_axis",
     "normalize_data_format",
     "normalize_padding",
     "normalize_pad_widths",

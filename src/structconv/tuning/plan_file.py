@@ -22,7 +22,8 @@ from structconv.tuning import storage
 # decomposition onto XLA's 2-D convolution beside its own 3-D one. 6: so did TensorFlow's CPU without oneDNN.
 # 7: from rank 4 there, the decomposition onto 2-D beside the one onto 3-D (`Plan.onto`); kernels under
 # `fft_min_taps` taps time FFT plans within the band; a direct plan within `DIRECT_TIE` of FFT is kept.
-RULES = 7
+# 8: torch's 3-D convolution of a batch of one gained a candidate (two halves stacked along the batch).
+RULES = 8
 _loaded = {}
 
 

@@ -1,0 +1,39 @@
+"""A convolution of a batch of one as two halves stacked along the batch, written once in `keras.ops`.
+
+PyTorch's CPU convolution picks its kernel by a rule of thumb: a float32 3-D convolution of a single item
+whose kernel is at most 3 taps along one of its last two axes, and whose `channels * depth * height` is at
+most 20480, runs on its own unblocked loops instead of oneDNN, which the same convolution of two items
+gets. There it ran 3-10x slower (a 50^3 volume, 8 -> 8 channels, k=3, "valid": 46.6 ms against 5.9 as
+two halves, with gradients 136 against 20; a 32^3 one, 16 -> 16, "same": 36.9 against 3.8, with gradients
+104 against 11; 2 threads of an AVX-512 AMD EPYC, torch 2.13). Cutting the outputs along the first
+spatial axis into two halves, each with the input window it reads, and stacking the windows along the
+batch runs the same convolution through oneDNN at the cost of a copy of the input and of the output. Where
+one channel feeds it, the halves gained little or lost (128^3, 1 -> 8, "same": 1.15x forward, 0.90x with
+gradients): whether they are faster is measured (a planner candidate, `direct:halves`; `_backend`
+README: `slow_single_item`).
+
+Gradients follow by autodiff of the slices, the padding and the backend's convolution.
+"""
+
+from keras import ops
+
+from structconv.ops.padding import pad_axis, slice_axis
+from structconv.shapes.arithmetic import halves_of_axis
+
+
+def halves_conv(inputs, kernel, problem, padding, conv):
+    """`conv(inputs, kernel, ...)` (the backend's convolution) of a batch of one, `problem`'s, with zero
+    `padding` pairs per spatial axis (other padding modes applied by the caller), as two halves of the
+    outputs along the first spatial axis stacked along the batch."""
+    axis = 1 if problem.data_format == "channels_last" else 2
+    before, after = padding[0]
+    x = pad_axis(inputs, axis, before, after)
+    size = x.shape[axis]  # padded already where the mode is not zeros: `padding` is then all zeros
+    first, window, offset = halves_of_axis(problem.outputs[0], problem.strides[0], problem.extents[0])
+    head = slice_axis(x, axis, 0, window)
+    tail = slice_axis(x, axis, offset, min(offset + window, size))
+    tail = pad_axis(tail, axis, 0, max(0, offset + window - size))
+    y = conv(ops.concatenate([head, tail], axis=0), kernel, problem.strides, ((0, 0), *padding[1:]),
+             problem.dilation_rate, problem.groups, problem.data_format)
+    second = problem.outputs[0] - first
+    return ops.concatenate([y[:1], slice_axis(y[1:], axis, 0, second)], axis=axis)

@@ -1,0 +1,83 @@
+"""The planner offers the backend's own convolution of a batch of one as two halves stacked along the batch
+(`ops.halves`) where the backend says one item runs slower than two (torch's 3-D convolution, which its rule
+of thumb keeps off oneDNN for a small single item: 3-10x slower), never picks it by the model alone, and
+times it beside the convolution as it is when measuring."""
+
+import dataclasses
+
+import keras
+import pytest
+
+from structconv.ops import planner
+from structconv.ops.algorithm import explain_choice
+from structconv.tuning import autotune
+from structconv.tuning.square_problem import square_problem
+
+BACKEND = keras.backend.backend()
+
+
+def _slow_path_expected():
+    """Where the planner should offer the halves: torch with oneDNN (its CPU wheels have it)."""
+    if BACKEND != "torch":
+        return False
+    import torch
+
+    return torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+
+
+def _volume(**changes):
+    """A 3-D convolution of one 24^3 item, 8 -> 8 channels, k=3 (`8 * 24 * 24 = 4608` under torch's 20480)."""
+    return dataclasses.replace(square_problem(BACKEND, "cpu", 3, 24, 3, 1, 8, 8), **changes)
+
+
+def _offered(problem):
+    return "direct:halves" in {p.label for p in planner.candidates(problem)}
+
+
+def test_the_halves_are_offered_where_one_item_takes_the_slow_path_and_only_there():
+    assert _offered(_volume()) == _slow_path_expected()
+    assert _offered(_volume(training=True)) == _slow_path_expected()
+    assert _offered(_volume(kernel_size=(5, 5, 3))) == _slow_path_expected()  # 3 taps on a last axis
+    for problem in (
+        _volume(batch=2),
+        _volume(batch=None),  # unknown when traced
+        _volume(dtype="float64"),  # no oneDNN kernel either way
+        _volume(kernel_size=(3, 5, 5)),  # more than 3 taps on both last axes: oneDNN already
+        _volume(channels=40),  # 40 * 24 * 24 > 20480: oneDNN already
+        _volume(filters=8, channels=8, groups=2),
+        _volume(device="gpu"),
+        _volume(spatial=(3, 24, 24), padding=((0, 0),) * 3),  # one output along the split axis
+        square_problem(BACKEND, "cpu", 2, 24, 3, 1, 8, 8),
+    ):
+        assert not _offered(problem), problem
+
+
+@pytest.mark.skipif(not _slow_path_expected(), reason="offered on torch's CPU only")
+def test_the_model_alone_never_picks_the_halves(autotune_mode):
+    autotune_mode("off")
+    plans = {p.label: p for p in planner.candidates(_volume())}
+    native, halves = plans["direct:native"], plans["direct:halves"]
+    assert halves.modelled_us == pytest.approx(native.modelled_us * planner.UNMODELLED_FACTOR["halves"])
+    assert planner.plan_conv(_volume()).label != "direct:halves"
+
+
+@pytest.mark.skipif(not _slow_path_expected(), reason="offered on torch's CPU only")
+def test_measuring_times_both_and_keeps_the_halves_when_faster(autotune_mode, monkeypatch):
+    autotune_mode("uncertain")
+    shape, kernel = (1, 24, 24, 24, 8), (3, 3, 3, 8, 8)
+    # As measured (no stand-in): both direct ways are timed, whichever wins.
+    info = explain_choice(shape, kernel, padding="same")
+    assert {"direct:native", "direct:halves"} <= set(info["measured_us"]), info["measured_us"]
+    assert info["source"] == "measured"
+    # Where the halves time fastest, they are the plan.
+    planner.clear_plans()
+    monkeypatch.setattr(planner.plan_file, "lookup", lambda *a: None)
+    monkeypatch.setattr(planner.plan_file, "remembered_times", lambda *a: {})
+    monkeypatch.setattr(planner.plan_file, "record", lambda *a, **k: None)
+
+    def measure(problem, plans, expand):
+        return {p.label: 10.0 if p.label == "direct:halves" else 100.0 for p in plans}
+
+    monkeypatch.setattr(autotune, "measure", measure)
+    info = explain_choice(shape, kernel, padding="same", training=True)
+    assert info["plan"] == "direct:halves" and info["source"] == "measured"
