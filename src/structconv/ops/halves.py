@@ -2,15 +2,15 @@
 
 PyTorch's CPU convolution picks its kernel by a rule of thumb: a float32 3-D convolution of a single item
 whose kernel is at most 3 taps along one of its last two axes, and whose `channels * depth * height` is at
-most 20480, runs on its own unblocked loops instead of oneDNN, which the same convolution of two items
-gets. There it ran 3-10x slower (a 50^3 volume, 8 -> 8 channels, k=3, "valid": 46.6 ms against 5.9 as
-two halves, with gradients 136 against 20; a 32^3 one, 16 -> 16, "same": 36.9 against 3.8, with gradients
-104 against 11; 2 threads of an AVX-512 AMD EPYC, torch 2.13). Cutting the outputs along the first
-spatial axis into two halves, each with the input window it reads, and stacking the windows along the
-batch runs the same convolution through oneDNN at the cost of a copy of the input and of the output. Where
-one channel feeds it, the halves gained little or lost (128^3, 1 -> 8, "same": 1.15x forward, 0.90x with
-gradients): whether they are faster is measured (a planner candidate, `direct:halves`; `_backend`
-README: `slow_single_item`).
+most 20480, runs on ATen's own loops instead of oneDNN, which the same convolution of two items gets.
+There it ran 3-10x slower (raw torch, channels_first: a 50^3 volume, 8 -> 8 channels, k=3, "valid": 46.6
+ms against 5.9 as two halves, with gradients 136 against 20; 2 threads of an AVX-512 AMD EPYC, torch
+2.13). Cutting the outputs along the first spatial axis into two halves, each with the input window it
+reads, and stacking the windows along the batch runs the same convolution through oneDNN at the cost of a
+copy of the input and of the output (`benchmarks/torch_single_item.py`: 0.09-0.50x the time of
+`keras.ops.conv` at 1-16 channels, 24^3-128^3). On small volumes the halves' fixed cost, about 0.15 ms,
+loses (8^3, one channel: 0.18 ms against 0.04), so whether they are faster is measured (a planner
+candidate, `direct:halves`; `_backend` README: `slow_single_item`).
 
 Gradients follow by autodiff of the slices, the padding and the backend's convolution.
 """
