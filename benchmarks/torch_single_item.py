@@ -1,23 +1,26 @@
-"""PyTorch 3-D convolutions of a single item: the input as it is against two halves stacked along the batch
-(`structconv.ops.halves`), next to Keras's own convolution.
+"""PyTorch 3-D convolutions (and transposed ones) of a single item: as they are against two halves stacked
+along the batch (`structconv.ops.halves`), next to Keras's own convolution.
 
     flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/torch_single_item.py [--quick]
 
 ATen sends a float32 3-D convolution of one item whose kernel has at most 3 taps along one of its last two
 axes, and whose `channels * depth * height` is at most 20480, to its own loops instead of oneDNN, which the
 same convolution of two items gets. A 3-D U-Net's layers at batch 1 (inference on a volume, or training on
-one) are such convolutions. The planner offers the halves as a candidate there (`_backend/torch.py`,
-`slow_single_item`), which measuring times beside the convolution as it is.
+one) are such convolutions, and their decoders' transposed convolutions too. The planner offers the halves
+as a candidate there (`_backend/torch.py`, `slow_single_item`), which measuring times beside the
+convolution as it is.
 
-Cases (float32, channels_last, stride 1, batch 1): 3x3x3 kernels, 1-16 input channels, 24^3-128^3.
+Cases (float32, channels_last, batch 1): convolutions with 3x3x3 kernels, stride 1, 1-16 input channels,
+24^3-128^3; transposed convolutions (`keras.ops.conv_transpose`, what `keras.layers.Conv3DTranspose` calls)
+with 2x2x2 and 3x3x3 kernels, strides 1-2, 4-16 channels.
 Implementations, forward (no gradient) and a training step (forward, then the gradients w.r.t. input and
 kernel of `sum(y * g)`), eager:
-- `keras.ops.conv`: what `keras.layers.Conv3D` calls;
+- `keras.ops.conv` (`keras.ops.conv_transpose`): what `keras.layers.Conv3D` (`Conv3DTranspose`) calls;
 - `structconv, as is`: the plan `direct:native`, forced;
 - `structconv, halves`: the plan `direct:halves`, forced;
-- `structconv auto`: `structconv.ops.conv(...)` as a user calls it (autotune "uncertain", a fresh plan
-  cache: it measures in the warm-up rounds, FFT plans too).
-Interleaved rounds after two warm-up rounds, medians; ratios to `keras.ops.conv` in the same run.
+- `structconv auto`: `structconv.ops.conv(...)` (`conv_transpose`) as a user calls it (autotune
+  "uncertain", a fresh plan cache: it measures in the warm-up rounds, FFT plans too).
+Interleaved rounds after two warm-up rounds, medians; ratios to Keras's op in the same run.
 """
 
 import argparse
@@ -29,29 +32,59 @@ import tempfile
 import numpy as np
 from environment import machine, measure_interleaved, versions  # noqa: E402
 
-# (size, channels, filters, padding)
-CASES = [(128, 1, 8, "same"), (96, 2, 8, "same"), (64, 4, 16, "same"), (50, 6, 6, "valid"),
-         (50, 8, 8, "valid"), (32, 16, 16, "same"), (24, 8, 8, "same"), (48, 1, 1, "same")]
-QUICK_CASES = [(24, 8, 8, "same"), (32, 1, 4, "same")]
+# (transposed, size, channels, filters, kernel size, strides, padding)
+CASES = [(False, 128, 1, 8, 3, 1, "same"), (False, 96, 2, 8, 3, 1, "same"),
+         (False, 64, 4, 16, 3, 1, "same"), (False, 50, 6, 6, 3, 1, "valid"),
+         (False, 50, 8, 8, 3, 1, "valid"), (False, 32, 16, 16, 3, 1, "same"),
+         (False, 24, 8, 8, 3, 1, "same"), (False, 48, 1, 1, 3, 1, "same"),
+         (True, 24, 16, 16, 3, 2, "same"), (True, 32, 8, 8, 3, 1, "same"),
+         (True, 16, 16, 16, 2, 2, "same"), (True, 24, 8, 8, 2, 2, "same"), (True, 48, 4, 4, 3, 1, "same")]
+QUICK_CASES = [(False, 24, 8, 8, 3, 1, "same"), (False, 32, 1, 4, 3, 1, "same"),
+               (True, 16, 8, 8, 3, 2, "same")]
 
 
-def implementations(problem_of, padding):
+def implementations(case):
     import keras
 
     from structconv import ops as sops
+    from structconv.ops.arguments import conv_arguments
+    from structconv.ops.conv import prepare_conv
+    from structconv.ops.conv_transpose import prepare_conv_transpose, run_conv_transpose
     from structconv.ops.execute import execute
     from structconv.ops.plan import Plan
 
+    transposed, _, _, _, _, strides, padding = case
+    args = conv_arguments(3, strides, padding)
+
     def forced(method):
         plan = Plan("direct", direct=method, source="forced")
-        return lambda x, kernel, training: execute(plan, problem_of(x, kernel, padding, training), x, kernel)
+        if transposed:
+            return lambda x, kernel, training: run_conv_transpose(
+                plan, prepare_conv_transpose(x, kernel, args, training)[0], x, kernel, args)
+        return lambda x, kernel, training: execute(
+            plan, prepare_conv(x, kernel, args, training)[0], x, kernel)
 
+    if transposed:
+        stock, ours = keras.ops.conv_transpose, sops.conv_transpose
+    else:
+        stock, ours = keras.ops.conv, sops.conv
     return {
-        "keras.ops.conv": lambda x, kernel, training: keras.ops.conv(x, kernel, 1, padding),
+        "keras.ops." + stock.__name__: lambda x, kernel, training: stock(x, kernel, strides, padding),
         "structconv, as is": forced("native"),
         "structconv, halves": forced("halves"),
-        "structconv auto": lambda x, kernel, training: sops.conv(x, kernel, padding=padding),
+        "structconv auto": lambda x, kernel, training: ours(x, kernel, strides=strides, padding=padding),
     }
+
+
+def auto_plan(case, x, kernel, training):
+    """The label of the plan "auto" runs for `case` (planned and measured already)."""
+    from structconv.ops.arguments import conv_arguments
+    from structconv.ops.conv import prepare_conv
+    from structconv.ops.conv_transpose import prepare_conv_transpose
+
+    transposed, _, _, _, _, strides, padding = case
+    prepare = prepare_conv_transpose if transposed else prepare_conv
+    return prepare(x, kernel, conv_arguments(3, strides, padding), training)[1].label
 
 
 def _step(f, x, kernel, cotangent, training):
@@ -73,33 +106,30 @@ def run(cases, rounds):
     import torch
 
     from structconv import config
-    from structconv.ops import planner
-    from structconv.ops.arguments import conv_arguments
-    from structconv.ops.conv import prepare_conv
 
     config.set_autotune("uncertain")
-
-    def problem_of(x, kernel, padding, training):
-        return prepare_conv(x, kernel, conv_arguments(3, 1, padding), training)[0]
-
     records = []
-    for size, channels, filters, padding in cases:
+    for case in cases:
+        transposed, size, channels, filters, k, strides, padding = case
         rng = np.random.default_rng(0)
         x = torch.tensor(rng.standard_normal((1, size, size, size, channels), np.float32))
-        kernel = torch.tensor(rng.standard_normal((3, 3, 3, channels, filters), np.float32) / 9)
-        out = size if padding == "same" else size - 2
-        cotangent = torch.tensor(rng.standard_normal((1, out, out, out, filters), np.float32))
-        impls = implementations(problem_of, padding)
+        kernel_shape = (k, k, k, filters, channels) if transposed else (k, k, k, channels, filters)
+        kernel = torch.tensor(rng.standard_normal(kernel_shape, np.float32) / k ** 1.5)
+        impls = implementations(case)
+        stock = next(iter(impls))
+        out = tuple(impls[stock](x, kernel, False).shape)
+        cotangent = torch.tensor(rng.standard_normal(out, np.float32))
+        kind = "transposed" if transposed else "conv"
         for mode in ("forward", "training"):
             training = mode == "training"
             x.requires_grad_(training)
             kernel.requires_grad_(training)
-
             steps = {name: _step(f, x, kernel, cotangent, training) for name, f in impls.items()}
             seconds = measure_interleaved(steps, rounds)
-            name = f"3-D 1 x {size}^3, {channels} -> {filters}, k=3, {padding}, {mode}"
-            base = seconds["keras.ops.conv"]
-            chosen = planner.plan_conv(problem_of(x, kernel, padding, training)).label
+            name = (f"3-D {kind} 1 x {size}^3, {channels} -> {filters}, k={k}, strides {strides}, {padding}, "
+                    f"{mode}")
+            base = seconds[stock]
+            chosen = auto_plan(case, x, kernel, training)
             print(f"{name}: " + ", ".join(f"{impl} {s * 1e3:.1f} ms ({s / base:.2f}x)"
                                           for impl, s in seconds.items()) + f"; auto ran {chosen}",
                   file=sys.stderr, flush=True)

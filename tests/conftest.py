@@ -268,6 +268,9 @@ def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, 
     pads = padding_pairs(padding, spatial, k.shape[:rank], strides, dilation)
 
     def reference(a, b):
+        if transposed and data_format == "channels_first":
+            full = conv_transpose_full_reference(np.moveaxis(a, 1, -1), b, strides, dilation)
+            return np.moveaxis(full, -1, 1)
         if transposed:
             return conv_transpose_full_reference(a, b, strides, dilation)
         return conv_reference(a, b, strides, pads, dilation, padding_mode=padding_mode,

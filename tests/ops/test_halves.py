@@ -1,6 +1,6 @@
-"""`ops.halves`: a convolution of a batch of one as two halves stacked along the batch computes the same
-convolution and gradients, for every split of the outputs (odd and even counts, strides, dilation, each
-padding form and mode, both data formats), forced on every backend (the executor is written in
+"""`ops.halves`: a convolution (or a full transposed one) of a batch of one as two halves stacked along the
+batch computes the same convolution and gradients, for every split (odd and even counts, strides,
+dilation, each padding form and mode, both data formats), forced on every backend (the executor is written in
 `keras.ops`; the planner offers it on torch only, `tests/tuning/test_halves_candidate.py`)."""
 
 import numpy as np
@@ -28,6 +28,24 @@ def test_halves_compute_the_same_convolution_and_gradients(case):
     k = rng.standard_normal((*kernel_size, 2, 3))
     assert_direct_plan_matches_reference("halves", x, k, strides, rng, padding=padding, dilation=dilation,
                                          data_format=data_format, padding_mode=mode)
+
+
+TRANSPOSED_CASES = [  # (spatial, kernel size, strides, dilation, data format)
+    ((4, 3, 3), (2, 2, 2), 2, 1, "channels_last"),  # halves of 2 and 2, side by side
+    ((5, 3, 4), (3, 3, 2), 2, 1, "channels_first"),  # 3 and 2 (the tail padded), overlapping by one row
+    ((3, 4, 3), (3, 2, 3), 1, (2, 1, 1), "channels_last"),  # overlapping by three rows
+]
+
+
+@pytest.mark.parametrize("case", TRANSPOSED_CASES, ids=lambda case: f"{case[0]}-k{case[1]}-s{case[2]}")
+def test_halves_compute_the_same_transposed_convolution_and_gradients(case):
+    spatial, kernel_size, strides, dilation, data_format = case
+    rng = np.random.default_rng(sum(spatial) * 7 + sum(kernel_size))
+    shape = (1, *spatial, 2) if data_format == "channels_last" else (1, 2, *spatial)
+    y = rng.standard_normal(shape)
+    k = rng.standard_normal((*kernel_size, 3, 2))  # (*k, filters, channels) of a transposed kernel
+    assert_direct_plan_matches_reference("halves", y, k, strides, rng, transposed=True, dilation=dilation,
+                                         data_format=data_format)
 
 
 @pytest.mark.parametrize("outputs", range(2, 12))

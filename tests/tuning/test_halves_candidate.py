@@ -38,6 +38,9 @@ def test_the_halves_are_offered_where_one_item_takes_the_slow_path_and_only_ther
     assert _offered(_volume()) == _slow_path_expected()
     assert _offered(_volume(training=True)) == _slow_path_expected()
     assert _offered(_volume(kernel_size=(5, 5, 3))) == _slow_path_expected()  # 3 taps on a last axis
+    # A transposed one (torch's rule reads its input): a U-Net decoder's 2x2x2 upsampling at batch 1.
+    transposed = _volume(transposed=True, kernel_size=(2, 2, 2), strides=(2, 2, 2), padding=((0, 0),) * 3)
+    assert _offered(transposed) == _slow_path_expected()
     for problem in (
         _volume(batch=2),
         _volume(batch=None),  # unknown when traced

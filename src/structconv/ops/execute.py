@@ -5,7 +5,7 @@ from keras import ops
 from structconv._backend import get_backend
 from structconv.ops.decomposition import decomposed_conv, decomposed_conv_transpose
 from structconv.ops.fft_conv import fft_conv, fft_conv_transpose_full
-from structconv.ops.halves import halves_conv
+from structconv.ops.halves import halves_conv, halves_conv_transpose_full
 from structconv.ops.padding import pad_spatial
 from structconv.shapes.arithmetic import decomposition_rank
 
@@ -47,6 +47,8 @@ def _conv_transpose_full(plan, problem, inputs, kernel):
     if plan.direct == "native":
         return backend.conv_transpose(inputs, kernel, problem.strides, problem.dilation_rate,
                                       problem.data_format)
+    if plan.direct == "halves":
+        return halves_conv_transpose_full(inputs, kernel, problem, backend.conv_transpose)
     return decomposed_conv_transpose(inputs, kernel, problem, backend.conv_transpose, _onto(plan, problem),
                                      backend.PREFERRED_DATA_FORMAT)
 

@@ -1,4 +1,5 @@
-"""A convolution of a batch of one as two halves stacked along the batch, written once in `keras.ops`.
+"""A convolution (or a full transposed one) of a batch of one as two halves stacked along the batch, written
+once in `keras.ops`.
 
 PyTorch's CPU convolution picks its kernel by a rule of thumb: a float32 3-D convolution of a single item
 whose kernel is at most 3 taps along one of its last two axes, and whose `channels * depth * height` is at
@@ -7,10 +8,14 @@ There it ran 3-10x slower (raw torch, channels_first: a 50^3 volume, 8 -> 8 chan
 ms against 5.9 as two halves, with gradients 136 against 20; 2 threads of an AVX-512 AMD EPYC, torch
 2.13). Cutting the outputs along the first spatial axis into two halves, each with the input window it
 reads, and stacking the windows along the batch runs the same convolution through oneDNN at the cost of a
-copy of the input and of the output (`benchmarks/torch_single_item.py`: 0.09-0.50x the time of
+copy of the input and of the output (`benchmarks/torch_single_item.py`: 0.10-0.61x the time of
 `keras.ops.conv` at 1-16 channels, 24^3-128^3). On small volumes the halves' fixed cost, about 0.15 ms,
 loses (8^3, one channel: 0.18 ms against 0.04), so whether they are faster is measured (a planner
 candidate, `direct:halves`; `_backend` README: `slow_single_item`).
+
+The same rule sends a transposed convolution of one item to ATen's loops (raw torch, 32^3, 8 -> 8, k=3:
+16.6 ms, against 7.2 ms for two items). Its halves are the input's: each half's full transposed convolution
+is one of two items, and the two overlap-add where their outputs meet.
 
 Gradients follow by autodiff of the slices, the padding and the backend's convolution.
 """
@@ -37,3 +42,21 @@ def halves_conv(inputs, kernel, problem, padding, conv):
              problem.dilation_rate, problem.groups, problem.data_format)
     second = problem.outputs[0] - first
     return ops.concatenate([y[:1], slice_axis(y[1:], axis, 0, second)], axis=axis)
+
+
+def halves_conv_transpose_full(inputs, kernel, problem, conv_transpose):
+    """`conv_transpose(inputs, kernel, ...)` (the backend's full transposed convolution) of a batch of one,
+    `problem`'s, as the transposed convolutions of two halves of the input along the first spatial axis,
+    stacked along the batch, then added where their outputs overlap."""
+    axis = 1 if problem.data_format == "channels_last" else 2
+    size = problem.spatial[0]
+    # The halves of the convolution this one is the adjoint of: its outputs are this one's inputs.
+    first, window, offset = halves_of_axis(size, problem.strides[0], problem.extents[0])
+    head = slice_axis(inputs, axis, 0, first)
+    tail = pad_axis(slice_axis(inputs, axis, first, size), axis, 0, 2 * first - size)
+    y = conv_transpose(ops.concatenate([head, tail], axis=0), kernel, problem.strides, problem.dilation_rate,
+                       problem.data_format)
+    full = problem.padded[0]
+    head = pad_axis(y[:1], axis, 0, full - window)
+    tail = pad_axis(slice_axis(y[1:], axis, 0, full - offset), axis, offset, 0)
+    return head + tail

@@ -155,10 +155,11 @@ def other_targets(problem):
 
 
 def _halves_help(problem):
-    """Whether the backend's own convolution of the problem, a batch of one known when traced, may run
-    faster as two halves stacked along the batch (`ops.halves`): where the backend says one item takes a
-    slower path than two (`slow_single_item`), with at least two outputs along the first axis to split."""
-    return (problem.static and problem.batch == 1 and not problem.transposed and problem.outputs[0] >= 2
+    """Whether the backend's own convolution (or transposed convolution) of the problem, a batch of one known
+    when traced, may run faster as two halves stacked along the batch (`ops.halves`): where the backend
+    says one item takes a slower path than two (`slow_single_item`), with at least two outputs (inputs of
+    a transposed one) along the first axis to split."""
+    return (problem.static and problem.batch == 1 and problem.outputs[0] >= 2
             and get_backend().slow_single_item(problem.rank, problem.channels, problem.spatial,
                                                problem.kernel_size, problem.groups, problem.dtype,
                                                problem.device))
