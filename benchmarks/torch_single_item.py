@@ -21,13 +21,21 @@ kernel of `sum(y * g)`), eager:
 - `structconv auto`: `structconv.ops.conv(...)` (`conv_transpose`) as a user calls it (autotune
   "uncertain", a fresh plan cache: it measures in the warm-up rounds, FFT plans too).
 Interleaved rounds after two warm-up rounds, medians; ratios to Keras's op in the same run.
+
+Then a whole network: a small 3-D U-Net (two 3x3x3 convolutions at 48^3, 1 -> 8 -> 8 channels, max
+pooling, two at 24^3, 8 -> 16 -> 16, a 2x2x2 stride-2 transposed convolution back to 48^3, concatenation,
+a 3x3x3 convolution and a 1x1x1 one) built from `keras.layers` and from `structconv.layers`: `predict` of
+one volume (median of 5, after a first call that measures), and epochs of `fit` on 4 volumes at batch 1
+(the first measures).
 """
 
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
+import time
 
 import numpy as np
 from environment import machine, measure_interleaved, versions  # noqa: E402
@@ -138,16 +146,66 @@ def run(cases, rounds):
     return records
 
 
+def unet(library, size):
+    import keras
+
+    inputs = keras.Input((size, size, size, 1))
+    top = library.Conv3D(8, 3, padding="same", activation="relu")(inputs)
+    top = library.Conv3D(8, 3, padding="same", activation="relu")(top)
+    bottom = keras.layers.MaxPooling3D(2)(top)
+    bottom = library.Conv3D(16, 3, padding="same", activation="relu")(bottom)
+    bottom = library.Conv3D(16, 3, padding="same", activation="relu")(bottom)
+    up = library.Conv3DTranspose(8, 2, strides=2, padding="same")(bottom)
+    joined = keras.layers.Concatenate()([top, up])
+    joined = library.Conv3D(8, 3, padding="same", activation="relu")(joined)
+    model = keras.Model(inputs, library.Conv3D(1, 1)(joined))
+    model.compile("adam", "mse")
+    return model
+
+
+def unet_timings(size=48, volumes=4, epochs=3):
+    """`predict` of one volume and `fit` epochs of a small 3-D U-Net at batch 1, Keras's layers against
+    structconv's."""
+    import keras
+
+    from structconv import layers
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((volumes, size, size, size, 1)).astype("float32")
+    y = rng.standard_normal((volumes, size, size, size, 1)).astype("float32")
+    found = {}
+    for name, library in (("keras.layers", keras.layers), ("structconv.layers", layers)):
+        model = unet(library, size)
+        model.predict(x[:1], verbose=0)
+        predict = []
+        for _ in range(5):
+            started = time.perf_counter()
+            model.predict(x[:1], verbose=0)
+            predict.append(time.perf_counter() - started)
+        epoch_seconds = []
+        for _ in range(epochs):
+            started = time.perf_counter()
+            model.fit(x, y, batch_size=1, epochs=1, verbose=0)
+            epoch_seconds.append(round(time.perf_counter() - started, 3))
+        found[name] = {"predict_ms": round(statistics.median(predict) * 1e3, 1), "epoch_s": epoch_seconds}
+        epochs_text = ", ".join(f"{s:.2f} s" for s in epoch_seconds)
+        print(f"3-D U-Net at {size}^3, batch 1, {name}: predict {found[name]['predict_ms']} ms; fit epochs "
+              f"of {volumes} steps {epochs_text}", file=sys.stderr, flush=True)
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=7)
     options = parser.parse_args()
     records = run(QUICK_CASES if options.quick else CASES, 2 if options.quick else options.rounds)
+    network = unet_timings(16, 2, 2) if options.quick else unet_timings()
     import torch
 
     print(json.dumps({"machine": machine(), "threads": torch.get_num_threads(),
-                      "versions": versions(("keras", "torch", "numpy")), "records": records}, indent=1))
+                      "versions": versions(("keras", "torch", "numpy")), "records": records,
+                      "unet": network}, indent=1))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ There it ran 3-10x slower (raw torch, channels_first: a 50^3 volume, 8 -> 8 chan
 ms against 5.9 as two halves, with gradients 136 against 20; 2 threads of an AVX-512 AMD EPYC, torch
 2.13). Cutting the outputs along the first spatial axis into two halves, each with the input window it
 reads, and stacking the windows along the batch runs the same convolution through oneDNN at the cost of a
-copy of the input and of the output (`benchmarks/torch_single_item.py`: 0.10-0.61x the time of
+copy of the input and of the output (`benchmarks/torch_single_item.py`: 0.09-0.62x the time of
 `keras.ops.conv` at 1-16 channels, 24^3-128^3). On small volumes the halves' fixed cost, about 0.15 ms,
 loses (8^3, one channel: 0.18 ms against 0.04), so whether they are faster is measured (a planner
 candidate, `direct:halves`; `_backend` README: `slow_single_item`).
