@@ -4,6 +4,7 @@ Imported by the scripts of this folder (run as `python benchmarks/<name>.py`, so
 `sys.path`).
 """
 
+import argparse
 import json
 import os
 import platform
@@ -136,3 +137,26 @@ def run_worker_process(script, name, arguments, timeout, keras_backend=None):
         print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     records = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
     return records, completed.returncode == 0
+
+
+def fit_epoch_seconds(model, x, y, batch_size, epochs):
+    """Seconds of each of `epochs` epochs of `model.fit(x, y, batch_size)`, one `fit` call each (the first
+    includes whatever a first call costs: tracing, measured planning)."""
+    seconds = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        seconds.append(round(time.perf_counter() - started, 3))
+    return seconds
+
+
+def quick_or_full_options(description, rounds):
+    """The options of a benchmark that runs a full set of cases or (`--quick`) a few, in `--rounds`
+    interleaved rounds (`rounds` by default; 2 with `--quick`)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    options = parser.parse_args()
+    if options.quick:
+        options.rounds = 2
+    return options

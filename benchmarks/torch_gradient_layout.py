@@ -25,15 +25,19 @@ Then the same inside `fit`: epochs of a one-layer model (16 samples of 64^2 x 16
 `"auto"` (the first epoch measures), three epochs each.
 """
 
-import argparse
 import json
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
-from environment import machine, measure_interleaved, versions  # noqa: E402
+from environment import (  # noqa: E402
+    fit_epoch_seconds,
+    machine,
+    measure_interleaved,
+    quick_or_full_options,
+    versions,
+)
 
 # (batch, size, channels, kernel size)
 CASES = [(2, 64, 16, 15), (1, 96, 8, 21), (2, 48, 32, 17), (1, 64, 4, 14), (1, 64, 4, 13), (2, 128, 8, 7)]
@@ -117,11 +121,7 @@ def fit_epochs(epochs=3, samples=16):
     for name, layer in candidates:
         model = keras.Sequential([keras.Input((64, 64, 16)), layer])
         model.compile("sgd", "mse")
-        seconds = []
-        for _ in range(epochs):
-            started = time.perf_counter()
-            model.fit(x, y, batch_size=2, epochs=1, verbose=0)
-            seconds.append(round(time.perf_counter() - started, 3))
+        seconds = fit_epoch_seconds(model, x, y, 2, epochs)
         print(f"fit, {samples // 2} steps of 2 x 64^2 x 16, k=15: {name}: epochs "
               + ", ".join(f"{s:.2f} s" for s in seconds), file=sys.stderr, flush=True)
         found[name] = seconds
@@ -129,11 +129,8 @@ def fit_epochs(epochs=3, samples=16):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int, default=5)
-    options = parser.parse_args()
-    records = run(QUICK_CASES if options.quick else CASES, 2 if options.quick else options.rounds)
+    options = quick_or_full_options(__doc__.split("\n")[0], 5)
+    records = run(QUICK_CASES if options.quick else CASES, options.rounds)
     epochs = fit_epochs(2, 4) if options.quick else fit_epochs()
     import torch
 

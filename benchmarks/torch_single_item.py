@@ -29,7 +29,6 @@ one volume (median of 5, after a first call that measures), and epochs of `fit` 
 (the first measures).
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -38,7 +37,13 @@ import tempfile
 import time
 
 import numpy as np
-from environment import machine, measure_interleaved, versions  # noqa: E402
+from environment import (  # noqa: E402
+    fit_epoch_seconds,
+    machine,
+    measure_interleaved,
+    quick_or_full_options,
+    versions,
+)
 
 # (transposed, size, channels, filters, kernel size, strides, padding)
 CASES = [(False, 128, 1, 8, 3, 1, "same"), (False, 96, 2, 8, 3, 1, "same"),
@@ -182,11 +187,7 @@ def unet_timings(size=48, volumes=4, epochs=3):
             started = time.perf_counter()
             model.predict(x[:1], verbose=0)
             predict.append(time.perf_counter() - started)
-        epoch_seconds = []
-        for _ in range(epochs):
-            started = time.perf_counter()
-            model.fit(x, y, batch_size=1, epochs=1, verbose=0)
-            epoch_seconds.append(round(time.perf_counter() - started, 3))
+        epoch_seconds = fit_epoch_seconds(model, x, y, 1, epochs)
         found[name] = {"predict_ms": round(statistics.median(predict) * 1e3, 1), "epoch_s": epoch_seconds}
         epochs_text = ", ".join(f"{s:.2f} s" for s in epoch_seconds)
         print(f"3-D U-Net at {size}^3, batch 1, {name}: predict {found[name]['predict_ms']} ms; fit epochs "
@@ -195,11 +196,8 @@ def unet_timings(size=48, volumes=4, epochs=3):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int, default=7)
-    options = parser.parse_args()
-    records = run(QUICK_CASES if options.quick else CASES, 2 if options.quick else options.rounds)
+    options = quick_or_full_options(__doc__.split("\n")[0], 7)
+    records = run(QUICK_CASES if options.quick else CASES, options.rounds)
     network = unet_timings(16, 2, 2) if options.quick else unet_timings()
     import torch
 
