@@ -1,7 +1,7 @@
 """The planner offers the backend's own convolution of a batch of one as two halves stacked along the batch
 (`ops.halves`) where the backend says one item runs slower than two (torch's 3-D convolution, which its rule
-of thumb keeps off oneDNN for a small single item: 3-10x slower), never picks it by the model alone, and
-times it beside the convolution as it is when measuring."""
+of thumb keeps off oneDNN for a small single item: 3-10x slower), picks it by the model alone past its
+overhead, and times it beside the convolution as it is when measuring."""
 
 import dataclasses
 
@@ -56,12 +56,21 @@ def test_the_halves_are_offered_where_one_item_takes_the_slow_path_and_only_ther
 
 
 @pytest.mark.skipif(not _slow_path_expected(), reason="offered on torch's CPU only")
-def test_the_model_alone_never_picks_the_halves(autotune_mode):
+def test_the_model_alone_takes_the_halves_past_their_overhead(autotune_mode):
+    """The loops priced at `single_item_loops` times the model's time, the halves at `halves` times it plus
+    one call's overhead: a 48^3 8 -> 8 volume runs as halves (the loops took 4-5x as long), a one-channel
+    8^3 one as it is (there the halves took 4x as long; docs/benchmarks.md)."""
     autotune_mode("off")
-    plans = {p.label: p for p in planner.candidates(_volume())}
-    native, halves = plans["direct:native"], plans["direct:halves"]
-    assert halves.modelled_us == pytest.approx(native.modelled_us * planner.UNMODELLED_FACTOR["halves"])
-    assert planner.plan_conv(_volume()).label != "direct:halves"
+    problem = _volume()
+    plans = {p.label: p for p in planner.candidates(problem)}
+    profile = planner.profile_for(BACKEND)
+    base = plans["direct:native"].modelled_us / planner.UNMODELLED_FACTOR["single_item_loops"]
+    assert plans["direct:halves"].modelled_us == pytest.approx(
+        base * planner.UNMODELLED_FACTOR["halves"] + profile.costs.direct_overhead_us)
+    large = _volume(spatial=(48,) * 3)
+    tiny = square_problem(BACKEND, "cpu", 3, 8, 3, 1, 1, 1)
+    assert planner.plan_conv(large).label == "direct:halves"
+    assert planner.plan_conv(tiny).label == "direct:native"
 
 
 @pytest.mark.skipif(not _slow_path_expected(), reason="offered on torch's CPU only")

@@ -10,8 +10,9 @@ ms against 5.9 as two halves, with gradients 136 against 20; 2 threads of an AVX
 reads, and stacking the windows along the batch runs the same convolution through oneDNN at the cost of a
 copy of the input and of the output (`benchmarks/torch_single_item.py`: 0.09-0.62x the time of
 `keras.ops.conv` at 1-16 channels, 24^3-128^3). On small volumes the halves' fixed cost, about 0.15 ms,
-loses (8^3, one channel: 0.18 ms against 0.04), so whether they are faster is measured (a planner
-candidate, `direct:halves`; `_backend` README: `slow_single_item`).
+loses (8^3, one channel: 0.18 ms against 0.04): the planner offers them beside the convolution as it is
+(`direct:halves`; `_backend` README: `slow_single_item`), priced so that the model alone takes them past
+that overhead, and measuring times both.
 
 The same rule sends a transposed convolution of one item to ATen's loops (raw torch, 32^3, 8 -> 8, k=3:
 16.6 ms, against 7.2 ms for two items). Its halves are the input's: each half's full transposed convolution

@@ -60,12 +60,16 @@ TINY_OVERHEADS_MEASURED = 1.0
 # stacked channels, the model put onto 2-D stacking the filters cheapest at a 12^4 k=3 4 -> 8 training step
 # on TensorFlow without oneDNN, a way that at 8 -> 8 ran 12x slower than onto 3-D, 353 against 29 ms):
 # close enough to be measured in "uncertain" mode, never chosen by the model alone but past the cliff.
-# The backend's own convolution of a batch of one as two halves stacked along the batch (`ops.halves`) is
-# priced at this factor of the one as it is: both run the same flops, the halves copy the input and the
-# output, and the model has no rate for the slow path they avoid, so it never picks them alone; "auto"
+# Where the backend says its convolution of one item takes a slower path than that of two
+# (`slow_single_item`: torch's 3-D loops, `ops.halves`), the one as it is is priced at this factor of the
+# model's time and the one as two halves stacked along the batch at this factor (a copy of the input and
+# of the output) plus one more call's overhead (`Costs.direct_overhead_us`). Against oneDNN (the halves)
+# the loops ran 1.8-2x as long with one input channel and 4-11x with 2-16, at 24^3-128^3, and faster
+# below 16^3 with few channels (8^3: 0.04 ms against 0.18; AVX-512 AMD EPYC, 2 threads): at the low end
+# of that, 2x, the model alone keeps the loops only where the halves' overhead outweighs them. "auto"
 # times both (a direct family of its own, within `contenders.WIDE_BAND`).
 UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 1.5, "other_target": 1.5,
-                     "halves": 1.2}
+                     "single_item_loops": 2.0, "halves": 1.2}
 # The kernel's spectrum by DFT multiplies it by a constant matrix per axis (taps x frequencies), which every
 # compiled program embeds: past this many entries it is no candidate. TensorFlow took 30 s to compile the
 # first call of a 1-D 116231-sample k=221 plan by DFT (a 221 x 65537 complex matrix, 116 MB; it then ran
@@ -176,15 +180,16 @@ def _direct_candidates(problem, profile, base_of):
     the decomposition onto rank `onto` (None: the backend's target) stacking along "inputs" or "filters"
     (of the backend's own convolution for "inputs" where it runs the rank)."""
     if _native_only(problem):
-        found = [("native", None, base_of("inputs", None))]
+        base, single_item = base_of("inputs", None), _halves_help(problem)
+        found = [("native", None, base * (UNMODELLED_FACTOR["single_item_loops"] if single_item else 1.0))]
         # Not grouped: torch's depthwise 2-D step ran 1.4-6.6x slower on the copy from 7x7 to 31x31 taps.
         if (problem.training and not problem.transposed and problem.groups == 1
                 and problem.data_format == "channels_last"
                 and problem.rank in get_backend().CHANNELS_FIRST_COPY_RANKS):
-            found.append(("channels_first", None,
-                          base_of("inputs", None) * UNMODELLED_FACTOR["channels_first"]))
-        if _halves_help(problem):
-            found.append(("halves", None, base_of("inputs", None) * UNMODELLED_FACTOR["halves"]))
+            found.append(("channels_first", None, base * UNMODELLED_FACTOR["channels_first"]))
+        if single_item:
+            found.append(("halves", None,
+                          base * UNMODELLED_FACTOR["halves"] + profile.costs.direct_overhead_us))
         return found
 
     def stackings(onto):
