@@ -55,7 +55,7 @@ def test_the_halves_cover_every_output_once_from_windows_of_one_length(outputs, 
     first, window, offset = halves_of_axis(outputs, stride, extent)
     padded = (outputs - 1) * stride + extent  # the least input with `outputs` outputs
     reads = [range(i * stride, i * stride + extent) for i in range(outputs)]
-    head = [r for r in reads[:first]]
+    head = reads[:first]
     tail = [range(r.start - offset, r.stop - offset) for r in reads[first:]]
     # Each half's i-th output reads what the whole convolution's does, inside its window.
     assert all(r.stop <= window for r in head + tail) and all(r.start >= 0 for r in tail)
