@@ -56,26 +56,34 @@ QUICK_CASES = [(False, 24, 8, 8, 3, 1, "same"), (False, 32, 1, 4, 3, 1, "same"),
                (True, 16, 8, 8, 3, 2, "same")]
 
 
+def _prepared(case):
+    """`(args, prepare)`: the checked arguments of `case` and the op's `prepare_conv` (or
+    `prepare_conv_transpose`), which returns a call's problem and the plan "auto" runs."""
+    from structconv.ops.arguments import conv_arguments
+    from structconv.ops.conv import prepare_conv
+    from structconv.ops.conv_transpose import prepare_conv_transpose
+
+    transposed, _, _, _, _, strides, padding = case
+    return conv_arguments(3, strides, padding), prepare_conv_transpose if transposed else prepare_conv
+
+
 def implementations(case):
     import keras
 
     from structconv import ops as sops
-    from structconv.ops.arguments import conv_arguments
-    from structconv.ops.conv import prepare_conv
-    from structconv.ops.conv_transpose import prepare_conv_transpose, run_conv_transpose
+    from structconv.ops.conv_transpose import run_conv_transpose
     from structconv.ops.execute import execute
     from structconv.ops.plan import Plan
 
     transposed, _, _, _, _, strides, padding = case
-    args = conv_arguments(3, strides, padding)
+    args, prepare = _prepared(case)
 
     def forced(method):
         plan = Plan("direct", direct=method, source="forced")
         if transposed:
             return lambda x, kernel, training: run_conv_transpose(
-                plan, prepare_conv_transpose(x, kernel, args, training)[0], x, kernel, args)
-        return lambda x, kernel, training: execute(
-            plan, prepare_conv(x, kernel, args, training)[0], x, kernel)
+                plan, prepare(x, kernel, args, training)[0], x, kernel, args)
+        return lambda x, kernel, training: execute(plan, prepare(x, kernel, args, training)[0], x, kernel)
 
     if transposed:
         stock, ours = keras.ops.conv_transpose, sops.conv_transpose
@@ -91,13 +99,8 @@ def implementations(case):
 
 def auto_plan(case, x, kernel, training):
     """The label of the plan "auto" runs for `case` (planned and measured already)."""
-    from structconv.ops.arguments import conv_arguments
-    from structconv.ops.conv import prepare_conv
-    from structconv.ops.conv_transpose import prepare_conv_transpose
-
-    transposed, _, _, _, _, strides, padding = case
-    prepare = prepare_conv_transpose if transposed else prepare_conv
-    return prepare(x, kernel, conv_arguments(3, strides, padding), training)[1].label
+    args, prepare = _prepared(case)
+    return prepare(x, kernel, args, training)[1].label
 
 
 def _step(f, x, kernel, cotangent, training):

@@ -47,7 +47,7 @@ def test_the_halves_are_offered_where_one_item_takes_the_slow_path_and_only_ther
         _volume(dtype="float64"),  # no oneDNN kernel either way
         _volume(kernel_size=(3, 5, 5)),  # more than 3 taps on both last axes: oneDNN already
         _volume(channels=40),  # 40 * 24 * 24 > 20480: oneDNN already
-        _volume(filters=8, channels=8, groups=2),
+        _volume(groups=2),  # grouped: oneDNN already
         _volume(device="gpu"),
         _volume(spatial=(3, 24, 24), padding=((0, 0),) * 3),  # one output along the split axis
         square_problem(BACKEND, "cpu", 2, 24, 3, 1, 8, 8),
