@@ -85,6 +85,12 @@ TRAINING_GRID = [
     # 10 of 12 shapes).
     (4, 9, 3, 1, 4, 12),
     (4, 9, 3, 1, 12, 4),
+    # Two more 1-D steps, so that rank 1's factor is a median of four: a gradient multiplied XLA's direct
+    # 1-D time by 0.92-5.5 over 8 shapes (AVX2 AMD EPYC, 2 threads), and the median of the two above alone
+    # (1.31 and 0.92: one channel, 16384 samples, forward slower than the step) priced its steps at 1.08x
+    # their forward: the calibrated model picked direct for a 4640-sample k=49 2 -> 12 step at 5.97x FFT's.
+    (1, 8192, 33, 1, 2, 12),
+    (1, 8192, 127, 1, 16, 16),
 ]
 QUICK_TRAINING_GRID = TRAINING_GRID[:2]
 # At most this share of the budget goes to finding the backward cliff (it took 1-4 s of 150 here).
