@@ -137,19 +137,34 @@ def _training_record(k, filters_us, inputs_us):
             "times": {"direct:inputs": inputs_us, "direct:filters": filters_us}}
 
 
-def test_the_filters_limit_is_kept_or_lifted_never_set():
+def test_the_filters_limit_is_kept_or_lifted_to_the_taps_timed():
     peeled = [planner.stacked_taps(_training_record(k, 1.0, 1.0)["problem"]) for k in (2, 3, 5)]
     limited = profile.Strategy(decompose_stacking="inputs", decompose_filters_max_taps=peeled[1])
     # Filters 2x faster up to the limit, 3x slower above it: filters, the limit kept.
     records = [_training_record(2, 1.0, 2.0), _training_record(3, 1.0, 2.0), _training_record(5, 3.0, 1.0)]
     fitted = fit.fit_stacking(records, limited)
     assert (fitted["decompose_stacking"], fitted["decompose_filters_max_taps"]) == ("filters", peeled[1])
-    # Filters 3x faster above the limit too: the limit is lifted.
+    # Filters 3x faster above the limit too: the limit is lifted, to the most taps timed.
     records = [_training_record(3, 1.0, 2.0), _training_record(5, 1.0, 3.0)]
     fitted = fit.fit_stacking(records, limited)
-    assert (fitted["decompose_stacking"], fitted["decompose_filters_max_taps"]) == ("filters", None)
+    assert (fitted["decompose_stacking"], fitted["decompose_filters_max_taps"]) == ("filters", peeled[2])
     # No forward record timed both ways: the inference stacking stays the strategy's.
     assert fitted["decompose_stacking_inference"] == limited.decompose_stacking_inference
+
+
+def test_filters_with_a_gradient_are_limited_to_the_taps_timed():
+    # No limit, the inputs preferred: the filters 2x faster at every step timed (3 and 5 peeled taps) are
+    # taken up to 5 taps, not beyond (their gradient holds one stacked output per tap).
+    unlimited = profile.Strategy(decompose_stacking="inputs", decompose_filters_max_taps=None)
+    records = [_training_record(3, 1.0, 2.0), _training_record(5, 1.0, 2.0)]
+    fitted = fit.fit_stacking(records, unlimited)
+    most = planner.stacked_taps(records[1]["problem"])
+    assert (fitted["decompose_stacking"], fitted["decompose_filters_max_taps"]) == ("filters", most)
+    tuned = dataclasses.replace(unlimited, **fitted)
+    beyond = square_problem(BACKEND, "cpu", 6, 6, 3, 1, 2, 2, "same", 1, True)
+    assert planner.stacked_taps(beyond) > most
+    assert planner.preferred_stacking(beyond, tuned) == "inputs"
+    assert planner.preferred_stacking(records[1]["problem"], tuned) == "filters"
 
 
 def _stacking_record(channels, filters, training, inputs_us, filters_us):

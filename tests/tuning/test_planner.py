@@ -361,6 +361,28 @@ def test_the_decomposition_stacks_along_the_side_with_fewer_channels_where_the_p
     assert preferred(8, 2, **other) == "inputs"
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_no_stacking_along_the_filters_with_a_gradient_past_the_profiles_limit(training):
+    # The stacking along the filters holds one stacked output per peeled tap in its backward pass:
+    # past the limit it is neither preferred nor a candidate that measuring would time.
+    shipped = planner.profile_for(BACKEND)
+    problem = square_problem(BACKEND, "cpu", 6, 6, 3, 2, 2, 2, "valid", 1, training)
+    peeled = planner.stacked_taps(problem)
+    assert peeled > 1
+
+    def stackings(limit):
+        strategy = dataclasses.replace(shipped.strategy, decompose_stacking="filters",
+                                       decompose_stacking_inference="filters",
+                                       decompose_filters_max_taps=limit)
+        plans = planner.candidates(problem, dataclasses.replace(shipped, strategy=strategy))
+        return {p.direct for p in plans if p.algorithm == "direct" and p.onto is None}
+
+    assert {"inputs", "filters"} <= stackings(None)
+    assert {"inputs", "filters"} <= stackings(peeled)
+    assert ("filters" in stackings(peeled - 1)) is not training
+    assert "inputs" in stackings(peeled - 1)
+
+
 def _conv2d_problem(training, data_format="channels_last", rank=2):
     return dataclasses.replace(square_problem(BACKEND, "cpu", rank, 12, 5, 2, 3, 4, training=training),
                                data_format=data_format)

@@ -10,6 +10,7 @@ directory under the machine's fingerprint, with its provenance, and takes preced
 from then on.
 """
 
+import dataclasses
 import math
 import sys
 import time
@@ -116,8 +117,11 @@ def timed_plans(problem, profile):
     onto another rank than the backend's target (the model prices them at a factor of the target's, which
     the fit is of), the whole FFT by both kernel transforms (so that both the DFT and the FFT rates are
     seen), and each overlap-save geometry by the transform the model prices cheaper (the budget goes to
-    more shapes instead)."""
-    plans, kept = [p for p in planner.candidates(problem, profile) if p.onto is None], []
+    more shapes instead). Both stackings of a decomposition, whatever the profile's limit on stacking along
+    the filters with a gradient (the grid's steps are small; `fit.fit_stacking` sets the limit from them)."""
+    unlimited = dataclasses.replace(profile, strategy=dataclasses.replace(
+        profile.strategy, decompose_filters_max_taps=None))
+    plans, kept = [p for p in planner.candidates(problem, unlimited) if p.onto is None], []
     for plan in plans:  # cheapest first: the first plan of each block geometry is its cheaper transform
         if plan.algorithm == "fft" and plan.fft.blocked and any(
                 p.algorithm == "fft" and p.fft.geometry == plan.fft.geometry for p in kept):

@@ -296,17 +296,17 @@ def fit_block_margin(records, profile):
 def fit_stacking(records, strategy):
     """Along which channel axis the decomposition stacks its peeled taps, with a gradient
     (`decompose_stacking`; "filters" falls back to "inputs" above `decompose_filters_max_taps` peeled
-    taps, a limit this may lift but never sets) and without (`decompose_stacking_inference`), and whether
-    where the channels differ the side with fewer takes them (`decompose_fewer_channels[_inference]`,
-    `planner.preferred_stacking`), from the records where both stackings were timed: the setting with the
-    least total log slowdown of the stacking it picks against the faster of the two, where it beats
-    `strategy`'s own by more than `STACKING_GAIN` (a few grid records decide it: a 10% difference on one
-    must not flip it). By the times, not by the model's picks: where FFT wins, the stacking changes no pick
-    on the grid, yet it is what `algorithm="direct"` and an exported graph run (TensorFlow's 4-D training
-    steps ran 2.1-5.2x faster stacked along the filters on one AMD EPYC and 1.2-2.8x slower on another,
-    where XLA's ran 2.6-8.3x slower though the shipped profile prefers the filters; on an AVX-512 AMD EPYC
-    XLA's training steps ran 4-17x slower stacked along the filters with fewer input channels, and within
-    1.7x either way with fewer filters)."""
+    taps, a limit this sets or lifts to at most the most peeled taps timed with a gradient) and without
+    (`decompose_stacking_inference`), and whether where the channels differ the side with fewer takes them
+    (`decompose_fewer_channels[_inference]`, `planner.preferred_stacking`), from the records where both
+    stackings were timed: the setting with the least total log slowdown of the stacking it picks against
+    the faster of the two, where it beats `strategy`'s own by more than `STACKING_GAIN` (a few grid
+    records decide it: a 10% difference on one must not flip it). By the times, not by the model's picks:
+    where FFT wins, the stacking changes no pick on the grid, yet it is what `algorithm="direct"` and an
+    exported graph run (TensorFlow's 4-D training steps ran 2.1-5.2x faster stacked along the filters on
+    one AMD EPYC and 1.2-2.8x slower on another, where XLA's ran 2.6-8.3x slower though the shipped
+    profile prefers the filters; on an AVX-512 AMD EPYC XLA's training steps ran 4-17x slower stacked
+    along the filters with fewer input channels, and within 1.7x either way with fewer filters)."""
     both = [r for r in records if {"direct:inputs", "direct:filters"} <= set(r["times"])]
 
     def best(records_, options, current):
@@ -319,7 +319,12 @@ def fit_stacking(records, strategy):
         fitted = min(options, key=loss)
         return fitted if loss(fitted) < loss(current) - STACKING_GAIN else current
 
+    # With a gradient, "filters" holds one stacked-output-sized gradient per peeled tap: no further than
+    # the most taps timed (a TensorFlow profile fitted on 3-4 taps stacked 27 along the filters for a 6-D
+    # step, which took over 10 GB).
+    timed = max((planner.stacked_taps(r["problem"]) for r in both if r["training"]), default=1)
     limit = strategy.decompose_filters_max_taps
+    limits = (timed,) if limit is None else tuple(dict.fromkeys((limit, max(limit, timed))))
     inference = best([r for r in both if not r["training"]],
                      [{"decompose_stacking_inference": s, "decompose_fewer_channels_inference": fewer}
                       for s in STACKINGS for fewer in (False, True)],
@@ -328,7 +333,7 @@ def fit_stacking(records, strategy):
     training = best([r for r in both if r["training"]],
                     [{"decompose_stacking": s, "decompose_fewer_channels": fewer,
                       "decompose_filters_max_taps": lim}
-                     for s in STACKINGS for fewer in (False, True) for lim in dict.fromkeys((limit, None))],
+                     for s in STACKINGS for fewer in (False, True) for lim in limits],
                     {"decompose_stacking": strategy.decompose_stacking,
                      "decompose_fewer_channels": strategy.decompose_fewer_channels,
                      "decompose_filters_max_taps": limit})
