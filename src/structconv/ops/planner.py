@@ -199,9 +199,9 @@ def _direct_candidates(problem, profile, base_of):
         over 10 GB without oneDNN, the inputs 1.5 GB)."""
         if problem.transposed:
             return "filters", ["filters"]
-        taps, limit = stacked_taps(problem, onto), profile.strategy.decompose_filters_max_taps
-        can_filters = problem.groups == 1 and taps > 1 and not (
-            problem.training and limit is not None and taps > limit)
+        taps = stacked_taps(problem, onto)
+        can_filters = problem.groups == 1 and taps > 1 and not _past_filters_limit(
+            problem, profile.strategy, taps)
         return preferred_stacking(problem, profile.strategy, onto), ["inputs"] + ["filters"] * can_filters
 
     def factor(option, preferred):
@@ -230,11 +230,17 @@ def preferred_stacking(problem, strategy, onto=None):
         preferred, fewer = strategy.decompose_stacking_inference, strategy.decompose_fewer_channels_inference
     if fewer and problem.channels != problem.filters:
         preferred = "inputs" if problem.channels < problem.filters else "filters"
-    peeled, limit = stacked_taps(problem, onto), strategy.decompose_filters_max_taps
-    if preferred == "filters" and (problem.groups > 1 or peeled <= 1 or (
-            problem.training and limit is not None and peeled > limit)):
+    peeled = stacked_taps(problem, onto)
+    if preferred == "filters" and (problem.groups > 1 or peeled <= 1
+                                   or _past_filters_limit(problem, strategy, peeled)):
         return "inputs"
     return preferred
+
+
+def _past_filters_limit(problem, strategy, taps):
+    """Whether `taps` peeled taps of a gradient pass `strategy`'s limit on stacking along the filters."""
+    limit = strategy.decompose_filters_max_taps
+    return problem.training and limit is not None and taps > limit
 
 
 def _native_nd_us(problem, costs, base_us):

@@ -320,7 +320,7 @@ def fit_stacking(records, strategy):
         return fitted if loss(fitted) < loss(current) - STACKING_GAIN else current
 
     # With a gradient, "filters" holds one stacked-output-sized gradient per peeled tap: no further than
-    # the most taps timed (a TensorFlow profile fitted on 3-4 taps stacked 27 along the filters for a 6-D
+    # the most taps timed (a TensorFlow profile fitted on 3-7 taps stacked 27 along the filters for a 6-D
     # step, which took over 10 GB).
     timed = max((planner.stacked_taps(r["problem"]) for r in both if r["training"]), default=1)
     limit = strategy.decompose_filters_max_taps
