@@ -362,6 +362,23 @@ def test_the_decomposition_stacks_along_the_side_with_fewer_channels_where_the_p
 
 
 @pytest.mark.parametrize("training", [False, True])
+def test_the_side_with_fewer_channels_may_be_taken_per_rank(training):
+    # A tuple per rank from 3, the last entry holding above: here not at rank 4, and at ranks 5 and 6.
+    mode = "" if training else "_inference"
+    strategy = profile.Strategy(**{f"decompose_stacking{mode}": "filters",
+                                   f"decompose_fewer_channels{mode}": (True, False, True)})
+
+    def preferred(rank):
+        return planner.preferred_stacking(
+            square_problem(BACKEND, "cpu", rank, 6, 2, 1, 2, 8, "same", 1, training), strategy)
+
+    assert [strategy.fewer_channels(rank, training) for rank in (2, 3, 4, 5, 6)] == [True, True, False,
+                                                                                     True, True]
+    assert not any(strategy.fewer_channels(rank, not training) for rank in (3, 4, 5))  # the other mode's
+    assert (preferred(4), preferred(5), preferred(6)) == ("filters", "inputs", "inputs")
+
+
+@pytest.mark.parametrize("training", [False, True])
 def test_no_stacking_along_the_filters_with_a_gradient_past_the_profiles_limit(training):
     # The stacking along the filters holds one stacked output per peeled tap in its backward pass:
     # past the limit it is neither preferred nor a candidate that measuring would time.

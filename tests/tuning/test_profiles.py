@@ -47,6 +47,25 @@ def test_shipped_profiles_load_with_provenance(backend_name, kernels):
     assert profile.from_dict(profile.to_dict(shipped), "shipped") == shipped
 
 
+def test_the_shipped_eigen_profile_stacks_per_rank_with_a_gradient():
+    """Set by hand from `structconv calibrate` on an AMD EPYC without AVX-512 (the provenance says so):
+    TensorFlow's 3-D training steps ran faster stacked along the filters whatever the channels, its 4-D
+    ones along the side with fewer channels."""
+    eigen = profile.shipped("tensorflow", "cpu", "Eigen")
+    assert "stacking_with_a_gradient" in dict(eigen.provenance)
+    assert eigen.strategy.decompose_stacking == "filters"
+    assert [eigen.strategy.fewer_channels(rank, True) for rank in (3, 4, 5)] == [False, True, True]
+
+
+def test_a_per_rank_stacking_flag_round_trips():
+    shipped = profile.shipped(BACKEND, "cpu")
+    tuned = dataclasses.replace(shipped, strategy=dataclasses.replace(
+        shipped.strategy, decompose_fewer_channels=(False, True)))
+    again = profile.from_dict(json.loads(json.dumps(profile.to_dict(tuned))), "calibrated")
+    assert again.strategy.decompose_fewer_channels == (False, True)
+    assert (again.strategy.fewer_channels(3, True), again.strategy.fewer_channels(7, True)) == (False, True)
+
+
 def test_a_device_without_a_profile_measures_everything():
     unprofiled = profile.shipped(BACKEND, "gpu")
     assert unprofiled.source == "unprofiled" and unprofiled.uncertainty == float("inf")

@@ -222,13 +222,11 @@ def _direct_candidates(problem, profile, base_of):
 def preferred_stacking(problem, strategy, onto=None):
     """Along which channel axis ("inputs" or "filters") the profile's `strategy` has the decomposition of
     a convolution (not transposed) stack its peeled taps: the strategy's stacking with a gradient or
-    without, or where it says so and the channels differ, the side with fewer; "inputs" where "filters"
-    cannot run (groups, a single peeled tap) or a gradient's peeled taps pass `decompose_filters_max_taps`."""
-    if problem.training:
-        preferred, fewer = strategy.decompose_stacking, strategy.decompose_fewer_channels
-    else:
-        preferred, fewer = strategy.decompose_stacking_inference, strategy.decompose_fewer_channels_inference
-    if fewer and problem.channels != problem.filters:
+    without, or where it says so for the problem's rank and the channels differ, the side with fewer;
+    "inputs" where "filters" cannot run (groups, a single peeled tap) or a gradient's peeled taps pass
+    `decompose_filters_max_taps`."""
+    preferred = strategy.decompose_stacking if problem.training else strategy.decompose_stacking_inference
+    if strategy.fewer_channels(problem.rank, problem.training) and problem.channels != problem.filters:
         preferred = "inputs" if problem.channels < problem.filters else "filters"
     peeled = stacked_taps(problem, onto)
     if preferred == "filters" and (problem.groups > 1 or peeled <= 1

@@ -86,6 +86,13 @@ TRAINING_GRID = [
     # 10 of 12 shapes).
     (4, 9, 3, 1, 4, 12),
     (4, 9, 3, 1, 12, 4),
+    # ... and the same at rank 3, whose decomposition runs another convolution (TensorFlow's Eigen kernels:
+    # a 2-D one, where rank 4's runs a 3-D one): there TensorFlow's steps with fewer inputs ran 1.5-2.1x
+    # faster stacked along the filters, at rank 4 1.6-2.9x slower, and XLA's forward ones along the filters
+    # at rank 3 and along the side with fewer channels at rank 4 (AMD EPYC without AVX-512; chosen after a
+    # 3-D 20^3 k=4 2 -> 16 step ran 4.6x slower than the other stacking in benchmarks/fft.py, seed 92).
+    (3, 16, 3, 2, 2, 12),
+    (3, 16, 5, 2, 12, 2),
     # Two more 1-D steps, so that rank 1's factor is a median of four: a gradient multiplied XLA's direct
     # 1-D time by 0.92-5.5 over 8 shapes (AVX2 AMD EPYC, 2 threads), and the median of the two above alone
     # (1.31 and 0.92: one channel, 16384 samples, forward slower than the step) priced its steps at 1.08x

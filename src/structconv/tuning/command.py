@@ -64,8 +64,9 @@ def run(args):
     strategy = result["profile"].strategy
     limit = strategy.decompose_filters_max_taps
     limited = f", up to {limit} peeled taps" if strategy.decompose_stacking == "filters" and limit else ""
-    fewer = [mode for mode, flag in (("forward", strategy.decompose_fewer_channels_inference),
-                                     ("with a gradient", strategy.decompose_fewer_channels)) if flag]
+    fewer = [mode + ranks for mode, flags in (("forward", strategy.decompose_fewer_channels_inference),
+                                              ("with a gradient", strategy.decompose_fewer_channels))
+             if (ranks := _ranks(flags)) is not None]
     differ = f"; where the channels differ, the side with fewer ({' and '.join(fewer)})" if fewer else ""
     print(f"Above the backend's ranks the decomposition stacks its peeled taps along the "
           f"{strategy.decompose_stacking_inference} (forward) and the {strategy.decompose_stacking} (with a "
@@ -82,3 +83,13 @@ def run(args):
           f"{result['profile'].uncertainty}x.")
     print(f"Profile: {result['path'] or '(could not be written: see the warning)'}")
     return 0
+
+
+def _ranks(flags):
+    """Where a strategy's flag (or tuple per rank from 3) holds: "" for every rank, " at rank 4 and above"
+    for some, None for none."""
+    if not isinstance(flags, tuple):
+        return "" if flags else None
+    last = len(flags) - 1
+    held = [f"rank {3 + i}{' and above' if i == last else ''}" for i, flag in enumerate(flags) if flag]
+    return f" at {', '.join(held)}" if held else None

@@ -114,11 +114,23 @@ class Strategy:
     # channels instead (with a gradient and without; equal counts keep the stacking above): the smaller
     # copy (torch rank 4, 9^4, k=3, forward: 4 -> 12 channels 0.69 ms along the inputs, 0.88 along the
     # filters; 12 -> 4 1.78 and 0.93 ms; on an AVX-512 AMD EPYC this held at 20 of 20 such torch shapes).
-    decompose_fewer_channels: bool = False
-    decompose_fewer_channels_inference: bool = False
+    # Either flag may instead be a tuple per rank from 3 (the last entry holds for higher ranks): the
+    # decomposition of rank 3 runs another convolution than that of rank 4 (TensorFlow's Eigen kernels: a
+    # 2-D one, then a 3-D one), whose gradients favour opposite sides (`tuning.fit.fit_stacking`).
+    decompose_fewer_channels: object = False
+    decompose_fewer_channels_inference: object = False
     # Kernels of fewer taps run by FFT under "auto" only where measuring finds it faster, and are timed
     # by FFT only where the model puts it within the measuring band (`ops.planner.allowed`).
     fft_min_taps: int = 10
+
+    def fewer_channels(self, rank, training):
+        """Whether at `rank`, with a gradient (`training`) or without, the decomposition stacks its peeled
+        taps along the side with fewer channels (`decompose_fewer_channels[_inference]`, a flag or a tuple
+        per rank from 3)."""
+        flags = self.decompose_fewer_channels if training else self.decompose_fewer_channels_inference
+        if isinstance(flags, tuple):
+            return bool(flags[min(max(rank - 3, 0), len(flags) - 1)])
+        return bool(flags)
 
 
 @dataclasses.dataclass(frozen=True)
