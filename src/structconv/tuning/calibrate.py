@@ -88,7 +88,7 @@ TRAINING_GRID = [
     (4, 9, 3, 1, 12, 4),
     # ... and the same at rank 3, whose decomposition runs another convolution (TensorFlow's Eigen kernels:
     # a 2-D one, where rank 4's runs a 3-D one): there TensorFlow's steps with fewer inputs ran 1.5-2.1x
-    # faster stacked along the filters, at rank 4 1.6-2.9x slower, and XLA's forward ones along the filters
+    # faster stacked along the filters, at rank 4 1.5-3.9x slower, and XLA's forward ones along the filters
     # at rank 3 and along the side with fewer channels at rank 4 (AMD EPYC without AVX-512; chosen after a
     # 3-D 20^3 k=4 2 -> 16 step ran 4.6x slower than the other stacking in benchmarks/fft.py, seed 92).
     (3, 16, 3, 2, 2, 12),

@@ -311,7 +311,7 @@ def fit_stacking(records, strategy):
     along the filters with fewer input channels, and within 1.7x either way with fewer filters). The side
     with fewer channels may be taken at rank 3 and not above, or the reverse (`PER_RANK_FEWER`), where that
     beats the best single setting by `STACKING_GAIN` too: TensorFlow's Eigen kernels ran 3-D training steps
-    with fewer inputs 1.5-2.1x faster stacked along the filters, and 4-D ones 1.6-2.9x slower (AMD EPYC
+    with fewer inputs 1.5-2.1x faster stacked along the filters, and 4-D ones 1.5-3.9x slower (AMD EPYC
     without AVX-512)."""
     both = [r for r in records if {"direct:inputs", "direct:filters"} <= set(r["times"])]
 
