@@ -40,6 +40,13 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     assert dict(fitted.provenance)["training_points"] == "1"
 
 
+def test_the_command_names_the_ranks_where_the_side_with_fewer_channels_stacks():
+    assert command._ranks(False) is None and command._ranks(True) == ""
+    assert command._ranks((False, True)) == " at rank 4 and above"
+    assert command._ranks((True, False)) == " at rank 3"
+    assert command._ranks((False, False)) is None
+
+
 def test_only_the_cpu_is_calibrated(fresh_cache, monkeypatch, capsys):
     # On a GPU JAX and TensorFlow would time the GPU and store the times as the CPU's; "auto" measures
     # there instead. Both refusals come before anything is timed or stored.

@@ -202,7 +202,7 @@ def _ranked_record(rank, channels, filters, inputs_us, filters_us, training=True
 
 def test_the_side_with_fewer_channels_is_fitted_per_rank_where_the_ranks_differ():
     # TensorFlow's Eigen kernels (AMD EPYC without AVX-512): 3-D training steps with fewer inputs ran
-    # 1.5-2.1x faster stacked along the filters, 4-D ones 1.6-2.9x slower. Synthetic times of that shape:
+    # 1.5-2.1x faster stacked along the filters, 4-D ones 1.5-3.9x slower. Synthetic times of that shape:
     strategy = profile.Strategy(decompose_stacking="filters", decompose_filters_max_taps=None,
                                 decompose_fewer_channels=True)
     records = [_ranked_record(3, 2, 12, 2.0, 1.0), _ranked_record(3, 1, 8, 1.5, 1.0),

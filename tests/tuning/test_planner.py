@@ -378,6 +378,23 @@ def test_the_side_with_fewer_channels_may_be_taken_per_rank(training):
     assert (preferred(4), preferred(5), preferred(6)) == ("filters", "inputs", "inputs")
 
 
+def test_the_stacking_the_profile_does_not_prefer_is_priced_at_a_factor_of_the_preferred_one():
+    # Fewer inputs than filters with the filters preferred: the channel floor prices 2 -> 16 channels
+    # stacked along the filters (2 -> 48 onto 3-D, or more onto 2-D) above 6 -> 16 along the inputs, but
+    # the rates are fitted to the faster stacking and the preference to which was faster.
+    shipped = planner.profile_for(BACKEND)
+    tuned = dataclasses.replace(shipped, costs=dataclasses.replace(shipped.costs, direct_min_channels=8),
+                                strategy=dataclasses.replace(
+                                    shipped.strategy, decompose_stacking_inference="filters",
+                                    decompose_fewer_channels_inference=False))
+    problem = square_problem(BACKEND, "cpu", 4, 6, 3, 1, 2, 16, "same", 1, False)
+    assert planner.preferred_stacking(problem, tuned.strategy) == "filters"
+    modelled = {p.label: p.modelled_us for p in planner.candidates(problem, tuned)
+                if p.label in ("direct:inputs", "direct:filters")}
+    assert modelled["direct:inputs"] == pytest.approx(
+        planner.UNMODELLED_FACTOR["other_stacking"] * modelled["direct:filters"])
+
+
 @pytest.mark.parametrize("training", [False, True])
 def test_no_stacking_along_the_filters_with_a_gradient_past_the_profiles_limit(training):
     # The stacking along the filters holds one stacked output per peeled tap in its backward pass:
