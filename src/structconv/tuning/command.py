@@ -88,8 +88,11 @@ def run(args):
 def _ranks(flags):
     """Where a strategy's flag (or tuple per rank from 3) holds: "" for every rank, " at rank 4 and above"
     for some, None for none."""
+    from structconv.tuning.profile import FEWER_CHANNELS_FIRST_RANK
+
     if not isinstance(flags, tuple):
         return "" if flags else None
     last = len(flags) - 1
-    held = [f"rank {3 + i}{' and above' if i == last else ''}" for i, flag in enumerate(flags) if flag]
+    held = [f"rank {FEWER_CHANNELS_FIRST_RANK + i}{' and above' if i == last else ''}"
+            for i, flag in enumerate(flags) if flag]
     return f" at {', '.join(held)}" if held else None

@@ -48,7 +48,8 @@ DFT_STAGE_MAX_US = 1000.0
 STAGE_GAIN = 0.01
 STACKINGS = ("inputs", "filters")
 STACKING_GAIN = math.log(1.1)
-# Per rank from 3 (the last entry holds above): whether the side with fewer channels takes the peeled taps.
+# Per rank from `profile.FEWER_CHANNELS_FIRST_RANK` (the last entry holds above): whether the side with
+# fewer channels takes the peeled taps.
 PER_RANK_FEWER = ((False, True), (True, False))
 LARGE_TAPS_GAIN = 0.01
 MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99

@@ -86,6 +86,10 @@ class Costs:
     block_margin: float = 1.1
 
 
+# The rank of the first entry of a per-rank `Strategy.decompose_fewer_channels[_inference]` tuple.
+FEWER_CHANNELS_FIRST_RANK = 3
+
+
 @dataclasses.dataclass(frozen=True)
 class Strategy:
     """How the executors run a plan's parts, where a backend has a measured preference (the planner
@@ -129,7 +133,7 @@ class Strategy:
         per rank from 3)."""
         flags = self.decompose_fewer_channels if training else self.decompose_fewer_channels_inference
         if isinstance(flags, tuple):
-            return bool(flags[min(max(rank - 3, 0), len(flags) - 1)])
+            return bool(flags[min(max(rank - FEWER_CHANNELS_FIRST_RANK, 0), len(flags) - 1)])
         return bool(flags)
 
 
