@@ -199,9 +199,7 @@ def _direct_candidates(problem, profile, base_of):
         over 10 GB without oneDNN, the inputs 1.5 GB)."""
         if problem.transposed:
             return "filters", ["filters"]
-        taps = stacked_taps(problem, onto)
-        can_filters = problem.groups == 1 and taps > 1 and not _past_filters_limit(
-            problem, profile.strategy, taps)
+        can_filters = _filters_can_stack(problem, profile.strategy, stacked_taps(problem, onto))
         return preferred_stacking(problem, profile.strategy, onto), ["inputs"] + ["filters"] * can_filters
 
     def factor(option, preferred):
@@ -233,17 +231,16 @@ def preferred_stacking(problem, strategy, onto=None):
     preferred = strategy.decompose_stacking if problem.training else strategy.decompose_stacking_inference
     if strategy.fewer_channels(problem.rank, problem.training) and problem.channels != problem.filters:
         preferred = "inputs" if problem.channels < problem.filters else "filters"
-    peeled = stacked_taps(problem, onto)
-    if preferred == "filters" and (problem.groups > 1 or peeled <= 1
-                                   or _past_filters_limit(problem, strategy, peeled)):
+    if preferred == "filters" and not _filters_can_stack(problem, strategy, stacked_taps(problem, onto)):
         return "inputs"
     return preferred
 
 
-def _past_filters_limit(problem, strategy, taps):
-    """Whether `taps` peeled taps of a gradient pass `strategy`'s limit on stacking along the filters."""
+def _filters_can_stack(problem, strategy, taps):
+    """Whether `taps` peeled taps can stack along the filters: ungrouped, more than one tap, and with a
+    gradient no more than `strategy`'s limit."""
     limit = strategy.decompose_filters_max_taps
-    return problem.training and limit is not None and taps > limit
+    return problem.groups == 1 and taps > 1 and not (problem.training and limit is not None and taps > limit)
 
 
 def _native_nd_us(problem, costs, base_us):
