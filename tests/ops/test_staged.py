@@ -1,5 +1,5 @@
 """Eager calls of the ops run as one compiled program per plan where the backend stages them (`staged` of
-the backend tier: JAX), with the results of running them op by op."""
+the backend tier: JAX's `jit`, TensorFlow's `tf.function`), with the results of running them op by op."""
 
 import keras
 import numpy as np
@@ -22,6 +22,22 @@ def test_staged_passes_the_static_arguments_first():
     x = np.arange(6.0, dtype="float32").reshape(2, 3)
     assert_close(get_backend().staged(_scaled_sum, (2.0, 1), tensor(x)), 2.0 * x.sum(axis=1))
     assert_close(get_backend().staged(_scaled_sum, (3.0, 0), tensor(x)), 3.0 * x.sum(axis=0))
+
+
+def test_an_eager_staged_call_traces_once_per_input_signature():
+    """JAX and TensorFlow run the function's Python once per static arguments and input shapes (to trace
+    it), torch on every call."""
+    traced = []
+
+    def counted(scale, x):
+        traced.append(tuple(x.shape))
+        return x * scale
+
+    x = np.arange(6.0, dtype="float32").reshape(2, 3)
+    for _ in range(3):
+        assert_close(get_backend().staged(counted, (2.0,), tensor(x)), 2.0 * x)
+    assert_close(get_backend().staged(counted, (2.0,), tensor(x[:1])), 2.0 * x[:1])
+    assert len(traced) == (4 if BACKEND == "torch" else 2)
 
 
 def test_staged_inside_a_compiled_function():

@@ -117,7 +117,7 @@ def staged(function, static, *tensors):
     """`function(*static, *tensors)` as one compiled program (`jax.jit`, one per `static`, which must be
     hashable): an eager call compiles one program for new shapes instead of one per primitive (an eager
     FFT convolution's first call compiled 28-38 programs: 1.0-2.1 s against 0.13-0.23 s staged on a 2-core
-    VM, `benchmarks/eager_jax.py`); inside a trace it is a nested `jit` that XLA inlines."""
+    VM, `benchmarks/eager.py`); inside a trace it is a nested `jit` that XLA inlines."""
     return _staged_program(function, static)(*tensors)
 
 
