@@ -2,7 +2,8 @@
 
 - torch: the layer is a `torch.nn.Module` trained by a plain PyTorch loop;
 - JAX: `stateless_call` under `jax.jit` and `jax.grad`, against the eager call;
-- TensorFlow: a `tf.function` call with a `GradientTape`, an eager tape, an unknown batch.
+- TensorFlow: a `tf.function` call with a `GradientTape`, an eager tape, an unknown batch, an XLA-compiled
+  step (what Keras's `fit` compiles by default on a machine with a GPU).
 
 Outputs are checked against the NumPy reference and first-step gradients against exact reference
 gradients (the loss is quadratic in the output, the output linear in kernel and bias).
@@ -197,6 +198,38 @@ def test_tf_eager_gradient_tape(rank):
     assert_close(grad_kernel, expected_kernel, rtol=1e-4)
     assert_close(grad_bias, g.reshape(-1, 3).sum(axis=0), rtol=1e-4)
     assert np.all(np.isfinite(grad_x.numpy()))
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.function(jit_compile=True)")
+@pytest.mark.parametrize("rank,algorithm", [(2, "fft"), (4, "direct"), (4, "fft")])
+def test_tf_xla_compiled_step(rank, algorithm):
+    """Keras's `fit` compiles the step with XLA by default where TensorFlow sees a GPU (`jit_compile="auto"`):
+    every op of the plan must compile under XLA, forward and gradient."""
+    import tensorflow as tf
+
+    layer = sl.ConvND(3, 3, rank=rank, padding="same", algorithm=algorithm, kernel_initializer="zeros")
+    rng = np.random.default_rng(rank)
+    shape = (2, *(5,) * rank, 2)
+    kernel, bias = set_random_weights(layer, shape, rng)
+    x = rng.standard_normal(shape)
+    g = rng.standard_normal(shape[:-1] + (3,))
+
+    @tf.function(jit_compile=True)
+    def step(x_t, g_t):
+        with tf.GradientTape() as tape:
+            y = layer(x_t)
+            loss = tf.reduce_sum(y * g_t)
+        return y, tape.gradient(loss, layer.trainable_variables)
+
+    y, (grad_kernel, grad_bias) = step(tensor(x), tensor(g))
+    pairs = reference.padding_pairs("same", shape[1:-1], (3,) * rank, 1, 1)
+    expected = add_bias(reference.conv_reference(x, kernel, 1, pairs, 1), bias, "channels_last")
+    assert_close(y, expected, rtol=1e-4)
+    expected_kernel = linear_gradient(
+        lambda k: np.sum(reference.conv_reference(x, k, 1, pairs, 1) * g), kernel
+    )
+    assert_close(grad_kernel, expected_kernel, rtol=1e-4)
+    assert_close(grad_bias, g.reshape(-1, 3).sum(axis=0), rtol=1e-4)
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.function input signatures")
