@@ -21,6 +21,11 @@ try:  # TensorFlow's own tape bookkeeping (private; see `is_differentiating`)
 except ImportError:
     _should_record_backprop = None
 
+try:  # whether a graph is traced for XLA (private; see `traced_for_xla`)
+    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext as _in_xla_context
+except ImportError:
+    _in_xla_context = None
+
 try:  # the libraries AutoGraph leaves to Python (private; see `_leave_to_python`)
     from tensorflow.python.autograph.core import config as _autograph_config
 except ImportError:
@@ -163,13 +168,30 @@ def _staged_program(function, static, signature):
     return tf.function(functools.partial(function, *static), autograph=False)
 
 
-def compile_for_timing(function, arrays, gradient, device):
+def traced_for_xla():
+    """Whether the call is being traced into a function XLA compiles (`tf.function(jit_compile=True)`, which
+    Keras's `fit` uses by default where TensorFlow sees a GPU): measured planning then times its candidates
+    so too (`compile_for_timing(..., xla=True)`). On a 2-vCPU AMD EPYC, under XLA the rank-4 decomposition
+    ran 2.3-3.7x slower than in a plain `tf.function` and FFT plans 0.3-1.5x as long, and picks flipped
+    (4-D 8^4, k=2, 4 x 2 -> 2: direct 2.54 ms against FFT 4.02 plainly, 5.81 against 1.16 under XLA;
+    docs/benchmarks.md). Best effort: TensorFlow has no public API for it (False where the private
+    function is missing)."""
+    if _in_xla_context is None or tf.executing_eagerly():
+        return False
+    try:
+        return bool(_in_xla_context(tf.compat.v1.get_default_graph()))
+    except Exception:  # noqa: BLE001 (a changed private function must not break a convolution)
+        return False
+
+
+def compile_for_timing(function, arrays, gradient, device, xla=False):
     """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
-    (in a `tf.function`; with the gradient of `sum(function(...))` w.r.t. every tensor when `gradient`),
-    and waits for the result. Called outside any trace (a worker thread runs eagerly)."""
+    (in a `tf.function`, compiled by XLA when `xla`; with the gradient of `sum(function(...))` w.r.t. every
+    tensor when `gradient`), and waits for the result. Called outside any trace (a worker thread runs
+    eagerly)."""
     tensors = [tf.constant(a) for a in arrays]
 
-    @tf.function
+    @tf.function(jit_compile=bool(xla))
     def compiled(*values):
         if not gradient:
             return tf.reduce_sum(function(*values))

@@ -92,9 +92,15 @@ def staged(function, static, *tensors):
     return function(*static, *tensors)
 
 
-def compile_for_timing(function, arrays, gradient, device):
+def traced_for_xla():
+    """False: the torch backend runs no XLA form (`compile_for_timing` runs eagerly)."""
+    return False
+
+
+def compile_for_timing(function, arrays, gradient, device, xla=False):
     """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
-    (eagerly; with the backward pass of `sum(function(...))` when `gradient`), and waits for the result."""
+    (eagerly, whatever `xla`; with the backward pass of `sum(function(...))` when `gradient`), and waits for
+    the result."""
     where = "cuda" if device == "gpu" else "cpu"
     tensors = [torch.as_tensor(a, device=where).requires_grad_(gradient) for a in arrays]
 

@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from structconv._backend import get_backend
 from structconv.ops.conv import as_float_tensors, prepare_conv
 from structconv.ops.execute import execute
 from structconv.ops.make_problem import expects_gradient
@@ -28,8 +29,9 @@ def cached_plan(layer, inputs, kernel, prepare, args=None):
     """`(inputs, kernel, problem, plan)`: the operands as one float dtype and the plan that
     `prepare(inputs, kernel, args, training)` (`ops.conv.prepare_conv` or
     `ops.conv_transpose.prepare_conv_transpose`) makes for them, kept on `layer` per shapes, dtypes,
-    arguments (`layer.arguments` by default), gradient flag and planner settings. The flag is Keras's
-    `training` as `call_with_training_hint` set it, else whether the backend will take a gradient."""
+    arguments (`layer.arguments` by default), gradient flag, XLA form (`traced_for_xla`) and planner
+    settings. The flag is Keras's `training` as `call_with_training_hint` set it, else whether the backend
+    will take a gradient."""
     args = layer.arguments if args is None else args
     inputs, kernel = ops.convert_to_tensor(inputs), ops.convert_to_tensor(kernel)
     # Without Keras's flag (a custom training loop calls the layer), what the backend tells: a plan made
@@ -40,7 +42,9 @@ def cached_plan(layer, inputs, kernel, prepare, args=None):
     shape = tuple(n if is_static(n) or n is None else "symbolic" for n in inputs.shape)
     if shape[0] is None and exporting_to_onnx():
         shape = ("symbolic", *shape[1:])
-    key = (shape, str(inputs.dtype), tuple(kernel.shape), str(kernel.dtype), training, settings_key(), args)
+    xla = bool(get_backend().traced_for_xla())  # a step compiled by XLA runs its own measured plan
+    key = (shape, str(inputs.dtype), tuple(kernel.shape), str(kernel.dtype), training, xla, settings_key(),
+           args)
     plans = layer.__dict__.get("_structconv_plans")
     if plans is None:
         plans = {}

@@ -52,6 +52,7 @@ def conv_problem(inputs, kernel, args, padding, training=None, transposed=False)
         data_format=args.data_format,
         transposed=transposed,
         training=expects_gradient(inputs, kernel, training),
+        xla=bool(backend.traced_for_xla()),
         symbolic=has_symbolic_size(inputs.shape)
         or (inputs.shape[0] is None and exporting_to_onnx()),
     )

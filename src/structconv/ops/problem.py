@@ -43,6 +43,9 @@ class ConvProblem:
     data_format: str
     transposed: bool = False
     training: bool = False
+    # Traced into a function XLA compiles where the backend also runs without XLA (TensorFlow's
+    # `jit_compile=True`): measured planning times the candidates in that form (`traced_for_xla`).
+    xla: bool = False
     # A size was symbolic (torch.export, jax2tf shape polymorphism, ONNX export): such a graph must hold
     # what every exporter can express, the direct algorithm.
     symbolic: bool = False

@@ -3,26 +3,25 @@
 Runs in a worker thread on JAX and TensorFlow (the backend's `timing_needs_own_thread`): a thread has its
 own trace state there, so a layer that is being traced inside `fit` (`jax.jit`, `tf.function`) still gets
 its candidates compiled and timed for real, outside the trace. Eager torch times in the calling thread.
-Each candidate is compiled as a model runs it (`compile_for_timing` of the backend: `jax.jit`,
-`tf.function`, eager torch; forward + backward when the gradient will be taken), run once to warm up
-(twice when cheap); then the candidates are timed in interleaved rounds (the order rotating, so a burst
-of other load hits them alike) until `SECONDS_PER_CANDIDATE` per candidate are spent or
+Each candidate is compiled as a model runs it (`compile_for_timing` of the backend: `jax.jit`, `tf.function`,
+with XLA where the call is traced for it, eager torch; forward + backward when the gradient will be taken),
+run once to warm up (twice when cheap); then the candidates are timed in interleaved rounds (the order
+rotating, so a burst of other load hits them alike) until `SECONDS_PER_CANDIDATE` per candidate are spent or
 `MAX_ROUNDS` are run, so that millisecond candidates get dozens of samples (on a 2-core VM a 1.5 ms FFT
 variant's fastest of 5 calls ranged 1.2-2.0 ms between three measurements, and picked a variant 1.1-1.4x
-slower than another; issue 13). Each one's time is a low quantile of its samples (`QUANTILE`: the fastest
-of up to 4 samples, the 25th percentile of more), which load only ever raises and one lucky sample does
-not decide. A candidate whose fastest of at least `GIVE_UP_AFTER` samples is `GIVE_UP` times the best
-is not timed further (one sample decided before, so that a single disturbed call could drop the fastest),
-nor one whose single call is `FAR` times the best and over `FAR_SECONDS` (seconds past a cliff); where the
-warm-up call is a run like the later ones (`first_call_is_a_run`: JAX on the CPU, compiled ahead), it
-counts as that call, so such a candidate is not called in the rounds at all. When
-the two fastest end within `CONFIRM_WITHIN` of each other, up to `CONFIRM_ROUNDS` more rounds time those
-two alone (within `SECONDS_PER_CANDIDATE` each): on a shared 2-core machine a single lucky sample had
-picked a plan 1.35x slower than the other (docs/benchmarks.md, issue 13). Where the planner asks
-(`expand`), the plans the times so far call for (`ops.contenders.follow_ups`: other FFT families where the
-times leave them a chance, the overlap-save block counts next to the fastest) are then compiled and timed
-in rounds with the fastest, up to `FOLLOW_UP_ROUNDS` times. Counters in `statistics()` say what measuring
-cost.
+slower than another; issue 13). Each one's time is a low quantile of its samples (`QUANTILE`: the fastest of
+up to 4 samples, the 25th percentile of more), which load only ever raises and one lucky sample does not
+decide. A candidate whose fastest of at least `GIVE_UP_AFTER` samples is `GIVE_UP` times the best is not timed
+further (one sample decided before, so that a single disturbed call could drop the fastest), nor one whose
+single call is `FAR` times the best and over `FAR_SECONDS` (seconds past a cliff); where the warm-up call is a
+run like the later ones (`first_call_is_a_run`: JAX on the CPU, compiled ahead), it counts as that call, so
+such a candidate is not called in the rounds at all. When the two fastest end within `CONFIRM_WITHIN` of each
+other, up to `CONFIRM_ROUNDS` more rounds time those two alone (within `SECONDS_PER_CANDIDATE` each): on a
+shared 2-core machine a single lucky sample had picked a plan 1.35x slower than the other (docs/benchmarks.md,
+issue 13). Where the planner asks (`expand`), the plans the times so far call for
+(`ops.contenders.follow_ups`: other FFT families where the times leave them a chance, the overlap-save block
+counts next to the fastest) are then compiled and timed in rounds with the fastest, up to `FOLLOW_UP_ROUNDS`
+times. Counters in `statistics()` say what measuring cost.
 """
 
 import concurrent.futures
@@ -125,7 +124,7 @@ def _compiled(problem, plans, arrays, samples):
     for plan in plans:
         try:
             run = backend.compile_for_timing(lambda x, k, plan=plan: execute(plan, problem, x, k), arrays,
-                                             problem.training, problem.device)
+                                             problem.training, problem.device, xla=problem.xla)
             start = time.perf_counter()
             run()  # warms up (and compiles, where compiling waits for the first call)
             first = time.perf_counter() - start
