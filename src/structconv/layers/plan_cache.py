@@ -43,8 +43,8 @@ def cached_plan(layer, inputs, kernel, prepare, args=None):
     if shape[0] is None and exporting_to_onnx():
         shape = ("symbolic", *shape[1:])
     xla = bool(get_backend().traced_for_xla())  # a step compiled by XLA runs its own measured plan
-    key = (shape, str(inputs.dtype), tuple(kernel.shape), str(kernel.dtype), training, xla, settings_key(),
-           args)
+    key = (shape, str(inputs.dtype), tuple(kernel.shape), str(kernel.dtype), training, settings_key(), args,
+           xla)
     plans = layer.__dict__.get("_structconv_plans")
     if plans is None:
         plans = {}
