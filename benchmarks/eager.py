@@ -1,7 +1,8 @@
 """Eager calls on JAX and TensorFlow: one compiled program per plan (the backend tier's `staged`) against op
-by op, and against the same call inside the backend's compiled function.
+by op, and against the same call inside the backend's compiled function; then "auto" called eagerly against
+"direct" and "fft".
 
-    .venv/bin/python benchmarks/eager.py [--repeats 20] [--backends jax,tensorflow]
+    .venv/bin/python benchmarks/eager.py [--repeats 20] [--backends jax,tensorflow,torch]
 
 Outside `jax.jit`, JAX compiles each primitive for each new shape; outside a `tf.function`, TensorFlow runs
 each op through its eager dispatch. structconv's backends run an op's executor as one program per plan and
@@ -12,6 +13,11 @@ existed; "compiled" calls the op inside `jax.jit` / `tf.function`, the form meas
 (`compile_for_timing`), so "staged" near "compiled" means an eager caller gets what planning measured.
 XLA's and Grappler's optimisations are on, as in users' programs. Measuring is off (`STRUCTCONV_AUTOTUNE`),
 so every mode runs the same plans.
+
+The second table asks issue 13's question of eager callers (a layer called outside `fit`, `ops.conv` in a
+script): "auto" (measuring on, plan files bypassed), "direct" and "fft" each called eagerly on `AUTO_CASES`
+(ranks 1-4, 1-8 channels, forward), each the 25th percentile of `--repeats` calls in interleaved rounds
+after two warm-up calls (the first measures), and auto / the faster of the two.
 """
 
 import argparse
@@ -25,6 +31,11 @@ from environment import machine  # noqa: E402
 
 CASES = (("fft", 1), ("fft", 2), ("fft", 3), ("fft", 4), ("direct", 4))
 MODES = ("op by op", "staged", "compiled")
+STAGED = ("jax", "tensorflow")  # the backends whose `staged` compiles an eager call
+# (rank, size, kernel size, batch, channels, filters), padding "same", float32, channels_last.
+AUTO_CASES = ((1, 2000, 31, 1, 1, 1), (1, 8000, 63, 2, 4, 4), (2, 48, 11, 1, 2, 2), (2, 96, 13, 2, 4, 4),
+              (3, 16, 7, 1, 1, 2), (3, 24, 9, 2, 4, 4), (4, 8, 4, 1, 2, 2), (4, 10, 3, 2, 8, 8))
+ALGORITHMS = ("auto", "direct", "fft")
 
 
 def worker(mode, repeats):
@@ -70,17 +81,55 @@ def worker(mode, repeats):
         print(f"{algorithm}\t{rank}\t{first}\t{float(np.median(times))}", flush=True)
 
 
+def auto_worker(repeats):
+    """Tab-separated lines: the case's index and each algorithm's 25th-percentile eager call in seconds."""
+    import keras
+    import numpy as np
+
+    from structconv import ops
+    from structconv.tuning import plan_file
+
+    plan_file.lookup = lambda *args: None  # each run measures afresh
+    plan_file.record = lambda *args, **kwargs: None
+    rng = np.random.default_rng(0)
+    for index, (rank, size, k, batch, channels, filters) in enumerate(AUTO_CASES):
+        x = rng.standard_normal((batch, *(size,) * rank, channels)).astype("float32")
+        w = rng.standard_normal((*(k,) * rank, channels, filters)).astype("float32")
+        x, w = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(w)
+        runs = {}
+        for algorithm in ALGORITHMS:
+            def run(algorithm=algorithm, x=x, w=w):
+                keras.ops.convert_to_numpy(ops.conv(x, w, padding="same", algorithm=algorithm))
+
+            run()  # "auto" measures here
+            run()
+            runs[algorithm] = run
+        samples = {algorithm: [] for algorithm in ALGORITHMS}
+        for round_index in range(repeats):  # interleaved, the order rotating: load hits all three alike
+            shift = round_index % len(ALGORITHMS)
+            for algorithm in ALGORITHMS[shift:] + ALGORITHMS[:shift]:
+                start = time.perf_counter()
+                runs[algorithm]()
+                samples[algorithm].append(time.perf_counter() - start)
+        quantiles = [sorted(samples[a])[len(samples[a]) // 4] for a in ALGORITHMS]
+        print("\t".join(map(str, [index, *quantiles])), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--backends", default="jax,tensorflow")
-    parser.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--backends", default="jax,tensorflow,torch")
+    parser.add_argument("--worker", choices=(*MODES, "auto"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker == "auto":
+        auto_worker(args.repeats)
+        return
     if args.worker:
         worker(args.worker, args.repeats)
         return
     print(f"Machine: {machine()}\n")
-    for backend in args.backends.split(","):
+    backends = args.backends.split(",")
+    for backend in [b for b in backends if b in STAGED]:  # torch runs eagerly: nothing to stage
         environment = dict(os.environ, KERAS_BACKEND=backend, STRUCTCONV_AUTOTUNE="off",
                            TF_CPP_MIN_LOG_LEVEL="3")
         results = {}
@@ -100,6 +149,21 @@ def main():
             laters = " / ".join(f"{then * 1e3:.2f}" for _, then in runs)
             print(f"| {algorithm} rank {rank}, 9^{rank} x 3 -> 4, k=3 | {firsts} s | {laters} ms |")
         print()
+    print("\"auto\" called eagerly against \"direct\" and \"fft\" (measuring on; ms):\n")
+    print("| case | backend | auto | direct | fft | auto / faster |")
+    print("|---|---|---:|---:|---:|---:|")
+    for backend in backends:
+        environment = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        environment.pop("STRUCTCONV_AUTOTUNE", None)
+        command = [sys.executable, __file__, "--worker", "auto", "--repeats", str(args.repeats)]
+        done = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)
+        for line in done.stdout.splitlines():
+            index, *seconds = line.split("\t")
+            rank, size, k, batch, channels, filters = AUTO_CASES[int(index)]
+            auto, direct, fft = (float(value) * 1e3 for value in seconds)
+            case = f"{rank}-D {size}^{rank}, k={k}, {batch} x {channels} -> {filters}"
+            print(f"| {case} | {backend} | {auto:.2f} | {direct:.2f} | {fft:.2f} "
+                  f"| {auto / min(direct, fft):.2f} |")
 
 
 if __name__ == "__main__":
