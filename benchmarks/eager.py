@@ -21,13 +21,14 @@ after two warm-up calls (the first measures), and auto / the faster of the two.
 """
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from environment import machine  # noqa: E402
+from environment import interleaved_times, machine  # noqa: E402
 
 CASES = (("fft", 1), ("fft", 2), ("fft", 3), ("fft", 4), ("direct", 4))
 MODES = ("op by op", "staged", "compiled")
@@ -81,12 +82,20 @@ def worker(mode, repeats):
         print(f"{algorithm}\t{rank}\t{first}\t{float(np.median(times))}", flush=True)
 
 
+def _eager_call(x, w, algorithm):
+    """`ops.conv` of `x` and `w` by `algorithm`, called eagerly, its result waited for."""
+    import keras
+
+    from structconv import ops
+
+    keras.ops.convert_to_numpy(ops.conv(x, w, padding="same", algorithm=algorithm))
+
+
 def auto_worker(repeats):
     """Tab-separated lines: the case's index and each algorithm's 25th-percentile eager call in seconds."""
     import keras
     import numpy as np
 
-    from structconv import ops
     from structconv.tuning import plan_file
 
     plan_file.lookup = lambda *args: None  # each run measures afresh
@@ -96,21 +105,9 @@ def auto_worker(repeats):
         x = rng.standard_normal((batch, *(size,) * rank, channels)).astype("float32")
         w = rng.standard_normal((*(k,) * rank, channels, filters)).astype("float32")
         x, w = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(w)
-        runs = {}
-        for algorithm in ALGORITHMS:
-            def run(algorithm=algorithm, x=x, w=w):
-                keras.ops.convert_to_numpy(ops.conv(x, w, padding="same", algorithm=algorithm))
-
-            run()  # "auto" measures here
-            run()
-            runs[algorithm] = run
-        samples = {algorithm: [] for algorithm in ALGORITHMS}
-        for round_index in range(repeats):  # interleaved, the order rotating: load hits all three alike
-            shift = round_index % len(ALGORITHMS)
-            for algorithm in ALGORITHMS[shift:] + ALGORITHMS[:shift]:
-                start = time.perf_counter()
-                runs[algorithm]()
-                samples[algorithm].append(time.perf_counter() - start)
+        runs = {algorithm: functools.partial(_eager_call, x, w, algorithm) for algorithm in ALGORITHMS}
+        # Two warm-up calls each ("auto" measures in its first), then interleaved rounds.
+        samples = interleaved_times(runs, repeats)
         quantiles = [sorted(samples[a])[len(samples[a]) // 4] for a in ALGORITHMS]
         print("\t".join(map(str, [index, *quantiles])), flush=True)
 
