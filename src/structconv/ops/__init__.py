@@ -2,7 +2,7 @@
 
 # First: Keras loads, and structconv registers its classes, before this package's modules run (a
 # registration triggered from inside one of them would import it half-initialized; structconv._registration).
-import keras  # noqa: F401, I001
+import keras  # noqa: I001
 
 from structconv import _backend
 
