@@ -14,7 +14,8 @@ stacked along the input channels or the filters of 2-D convolutions (`ops.decomp
 At rank 4 (`SHAPES_4`, `TRANSPOSED_4`): the decomposition onto 3-D against the one onto 2-D, both
 stackings each. Shapes: float32, channels_last, batch 1-8, 1-64 channels, kernels 3-5, "same" and "valid",
 strides and dilation 2 on some, training steps among them; and transposed convolutions (stacked along the
-filters only). The planner's candidates follow from this (`ops.planner._native_only`, `other_targets`).
+filters only). The planner's candidates follow from this (`ops.candidate_plans._native_only`,
+`other_targets`).
 """
 
 import argparse

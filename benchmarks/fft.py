@@ -238,16 +238,16 @@ def picks(problem, shipped, calibrated):
     """The plans to time for one problem: best direct, "fft", and "auto" by the shipped model, by the
     calibrated model, and by measured planning (with its measuring time)."""
     from structconv import config
-    from structconv.ops import planner
+    from structconv.ops import candidate_plans, planner
 
     budget = config.fft_memory_budget()
     chosen = {}
     for name, profile in (("shipped", shipped), ("calibrated", calibrated)):
         if profile is not None:
-            candidates = planner.candidates(problem, profile)
+            candidates = candidate_plans.candidates(problem, profile)
             chosen[name] = planner.allowed(problem, candidates, "auto", profile, budget, "off")[0]
     in_force = calibrated or shipped
-    candidates = planner.candidates(problem, in_force)
+    candidates = candidate_plans.candidates(problem, in_force)
     chosen["direct"] = planner.allowed(problem, candidates, "direct", in_force, budget)[0]
     chosen["fft"] = planner.allowed(problem, candidates, "fft", in_force, budget)[0]
     config.set_autotune("uncertain")

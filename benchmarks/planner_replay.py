@@ -109,11 +109,12 @@ def _describe(problem):
 
 def replayed_pick(record, profile):
     """The label measured planning would pick for `record` with `profile`, and how many it would time."""
-    from structconv.ops import planner
+    from structconv.ops import candidate_plans, planner
     from structconv.ops.contenders import follow_ups, measuring_band, pick_contenders
 
     problem = record["problem"]
-    permitted = planner.allowed(problem, planner.candidates(problem, profile), "auto", profile, math.inf)
+    plans = candidate_plans.candidates(problem, profile)
+    permitted = planner.allowed(problem, plans, "auto", profile, math.inf)
     band = measuring_band(profile)
     contenders = pick_contenders(permitted, band)
     if len(contenders) == 1 or not any(p.label in record["times"] for p in contenders):

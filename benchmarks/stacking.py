@@ -33,7 +33,7 @@ def worker(backend, threads):
     from structconv.tuning.threads import limit_threads
 
     limit_threads(threads)
-    from structconv.ops import planner
+    from structconv.ops import candidate_plans
     from structconv.tuning import autotune, fingerprint
     from structconv.tuning import profile as profiles
     from structconv.tuning.square_problem import square_problem
@@ -46,7 +46,7 @@ def worker(backend, threads):
         for training in (False, True):
             problem = square_problem(backend, "cpu", rank, size, k, batch, channels, filters,
                                      training=training)
-            plans = [p for p in planner.candidates(problem, unlimited)
+            plans = [p for p in candidate_plans.candidates(problem, unlimited)
                      if p.label in ("direct:inputs", "direct:filters")]
             if len(plans) < 2:
                 continue

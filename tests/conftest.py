@@ -197,16 +197,16 @@ def forced_plan(problem, algorithm="fft", *, geometry="whole", kernel_transform=
                 direct=None):
     """The plan of `problem` with the given decisions forced (tests choose strategies by passing plans).
 
-    A candidate of `ops.planner.candidates`: for "direct", the one running `direct` ("native", "inputs",
-    "filters"; None: the cheapest); for "fft", the one of `geometry` ("whole", or a block factor of
+    A candidate of `ops.candidate_plans.candidates`: for "direct", the one running `direct` ("native",
+    "inputs", "filters"; None: the cheapest); for "fft", the one of `geometry` ("whole", or a block factor of
     `fft_geometry.BLOCK_FACTORS`, the whole input where that factor cuts no axis), its kernel transform
     ("dft" or "fft") and product ("loop", "matmul", "planes", "packed") replaced where given. As in the
     planner, "planes" and "packed" need the kernel's spectrum by DFT (else "loop" runs), and "packed" an
     even batch known when tracing, overlap-save blocks counted (else "planes" runs)."""
-    from structconv.ops import planner
+    from structconv.ops import candidate_plans
     from structconv.ops.problem import is_static
 
-    plans = [p for p in planner.candidates(problem) if p.algorithm == algorithm]
+    plans = [p for p in candidate_plans.candidates(problem) if p.algorithm == algorithm]
     if algorithm == "direct":
         chosen = [p for p in plans if direct is None or p.direct == direct]
         if not chosen:

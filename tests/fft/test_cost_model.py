@@ -8,7 +8,7 @@ import math
 import pytest
 
 from structconv import config
-from structconv.ops import cost_model, planner
+from structconv.ops import candidate_plans, cost_model, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.ops.fft_geometry import BLOCK_FACTORS
 from structconv.ops.problem import ConvProblem
@@ -17,7 +17,7 @@ BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def costs(backend_name):
-    return planner.profile_for(backend_name).costs
+    return candidate_plans.profile_for(backend_name).costs
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
@@ -38,11 +38,11 @@ def test_fft_margin_decides_near_a_crossover(margin, monkeypatch):
     # A point where the torch model's two costs are within 2x of each other: the margin alone decides.
     shapes, kwargs = ((2, 256, 256, 8), (15, 15, 8, 8)), {"padding": "same", "backend_name": "torch"}
     info = explain_choice(*shapes, **kwargs)
-    profile = planner.profile_for("torch")
+    profile = candidate_plans.profile_for("torch")
     fft_us = info["fft_us"] / cost_model.per_rank(profile.costs.fft_margin, 2)  # without the shipped margin
     assert 0.5 < fft_us / info["direct_us"] < 2.0, info
     custom = dataclasses.replace(profile, costs=dataclasses.replace(profile.costs, fft_margin=(margin,)))
-    monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: custom)
+    monkeypatch.setattr(candidate_plans, "profile_for", lambda *args, **kwargs: custom)
     planner.clear_plans()
     picked = explain_choice(*shapes, **kwargs)["algorithm"]
     assert picked == ("fft" if fft_us * margin < info["direct_us"] else "direct")
@@ -129,8 +129,8 @@ def _problem(backend_name, sizes, extent, channels=1, batch=1):
 def test_the_plan_is_made_once_per_problem(monkeypatch):
     problem = _problem("jax", (256,), 31, channels=8, batch=2)
     calls = []
-    candidates = planner.candidates
-    monkeypatch.setattr(planner, "candidates", lambda *a, **k: calls.append(1) or candidates(*a, **k))
+    candidates = candidate_plans.candidates
+    monkeypatch.setattr(candidate_plans, "candidates", lambda *a, **k: calls.append(1) or candidates(*a, **k))
     plans = [planner.plan_conv(problem, "auto") for _ in range(4)]
     assert len(calls) == 1
     assert all(plan is plans[0] for plan in plans)
@@ -144,7 +144,7 @@ def _ffts(backend_name, sizes, extent, channels=1, batch=1):
     """The cheapest FFT candidate of `_problem` of each geometry (of its two kernel transforms)."""
     problem = _problem(backend_name, sizes, extent, channels, batch)
     found = {}
-    for plan in planner.candidates(problem):  # cheapest first
+    for plan in candidate_plans.candidates(problem):  # cheapest first
         if plan.algorithm == "fft":
             found.setdefault(plan.fft.geometry, plan)
     return found

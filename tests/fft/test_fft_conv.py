@@ -23,7 +23,7 @@ from conftest import (
 
 from structconv import ops as sops
 from structconv.errors import StructconvError
-from structconv.ops import planner
+from structconv.ops import candidate_plans
 from structconv.ops.problem import ConvProblem
 
 PADDING_KINDS = ("valid", "same", "full", "causal", "int", "pair", "mixed")
@@ -155,9 +155,9 @@ def _problem(batch, channels, filters, groups, rank, size=16, kernel=3):
 def _whole_fft(problem, transform="dft", **strategy):
     """The whole-input FFT candidate of `problem` whose kernel spectrum is by `transform`, under the active
     backend's profile with `strategy` changed (a profile is passed to the planner, no global changes)."""
-    profile = planner.profile_for(keras.backend.backend())
+    profile = candidate_plans.profile_for(keras.backend.backend())
     profile = dataclasses.replace(profile, strategy=dataclasses.replace(profile.strategy, **strategy))
-    plans = [p for p in planner.candidates(problem, profile) if p.algorithm == "fft"]
+    plans = [p for p in candidate_plans.candidates(problem, profile) if p.algorithm == "fft"]
     return next(p.fft for p in plans if p.fft.geometry == "whole" and p.fft.kernel_transform == transform)
 
 

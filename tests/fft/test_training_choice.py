@@ -10,7 +10,7 @@ import pytest
 from conftest import assert_close
 
 from structconv import layers
-from structconv.ops import cost_model, planner
+from structconv.ops import candidate_plans, cost_model, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.ops.make_problem import expects_gradient
 from structconv.tuning import profile as profiles
@@ -22,9 +22,9 @@ INPUT_SHAPE, KERNEL_SIZE, FILTERS = (1, 12, 12, 12, 12, 8), (3, 3, 3, 3), 8
 
 def use_costs(monkeypatch, **changes):
     """The planner uses the active backend's profile with these cost constants changed."""
-    profile = planner.profile_for(BACKEND)
+    profile = candidate_plans.profile_for(BACKEND)
     custom = dataclasses.replace(profile, costs=dataclasses.replace(profile.costs, **changes))
-    monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: custom)
+    monkeypatch.setattr(candidate_plans, "profile_for", lambda *args, **kwargs: custom)
     planner.clear_plans()
 
 
@@ -33,7 +33,8 @@ def backward_heavy_direct(monkeypatch):
     """The active backend's constants, with a margin that keeps the forward pass direct and a direct
     backward pass ten times as costly as FFT's."""
     info = explain_choice(INPUT_SHAPE, (*KERNEL_SIZE, 8, FILTERS), padding="same")
-    shipped_margin = cost_model.per_rank(planner.profile_for(BACKEND).costs.fft_margin, len(KERNEL_SIZE))
+    shipped = candidate_plans.profile_for(BACKEND)
+    shipped_margin = cost_model.per_rank(shipped.costs.fft_margin, len(KERNEL_SIZE))
     margin = 2.0 * info["direct_us"] / (info["fft_us"] / shipped_margin)
     use_costs(monkeypatch, fft_margin=(margin,), direct_training=(10.0,), fft_training=(1.0,))
 

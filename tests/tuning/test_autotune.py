@@ -69,7 +69,7 @@ def test_measuring_many_candidates_logs_no_framework_warning():
     import numpy as np
     from conftest import tensor
 
-    from structconv.ops import planner
+    from structconv.ops import candidate_plans
     from structconv.ops.arguments import conv_arguments
     from structconv.ops.conv import prepare_conv
 
@@ -78,7 +78,7 @@ def test_measuring_many_candidates_logs_no_framework_warning():
     for spatial, kernel in [((200,), (31,)), ((24, 24), (7, 7)), ((10, 10, 10), (5, 5, 5))]:
         x, k = rng.standard_normal((2, *spatial, 3)), rng.standard_normal((*kernel, 3, 4))
         problem, _ = prepare_conv(tensor(x), tensor(k), conv_arguments(len(spatial), 1, "same"))
-        problems.append((problem, planner.candidates(problem)))
+        problems.append((problem, candidate_plans.candidates(problem)))
     assert sum(len(plans) for _, plans in problems) >= 6  # TensorFlow warns after 5 traces
     records = []
     handler = logging.Handler(logging.WARNING)
@@ -99,14 +99,14 @@ def test_plans_next_to_the_fastest_are_timed_with_it():
     import numpy as np
     from conftest import tensor
 
-    from structconv.ops import contenders, planner
+    from structconv.ops import candidate_plans, contenders
     from structconv.ops.arguments import conv_arguments
     from structconv.ops.conv import prepare_conv
 
     rng = np.random.default_rng(0)
     x, k = rng.standard_normal((1, 2000, 2)), rng.standard_normal((31, 2, 2))
     problem, _ = prepare_conv(tensor(x), tensor(k), conv_arguments(1, 1, "same"))
-    candidates = planner.candidates(problem)
+    candidates = candidate_plans.candidates(problem)
     blocked = next(p for p in candidates if p.algorithm == "fft" and p.fft.geometry == 4)
     asked = []
 

@@ -7,7 +7,7 @@ import dataclasses
 import keras
 import pytest
 
-from structconv.ops import planner
+from structconv.ops import candidate_plans, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.tuning import backward_cliff, fit, profile
 from structconv.tuning.square_problem import square_problem
@@ -79,7 +79,7 @@ def _cliff_profile(taps, gflops):
 def _direct_us(problem, cliffed):
     """The backend's convolution of the input as it is (a channels-first copy, torch's candidate past the
     cliff, has none: tests/tuning/test_planner.py)."""
-    return min(p.modelled_us for p in planner.candidates(problem, cliffed)
+    return min(p.modelled_us for p in candidate_plans.candidates(problem, cliffed)
                if p.algorithm == "direct" and p.direct != "channels_first")
 
 
@@ -104,8 +104,8 @@ def test_a_decomposition_is_priced_by_the_cliff_of_the_convolution_it_runs():
     cliffed = _cliff_profile(taps[:-1] + (5**backend_rank - 1,), (1.0,) * len(taps))
     plain = _cliff_profile((0,), (1.0,))
     problem = square_problem(BACKEND, "cpu", 4, 8, 5, 1, 2, 2, training=True)
-    decomposed = [p for p in planner.candidates(problem, cliffed) if p.direct == "inputs"][0]
-    unpriced = [p for p in planner.candidates(problem, plain) if p.direct == "inputs"][0]
+    decomposed = [p for p in candidate_plans.candidates(problem, cliffed) if p.direct == "inputs"][0]
+    unpriced = [p for p in candidate_plans.candidates(problem, plain) if p.direct == "inputs"][0]
     assert decomposed.modelled_us > unpriced.modelled_us
 
 
@@ -116,7 +116,7 @@ def test_the_model_alone_trains_past_the_cliff_by_fft(monkeypatch, autotune_mode
     autotune_mode("off")
     problem = square_problem(BACKEND, "cpu", 2, 228, 19, 2, 8, 8, training=True)
     cliffed = _cliff_profile((0, 196), (0.5,))
-    monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: cliffed)
+    monkeypatch.setattr(candidate_plans, "profile_for", lambda *args, **kwargs: cliffed)
     assert planner.plan_conv(problem).algorithm == "fft"
     shapes = dict(input_shape=(2, 228, 228, 8), kernel_shape=(19, 19, 8, 8), padding="same")
     flops = 2 * 2 * 228**2 * 19**2 * 8 * 8

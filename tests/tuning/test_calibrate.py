@@ -7,7 +7,7 @@ import math
 import keras
 import pytest
 
-from structconv.ops import planner
+from structconv.ops import candidate_plans
 from structconv.tuning import backward_cliff, calibrate, command, fit, profile
 
 BACKEND = keras.backend.backend()
@@ -30,7 +30,7 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
                      "1 shapes timed with gradients", "Direct gradient, rank 1: ", "Profile: "):
         assert expected in printed, printed
     profile.forget_loaded()
-    fitted = planner.profile_for(BACKEND, "cpu")
+    fitted = candidate_plans.profile_for(BACKEND, "cpu")
     assert fitted.source == "calibrated" and fitted.costs.direct_min_channels in fit.MIN_CHANNELS
     rates = (*fitted.costs.direct_gflops, *fitted.costs.fft_gflops, fitted.costs.dft_gflops)
     assert all(math.isfinite(r) and r > 0 for r in rates)
@@ -61,4 +61,4 @@ def test_only_the_cpu_is_calibrated(fresh_cache, monkeypatch, capsys):
     assert command.run(args) == 2
     assert "fits the CPU model only" in capsys.readouterr().err
     profile.forget_loaded()
-    assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+    assert candidate_plans.profile_for(BACKEND, "cpu").source == "shipped"

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from structconv.ops import cost_model, planner
+from structconv.ops import candidate_plans, cost_model, planner
 from structconv.tuning import calibrate, fit, profile
 from structconv.tuning.square_problem import square_problem
 
@@ -35,8 +35,8 @@ def _synthetic_record(problem, shipped, truth):
         elif plan.algorithm == "direct":
             us = cost_model.direct_us(truth, problem.planned_batch, problem.outputs, problem.kernel_size,
                                       problem.channels, problem.filters, problem.groups, problem.padded,
-                                      problem.itemsize, planner.stacked_taps(problem),
-                                      planner.stacked_along(problem, plan.direct))
+                                      problem.itemsize, candidate_plans.stacked_taps(problem),
+                                      candidate_plans.stacked_along(problem, plan.direct))
             factor = truth.direct_training
         else:
             us = cost_model.fft_us(truth, fit.terms(problem, plan, truth.fft_cache_bytes), problem.rank)
@@ -116,7 +116,8 @@ def test_the_stacking_fitted_is_the_one_that_ran_faster(faster):
         problem = record["problem"]
         if problem.channels != problem.filters:
             continue
-        direct = planner.allowed(problem, planner.candidates(problem, tuned), "direct", tuned, math.inf)
+        plans = candidate_plans.candidates(problem, tuned)
+        direct = planner.allowed(problem, plans, "direct", tuned, math.inf)
         wanted = faster[0] if record["training"] else faster[1]
         assert direct[0].label == f"direct:{wanted}", problem
 
@@ -138,7 +139,7 @@ def _training_record(k, filters_us, inputs_us):
 
 
 def test_the_filters_limit_is_kept_or_lifted_to_the_taps_timed():
-    peeled = [planner.stacked_taps(_training_record(k, 1.0, 1.0)["problem"]) for k in (2, 3, 5)]
+    peeled = [candidate_plans.stacked_taps(_training_record(k, 1.0, 1.0)["problem"]) for k in (2, 3, 5)]
     limited = profile.Strategy(decompose_stacking="inputs", decompose_filters_max_taps=peeled[1])
     # Filters 2x faster up to the limit, 3x slower above it: filters, the limit kept.
     records = [_training_record(2, 1.0, 2.0), _training_record(3, 1.0, 2.0), _training_record(5, 3.0, 1.0)]
@@ -158,13 +159,13 @@ def test_filters_with_a_gradient_are_limited_to_the_taps_timed():
     unlimited = profile.Strategy(decompose_stacking="inputs", decompose_filters_max_taps=None)
     records = [_training_record(3, 1.0, 2.0), _training_record(5, 1.0, 2.0)]
     fitted = fit.fit_stacking(records, unlimited)
-    most = planner.stacked_taps(records[1]["problem"])
+    most = candidate_plans.stacked_taps(records[1]["problem"])
     assert (fitted["decompose_stacking"], fitted["decompose_filters_max_taps"]) == ("filters", most)
     tuned = dataclasses.replace(unlimited, **fitted)
     beyond = square_problem(BACKEND, "cpu", 6, 6, 3, 1, 2, 2, "same", 1, True)
-    assert planner.stacked_taps(beyond) > most
-    assert planner.preferred_stacking(beyond, tuned) == "inputs"
-    assert planner.preferred_stacking(records[1]["problem"], tuned) == "filters"
+    assert candidate_plans.stacked_taps(beyond) > most
+    assert candidate_plans.preferred_stacking(beyond, tuned) == "inputs"
+    assert candidate_plans.preferred_stacking(records[1]["problem"], tuned) == "filters"
 
 
 def _stacking_record(channels, filters, training, inputs_us, filters_us):
@@ -188,7 +189,8 @@ def test_the_side_with_fewer_channels_is_fitted_where_it_stacked_faster(training
     tuned = dataclasses.replace(strategy, **fitted)
     for record in records:
         times = record["times"]
-        assert times[f"direct:{planner.preferred_stacking(record['problem'], tuned)}"] == min(times.values())
+        preferred = candidate_plans.preferred_stacking(record["problem"], tuned)
+        assert times[f"direct:{preferred}"] == min(times.values())
     # Where the side with fewer channels ran slower, the flag is not set.
     slower = [_stacking_record(2, 16, training, 2.0, 1.0), _stacking_record(16, 2, training, 2.0, 1.0)]
     assert fit.fit_stacking(slower, strategy)[f"decompose_fewer_channels{mode}"] is False
@@ -209,7 +211,7 @@ def test_the_side_with_fewer_channels_is_fitted_per_rank_where_the_ranks_differ(
                _ranked_record(3, 12, 2, 4.0, 1.0), _ranked_record(4, 2, 12, 1.0, 1.7),
                _ranked_record(4, 1, 8, 1.0, 1.6), _ranked_record(4, 12, 2, 2.0, 1.0)]
     fitted = fit.fit_stacking(records, strategy)
-    if planner.stacked_taps(records[0]["problem"]) == 1:
+    if candidate_plans.stacked_taps(records[0]["problem"]) == 1:
         # The backend runs rank 3 itself (torch): nothing stacks there, so no per-rank setting can help.
         assert fitted["decompose_fewer_channels"] is True
         return
@@ -217,7 +219,8 @@ def test_the_side_with_fewer_channels_is_fitted_per_rank_where_the_ranks_differ(
     tuned = dataclasses.replace(strategy, **fitted)
     for record in records:
         times = record["times"]
-        assert times[f"direct:{planner.preferred_stacking(record['problem'], tuned)}"] == min(times.values())
+        preferred = candidate_plans.preferred_stacking(record["problem"], tuned)
+        assert times[f"direct:{preferred}"] == min(times.values())
     # A per-rank setting that gains less than `STACKING_GAIN` over the best single one is not taken.
     close = [_ranked_record(3, 2, 12, 1.05, 1.0), _ranked_record(4, 2, 12, 1.0, 1.7)]
     assert fit.fit_stacking(close, strategy)["decompose_fewer_channels"] is True

@@ -8,7 +8,7 @@ import dataclasses
 import keras
 import pytest
 
-from structconv.ops import planner
+from structconv.ops import candidate_plans, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.tuning import autotune
 from structconv.tuning.square_problem import square_problem
@@ -31,7 +31,7 @@ def _volume(**changes):
 
 
 def _offered(problem):
-    return "direct:halves" in {p.label for p in planner.candidates(problem)}
+    return "direct:halves" in {p.label for p in candidate_plans.candidates(problem)}
 
 
 def test_the_halves_are_offered_where_one_item_takes_the_slow_path_and_only_there():
@@ -62,11 +62,11 @@ def test_the_model_alone_takes_the_halves_past_their_overhead(autotune_mode):
     8^3 one as it is (there the halves took 4x as long; docs/benchmarks.md)."""
     autotune_mode("off")
     problem = _volume()
-    plans = {p.label: p for p in planner.candidates(problem)}
-    profile = planner.profile_for(BACKEND)
-    base = plans["direct:native"].modelled_us / planner.UNMODELLED_FACTOR["single_item_loops"]
+    plans = {p.label: p for p in candidate_plans.candidates(problem)}
+    profile = candidate_plans.profile_for(BACKEND)
+    base = plans["direct:native"].modelled_us / candidate_plans.UNMODELLED_FACTOR["single_item_loops"]
     assert plans["direct:halves"].modelled_us == pytest.approx(
-        base * planner.UNMODELLED_FACTOR["halves"] + profile.costs.direct_overhead_us)
+        base * candidate_plans.UNMODELLED_FACTOR["halves"] + profile.costs.direct_overhead_us)
     large = _volume(spatial=(48,) * 3)
     tiny = square_problem(BACKEND, "cpu", 3, 8, 3, 1, 1, 1)
     assert planner.plan_conv(large).label == "direct:halves"

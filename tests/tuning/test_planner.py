@@ -13,7 +13,7 @@ from reference import conv_reference, padding_pairs
 from structconv import config, layers
 from structconv import ops as sops
 from structconv._backend import get_backend
-from structconv.ops import contenders, planner
+from structconv.ops import candidate_plans, contenders, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.ops.arguments import conv_arguments
 from structconv.ops.conv import prepare_conv
@@ -52,15 +52,16 @@ def _long_1d_problem(size, k):
 
 def test_no_kernel_spectrum_by_dft_with_a_huge_matrix():
     # A 221 x 65537 DFT matrix: TensorFlow compiled such a plan's first call for 30 s (planner's comment).
-    plans = [p for p in planner.candidates(_long_1d_problem(116231, 221)) if p.algorithm == "fft"]
+    plans = [p for p in candidate_plans.candidates(_long_1d_problem(116231, 221)) if p.algorithm == "fft"]
     whole = {p.fft.kernel_transform for p in plans if p.fft.geometry == "whole"}
     assert whole == {"fft"}
     assert all(p.fft.kernel_transform == "fft"
-               or planner.dft_matrix_entries((221,), p.fft.lengths) <= planner.DFT_MATRIX_MAX_ENTRIES
+               or candidate_plans.dft_matrix_entries((221,), p.fft.lengths)
+               <= candidate_plans.DFT_MATRIX_MAX_ENTRIES
                for p in plans)
     assert any(p.fft.kernel_transform == "dft" for p in plans)  # short blocks keep both transforms
     # 63 x 8193 entries: both transforms stay candidates of the whole FFT.
-    short = planner.candidates(_long_1d_problem(16384, 63))
+    short = candidate_plans.candidates(_long_1d_problem(16384, 63))
     assert {p.fft.kernel_transform for p in short if p.algorithm == "fft" and p.fft.geometry == "whole"} == {
         "dft", "fft"}
 
@@ -68,15 +69,15 @@ def test_no_kernel_spectrum_by_dft_with_a_huge_matrix():
 def test_xlas_nd_convolution_is_priced_at_its_own_rate_where_the_profile_has_one():
     # One channel, 4-D: XLA's own convolution ran 6.6x faster than the decomposition on JAX (1 thread of an
     # AMD EPYC); with 16 channels 11x slower (docs/fft.md). Only JAX has it as a candidate above rank 3.
-    shipped = planner.profile_for(BACKEND)
+    shipped = candidate_plans.profile_for(BACKEND)
     def with_rate(rate):
         return dataclasses.replace(shipped, costs=dataclasses.replace(shipped.costs, native_nd_gflops=rate))
 
     rated = with_rate(5.0)
     for channels in (1, 16):
         problem = square_problem(BACKEND, "cpu", 4, 10, 2, batch=2, channels=channels, filters=channels)
-        modelled = {p.label: p.modelled_us for p in planner.candidates(problem, rated)}
-        unrated = {p.label: p.modelled_us for p in planner.candidates(problem, with_rate(0.0))}
+        modelled = {p.label: p.modelled_us for p in candidate_plans.candidates(problem, rated)}
+        unrated = {p.label: p.modelled_us for p in candidate_plans.candidates(problem, with_rate(0.0))}
         assert ("direct:native" in modelled) == (BACKEND == "jax")
         if BACKEND != "jax":
             continue
@@ -85,7 +86,8 @@ def test_xlas_nd_convolution_is_priced_at_its_own_rate_where_the_profile_has_one
         expected = rated.costs.direct_overhead_us + flops / 5e3 + memory / (rated.costs.direct_gbps * 1e3)
         assert modelled["direct:native"] == pytest.approx(expected, rel=1e-9)
         preferred = min(unrated[label] for label in ("direct:inputs", "direct:filters"))
-        assert unrated["direct:native"] == pytest.approx(planner.UNMODELLED_FACTOR["native_nd"] * preferred)
+        factor = candidate_plans.UNMODELLED_FACTOR["native_nd"]
+        assert unrated["direct:native"] == pytest.approx(factor * preferred)
 
 
 @pytest.mark.parametrize("rank", [3, 4, 5])
@@ -98,7 +100,7 @@ def test_no_native_convolution_above_rank_3_on_a_gpu(rank, training, autotune_mo
     for device in ("cpu", "gpu"):
         problem = square_problem(BACKEND, device, rank, 6, 2, batch=1, channels=2, filters=2,
                                  training=training)
-        labels = {p.label for p in planner.candidates(problem)}
+        labels = {p.label for p in candidate_plans.candidates(problem)}
         native_nd = BACKEND == "jax" and device == "cpu"
         assert ("direct:native" in labels) == (rank <= 3 or native_nd), (device, sorted(labels))
         # XLA's CPU and TensorFlow's without oneDNN: the decomposition onto 2-D beside their 3-D convolution.
@@ -115,7 +117,7 @@ def test_every_candidate_computes_the_same_convolution(case):
     problem, _, x, k, args = _problem_and_operands(case, rng)
     expected = conv_reference(x, k, args.strides, padding_pairs(args.padding, x.shape[1:-1], k.shape[:-2],
                               args.strides, args.dilation_rate), args.dilation_rate, args.groups)
-    plans = planner.candidates(problem)
+    plans = candidate_plans.candidates(problem)
     labels = {p.label for p in plans}
     # JAX's CPU decomposes rank 3 too, onto XLA's 2-D convolution (its 3-D one ran 1.7-64x slower), and so
     # does TensorFlow's without oneDNN (Eigen's 14-53x at strided training steps).
@@ -181,9 +183,9 @@ def test_few_taps_try_fft_only_by_measuring_and_within_the_band():
     # by FFT, modelled 1.8x direct's time (AVX-512 AMD EPYC): under `fft_min_taps`, FFT is timed where
     # the model puts it within the measuring band, never picked by the model alone.
     problem = square_problem(BACKEND, "cpu", 2, 40, 3, 8, 12, 2)
-    shipped = planner.profile_for(BACKEND)
+    shipped = candidate_plans.profile_for(BACKEND)
     assert problem.taps < shipped.strategy.fft_min_taps
-    fft = next(p for p in planner.candidates(problem, shipped) if p.algorithm == "fft")
+    fft = next(p for p in candidate_plans.candidates(problem, shipped) if p.algorithm == "fft")
     direct_us = 100 * shipped.costs.fft_overhead_us  # no "tiny" problem
     band = planner.measuring_band(shipped, "uncertain")
     for ratio, expected in ((0.5 * band, ["direct", "fft"]), (1.5 * band, ["direct"])):
@@ -205,9 +207,10 @@ def test_measuring_tries_fft_down_to_one_overhead_the_model_alone_to_two():
     # torch, 3-D 15^3, k=6, one channel (1 thread, AVX-512 AMD EPYC): direct modelled at 411 us, the FFT's
     # overhead at 268, ran 0.59 ms against 0.36 by FFT; at two overheads it was kept direct untimed.
     problem = square_problem(BACKEND, "cpu", 3, 15, 6, 2, 1, 1)
-    trusted = dataclasses.replace(planner.profile_for(BACKEND), uncertainty=2.0)  # the shipped profile
+    shipped = candidate_plans.profile_for(BACKEND)
+    trusted = dataclasses.replace(shipped, uncertainty=2.0)
     overhead = trusted.costs.fft_overhead_us
-    fft = next(p for p in planner.candidates(problem, trusted) if p.algorithm == "fft")
+    fft = next(p for p in candidate_plans.candidates(problem, trusted) if p.algorithm == "fft")
     plans = [Plan("direct", modelled_us=1.5 * overhead), fft]
     allowed = {mode: sorted(p.algorithm for p in planner.allowed(problem, plans, "auto", trusted, 2**40,
                                                                  mode))
@@ -383,7 +386,7 @@ def test_the_decomposition_stacks_along_the_side_with_fewer_channels_where_the_p
         problem = square_problem(BACKEND, "cpu", 4, 8, k, 1, channels, filters, "same", 1, training)
         if groups > 1:
             problem = dataclasses.replace(problem, groups=groups)
-        return planner.preferred_stacking(problem, profile.Strategy(**strategy))
+        return candidate_plans.preferred_stacking(problem, profile.Strategy(**strategy))
 
     mode = "" if training else "_inference"
     fewer = {f"decompose_fewer_channels{mode}": True}
@@ -409,7 +412,7 @@ def test_the_side_with_fewer_channels_may_be_taken_per_rank(training):
                                    f"decompose_fewer_channels{mode}": (True, False, True)})
 
     def preferred(rank):
-        return planner.preferred_stacking(
+        return candidate_plans.preferred_stacking(
             square_problem(BACKEND, "cpu", rank, 6, 2, 1, 2, 8, "same", 1, training), strategy)
 
     assert [strategy.fewer_channels(rank, training) for rank in (2, 3, 4, 5, 6)] == [True, True, False,
@@ -422,33 +425,33 @@ def test_the_stacking_the_profile_does_not_prefer_is_priced_at_a_factor_of_the_p
     # Fewer inputs than filters with the filters preferred: the channel floor prices 2 -> 16 channels
     # stacked along the filters (2 -> 48 onto 3-D, or more onto 2-D) above 6 -> 16 along the inputs, but
     # the rates are fitted to the faster stacking and the preference to which was faster.
-    shipped = planner.profile_for(BACKEND)
+    shipped = candidate_plans.profile_for(BACKEND)
     tuned = dataclasses.replace(shipped, costs=dataclasses.replace(shipped.costs, direct_min_channels=8),
                                 strategy=dataclasses.replace(
                                     shipped.strategy, decompose_stacking_inference="filters",
                                     decompose_fewer_channels_inference=False))
     problem = square_problem(BACKEND, "cpu", 4, 6, 3, 1, 2, 16, "same", 1, False)
-    assert planner.preferred_stacking(problem, tuned.strategy) == "filters"
-    modelled = {p.label: p.modelled_us for p in planner.candidates(problem, tuned)
+    assert candidate_plans.preferred_stacking(problem, tuned.strategy) == "filters"
+    modelled = {p.label: p.modelled_us for p in candidate_plans.candidates(problem, tuned)
                 if p.label in ("direct:inputs", "direct:filters")}
     assert modelled["direct:inputs"] == pytest.approx(
-        planner.UNMODELLED_FACTOR["other_stacking"] * modelled["direct:filters"])
+        candidate_plans.UNMODELLED_FACTOR["other_stacking"] * modelled["direct:filters"])
 
 
 @pytest.mark.parametrize("training", [False, True])
 def test_no_stacking_along_the_filters_with_a_gradient_past_the_profiles_limit(training):
     # The stacking along the filters holds one stacked output per peeled tap in its backward pass:
     # past the limit it is neither preferred nor a candidate that measuring would time.
-    shipped = planner.profile_for(BACKEND)
+    shipped = candidate_plans.profile_for(BACKEND)
     problem = square_problem(BACKEND, "cpu", 6, 6, 3, 2, 2, 2, "valid", 1, training)
-    peeled = planner.stacked_taps(problem)
+    peeled = candidate_plans.stacked_taps(problem)
     assert peeled > 1
 
     def stackings(limit):
         strategy = dataclasses.replace(shipped.strategy, decompose_stacking="filters",
                                        decompose_stacking_inference="filters",
                                        decompose_filters_max_taps=limit)
-        plans = planner.candidates(problem, dataclasses.replace(shipped, strategy=strategy))
+        plans = candidate_plans.candidates(problem, dataclasses.replace(shipped, strategy=strategy))
         return {p.direct for p in plans if p.algorithm == "direct" and p.onto is None}
 
     assert {"inputs", "filters"} <= stackings(None)
@@ -468,7 +471,7 @@ def test_a_channels_first_copy_is_a_candidate_of_torch_2d_training_steps():
     of ungrouped 2-D training steps on channels_last data, and only there (a depthwise step ran 1.4-6.6x
     slower on the copy)."""
     def offered(problem):
-        return "direct:channels_first" in {p.label for p in planner.candidates(problem)}
+        return "direct:channels_first" in {p.label for p in candidate_plans.candidates(problem)}
 
     assert offered(_conv2d_problem(True)) == (BACKEND == "torch")
     depthwise = dataclasses.replace(_conv2d_problem(True), filters=3, groups=3)
@@ -479,10 +482,10 @@ def test_a_channels_first_copy_is_a_candidate_of_torch_2d_training_steps():
 
 def test_past_the_backward_cliff_the_model_trains_on_the_copy(autotune_mode, monkeypatch):
     autotune_mode("off")
-    shipped = planner.profile_for(BACKEND)
+    shipped = candidate_plans.profile_for(BACKEND)
     cliffed = dataclasses.replace(shipped, costs=dataclasses.replace(
         shipped.costs, direct_cliff_taps=(0, 13 * 13), direct_cliff_gflops=(0.5,)))
-    monkeypatch.setattr(planner, "profile_for", lambda *args, **kwargs: cliffed)
+    monkeypatch.setattr(candidate_plans, "profile_for", lambda *args, **kwargs: cliffed)
     past = square_problem(BACKEND, "cpu", 2, 64, 15, 2, 16, 16, training=True)
     before = square_problem(BACKEND, "cpu", 2, 64, 13, 2, 16, 16, training=True)
     assert planner.plan_conv(past, "direct").direct == ("channels_first" if BACKEND == "torch" else "native")
@@ -496,7 +499,7 @@ def test_the_shipped_torch_profile_knows_the_2d_cliff(autotune_mode):
     autotune_mode("off")
     shapes = dict(input_shape=(2, 64, 64, 16), padding="same", training=True, algorithm="direct",
                   backend_name="torch")
-    assert "13x13" in dict(planner.profile_for("torch").provenance)["backward_cliff"]
+    assert "13x13" in dict(candidate_plans.profile_for("torch").provenance)["backward_cliff"]
     assert explain_choice(kernel_shape=(15, 15, 16, 16), **shapes)["plan"] == "direct:channels_first"
     assert explain_choice(kernel_shape=(13, 13, 16, 16), **shapes)["plan"] == "direct:native"
 
@@ -549,7 +552,7 @@ def test_a_decomposition_onto_another_rank_is_a_candidate_the_model_never_picks(
         problem = square_problem(BACKEND, device, 4, 8, 3, batch=2, channels=4, filters=8, training=True)
         if transposed:
             problem = dataclasses.replace(problem, transposed=True, padding=((0, 0),) * 4)
-        plans = planner.candidates(problem)
+        plans = candidate_plans.candidates(problem)
         others = {p.onto for p in plans if p.algorithm == "direct" and p.onto}
         expected = ({2} if _eigen() and device == "cpu"
                     else {3} if BACKEND == "jax" and device == "gpu" else set())
@@ -557,9 +560,10 @@ def test_a_decomposition_onto_another_rank_is_a_candidate_the_model_never_picks(
         target = min(p.modelled_us for p in plans if p.algorithm == "direct" and not p.onto)
         for plan in plans:
             if plan.onto:  # never cheaper than the target's: the model's rates are the target's
-                assert plan.modelled_us >= planner.UNMODELLED_FACTOR["other_target"] * target * (1 - 1e-9)
+                factor = candidate_plans.UNMODELLED_FACTOR["other_target"]
+                assert plan.modelled_us >= factor * target * (1 - 1e-9)
                 assert plan.label.endswith(f":{plan.onto}d")
         assert planner.plan_conv(problem).onto is None
     # Rank 3 on TensorFlow without oneDNN already decomposes onto 2-D: no other target.
     problem = square_problem(BACKEND, "cpu", 3, 8, 3, batch=2, channels=4, filters=8, training=True)
-    assert not any(p.onto for p in planner.candidates(problem))
+    assert not any(p.onto for p in candidate_plans.candidates(problem))

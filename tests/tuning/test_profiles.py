@@ -9,7 +9,7 @@ import warnings
 import keras
 import pytest
 
-from structconv.ops import cost_model, planner
+from structconv.ops import candidate_plans, cost_model
 from structconv.tuning import fingerprint, profile, storage
 
 BACKEND = keras.backend.backend()
@@ -81,7 +81,7 @@ def test_a_calibrated_profile_takes_precedence_and_round_trips(fresh_cache):
                                costs=dataclasses.replace(shipped.costs, direct_overhead_us=123.0))
     path = profile.save_calibrated(mine, _machine_id(), {"machine": "test", "date": "today"})
     assert path is not None and os.path.dirname(path) == str(fresh_cache)
-    loaded = planner.profile_for(BACKEND, "cpu")
+    loaded = candidate_plans.profile_for(BACKEND, "cpu")
     assert loaded.source == "calibrated" and loaded.costs == mine.costs and loaded.uncertainty == 1.5
     assert dict(loaded.provenance)["machine"] == "test"
 
@@ -92,11 +92,11 @@ def test_a_corrupt_profile_warns_once_and_falls_back(fresh_cache):
     with open(path, "w") as out:
         out.write(f'{{"format": {profile.FORMAT}, "backend": "torch", "costs": {{"direct_overhead_us"')  # cut
     with pytest.warns(RuntimeWarning, match="falling back to the cost model"):
-        assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+        assert candidate_plans.profile_for(BACKEND, "cpu").source == "shipped"
     profile.forget_loaded()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert planner.profile_for(BACKEND, "cpu").source == "shipped"  # warned once per path
+        assert candidate_plans.profile_for(BACKEND, "cpu").source == "shipped"  # warned once per path
 
 
 def test_a_malformed_profile_warns_and_falls_back(fresh_cache):
@@ -105,7 +105,7 @@ def test_a_malformed_profile_warns_and_falls_back(fresh_cache):
     with open(path, "w") as out:
         json.dump({**profile.to_dict(profile.shipped(BACKEND, "cpu")), "costs": {"wrong": 1}}, out)
     with pytest.warns(RuntimeWarning, match="malformed profile"):
-        assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+        assert candidate_plans.profile_for(BACKEND, "cpu").source == "shipped"
 
 
 def test_a_profile_of_an_older_format_warns_to_calibrate_again(fresh_cache):
@@ -117,7 +117,7 @@ def test_a_profile_of_an_older_format_warns_to_calibrate_again(fresh_cache):
     with open(path, "w") as out:
         json.dump(old, out)
     with pytest.warns(RuntimeWarning, match="older structconv .* run `structconv calibrate` again"):
-        assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+        assert candidate_plans.profile_for(BACKEND, "cpu").source == "shipped"
 
 
 def test_a_profile_for_another_planner_revision_warns_to_calibrate_again(fresh_cache):
@@ -141,7 +141,7 @@ def test_a_profile_for_another_planner_revision_warns_to_calibrate_again(fresh_c
         json.dump(stale, out)
     message = f"{BACKEND} profile of planner revision {current + 1} .* calibrate"
     with pytest.warns(RuntimeWarning, match=message):
-        assert planner.profile_for(BACKEND, "cpu").source == "shipped"
+        assert candidate_plans.profile_for(BACKEND, "cpu").source == "shipped"
 
 
 def test_every_shipped_profile_is_of_its_backends_planner_revision():

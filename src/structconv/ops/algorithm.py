@@ -7,7 +7,7 @@ the problem, and the candidates it cannot tell apart are timed once and remember
 import keras
 
 from structconv import config
-from structconv.ops import planner
+from structconv.ops import candidate_plans, planner
 from structconv.ops.arguments import conv_arguments, resolve_padding, split_shape
 from structconv.ops.problem import ConvProblem
 
@@ -54,8 +54,8 @@ def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dil
         spatial=tuple(spatial), channels=channels, filters=kernel_shape[-1], kernel_size=kernel_size,
         groups=args.groups, strides=args.strides, dilation_rate=args.dilation_rate, padding=pads,
         padding_mode=args.padding_mode, dtype=dtype, data_format=args.data_format, training=bool(training))
-    profile = planner.profile_for(problem.backend, device)
-    candidates = planner.candidates(problem, profile)
+    profile = candidate_plans.profile_for(problem.backend, device)
+    candidates = candidate_plans.candidates(problem, profile)
     plan = planner.plan_conv(problem, args.algorithm)
     ffts = [c for c in candidates if c.algorithm == "fft"]
     best_fft = min(ffts, key=lambda c: c.modelled_us) if ffts else None
@@ -69,7 +69,7 @@ def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dil
         "measured_us": dict(plan.measured_us),
         "direct_us": min(c.modelled_us for c in candidates if c.algorithm == "direct"),
         "fft_us": best_fft.modelled_us if best_fft else None,
-        "direct_cliff_us": planner.backward_cliff_us(problem, profile.costs),
+        "direct_cliff_us": candidate_plans.backward_cliff_us(problem, profile.costs),
         "fft_lengths": shown.fft.lengths if shown else None,
         "fft_memory_bytes": shown.fft.memory if shown else None,
         "budget_bytes": config.fft_memory_budget(),

@@ -23,7 +23,7 @@ would make.
 import functools
 import time
 
-from structconv.ops import cost_model, planner
+from structconv.ops import candidate_plans, cost_model
 from structconv.tuning import autotune
 from structconv.tuning.square_problem import square_problem
 
@@ -81,7 +81,7 @@ def find(ladder, time_pair, jump=JUMP):
 def _fastest_direct(problem):
     """The direct plan the model prices cheapest, on the input as it is: the cliff is that of the backend's
     convolution of it (a channels-first copy, torch's candidate past it, has none)."""
-    return min((p for p in planner.candidates(problem) if p.algorithm == "direct"
+    return min((p for p in candidate_plans.candidates(problem) if p.algorithm == "direct"
                 and p.direct != "channels_first"), key=lambda p: p.modelled_us)
 
 

@@ -15,7 +15,7 @@ import math
 import sys
 import time
 
-from structconv.ops import planner
+from structconv.ops import candidate_plans, planner
 from structconv.tuning import autotune, backward_cliff, fingerprint, fit
 from structconv.tuning import profile as profiles
 from structconv.tuning.square_problem import square_problem
@@ -128,7 +128,7 @@ def timed_plans(problem, profile):
     the filters with a gradient (the grid's steps are small; `fit.fit_stacking` sets the limit from them)."""
     unlimited = dataclasses.replace(profile, strategy=dataclasses.replace(
         profile.strategy, decompose_filters_max_taps=None))
-    plans, kept = [p for p in planner.candidates(problem, unlimited) if p.onto is None], []
+    plans, kept = [p for p in candidate_plans.candidates(problem, unlimited) if p.onto is None], []
     for plan in plans:  # cheapest first: the first plan of each block geometry is its cheaper transform
         if plan.algorithm == "fft" and plan.fft.blocked and any(
                 p.algorithm == "fft" and p.fft.geometry == plan.fft.geometry for p in kept):

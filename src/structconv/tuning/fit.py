@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from structconv.ops import cost_model, planner
+from structconv.ops import candidate_plans, cost_model, planner
 from structconv.tuning import fingerprint
 from structconv.tuning import profile as profiles
 
@@ -64,8 +64,9 @@ def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES, channel_model=(
     if plan.algorithm == "direct":
         return cost_model.direct_terms(problem.planned_batch, problem.outputs, problem.kernel_size,
                                        problem.channels, problem.filters, problem.groups, problem.padded,
-                                       problem.itemsize, *channel_model[:2], planner.stacked_taps(problem),
-                                       planner.stacked_along(problem, plan.direct), channel_model[2])
+                                       problem.itemsize, *channel_model[:2],
+                                       candidate_plans.stacked_taps(problem),
+                                       candidate_plans.stacked_along(problem, plan.direct), channel_model[2])
     f = plan.fft
     return cost_model.fft_terms(problem.planned_batch * math.prod(f.counts), problem.channels,
                                 problem.filters, problem.groups, f.lengths, problem.kernel_size,
@@ -230,7 +231,7 @@ def fit_training(records, costs):
     forward = {r["problem"].key(): r for r in records if not r.get("training")}
     ratios = {"direct": {}, "fft": {}}
     for r in records:
-        if not r.get("training") or planner.backward_cliff_us(r["problem"], costs):
+        if not r.get("training") or candidate_plans.backward_cliff_us(r["problem"], costs):
             continue  # past the backward cliff, direct is priced by its own term
         base = forward.get(dataclasses.replace(r["problem"], training=False).key())
         if base is None:
@@ -252,7 +253,7 @@ def fit_training(records, costs):
 def model_pick(record, profile):
     """The label the model alone (no measuring) picks for a record's problem with `profile`."""
     problem = record["problem"]
-    plans = planner.candidates(problem, profile)
+    plans = candidate_plans.candidates(problem, profile)
     allowed = planner.allowed(problem, plans, "auto", profile, float("inf"))
     return allowed[0].label
 
@@ -301,8 +302,8 @@ def fit_stacking(records, strategy):
     (`decompose_stacking`; "filters" falls back to "inputs" above `decompose_filters_max_taps` peeled
     taps, a limit this sets or lifts to at most the most peeled taps timed with a gradient) and without
     (`decompose_stacking_inference`), and whether where the channels differ the side with fewer takes them
-    (`decompose_fewer_channels[_inference]`, `planner.preferred_stacking`), from the records where both
-    stackings were timed: the setting with the least total log slowdown of the stacking it picks against
+    (`decompose_fewer_channels[_inference]`, `candidate_plans.preferred_stacking`), from the records where
+    both stackings were timed: the setting with the least total log slowdown of the stacking it picks against
     the faster of the two, where it beats `strategy`'s own by more than `STACKING_GAIN` (a few grid
     records decide it: a 10% difference on one must not flip it). By the times, not by the model's picks:
     where FFT wins, the stacking changes no pick on the grid, yet it is what `algorithm="direct"` and an
@@ -319,9 +320,10 @@ def fit_stacking(records, strategy):
     def best(records_, options, current):
         def loss(option):
             tried = dataclasses.replace(strategy, **option)
-            return sum(math.log(r["times"][f"direct:{planner.preferred_stacking(r['problem'], tried)}"]
-                                / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
-                       for r in records_)
+            picked = (r["times"]["direct:" + candidate_plans.preferred_stacking(r["problem"], tried)]
+                      for r in records_)
+            return sum(math.log(t / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
+                       for t, r in zip(picked, records_))
 
         fitted = min(options, key=loss)
         field = next(name for name in fitted if name.startswith("decompose_fewer_channels"))
@@ -333,7 +335,7 @@ def fit_stacking(records, strategy):
     # With a gradient, "filters" holds one stacked-output-sized gradient per peeled tap: no further than
     # the most taps timed (a TensorFlow profile fitted on 3-7 taps stacked 27 along the filters for a 6-D
     # step, which took over 10 GB).
-    timed = max((planner.stacked_taps(r["problem"]) for r in both if r["training"]), default=1)
+    timed = max((candidate_plans.stacked_taps(r["problem"]) for r in both if r["training"]), default=1)
     limit = strategy.decompose_filters_max_taps
     limits = (timed,) if limit is None else tuple(dict.fromkeys((limit, max(limit, timed))))
     inference = best([r for r in both if not r["training"]],

@@ -110,7 +110,7 @@ class Strategy:
     packed_max_kernel_ratio: float = 1.0
     # Ranks above the backend's native ones: along which channel axis the decomposition stacks the peeled
     # taps, with a gradient and without, and above how many peeled taps "filters" falls back to "inputs"
-    # with a gradient (and is no candidate either: `planner._direct_candidates`).
+    # with a gradient (and is no candidate either: `candidate_plans._direct_candidates`).
     decompose_stacking: str = "inputs"
     decompose_stacking_inference: str = "inputs"
     decompose_filters_max_taps: object = None
