@@ -9,7 +9,7 @@ import pytest
 
 from structconv.ops import candidate_plans, planner
 from structconv.ops.algorithm import explain_choice
-from structconv.tuning import backward_cliff, fit, profile
+from structconv.tuning import backward_cliff, fit_rates, profile
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -132,5 +132,5 @@ def test_fitting_the_training_factors_leaves_out_problems_past_the_cliff():
         for problem, factor in zip(pair, (1.0, ratio)):
             records.append({"rank": 2, "training": problem.training, "problem": problem,
                             "times": {"direct:native": 100.0 * factor, "fft:whole": 200.0}})
-    fitted = fit.fit_training(records, cliffed.costs)
+    fitted = fit_rates.fit_training(records, cliffed.costs)
     assert fitted["direct_training"][1] == pytest.approx(3.0)

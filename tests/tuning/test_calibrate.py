@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from structconv.ops import candidate_plans
-from structconv.tuning import backward_cliff, calibrate, command, fit, profile
+from structconv.tuning import backward_cliff, calibrate, command, fit, fit_rates, profile
 
 BACKEND = keras.backend.backend()
 
@@ -31,12 +31,12 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
         assert expected in printed, printed
     profile.forget_loaded()
     fitted = candidate_plans.profile_for(BACKEND, "cpu")
-    assert fitted.source == "calibrated" and fitted.costs.direct_min_channels in fit.MIN_CHANNELS
+    assert fitted.source == "calibrated" and fitted.costs.direct_min_channels in fit_rates.MIN_CHANNELS
     rates = (*fitted.costs.direct_gflops, *fitted.costs.fft_gflops, fitted.costs.dft_gflops)
     assert all(math.isfinite(r) and r > 0 for r in rates)
     assert 2.0 <= fitted.uncertainty <= 10.0
     assert fitted.costs.block_margin in fit.BLOCK_MARGINS
-    assert fitted.costs.fft_cache_bytes in fit.CACHE_BYTES
+    assert fitted.costs.fft_cache_bytes in fit_rates.CACHE_BYTES
     assert dict(fitted.provenance)["training_points"] == "1"
 
 

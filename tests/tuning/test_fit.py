@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from structconv.ops import candidate_plans, cost_model, planner
-from structconv.tuning import calibrate, fit, profile
+from structconv.tuning import calibrate, fit, fit_rates, profile
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -39,7 +39,7 @@ def _synthetic_record(problem, shipped, truth):
                                       candidate_plans.stacked_along(problem, plan.direct))
             factor = truth.direct_training
         else:
-            us = cost_model.fft_us(truth, fit.terms(problem, plan, truth.fft_cache_bytes), problem.rank)
+            us = cost_model.fft_us(truth, fit_rates.terms(problem, plan, truth.fft_cache_bytes), problem.rank)
             factor = truth.fft_training
         times[plan.label] = us * (cost_model.per_rank(factor, problem.rank) if problem.training else 1.0)
     return {"rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
@@ -59,7 +59,7 @@ def test_the_fit_recovers_the_constants_that_made_the_times(channel_model):
     truth = dataclasses.replace(TRUTH, direct_min_channels=channel_model[0],
                                 direct_channel_half=channel_model[1], direct_output_half=channel_model[2])
     records, shipped = _synthetic_records(truth)
-    costs, errors, _ = fit.fit_costs(records, shipped.costs, threads=2)
+    costs, errors, _ = fit_rates.fit_costs(records, shipped.costs, threads=2)
     assert (costs.direct_min_channels, costs.direct_channel_half, costs.direct_output_half) == channel_model
     assert costs.fft_cache_bytes == truth.fft_cache_bytes
     assert errors["direct_max"] < 1e-3 and errors["fft_max"] < 1e-3
@@ -81,7 +81,7 @@ def test_the_fit_recovers_the_constants_that_made_the_times(channel_model):
 def test_training_factors_keep_the_old_ones_for_ranks_not_timed():
     records, shipped = _synthetic_records()
     rank_one = [r for r in records if r["rank"] == 1]
-    fitted = fit.fit_training(rank_one, shipped.costs)
+    fitted = fit_rates.fit_training(rank_one, shipped.costs)
     assert fitted["direct_training"][0] == pytest.approx(TRUTH.direct_training[0], rel=1e-3)
     assert fitted["direct_training"][1:] == tuple(
         cost_model.per_rank(shipped.costs.direct_training, q) for q in (2, 3, 4))
@@ -242,7 +242,7 @@ def test_the_fit_finds_where_large_kernels_run_at_another_rate():
                                 direct_large_gflops=(0.0, 20.0, 0.0, 0.0))
     records, shipped = _synthetic_records(truth)
     assert any(r["rank"] == 2 and max(r["problem"].kernel_size) > 11 for r in records)
-    costs, errors, _ = fit.fit_costs(records, shipped.costs, threads=2)
+    costs, errors, _ = fit_rates.fit_costs(records, shipped.costs, threads=2)
     assert costs.direct_large_taps == (0, 11, 0, 0)
     assert costs.direct_large_gflops[1] == pytest.approx(20.0, rel=1e-2)
     assert errors["direct_max"] < 1e-3
@@ -254,6 +254,6 @@ def test_the_dft_stage_time_is_kept_only_where_the_times_show_it():
     # constant fitted to their noise moved the others (issue 13).
     for stage_us in (0.0, 200.0):
         records, shipped = _synthetic_records(dataclasses.replace(TRUTH, dft_stage_us=stage_us))
-        costs, errors, _ = fit.fit_costs(records, shipped.costs, threads=2)
+        costs, errors, _ = fit_rates.fit_costs(records, shipped.costs, threads=2)
         assert costs.dft_stage_us == pytest.approx(stage_us, abs=1e-2)
         assert errors["fft_max"] < 1e-3
