@@ -5,6 +5,7 @@ once per problem."""
 import dataclasses
 import math
 
+import keras
 import pytest
 
 from structconv import config
@@ -12,6 +13,8 @@ from structconv.ops import candidate_plans, cost_model, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.ops.fft_geometry import BLOCK_FACTORS
 from structconv.ops.problem import ConvProblem
+from structconv.tuning import profile as profiles
+from structconv.tuning.square_problem import square_problem
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -47,6 +50,38 @@ def test_fft_margin_decides_near_a_crossover(margin, monkeypatch):
     picked = explain_choice(*shapes, **kwargs)["algorithm"]
     assert picked == ("fft" if fft_us * margin < info["direct_us"] else "direct")
     assert picked == ("fft" if margin == 0.5 else "direct")
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_buffers_past_the_fresh_size_cost_more_traffic(backend_name):
+    """Each working buffer's bytes past `FRESH_BUFFER_BYTES` add `FRESH_FACTOR` times their excess to the
+    memory term (malloc maps such a buffer anew at each call, and the call page-faults it in); below it,
+    the memory term is the buffers' bytes."""
+    # 2-D, FFT lengths 320 x 320, 16 -> 16 channels, batch 2: the kernel's spectrum holds 256 x 320 x 161
+    # complex64 values (105 MB), each spectrum of the input and of the output and each real tensor 13 MB.
+    half, points = 320 * 161, 320 * 320
+    buffers = [8 * 256 * half, 8 * 32 * half, 8 * 32 * half, 4 * 32 * points, 4 * 32 * points]
+    excess = 8 * 256 * half - 16 * 2**20
+    big = cost_model.fft_terms(2, 16, 16, 1, (320, 320), (14, 14), 4, True, backend_name=backend_name)
+    assert big["memory"] == pytest.approx(sum(buffers) + cost_model.FRESH_FACTOR * excess)
+    # 64 x 64 lengths, 4 -> 4 channels, batch 2: every buffer well below it.
+    small = cost_model.fft_terms(2, 4, 4, 1, (64, 64), (5, 5), 4, True, backend_name=backend_name)
+    assert small["memory"] == pytest.approx(8 * (16 + 8 + 8) * 64 * 33 + 4 * 16 * 64 * 64)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the candidates are the active backend's")
+def test_a_big_kernel_spectrum_keeps_the_model_alone_direct():
+    """TensorFlow's 4-D 20^4 k=3 8 -> 8 forward at batch 2 ran 71 ms decomposed and 133 ms by FFT, whose
+    kernel spectrum takes 52 MB (2-vCPU AMD EPYC without AVX-512, session 31): with fresh buffers priced,
+    the model alone keeps it direct under the shipped Eigen profile, where it had picked FFT."""
+    eigen = profiles.shipped("tensorflow", "cpu", "Eigen")
+    problem = square_problem("tensorflow", "cpu", 4, 20, 3, 2, 8, 8)
+    candidates = candidate_plans.candidates(problem, eigen)
+    plans = planner.allowed(problem, candidates, "auto", eigen, math.inf, "off")
+    assert plans[0].algorithm == "direct"
+    fft = min((p for p in plans if p.algorithm == "fft"), key=lambda p: p.modelled_us)
+    assert fft.fft.lengths == (21,) * 4  # the kernel spectrum: 8 x 8 x 21^3 x 11 complex64 values
+    assert cost_model.fresh_bytes([8 * 64 * 21**3 * 11]) > 0
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)

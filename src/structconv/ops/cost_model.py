@@ -12,7 +12,8 @@ the FFT lengths) and `M` the complex points of one real spectrum:
   `OUT_OF_CACHE_FACTOR` times), the kernel's spectrum (`(C / g) * F` more FFTs, or a DFT by matrices, 8 flops
   per complex multiply-add, and `dft_stage_us` per axis: the DFT runs one matrix product per axis, each a few
   framework calls), the spectral product (`8 * B * (C / g) * F * M` flops) and memory traffic (the
-  spectra, the real tensors at the FFT lengths, and overlap-save copies, `FRAME_COPIES`).
+  spectra, the real tensors at the FFT lengths, each buffer's bytes past `FRESH_BUFFER_BYTES` counted
+  `FRESH_FACTOR` more times, and overlap-save copies, `FRAME_COPIES`).
 
 The constants come from a profile (`structconv.tuning.profile`): fitted to measured times by
 `structconv calibrate` on the user's machine, or shipped. The model is a guess that ranks candidates; where
@@ -32,6 +33,17 @@ FRAME_COPIES = {"torch": (3, 2), "tensorflow": (1, 1), "jax": (1, 1)}
 # size is a profile's (`Costs.fft_cache_bytes`), which a calibrated profile replaces.
 FFT_CACHE_BYTES = Costs.fft_cache_bytes
 OUT_OF_CACHE_FACTOR = 4.0
+# A working buffer past this size costs `FRESH_FACTOR` more times its excess in memory traffic: torch,
+# XLA and TensorFlow hand their CPU buffers to malloc, which (glibc's dynamic mmap threshold stops at
+# 32 MiB) maps such a buffer anew at each call and page-faults it in. The model priced FFT plans with big
+# kernel spectra far too cheap: torch 2-D 307^2 k=14 16 -> 16 at batch 2 (a 105 MB kernel spectrum), the
+# whole transform 171 ms against 52 ms in blocks of 8, and 4-D 20^4 8 -> 8 plans 2-3x their modelled time.
+# Fitted on session 29's timed held-out shapes (`benchmarks/planner_replay.py`; a factor of 2 past 16 MiB,
+# refitting each backend's rates on its grid): the model alone's picks within 1.15x rose from 46 to 48 of
+# 61 (torch; worst 4.35x -> 1.71x) and 56 to 58 (TensorFlow; worst 2.46x -> 1.24x), JAX's and every grid
+# and diagnostic pick unchanged (2-vCPU AMD EPYC without AVX-512, 2 threads).
+FRESH_BUFFER_BYTES = 16 * 2**20
+FRESH_FACTOR = 2.0
 
 
 def per_rank(rates, rank):
@@ -66,14 +78,25 @@ def fft_flops(lengths, itemsize=4, cache_bytes=FFT_CACHE_BYTES):
     return 2.5 * points * max(passes, 1.0)
 
 
-def fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed=False):
-    """Working memory of one FFT convolution: the real input and output at the FFT lengths, and the three
-    spectra (the kernel's at every frequency when batch items are `packed` in pairs)."""
+def fft_buffers(batch, channels, filters, groups, lengths, itemsize, packed=False):
+    """Bytes of each working buffer of one FFT convolution: the kernel's spectrum (at every frequency when
+    batch items are `packed` in pairs), the input's and the output's spectra, and the real input and
+    output at the FFT lengths."""
     points, half = math.prod(lengths), spectrum_size(lengths)
-    spectra = (batch * channels + batch * filters) * half + (channels // groups) * filters * (
-        points if packed else half)
-    real = (batch * channels + batch * filters) * points
-    return 2 * itemsize * spectra + itemsize * real
+    complex_bytes = 2 * itemsize
+    return (complex_bytes * (channels // groups) * filters * (points if packed else half),
+            complex_bytes * batch * channels * half, complex_bytes * batch * filters * half,
+            itemsize * batch * channels * points, itemsize * batch * filters * points)
+
+
+def fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed=False):
+    """Working memory of one FFT convolution: the sum of its `fft_buffers`."""
+    return sum(fft_buffers(batch, channels, filters, groups, lengths, itemsize, packed))
+
+
+def fresh_bytes(buffers):
+    """The bytes of `buffers` past `FRESH_BUFFER_BYTES` each: what a call page-faults in afresh."""
+    return sum(max(0, size - FRESH_BUFFER_BYTES) for size in buffers)
 
 
 def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, kernel_by_dft, framed_axes=0,
@@ -86,13 +109,13 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
     padded_kernel = 0 if kernel_by_dft else itemsize * pairs * points
     copies_in, copies_out = FRAME_COPIES.get(backend_name, FRAME_COPIES["torch"])
     framing = itemsize * batch * (copies_in * channels + copies_out * filters) * points * framed_axes
+    buffers = fft_buffers(batch, channels, filters, groups, lengths, itemsize, packed)
     return {
         "fft": transforms * fft_flops(lengths, itemsize, cache_bytes),
         "dft": 8.0 * pairs * dft_multiply_adds(kernel_size, lengths, not packed) if kernel_by_dft else 0.0,
         "product": 8.0 * batch * pairs * half,
         "dft_stages": float(len(lengths)) if kernel_by_dft else 0.0,
-        "memory": (fft_memory_bytes(batch, channels, filters, groups, lengths, itemsize, packed)
-                   + padded_kernel + framing),
+        "memory": sum(buffers) + FRESH_FACTOR * fresh_bytes(buffers) + padded_kernel + framing,
     }
 
 
