@@ -97,10 +97,12 @@ def fit_stacking(records, strategy):
     def best(records_, options, current):
         def loss(option):
             tried = dataclasses.replace(strategy, **option)
-            picked = (r["times"]["direct:" + candidate_plans.preferred_stacking(r["problem"], tried)]
-                      for r in records_)
-            return sum(math.log(t / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
-                       for t, r in zip(picked, records_))
+
+            def slowdown(r):
+                picked = r["times"]["direct:" + candidate_plans.preferred_stacking(r["problem"], tried)]
+                return math.log(picked / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
+
+            return sum(slowdown(r) for r in records_)
 
         fitted = min(options, key=loss)
         field = next(name for name in fitted if name.startswith("decompose_fewer_channels"))
