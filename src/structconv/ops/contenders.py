@@ -1,11 +1,11 @@
 """Which candidate plans measured planning times, and when times already measured decide without timing.
 
-Pure Python over `Plan`s priced by the planner (`ops.candidate_plans.candidates`), cheapest first: the band of
-modelled times that is timed (`measuring_band`), the contenders in it (`pick_contenders`), what their times
-call for next (`follow_ups`: the other FFT families, where the times leave them a chance, and the
-overlap-save `neighbours` of a blocked winner), which timed plan wins (`fastest`), and whether times
-measured earlier for the same problem, under another `algorithm` ("auto", "direct", "fft"), already cover
-what this one would time (`reusable`).
+Pure Python over the candidate `Plan`s priced by the cost model (`ops.candidate_plans.candidates`), cheapest
+first: the band of modelled times that is timed (`measuring_band`), the contenders in it
+(`pick_contenders`), what their times call for next (`follow_ups`: the other FFT families, where the times
+leave them a chance, and the overlap-save `neighbours` of a blocked winner), which timed plan wins
+(`fastest`), and whether times measured earlier for the same problem, under another `algorithm` ("auto",
+"direct", "fft"), already cover what this one would time (`reusable`).
 """
 
 import math
