@@ -257,3 +257,21 @@ def test_the_dft_stage_time_is_kept_only_where_the_times_show_it():
         costs, errors, _ = fit_rates.fit_costs(records, shipped.costs, threads=2)
         assert costs.dft_stage_us == pytest.approx(stage_us, abs=1e-2)
         assert errors["fft_max"] < 1e-3
+
+
+def test_a_margin_is_fitted_only_where_it_clearly_decides_more_picks():
+    # Scores are `_decision_score`s: (picks over the target, total log slowdown).
+    one_pick = {0.9: (3, 1.0), 1.0: (4, 2.0), 1.25: (3, 0.5)}
+    assert fit.fitted_margin(one_pick) == 1.0
+    two_picks = {1.0: (5, 2.0), 1.1: (3, 0.5), 1.25: (3, 0.25), 1.5: (4, 0.1)}
+    assert fit.fitted_margin(two_picks) == 1.25
+    tied = {0.9: (1, 0.5), 1.0: (4, 2.0), 1.25: (1, 0.5)}
+    assert fit.fitted_margin(tied) == 0.9  # of equal scores, the nearer to 1
+
+
+def test_times_the_model_explains_exactly_need_no_margins():
+    records, shipped = _synthetic_records()
+    costs = fit_rates.fit_costs(records, shipped.costs, threads=2)[0]
+    fitted = dataclasses.replace(shipped, costs=costs)
+    assert fit.fit_block_margin(records, fitted) == 1.0
+    assert fit.fit_margins(records, fitted) == (1.0,) * len(fit_rates.RANKS)
