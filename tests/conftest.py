@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from structconv import config
+from structconv._backend import get_backend
 from structconv.tuning import storage
 
 # The tests never read or write the user's cache directory: a profile `structconv calibrate` stored there
@@ -294,6 +295,12 @@ def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, 
 
         numeric = numerical_directional_derivative(numeric_loss, array, direction)
         assert np.sum(gradients[i] * direction) == pytest.approx(numeric, rel=1e-6)
+
+
+def tensorflow_on_eigen():
+    """Whether this is TensorFlow running its CPU convolutions without oneDNN (its default on CPUs without
+    AVX-512; `TF_ENABLE_ONEDNN_OPTS=0`)."""
+    return keras.backend.backend() == "tensorflow" and get_backend().kernel_library("cpu") == "Eigen"
 
 
 # What TensorFlow says where its CPU kernels lack an operation that stock Keras asks for: without oneDNN

@@ -7,7 +7,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from conftest import assert_close, assert_direct_plan_matches_reference, compiled, tensor
+from conftest import assert_close, compiled, tensor, tensorflow_on_eigen
 from reference import conv_reference, padding_pairs
 
 from structconv import config, layers
@@ -19,7 +19,7 @@ from structconv.ops.arguments import conv_arguments
 from structconv.ops.conv import prepare_conv
 from structconv.ops.execute import execute
 from structconv.ops.plan import Plan
-from structconv.tuning import autotune, profile
+from structconv.tuning import autotune
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -39,11 +39,6 @@ def _problem_and_operands(case, rng):
     args = conv_arguments(len(input_shape) - 2, strides, padding, groups=groups)
     problem, plan = prepare_conv(tensor(x), tensor(k), args)
     return problem, plan, x, k, args
-
-
-def _eigen():
-    """Whether TensorFlow runs its CPU convolutions without oneDNN (`TF_ENABLE_ONEDNN_OPTS=0`)."""
-    return BACKEND == "tensorflow" and get_backend().kernel_library("cpu") == "Eigen"
 
 
 def _long_1d_problem(size, k):
@@ -104,7 +99,7 @@ def test_no_native_convolution_above_rank_3_on_a_gpu(rank, training, autotune_mo
         native_nd = BACKEND == "jax" and device == "cpu"
         assert ("direct:native" in labels) == (rank <= 3 or native_nd), (device, sorted(labels))
         # XLA's CPU and TensorFlow's without oneDNN: the decomposition onto 2-D beside their 3-D convolution.
-        decomposed = rank > 3 or (rank == 3 and device == "cpu" and (native_nd or _eigen()))
+        decomposed = rank > 3 or (rank == 3 and device == "cpu" and (native_nd or tensorflow_on_eigen()))
         assert ("direct:inputs" in labels) == decomposed, (device, sorted(labels))
         for algorithm in ("auto", "direct"):
             plan = planner.plan_conv(problem, algorithm)
@@ -122,7 +117,7 @@ def test_every_candidate_computes_the_same_convolution(case):
     # JAX's CPU decomposes rank 3 too, onto XLA's 2-D convolution (its 3-D one ran 1.7-64x slower), and so
     # does TensorFlow's without oneDNN (Eigen's 14-53x at strided training steps).
     xla_cpu = BACKEND == "jax" and problem.device == "cpu"
-    rank_3_decomposed = problem.device == "cpu" and (xla_cpu or _eigen())
+    rank_3_decomposed = problem.device == "cpu" and (xla_cpu or tensorflow_on_eigen())
     assert ("direct:inputs" in labels) == (problem.rank > 3 or (rank_3_decomposed and problem.rank == 3))
     assert ("direct:native" in labels) == (problem.rank <= 3 or xla_cpu)
     assert any(p.algorithm == "fft" for p in plans)
@@ -378,192 +373,3 @@ def test_another_process_plans_fft_from_the_times_auto_left_in_the_plan_file(aut
     monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("the plan file's times cover it"))
     info = explain_choice((2, 64, 2), (11, 2, 2), padding="same", algorithm="fft")
     assert info["plan"] == _fastest(timed, "fft") and info["source"] == "plan file"
-
-
-@pytest.mark.parametrize("training", [False, True])
-def test_the_decomposition_stacks_along_the_side_with_fewer_channels_where_the_profile_says(training):
-    def preferred(channels, filters, k=3, groups=1, **strategy):
-        problem = square_problem(BACKEND, "cpu", 4, 8, k, 1, channels, filters, "same", 1, training)
-        if groups > 1:
-            problem = dataclasses.replace(problem, groups=groups)
-        return candidate_plans.preferred_stacking(problem, profile.Strategy(**strategy))
-
-    mode = "" if training else "_inference"
-    fewer = {f"decompose_fewer_channels{mode}": True}
-    assert preferred(2, 8) == preferred(8, 2) == "inputs"  # the default: no such rule
-    assert (preferred(2, 8, **fewer), preferred(8, 2, **fewer), preferred(4, 4, **fewer)) == (
-        "inputs", "filters", "inputs")
-    assert preferred(4, 4, **fewer, **{f"decompose_stacking{mode}": "filters"}) == "filters"
-    # The rules that hold for "filters" hold for it too: no grouped stacking along the filters, no single
-    # peeled tap, and with a gradient the limit on peeled taps.
-    assert preferred(8, 2, groups=2, **fewer) == "inputs"
-    assert preferred(8, 2, k=1, **fewer) == "inputs"
-    assert preferred(8, 2, **fewer, decompose_filters_max_taps=2) == ("inputs" if training else "filters")
-    # Only the problem's own mode reads its flag.
-    other = {"decompose_fewer_channels" + ("_inference" if training else ""): True}
-    assert preferred(8, 2, **other) == "inputs"
-
-
-@pytest.mark.parametrize("training", [False, True])
-def test_the_side_with_fewer_channels_may_be_taken_per_rank(training):
-    # A tuple per rank from 3, the last entry holding above: here not at rank 4, and at ranks 5 and 6.
-    mode = "" if training else "_inference"
-    strategy = profile.Strategy(**{f"decompose_stacking{mode}": "filters",
-                                   f"decompose_fewer_channels{mode}": (True, False, True)})
-
-    def preferred(rank):
-        return candidate_plans.preferred_stacking(
-            square_problem(BACKEND, "cpu", rank, 6, 2, 1, 2, 8, "same", 1, training), strategy)
-
-    assert [strategy.fewer_channels(rank, training) for rank in (2, 3, 4, 5, 6)] == [True, True, False,
-                                                                                     True, True]
-    assert not any(strategy.fewer_channels(rank, not training) for rank in (3, 4, 5))  # the other mode's
-    assert (preferred(4), preferred(5), preferred(6)) == ("filters", "inputs", "inputs")
-
-
-def test_the_stacking_the_profile_does_not_prefer_is_priced_at_a_factor_of_the_preferred_one():
-    # Fewer inputs than filters with the filters preferred: the channel floor prices 2 -> 16 channels
-    # stacked along the filters (2 -> 48 onto 3-D, or more onto 2-D) above 6 -> 16 along the inputs, but
-    # the rates are fitted to the faster stacking and the preference to which was faster.
-    shipped = candidate_plans.profile_for(BACKEND)
-    tuned = dataclasses.replace(shipped, costs=dataclasses.replace(shipped.costs, direct_min_channels=8),
-                                strategy=dataclasses.replace(
-                                    shipped.strategy, decompose_stacking_inference="filters",
-                                    decompose_fewer_channels_inference=False))
-    problem = square_problem(BACKEND, "cpu", 4, 6, 3, 1, 2, 16, "same", 1, False)
-    assert candidate_plans.preferred_stacking(problem, tuned.strategy) == "filters"
-    modelled = {p.label: p.modelled_us for p in candidate_plans.candidates(problem, tuned)
-                if p.label in ("direct:inputs", "direct:filters")}
-    assert modelled["direct:inputs"] == pytest.approx(
-        candidate_plans.UNMODELLED_FACTOR["other_stacking"] * modelled["direct:filters"])
-
-
-@pytest.mark.parametrize("training", [False, True])
-def test_no_stacking_along_the_filters_with_a_gradient_past_the_profiles_limit(training):
-    # The stacking along the filters holds one stacked output per peeled tap in its backward pass:
-    # past the limit it is neither preferred nor a candidate that measuring would time.
-    shipped = candidate_plans.profile_for(BACKEND)
-    problem = square_problem(BACKEND, "cpu", 6, 6, 3, 2, 2, 2, "valid", 1, training)
-    peeled = candidate_plans.stacked_taps(problem)
-    assert peeled > 1
-
-    def stackings(limit):
-        strategy = dataclasses.replace(shipped.strategy, decompose_stacking="filters",
-                                       decompose_stacking_inference="filters",
-                                       decompose_filters_max_taps=limit)
-        plans = candidate_plans.candidates(problem, dataclasses.replace(shipped, strategy=strategy))
-        return {p.direct for p in plans if p.algorithm == "direct" and p.onto is None}
-
-    assert {"inputs", "filters"} <= stackings(None)
-    assert {"inputs", "filters"} <= stackings(peeled)
-    assert ("filters" in stackings(peeled - 1)) is not training
-    assert "inputs" in stackings(peeled - 1)
-
-
-def _conv2d_problem(training, data_format="channels_last", rank=2):
-    return dataclasses.replace(square_problem(BACKEND, "cpu", rank, 12, 5, 2, 3, 4, training=training),
-                               data_format=data_format)
-
-
-def test_a_channels_first_copy_is_a_candidate_of_torch_2d_training_steps():
-    """torch runs a channels_last input in channels-last memory, whose 2-D gradient left oneDNN's fast path
-    past 13x13 taps on the AMD EPYC (1394 ms against 50 ms on a copy, docs/fft.md): a copy is a candidate
-    of ungrouped 2-D training steps on channels_last data, and only there (a depthwise step ran 1.4-6.6x
-    slower on the copy)."""
-    def offered(problem):
-        return "direct:channels_first" in {p.label for p in candidate_plans.candidates(problem)}
-
-    assert offered(_conv2d_problem(True)) == (BACKEND == "torch")
-    depthwise = dataclasses.replace(_conv2d_problem(True), filters=3, groups=3)
-    for problem in (_conv2d_problem(False), _conv2d_problem(True, "channels_first"),
-                    _conv2d_problem(True, rank=1), _conv2d_problem(True, rank=3), depthwise):
-        assert not offered(problem)
-
-
-def test_past_the_backward_cliff_the_model_trains_on_the_copy(autotune_mode, monkeypatch):
-    autotune_mode("off")
-    shipped = candidate_plans.profile_for(BACKEND)
-    cliffed = dataclasses.replace(shipped, costs=dataclasses.replace(
-        shipped.costs, direct_cliff_taps=(0, 13 * 13), direct_cliff_gflops=(0.5,)))
-    monkeypatch.setattr(candidate_plans, "profile_for", lambda *args, **kwargs: cliffed)
-    past = square_problem(BACKEND, "cpu", 2, 64, 15, 2, 16, 16, training=True)
-    before = square_problem(BACKEND, "cpu", 2, 64, 13, 2, 16, 16, training=True)
-    assert planner.plan_conv(past, "direct").direct == ("channels_first" if BACKEND == "torch" else "native")
-    assert planner.plan_conv(before, "direct").direct == "native"
-
-
-@pytest.mark.skipif(BACKEND != "torch", reason="the candidates are the active backend's")
-def test_the_shipped_torch_profile_knows_the_2d_cliff(autotune_mode):
-    """Set by hand from two AMD EPYC VMs (its provenance says so): uncalibrated, the model alone must not
-    train a 15x15 kernel on the input as is (24-29x slower there), and keeps it before 14x14."""
-    autotune_mode("off")
-    shapes = dict(input_shape=(2, 64, 64, 16), padding="same", training=True, algorithm="direct",
-                  backend_name="torch")
-    assert "13x13" in dict(candidate_plans.profile_for("torch").provenance)["backward_cliff"]
-    assert explain_choice(kernel_shape=(15, 15, 16, 16), **shapes)["plan"] == "direct:channels_first"
-    assert explain_choice(kernel_shape=(13, 13, 16, 16), **shapes)["plan"] == "direct:native"
-
-
-def test_the_copy_computes_the_same_convolution_and_gradients():
-    """Forced on every backend (the executor's path is the same)."""
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((2, 7, 6, 3))
-    k = rng.standard_normal((3, 4, 3, 4))
-    assert_direct_plan_matches_reference("channels_first", x, k, (1, 1), rng)
-
-
-@pytest.mark.parametrize("method", ["inputs", "filters"])
-def test_a_rank_3_decomposition_onto_2d_computes_the_same_convolution_and_gradients(method):
-    """Rank 3 peeled onto 2-D, as JAX's CPU and TensorFlow's without oneDNN run it (a strided step: where
-    their 3-D convolutions' gradients took 14-64x as long); forced on every backend."""
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((2, 7, 6, 5, 3))
-    k = rng.standard_normal((3, 2, 3, 3, 4))
-    assert_direct_plan_matches_reference(method, x, k, (2, 1, 2), rng)
-
-
-@pytest.mark.parametrize("onto", [2, 3])
-@pytest.mark.parametrize("method", ["inputs", "filters"])
-def test_a_rank_4_decomposition_onto_either_rank_computes_the_same_convolution_and_gradients(method, onto):
-    """A strided 4-D step peeled onto 2-D or onto 3-D (`Plan.onto`), forced on every backend: TensorFlow's
-    without oneDNN measures both (onto its 3-D convolution strided 4-D steps ran 17-22x slower)."""
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((1, 5, 4, 6, 5, 2))
-    k = rng.standard_normal((2, 3, 2, 3, 2, 3))
-    assert_direct_plan_matches_reference(method, x, k, (2, 1, 2, 1), rng, onto)
-
-
-@pytest.mark.parametrize("onto", [2, 3])
-def test_a_rank_4_transposed_decomposition_onto_either_rank_computes_the_same_and_gradients(onto):
-    """The full strided 4-D transposed convolution peeled onto 2-D or 3-D, stacked along the filters (onto
-    Eigen's 3-D transposed convolution a strided 4-D step ran 18x slower than onto 2-D)."""
-    rng = np.random.default_rng(6)
-    y = rng.standard_normal((1, 3, 2, 3, 2, 2))
-    k = rng.standard_normal((2, 3, 2, 2, 3, 2))
-    assert_direct_plan_matches_reference("filters", y, k, (2, 1, 2, 1), rng, onto, transposed=True)
-
-
-@pytest.mark.parametrize("transposed", [False, True])
-def test_a_decomposition_onto_another_rank_is_a_candidate_the_model_never_picks(transposed, autotune_mode):
-    # Where the backend's convolution of a rank below its target is a candidate too: TensorFlow's 2-D one
-    # without oneDNN from rank 4 (its 3-D convolution's strided steps 17-22x slower), JAX's 3-D on a GPU.
-    autotune_mode("off")
-    for device in ("cpu", "gpu"):
-        problem = square_problem(BACKEND, device, 4, 8, 3, batch=2, channels=4, filters=8, training=True)
-        if transposed:
-            problem = dataclasses.replace(problem, transposed=True, padding=((0, 0),) * 4)
-        plans = candidate_plans.candidates(problem)
-        others = {p.onto for p in plans if p.algorithm == "direct" and p.onto}
-        expected = ({2} if _eigen() and device == "cpu"
-                    else {3} if BACKEND == "jax" and device == "gpu" else set())
-        assert others == expected, (device, sorted(p.label for p in plans))
-        target = min(p.modelled_us for p in plans if p.algorithm == "direct" and not p.onto)
-        for plan in plans:
-            if plan.onto:  # never cheaper than the target's: the model's rates are the target's
-                factor = candidate_plans.UNMODELLED_FACTOR["other_target"]
-                assert plan.modelled_us >= factor * target * (1 - 1e-9)
-                assert plan.label.endswith(f":{plan.onto}d")
-        assert planner.plan_conv(problem).onto is None
-    # Rank 3 on TensorFlow without oneDNN already decomposes onto 2-D: no other target.
-    problem = square_problem(BACKEND, "cpu", 3, 8, 3, batch=2, channels=4, filters=8, training=True)
-    assert not any(p.onto for p in candidate_plans.candidates(problem))
