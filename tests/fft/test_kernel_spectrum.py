@@ -33,17 +33,23 @@ def _reference(kernel, positions, half, transposed):
     return k
 
 
+@pytest.mark.parametrize("layout", ["channel-major", "frequency-major"])
 @pytest.mark.parametrize("rank, groups, transposed",
-                         [(1, 1, False), (2, 2, False), (3, 1, True), (4, 1, False)])
-def test_complex_spectrum_matches_the_numpy_dft(rank, groups, transposed):
+                         [(1, 1, False), (2, 2, False), (3, 1, True), (4, 1, False), (3, 3, False)])
+def test_complex_spectrum_matches_the_numpy_dft(rank, groups, transposed, layout):
     rng = np.random.default_rng(rank)
     shape = (*TAPS[:rank], 6, 4) if transposed else (*TAPS[:rank], 4 // groups, 6)
     kernel = rng.standard_normal(shape)
     positions = _positions(rank)
     got = ops.convert_to_numpy(kernel_spectrum.dft_kernel_spectrum(
-        tensor(kernel, "float64"), positions, LENGTHS[:rank], "float64", "channel-major",
+        tensor(kernel, "float64"), positions, LENGTHS[:rank], "float64", layout,
         1 if transposed else groups, transposed))
-    expected = _reference(kernel, positions, half=True, transposed=transposed)
+    expected = _reference(kernel, positions, half=True, transposed=transposed)  # (in / groups, out, *f)
+    if layout == "frequency-major":  # (*f, groups, in / groups, out / groups)
+        groups = 1 if transposed else groups
+        per_group, filters = expected.shape[:2]
+        expected = expected.reshape(per_group, groups, filters // groups, *expected.shape[2:])
+        expected = np.transpose(expected, (*range(3, 3 + rank), 1, 0, 2))
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 

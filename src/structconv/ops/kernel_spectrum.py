@@ -8,6 +8,7 @@ products). Or by the backend's FFT of the flipped, dilated kernel (`fft_kernel_s
 """
 
 import functools
+import math
 
 import numpy as np
 from keras import ops
@@ -37,34 +38,46 @@ def dft_kernel_spectrum(kernel, positions, lengths, working, layout, groups=1, t
     Returns `(in / groups, out, *frequencies)` for the "channel-major" layout, or
     `(*frequencies, groups, in / groups, out / groups)` for "frequency-major" (see
     `ops.fft_conv._spectra_product`).
+
+    The (small) kernel's channels are put in the layout's order first, its taps where the frequencies go;
+    each axis's stage is then one broadcast matrix product `(frequencies, taps) @ (before, taps, after)` that
+    writes its output in place. Stages as einsums, which moved the growing spectrum into the layout as they
+    went, took 2-2.5x as long on TensorFlow and torch (4-D 14^4 lengths, 16 x 16 channels, 3^4 taps: 64
+    against 25 ms and 56 against 23 ms on 2 threads of an AMD EPYC; JAX alike within its noise).
     """
     backend = get_backend()
     rank = len(lengths)
-    taps, frequencies = _letters(rank, 0), _letters(rank, 8)
     if transposed:
         k = ops.reshape(kernel, (*kernel.shape[:rank], kernel.shape[-2], 1, kernel.shape[-1]))
-        current = taps + "ywx"  # (out, 1, in)
+        outs, ones, ins = rank, rank + 1, rank + 2  # (out, 1, in)
     else:
         per_group = kernel.shape[-1] // groups
         k = ops.reshape(kernel, (*kernel.shape[:rank], kernel.shape[-2], groups, per_group))
-        current = taps + "xwy"  # (in / groups, groups, out / groups)
-    complex_dtype = _COMPLEX[working]
+        ins, ones, outs = rank, rank + 1, rank + 2  # (in / groups, groups, out / groups)
+    if layout == "channel-major":
+        k, first = ops.transpose(k, (ins, ones, outs, *range(rank))), 3
+    else:
+        k, first = ops.transpose(k, (*range(rank), ones, ins, outs)), 0
     # Not a cast to complex: its gradient on TensorFlow casts complex to real with a warning on every trace.
     k = ops.cast(k, working)
     k = backend.complex(k, ops.zeros_like(k))
     for axis in reversed(range(rank)):
         length = lengths[axis]
         count = length // 2 + 1 if axis == rank - 1 else length
-        positions_axis = tuple(int(p) for p in positions[axis])
-        matrix = backend.constant_like(_dft_matrix(positions_axis, length, count, complex_dtype), k)
-        result = current.replace(taps[axis], frequencies[axis])
-        if axis == 0:
-            result = ("xwy" + frequencies) if layout == "channel-major" else (frequencies + "wxy")
-        k = backend.einsum(f"{current},{taps[axis]}{frequencies[axis]}->{result}", k, matrix)
-        current = result
+        rows = _dft_rows(tuple(int(p) for p in positions[axis]), length, count, _COMPLEX[working])
+        shape, at = tuple(k.shape), first + axis
+        view = ops.reshape(k, (math.prod(shape[:at]), shape[at], math.prod(shape[at + 1 :])))
+        k = ops.reshape(backend.matmul(backend.constant_like(rows, view), view),
+                        (*shape[:at], count, *shape[at + 1 :]))
     if layout == "channel-major":
         k = ops.reshape(k, (k.shape[0], k.shape[1] * k.shape[2], *k.shape[3:]))
     return k
+
+
+@functools.lru_cache(maxsize=4096)
+def _dft_rows(positions, length, count, complex_dtype):
+    """`_dft_matrix` transposed, `(count, taps)`, contiguous (cached, never written to)."""
+    return np.ascontiguousarray(_dft_matrix(positions, length, count, complex_dtype).T)
 
 
 @functools.lru_cache(maxsize=4096)
