@@ -233,6 +233,7 @@ def matmul(a, b):
     """`a @ b` with the batch axes broadcast, keeping complex128 (as `einsum`)."""
     return jnp.matmul(a, b)
 
+
 def channel_products(x, k):
     """`sum over c of x[:, :, c : c + 1] * k[c][None]`: `x` `(B, g, C / g, S)` and `k` `(C / g, g, F / g, S)`
     to `(B, g, F / g, S)`, the channel-major spectral product (`ops.fft_conv._spectra_product`): a plain

@@ -214,7 +214,8 @@ def einsum(subscripts, *operands):
 
 def matmul(a, b):
     """`a @ b` with the batch axes broadcast, keeping complex128 (as `einsum`)."""
-    return torch.matmul(a, b.contiguous())
+    return torch.matmul(a, b)
+
 
 def channel_products(x, k):
     """`sum over c of x[:, :, c : c + 1] * k[c][None]`: `x` `(B, g, C / g, S)` and `k` `(C / g, g, F / g, S)`
