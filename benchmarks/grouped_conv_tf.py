@@ -7,7 +7,7 @@ Run once per oneDNN setting, e.g.:
     TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python benchmarks/grouped_conv_tf.py
     TF_ENABLE_ONEDNN_OPTS=1 .venv/bin/python benchmarks/grouped_conv_tf.py
 
-It sets `_BLOCK_DIAGONAL_MAX_GROUP_CHANNELS` in structconv/_backend/tensorflow.py.
+It sets `_BLOCK_DIAGONAL_MAX_GROUP_CHANNELS` in structconv/_backend/tensorflow_conv.py.
 """
 
 import os

@@ -51,6 +51,7 @@ def test_no_import_cycles():
 
 
 def test_every_backend_module_defines_the_same_names():
+    """Defined in the module, or taken from one of its own parts (`_backend/<backend>_*.py`)."""
     names = {}
     for backend in ("torch", "jax", "tensorflow"):
         source = (PACKAGE / "_backend" / f"{backend}.py").read_text()
@@ -58,6 +59,9 @@ def test_every_backend_module_defines_the_same_names():
         public = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
         public |= {target.id for node in tree.body if isinstance(node, ast.Assign) for target in node.targets
                    if isinstance(target, ast.Name) and target.id.isupper()}
+        parts = f"structconv._backend.{backend}_"
+        public |= {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                   and (node.module or "").startswith(parts) for alias in node.names}
         names[backend] = {name for name in public if not name.startswith("_")}
     assert names["torch"] == names["jax"] == names["tensorflow"], names
 

@@ -2,9 +2,9 @@
 NumPy reference.
 
 TensorFlow's CPU kernels differentiate a grouped convolution only with oneDNN and only in float32/bfloat16;
-structconv then builds it from ungrouped convolutions (`structconv._backend.tensorflow`), which these tests
-cover with both of its forms (a block-diagonal kernel for few channels per group, one convolution per group
-for many).
+structconv then builds it from ungrouped convolutions (`structconv._backend.tensorflow_conv`), which these
+tests cover with both of its forms (a block-diagonal kernel for few channels per group, one convolution per
+group for many).
 """
 
 import keras

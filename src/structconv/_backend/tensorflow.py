@@ -1,9 +1,6 @@
-"""TensorFlow implementation of the backend tier (see README.md).
-
-Two TensorFlow limits are handled here and nowhere else: `tf.nn.convolution` rejects `strides > 1` together
-with `dilation_rate > 1`, and the CPU kernel of `tf.nn.conv_transpose` rejects dilation in float64. Both are
-met the same way: the dilation is written into the kernel (zeros between taps), which is exact and costs
-`(extent / kernel_size) ** rank` more multiply-adds, on the kernel side only.
+"""TensorFlow implementation of the backend tier (see README.md): the runtime (devices, threads, staging and
+timing of programs) and the small ops here; its convolutions are `tensorflow_conv`'s and its FFTs
+`tensorflow_fft`'s, exported from here under the backend tier's names.
 """
 
 import functools
@@ -31,8 +28,9 @@ try:  # the libraries AutoGraph leaves to Python (private; see `_leave_to_python
 except ImportError:
     _autograph_config = None
 
-from structconv._backend import grouped_axis_order, keras_pool, summed_channel_products, trailing_axis_groups
-from structconv.shapes.arithmetic import resolve_axis_padding
+from structconv._backend import keras_pool, summed_channel_products
+from structconv._backend.tensorflow_conv import channels_first_copy, conv, conv_transpose  # noqa: F401
+from structconv._backend.tensorflow_fft import fft2, fft_axis_order, fftn, ifft2, ifftn, irfftn, rfftn  # noqa: F401
 
 
 def _leave_to_python():
@@ -50,9 +48,6 @@ def _leave_to_python():
 _leave_to_python()
 
 PREFERRED_DATA_FORMAT = "channels_last"
-# Named explicitly: without it, eager gradients of a rank-3 convolution fail in TensorFlow 2.21
-# (`_Conv3DGrad` reads a data_format of None).
-_DATA_FORMAT = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 # Above the highest rank of TensorFlow's own convolution (`native_max_rank`) structconv.ops.decomposition
 # peels axes onto Conv3D, oneDNN's fastest native convolution, which gains from many input channels
 # (measured by benchmarks/calibrate_decomposition.py, docs/benchmarks.md).
@@ -218,258 +213,10 @@ def compile_for_timing(function, arrays, gradient, device, xla=False):
     return run
 
 
-def _to_channels_last(x, rank):
-    return tf.transpose(x, [0, *range(2, rank + 2), 1])
-
-
-def _to_channels_first(x, rank):
-    return tf.transpose(x, [0, rank + 1, *range(1, rank + 1)])
-
-
-def _dilate_kernel(kernel, dilation_rate):
-    """Inserts `d - 1` zeros between the taps of each spatial axis of `kernel`."""
-    for axis, dilation in enumerate(dilation_rate):
-        if dilation == 1:
-            continue
-        size = kernel.shape[axis]
-        spread = tf.stack([kernel] + [tf.zeros_like(kernel)] * (dilation - 1), axis=axis + 1)
-        new_shape = list(kernel.shape)
-        new_shape[axis] = size * dilation
-        kernel = tf.reshape(spread, new_shape)
-        kernel = tf.gather(kernel, tf.range((size - 1) * dilation + 1), axis=axis)
-    return kernel
-
-
-def _same_pair_at_run_time(size, kernel_size, stride, dilation):
-    """The "same" `(before, after)` pair for an axis whose size is only known at run time."""
-    extent = (kernel_size - 1) * dilation + 1
-    outputs = (size + stride - 1) // stride
-    total = tf.maximum((outputs - 1) * stride + extent - size, 0)
-    return tf.stack([total // 2, total - total // 2])
-
-
-def _padding_argument(x, kernel_size, strides, padding, dilation_rate):
-    """Chooses TensorFlow's padding string, padding `x` explicitly where neither string fits.
-
-    A `None` pair is "same" padding on an axis of unknown size, computed at run time.
-    """
-    if any(pair is None for pair in padding):
-        pairs = [
-            _same_pair_at_run_time(tf.shape(x)[axis + 1], k, s, d) if pair is None else tf.constant(pair)
-            for axis, (pair, k, s, d) in enumerate(zip(padding, kernel_size, strides, dilation_rate))
-        ]
-        zero = tf.zeros((2,), tf.int32)
-        return tf.pad(x, tf.stack([zero, *[tf.cast(p, tf.int32) for p in pairs], zero])), "VALID"
-    if all(pair == (0, 0) for pair in padding):
-        return x, "VALID"
-    sizes = x.shape[1:-1]
-    # TensorFlow's CPU convolution without oneDNN (always in float64) computes wrong values with "SAME" where
-    # a stride overshoots the input, so that the axis's "same" padding would be negative (seen: Conv3D,
-    # input 10x18x15, kernel 5x1x1, strides 2x3x3); explicit padding then "VALID" is exact.
-    if x.dtype != tf.float64 and all(
-        n is not None
-        and tuple(pair) == resolve_axis_padding("same", n, k, s, d)
-        and (-(-n // s) - 1) * s + (k - 1) * d + 1 >= n
-        for n, k, s, d, pair in zip(sizes, kernel_size, strides, dilation_rate, padding)
-    ):
-        return x, "SAME"
-    return tf.pad(x, [[0, 0], *[list(pair) for pair in padding], [0, 0]]), "VALID"
-
-
-# Above this many input channels per group, one convolution per group is faster than one convolution with a
-# block-diagonal kernel, which multiplies `groups` times more terms (benchmarks/grouped_conv_tf.py, AMD EPYC,
-# TensorFlow 2.21 without oneDNN: 4 channels per group 1.6-3x faster block-diagonal, 16 channels per group
-# 1.6x faster split; docs/benchmarks.md).
-_BLOCK_DIAGONAL_MAX_GROUP_CHANNELS = 8
-
-
-@functools.cache
-def _native_grouped_conv(rank, dtype):
-    """Whether TensorFlow runs and differentiates a grouped convolution of this rank and dtype here.
-
-    Its CPU kernels differentiate one only with oneDNN (on by default on some CPUs only, and off with
-    `TF_ENABLE_ONEDNN_OPTS=0`) and only in float32 and bfloat16; Conv3D has no grouped kernel at all. Which
-    holds is asked of TensorFlow once, on a tiny convolution, rather than guessed from the CPU.
-    """
-    # Convolution and its two gradient kernels, called directly: `tf.init_scope` (eager even while a
-    # `tf.function` is traced) pauses gradient tapes. TensorFlow's 1-D convolution is its 2-D one.
-    probe_rank = max(rank, 2)
-    names = {2: ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"),
-             3: ("Conv3D", "Conv3DBackpropInputV2", "Conv3DBackpropFilterV2")}[probe_rank]
-    # Not a 1x1 kernel: TensorFlow runs those as a matrix product.
-    x_shape, kernel_shape = (1,) + (3,) * probe_rank + (2,), (2,) * probe_rank + (1, 2)
-    strides = [1] * (probe_rank + 2)
-    with tf.init_scope():
-        x, kernel = tf.ones(x_shape, dtype), tf.ones(kernel_shape, dtype)
-        try:
-            y = getattr(tf.raw_ops, names[0])(input=x, filter=kernel, strides=strides, padding="VALID")
-            getattr(tf.raw_ops, names[1])(
-                input_sizes=x_shape, filter=kernel, out_backprop=y, strides=strides, padding="VALID"
-            )
-            getattr(tf.raw_ops, names[2])(
-                input=x, filter_sizes=kernel_shape, out_backprop=y, strides=strides, padding="VALID"
-            )
-        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.NotFoundError):
-            return False
-    return True
-
-
-def _grouped_conv(x, kernel, strides, padding_name, dilation_rate, groups):
-    """A grouped convolution from ungrouped ones, where TensorFlow's own grouped kernel is missing."""
-    rank = len(x.shape) - 2
-
-    def convolution(inputs, filters):
-        return tf.nn.convolution(
-            inputs, filters, strides, padding_name, data_format=_DATA_FORMAT[rank], dilations=dilation_rate
-        )
-
-    group_channels, filters = kernel.shape[-2], kernel.shape[-1]
-    if group_channels > _BLOCK_DIAGONAL_MAX_GROUP_CHANNELS:
-        pairs = zip(tf.split(x, groups, axis=-1), tf.split(kernel, groups, axis=-1))
-        return tf.concat([convolution(a, b) for a, b in pairs], axis=-1)
-    # One convolution whose kernel connects input group g to output group g only.
-    blocks = tf.reshape(kernel, (*kernel.shape[:rank], 1, group_channels, groups, filters // groups))
-    diagonal = tf.reshape(tf.eye(groups, dtype=kernel.dtype), (groups, 1, groups, 1))
-    full_shape = (*kernel.shape[:rank], groups * group_channels, filters)
-    return convolution(x, tf.reshape(blocks * diagonal, full_shape))
-
-
-def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
-    rank = len(x.shape) - 2
-    if data_format == "channels_first":
-        # TensorFlow's CPU kernels only run channels_last.
-        x = _to_channels_last(x, rank)
-    if any(s > 1 for s in strides) and any(d > 1 for d in dilation_rate):
-        kernel = _dilate_kernel(kernel, dilation_rate)
-        dilation_rate = (1,) * rank
-    kernel_size = kernel.shape[:rank]
-    x, padding_name = _padding_argument(x, kernel_size, strides, padding, dilation_rate)
-    if groups > 1 and not _native_grouped_conv(rank, x.dtype):
-        y = _grouped_conv(x, kernel, list(strides), padding_name, list(dilation_rate), groups)
-    else:
-        y = tf.nn.convolution(
-            x, kernel, list(strides), padding_name,
-            data_format=_DATA_FORMAT[rank], dilations=list(dilation_rate),
-        )
-    if data_format == "channels_first":
-        y = _to_channels_first(y, rank)
-    return y
-
-
 def slow_single_item(rank, channels, spatial, kernel_size, groups, dtype, device):
     """Whether the convolution of a batch of one takes a slower path than that of two (see the PyTorch
     module): no."""
     return False
-
-
-def channels_first_copy(x):
-    """`(N, *spatial, C)` as `(N, C, *spatial)` (see the PyTorch module)."""
-    return _to_channels_first(x, len(x.shape) - 2)
-
-
-def conv_transpose(x, kernel, strides, dilation_rate, data_format):
-    rank = len(x.shape) - 2
-    if data_format == "channels_first":
-        x = _to_channels_last(x, rank)
-    if any(d > 1 for d in dilation_rate):
-        kernel = _dilate_kernel(kernel, dilation_rate)
-    extents = kernel.shape[:rank]
-    # The full output's sizes, taken at run time on axes whose size is unknown when traced.
-    input_sizes = [n if n is not None else tf.shape(x)[axis + 1] for axis, n in enumerate(x.shape[1:-1])]
-    sizes = [(n - 1) * s + e for n, s, e in zip(input_sizes, strides, extents)]
-    output_shape = tf.stack([tf.shape(x)[0], *sizes, kernel.shape[-2]])
-    y = tf.nn.conv_transpose(x, kernel, output_shape, list(strides), "VALID")
-    if data_format == "channels_first":
-        y = _to_channels_first(y, rank)
-    return y
-
-
-# TensorFlow's FFTs transform at most the 3 innermost axes; further (leading) FFT axes are transformed one
-# at a time by complex FFTs on the innermost axis, the axis moved there and back.
-_RFFT = {1: tf.signal.rfft, 2: tf.signal.rfft2d, 3: tf.signal.rfft3d}
-_IRFFT = {1: tf.signal.irfft, 2: tf.signal.irfft2d, 3: tf.signal.irfft3d}
-
-
-def _along_axis(x, axis, transform):
-    last = len(x.shape) - 1
-    if axis == last:
-        return transform(x)
-    order = list(range(len(x.shape)))
-    order[axis], order[last] = last, axis
-    return tf.transpose(transform(tf.transpose(x, order)), order)
-
-
-def _pad_to(x, axis, length):
-    extra = length - x.shape[axis]
-    if extra <= 0:
-        return x
-    shape = tf.concat([tf.shape(x)[:axis], [extra], tf.shape(x)[axis + 1 :]], axis=0)
-    return tf.concat([x, tf.zeros(shape, x.dtype)], axis=axis)
-
-
-def rfftn(x, axes, lengths):
-    """Real N-D FFT over `axes` (the trailing axes), zero-padding each to its length in `lengths`."""
-    # At most 2 axes by TensorFlow's real FFTs: RFFT3D and IRFFT3D have no registered gradient.
-    inner = min(len(axes), 2)
-    spectrum = _RFFT[inner](x, fft_length=list(lengths[-inner:]))
-    for axis, length in zip(axes[:-inner], lengths[:-inner]):
-        spectrum = _pad_to(spectrum, axis, length)
-        spectrum = _along_axis(spectrum, axis, tf.signal.fft)
-    return spectrum
-
-
-def irfftn(x, axes, lengths):
-    """Inverse of `rfftn`: a real tensor with `lengths` along `axes`."""
-    inner = min(len(axes), 2)
-    for axis in axes[:-inner]:
-        x = _along_axis(x, axis, tf.signal.ifft)
-    return _IRFFT[inner](x, fft_length=list(lengths[-inner:]))
-
-
-_FFT = {1: tf.signal.fft, 2: tf.signal.fft2d, 3: tf.signal.fft3d}
-_IFFT = {1: tf.signal.ifft, 2: tf.signal.ifft2d, 3: tf.signal.ifft3d}
-
-
-def _move_axes(x, sources, destinations):
-    """`moveaxis` for several axes (TensorFlow has none)."""
-    rest = [axis for axis in range(len(x.shape)) if axis not in sources]
-    order = [None] * len(x.shape)
-    for source, destination in zip(sources, destinations):
-        order[destination] = source
-    remaining = iter(rest)
-    order = [next(remaining) if axis is None else axis for axis in order]
-    return tf.transpose(x, order)
-
-
-def fft_axis_order(rank):
-    """The order of the spatial axes in the spectrum of `fftn`: TensorFlow's FFTs transform the 3 innermost
-    axes, so the others are moved behind them, 3 at a time, and left there."""
-    return grouped_axis_order(rank)
-
-
-def fftn(x, lengths):
-    """Complex FFT of `(B, C, *spatial)` over every spatial axis, zero-padded to `lengths`; the spectrum's
-    frequency axes come in `fft_axis_order(rank)`."""
-    rank = len(x.shape) - 2
-    for axis, length in enumerate(lengths):
-        x = _pad_to(x, 2 + axis, length)
-    for i, group in enumerate(trailing_axis_groups(rank)):
-        ndim = len(x.shape)
-        if i:
-            x = _move_axes(x, [2 + a for a in group], list(range(ndim - len(group), ndim)))
-        x = _FFT[len(group)](x)
-    return x
-
-
-def ifftn(x):
-    """Inverse of `fftn`: the complex signal with its spatial axes back in their natural order."""
-    ndim = len(x.shape)
-    groups = trailing_axis_groups(ndim - 2)
-    for i, group in reversed(list(enumerate(groups))):
-        x = _IFFT[len(group)](x)
-        if i:
-            x = _move_axes(x, list(range(ndim - len(group), ndim)), [2 + a for a in group])
-    return x
 
 
 def einsum(subscripts, *operands):
@@ -492,27 +239,6 @@ def channel_products(x, k):
 def complex(real, imag):  # noqa: A001  (the backend tier mirrors the frameworks' names)
     """The complex tensor `real + i imag` (`keras.ops` has no constructor for one)."""
     return tf.complex(real, imag)
-
-
-def fft2(x, axes):
-    """Complex 2-D FFT of `x` over its two `axes` (free-space propagation: channels_last transforms axes 1
-    and 2). TensorFlow's FFTs transform the innermost axes only, so other axes cost a transpose each way."""
-    return _along_two_axes(tf.signal.fft2d, x, axes)
-
-
-def ifft2(x, axes):
-    """Inverse of `fft2`."""
-    return _along_two_axes(tf.signal.ifft2d, x, axes)
-
-
-def _along_two_axes(transform, x, axes):
-    ndim = len(x.shape)
-    axes = [axis % ndim for axis in axes]
-    if axes == [ndim - 2, ndim - 1]:
-        return transform(x)
-    order = [axis for axis in range(ndim) if axis not in axes] + axes
-    back = [order.index(axis) for axis in range(ndim)]
-    return tf.transpose(transform(tf.transpose(x, order)), back)
 
 
 def constant_like(array, like):
