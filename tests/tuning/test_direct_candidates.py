@@ -58,6 +58,31 @@ def test_the_side_with_fewer_channels_may_be_taken_per_rank(training):
     assert (preferred(4), preferred(5), preferred(6)) == ("filters", "inputs", "inputs")
 
 
+def test_without_a_gradient_the_inputs_take_the_taps_from_the_profiles_count_of_filters():
+    # 0 at rank 3 (the default: never), 8 at rank 4 and above; the filters preferred otherwise.
+    strategy = profile.Strategy(decompose_stacking="filters", decompose_stacking_inference="filters",
+                                decompose_inputs_min_filters_inference=(0, 8))
+
+    def preferred(channels, filters, rank=4, training=False, groups=1, **more):
+        problem = square_problem(BACKEND, "cpu", rank, 6, 3, 1, channels, filters, "same", 1, training)
+        if groups > 1:
+            problem = dataclasses.replace(problem, groups=groups)
+        return candidate_plans.preferred_stacking(problem, dataclasses.replace(strategy, **more))
+
+    assert [strategy.inputs_min_filters(rank) for rank in (3, 4, 5)] == [0, 8, 8]
+    assert (preferred(4, 4), preferred(8, 8), preferred(16, 16), preferred(2, 8)) == (
+        "filters", "inputs", "inputs", "inputs")
+    assert preferred(8, 8, rank=5) == "inputs"
+    assert preferred(8, 8, training=True) == "filters"  # the count is the forward pass's only
+    # Counted per group (a grouped decomposition stacks along the inputs anyway), and where the channels
+    # differ the side with fewer takes them where the profile says so.
+    assert preferred(8, 8, groups=2, decompose_inputs_min_filters_inference=8) == "inputs"
+    assert preferred(16, 8, decompose_fewer_channels_inference=True) == "filters"
+    assert preferred(8, 16, decompose_fewer_channels_inference=True) == "inputs"
+    if candidate_plans.stacked_taps(square_problem(BACKEND, "cpu", 3, 6, 3, 1, 8, 8, "same", 1, False)) > 1:
+        assert preferred(8, 8, rank=3) == "filters"  # the backend decomposes rank 3; no count there
+
+
 def test_the_stacking_the_profile_does_not_prefer_is_priced_at_a_factor_of_the_preferred_one():
     # Fewer inputs than filters with the filters preferred: the channel floor prices 2 -> 16 channels
     # stacked along the filters (2 -> 48 onto 3-D, or more onto 2-D) above 6 -> 16 along the inputs, but

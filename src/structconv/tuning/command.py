@@ -68,9 +68,13 @@ def run(args):
                                               ("with a gradient", strategy.decompose_fewer_channels))
              if (ranks := _ranks(flags)) is not None]
     differ = f"; where the channels differ, the side with fewer ({' and '.join(fewer)})" if fewer else ""
+    counts = sorted({strategy.inputs_min_filters(rank) for rank in (3, 4)} - {0})
+    inputs = "; forward, along the inputs from " + " and ".join(
+        f"{count} filters{_ranks(tuple(strategy.inputs_min_filters(rank) == count for rank in (3, 4)))}"
+        for count in counts) if counts else ""
     print(f"Above the backend's ranks the decomposition stacks its peeled taps along the "
           f"{strategy.decompose_stacking_inference} (forward) and the {strategy.decompose_stacking} (with a "
-          f"gradient{limited}){differ}.")
+          f"gradient{limited}){differ}{inputs}.")
     if costs.native_nd_gflops:
         print(f"XLA's own N-D convolution above rank 3 runs at {costs.native_nd_gflops:g} Gflop/s.")
     print(f"FFT passes leave the cache above {costs.fft_cache_bytes // 1024} KiB per axis; overlap-save "

@@ -24,6 +24,9 @@ STACKING_GAIN = math.log(1.1)
 # Per rank from `profile.FEWER_CHANNELS_FIRST_RANK` (the last entry holds above): whether the side with
 # fewer channels takes the peeled taps.
 PER_RANK_FEWER = ((False, True), (True, False))
+# The counts of filters per group from which the decomposition may stack along the inputs without a
+# gradient (`fit_inputs_min_filters`).
+MIN_FILTERS = (4, 8, 16)
 MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
 # A margin other than 1 is fitted only where it decides at least this many more of the grid's picks within
 # `TARGET` than 1 does. One pick of a grid of about 70 shapes is within the timing's noise: torch's block
@@ -101,13 +104,7 @@ def fit_stacking(records, strategy):
 
     def best(records_, options, current):
         def loss(option):
-            tried = dataclasses.replace(strategy, **option)
-
-            def slowdown(r):
-                picked = r["times"]["direct:" + candidate_plans.preferred_stacking(r["problem"], tried)]
-                return math.log(picked / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
-
-            return sum(slowdown(r) for r in records_)
+            return _stacking_loss(records_, dataclasses.replace(strategy, **option))
 
         fitted = min(options, key=loss)
         field = next(name for name in fitted if name.startswith("decompose_fewer_channels"))
@@ -127,6 +124,8 @@ def fit_stacking(records, strategy):
                       for s in STACKINGS for fewer in (False, True)],
                      {"decompose_stacking_inference": strategy.decompose_stacking_inference,
                       "decompose_fewer_channels_inference": strategy.decompose_fewer_channels_inference})
+    inference.update(fit_inputs_min_filters([r for r in both if not r["training"]],
+                                            dataclasses.replace(strategy, **inference)))
     training = best([r for r in both if r["training"]],
                     [{"decompose_stacking": s, "decompose_fewer_channels": fewer,
                       "decompose_filters_max_taps": lim}
@@ -135,6 +134,37 @@ def fit_stacking(records, strategy):
                      "decompose_fewer_channels": strategy.decompose_fewer_channels,
                      "decompose_filters_max_taps": limit})
     return {**training, **inference}
+
+
+def _stacking_loss(records, strategy):
+    """The total log slowdown of the stacking `strategy` picks (`candidate_plans.preferred_stacking`) at
+    `records` (both stackings timed) against the faster of the two."""
+    def slowdown(r):
+        picked = r["times"]["direct:" + candidate_plans.preferred_stacking(r["problem"], strategy)]
+        return math.log(picked / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
+
+    return sum(slowdown(r) for r in records)
+
+
+def fit_inputs_min_filters(records, strategy):
+    """`decompose_inputs_min_filters_inference`: from how many filters the decomposition stacks along the
+    inputs without a gradient where `strategy`'s other settings leave it (`Strategy.inputs_min_filters`),
+    none or one of `MIN_FILTERS` at rank 3, from forward `records` where both stackings were timed: the
+    setting with the least `_stacking_loss`, where it beats `strategy`'s own by more than `STACKING_GAIN`
+    (ties: none). Not above rank 3: there the faster stacking moved with the volume, not the filters (XLA's
+    4-D decomposition of 4-16 channels ran 1.2-2.1x faster along the inputs at 8^4 and 1.3-1.7x slower at
+    16^4-20^4; TensorFlow's Eigen kernels mostly along the filters), which the grid's small 4-D volumes
+    cannot tell; at rank 3 TensorFlow's ran 8 -> 8 and 16 -> 16 channels up to 2x faster along the inputs
+    and 4 -> 4 along the filters at every volume (`benchmarks/stacking.py --equal-channels`)."""
+    field = "decompose_inputs_min_filters_inference"
+
+    def loss(option):
+        return _stacking_loss(records, dataclasses.replace(strategy, **{field: option}))
+
+    options = [0] + [(count, 0) for count in MIN_FILTERS]
+    fitted = min(options, key=loss)
+    current = getattr(strategy, field)
+    return {field: fitted if loss(fitted) < loss(current) - STACKING_GAIN else current}
 
 
 def fit_profile(records, backend_name, device, threads, cliff=None):

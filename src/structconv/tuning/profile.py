@@ -123,6 +123,13 @@ class Strategy:
     # 2-D one, then a 3-D one), whose gradients favour opposite sides (`tuning.fit.fit_stacking`).
     decompose_fewer_channels: object = False
     decompose_fewer_channels_inference: object = False
+    # ... and without a gradient, where that rule leaves it (equal channel counts, or the rule off), from
+    # how many filters per group the taps stack along the inputs whatever the stacking above (0: never; a
+    # count, or a tuple per rank from 3, the last entry for higher ranks): TensorFlow's Eigen kernels ran
+    # the 3-D decomposition (onto their 2-D convolution) of 8 -> 8 and 16 -> 16 channels up to 2x faster
+    # along the inputs at 48^3-56^3, while 4 -> 4 ran 1.1-1.4x faster along the filters at every size, and
+    # rank 4 (onto their 3-D convolution) mostly along the filters (2 threads, AMD EPYC without AVX-512).
+    decompose_inputs_min_filters_inference: object = 0
     # Kernels of fewer taps run by FFT under "auto" only where measuring finds it faster, and are timed
     # by FFT only where the model puts it within the measuring band (`ops.planner.allowed`).
     fft_min_taps: int = 10
@@ -132,9 +139,21 @@ class Strategy:
         taps along the side with fewer channels (`decompose_fewer_channels[_inference]`, a flag or a tuple
         per rank from 3)."""
         flags = self.decompose_fewer_channels if training else self.decompose_fewer_channels_inference
-        if isinstance(flags, tuple):
-            return bool(flags[min(max(rank - FEWER_CHANNELS_FIRST_RANK, 0), len(flags) - 1)])
-        return bool(flags)
+        return bool(_of_rank(flags, rank))
+
+    def inputs_min_filters(self, rank):
+        """From how many filters per group the decomposition of `rank` stacks its peeled taps along the
+        inputs without a gradient where the side-with-fewer rule leaves it (0: never;
+        `decompose_inputs_min_filters_inference`)."""
+        return int(_of_rank(self.decompose_inputs_min_filters_inference, rank) or 0)
+
+
+def _of_rank(setting, rank):
+    """A strategy setting's value at `rank`: the setting, or its entry for the rank where it is a tuple
+    per rank from `FEWER_CHANNELS_FIRST_RANK` (the last entry holds for higher ranks)."""
+    if isinstance(setting, tuple):
+        return setting[min(max(rank - FEWER_CHANNELS_FIRST_RANK, 0), len(setting) - 1)]
+    return setting
 
 
 @dataclasses.dataclass(frozen=True)
