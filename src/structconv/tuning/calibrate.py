@@ -65,12 +65,6 @@ GRID = [
     (1, 8192, (33,), 1, 2, 16, "same", 1),
     (2, 96, (9,), 2, 16, 2, "same", 1),
     (3, 20, (5,), 1, 12, 2, "same", 1),
-    # A big 3-D volume with equal channel counts, for the stacking without a gradient
-    # (`fit.fit_inputs_min_filters`): at 48^3, k=5, 8 -> 8 TensorFlow's Eigen kernels ran 1.34x faster
-    # stacked along the inputs and XLA 1.5x faster along the filters, where the grid's smaller volumes
-    # differ by 1.03-1.12x, favouring the inputs on both (2 threads, AMD EPYC without AVX-512). Last, so
-    # that a budget cut drops it first.
-    (3, 48, (5,), 2, 8, 8, "same", 1),
 ]
 QUICK_GRID = GRID[:7]
 # (rank, size, kernel size, batch, channels, filters), padding "same": timed forward and with gradients.

@@ -155,7 +155,10 @@ def fit_inputs_min_filters(records, strategy):
     4-D decomposition of 4-16 channels ran 1.2-2.1x faster along the inputs at 8^4 and 1.3-1.7x slower at
     16^4-20^4; TensorFlow's Eigen kernels mostly along the filters), which the grid's small 4-D volumes
     cannot tell; at rank 3 TensorFlow's ran 8 -> 8 and 16 -> 16 channels up to 2x faster along the inputs
-    and 4 -> 4 along the filters at every volume (`benchmarks/stacking.py --equal-channels`)."""
+    and 4 -> 4 along the filters at every volume (`benchmarks/stacking.py --equal-channels`). The grid has
+    no big 3-D volume (a 48^3 k=5 8 -> 8 shape took XLA's calibration past its budget, which then dropped
+    its last two training pairs): the shipped TensorFlow Eigen profile holds the count from that sweep,
+    and the grid's small volumes change it only where they clearly disagree."""
     field = "decompose_inputs_min_filters_inference"
 
     def loss(option):
