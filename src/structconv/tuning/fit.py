@@ -151,14 +151,15 @@ def fit_inputs_min_filters(records, strategy):
     inputs without a gradient where `strategy`'s other settings leave it (`Strategy.inputs_min_filters`),
     none or one of `MIN_FILTERS` at rank 3, from forward `records` where both stackings were timed: the
     setting with the least `_stacking_loss`, where it beats `strategy`'s own by more than `STACKING_GAIN`
-    (ties: none). Not above rank 3: there the faster stacking moved with the volume, not the filters (XLA's
-    4-D decomposition of 4-16 channels ran 1.2-2.1x faster along the inputs at 8^4 and 1.3-1.7x slower at
-    16^4-20^4; TensorFlow's Eigen kernels mostly along the filters), which the grid's small 4-D volumes
-    cannot tell; at rank 3 TensorFlow's ran 8 -> 8 and 16 -> 16 channels up to 2x faster along the inputs
-    and 4 -> 4 along the filters at every volume (`benchmarks/stacking.py --equal-channels`). The grid has
-    no big 3-D volume (a 48^3 k=5 8 -> 8 shape took XLA's calibration past its budget, which then dropped
-    its last two training pairs): the shipped TensorFlow Eigen profile holds the count from that sweep,
-    and the grid's small volumes change it only where they clearly disagree."""
+    (ties: none). Not above rank 3: there the faster stacking moved with the volume, not the filters
+    (XLA's 4-D decomposition of 4-16 channels ran 1.2-2.1x faster along the inputs at 8^4 and up to 3x
+    slower at 16^4-20^4; TensorFlow's Eigen kernels mostly along the filters; two runs), which the grid's
+    small 4-D volumes cannot tell; at rank 3 TensorFlow's ran 8 -> 8 and 16 -> 16 channels up to 2x faster
+    along the inputs and 4 -> 4 along the filters at every volume (`benchmarks/stacking.py
+    --equal-channels`). The grid has no big 3-D volume (a 48^3 k=5 8 -> 8 shape took XLA's calibration
+    past its budget, which then dropped its last two training pairs): the shipped TensorFlow Eigen profile
+    holds the count from that sweep, and the grid's small volumes change it only where they clearly
+    disagree."""
     field = "decompose_inputs_min_filters_inference"
 
     def loss(option):
