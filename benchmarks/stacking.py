@@ -15,7 +15,8 @@ that runs a rank itself (torch up to 3-D) has nothing to stack there and prints 
 `--equal-channels` times `EQUAL_SHAPES` forward instead (4, 8 and 16 channels in and out, 3-D 16^3-56^3
 and 4-D 8^4-20^4, k=3 and 5, batch 2; about 4 minutes a backend on 2 vCPUs): which stacking is faster
 there moves with the channels on TensorFlow's Eigen kernels at rank 3 and with the volume on XLA
-(`tuning.fit.fit_inputs_min_filters`, docs/benchmarks.md).
+(`Strategy.decompose_inputs_min_filters_inference`, set from it in the shipped TensorFlow Eigen profile;
+docs/benchmarks.md).
 """
 
 import argparse

@@ -24,9 +24,6 @@ STACKING_GAIN = math.log(1.1)
 # Per rank from `profile.FEWER_CHANNELS_FIRST_RANK` (the last entry holds above): whether the side with
 # fewer channels takes the peeled taps.
 PER_RANK_FEWER = ((False, True), (True, False))
-# The counts of filters per group from which the decomposition may stack along the inputs without a
-# gradient (`fit_inputs_min_filters`).
-MIN_FILTERS = (4, 8, 16)
 MARGINS = tuple(sorted({1.0, *(round(0.85 * 1.025**i, 3) for i in range(35))}))  # 0.85 .. 1.99
 # A margin other than 1 is fitted only where it decides at least this many more of the grid's picks within
 # `TARGET` than 1 does. One pick of a grid of about 70 shapes is within the timing's noise: torch's block
@@ -99,7 +96,12 @@ def fit_stacking(records, strategy):
     with fewer channels may be taken at rank 3 and not above, or the reverse (`PER_RANK_FEWER`), where that
     beats the best single setting by `STACKING_GAIN` too: TensorFlow's Eigen kernels ran 3-D training steps
     with fewer inputs 1.5-2.1x faster stacked along the filters, and 4-D ones 1.5-3.9x slower (AMD EPYC
-    without AVX-512)."""
+    without AVX-512). Not fitted, but carried from `strategy`: the count of filters from which the forward
+    decomposition stacks along the inputs (`decompose_inputs_min_filters_inference`). Where it matters, at
+    big 3-D volumes, the two stackings differ by up to 2x; at the grid's small ones by 1.03-1.15x either
+    way from one timing to the next, and a fit to them came out as none in two calibrations of one machine
+    and as 8 filters in a third timing (a big volume in the grid took XLA's calibration past its
+    budget)."""
     both = [r for r in records if {"direct:inputs", "direct:filters"} <= set(r["times"])]
 
     def best(records_, options, current):
@@ -124,8 +126,6 @@ def fit_stacking(records, strategy):
                       for s in STACKINGS for fewer in (False, True)],
                      {"decompose_stacking_inference": strategy.decompose_stacking_inference,
                       "decompose_fewer_channels_inference": strategy.decompose_fewer_channels_inference})
-    inference.update(fit_inputs_min_filters([r for r in both if not r["training"]],
-                                            dataclasses.replace(strategy, **inference)))
     training = best([r for r in both if r["training"]],
                     [{"decompose_stacking": s, "decompose_fewer_channels": fewer,
                       "decompose_filters_max_taps": lim}
@@ -144,31 +144,6 @@ def _stacking_loss(records, strategy):
         return math.log(picked / min(r["times"]["direct:inputs"], r["times"]["direct:filters"]))
 
     return sum(slowdown(r) for r in records)
-
-
-def fit_inputs_min_filters(records, strategy):
-    """`decompose_inputs_min_filters_inference`: from how many filters the decomposition stacks along the
-    inputs without a gradient where `strategy`'s other settings leave it (`Strategy.inputs_min_filters`),
-    none or one of `MIN_FILTERS` at rank 3, from forward `records` where both stackings were timed: the
-    setting with the least `_stacking_loss`, where it beats `strategy`'s own by more than `STACKING_GAIN`
-    (ties: none). Not above rank 3: there the faster stacking moved with the volume, not the filters
-    (XLA's 4-D decomposition of 4-16 channels ran 1.2-2.1x faster along the inputs at 8^4 and up to 3x
-    slower at 16^4-20^4; TensorFlow's Eigen kernels mostly along the filters; two runs), which the grid's
-    small 4-D volumes cannot tell; at rank 3 TensorFlow's ran 8 -> 8 and 16 -> 16 channels up to 2x faster
-    along the inputs and 4 -> 4 along the filters at every volume (`benchmarks/stacking.py
-    --equal-channels`). The grid has no big 3-D volume (a 48^3 k=5 8 -> 8 shape took XLA's calibration
-    past its budget, which then dropped its last two training pairs): the shipped TensorFlow Eigen profile
-    holds the count from that sweep, and the grid's small volumes change it only where they clearly
-    disagree."""
-    field = "decompose_inputs_min_filters_inference"
-
-    def loss(option):
-        return _stacking_loss(records, dataclasses.replace(strategy, **{field: option}))
-
-    options = [0] + [(count, 0) for count in MIN_FILTERS]
-    fitted = min(options, key=loss)
-    current = getattr(strategy, field)
-    return {field: fitted if loss(fitted) < loss(current) - STACKING_GAIN else current}
 
 
 def fit_profile(records, backend_name, device, threads, cliff=None):
