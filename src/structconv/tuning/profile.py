@@ -127,9 +127,10 @@ class Strategy:
     # how many filters per group the taps stack along the inputs whatever the stacking above (0: never; a
     # count, or a tuple per rank from 3, the last entry for higher ranks): TensorFlow's Eigen kernels ran
     # the 3-D decomposition (onto their 2-D convolution) of 8 -> 8 and 16 -> 16 channels up to 2x faster
-    # along the inputs at 40^3-56^3, while 4 -> 4 ran 1.02-1.42x faster along the filters at every size,
-    # and rank 4 (onto their 3-D convolution) mostly along the filters (2 threads, AMD EPYC without
-    # AVX-512). Set by hand in a shipped profile; `structconv calibrate` carries it (`fit.fit_stacking`).
+    # along the inputs at 40^3-56^3, while 4 -> 4 ran 1.02-1.42x faster along the filters (23 of 24
+    # sizes, two runs), and rank 4 (onto their 3-D convolution) mostly along the filters (2 threads, AMD
+    # EPYC without AVX-512). Set by hand in a shipped profile; `structconv calibrate` carries it
+    # (`fit.fit_stacking`).
     decompose_inputs_min_filters_inference: object = 0
     # Kernels of fewer taps run by FFT under "auto" only where measuring finds it faster, and are timed
     # by FFT only where the model puts it within the measuring band (`ops.planner.allowed`).
