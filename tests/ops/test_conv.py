@@ -8,45 +8,9 @@ import numpy as np
 import pytest
 import reference
 from conftest import assert_close, compiled, dtype_name, stock_or_reference, tensor
+from ops.padding_cases import PADDING_KINDS, PADDING_MODES, padding_fits, random_padding
 
 from structconv import ops as sops
-
-PADDING_KINDS = ("valid", "same", "full", "causal", "int", "pair", "mixed")
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-NAMES = ("valid", "same", "full", "causal")
-
-
-def _padding(kind, rank, rng):
-    if kind in NAMES:
-        return kind
-    if kind == "int":
-        return rng.randint(0, 2)
-    if kind == "pair":
-        return tuple((rng.randint(0, 2), rng.randint(0, 2)) for _ in range(rank))
-    # mixed: one per axis, each a name, an int or a pair
-    choices = [*NAMES, "int", "pair"]
-    entries = []
-    for _ in range(rank):
-        choice = rng.choice(choices)
-        if choice == "int":
-            entries.append(rng.randint(0, 2))
-        elif choice == "pair":
-            entries.append((rng.randint(0, 2), rng.randint(0, 2)))
-        else:
-            entries.append(choice)
-    return tuple(entries)
-
-
-def _valid_config(spatial, kernel_size, strides, dilation, padding, mode):
-    pairs = reference.padding_pairs(padding, spatial, kernel_size, strides, dilation)
-    for n, k, d, (before, after) in zip(spatial, kernel_size, dilation, pairs):
-        if n + before + after < reference.extent(k, d):
-            return False
-        if mode == "reflect" and max(before, after) >= n:
-            return False
-        if mode == "circular" and max(before, after) > n:
-            return False
-    return True
 
 
 def random_config(seed, rank, kind, mode):
@@ -61,8 +25,8 @@ def random_config(seed, rank, kind, mode):
         groups = rng.choice((1, 1, 2))
         channels = groups * rng.randint(1, 2)
         filters = groups * rng.randint(1, 2)
-        padding = _padding(kind, rank, rng)
-        if _valid_config(spatial, kernel_size, strides, dilation, padding, mode):
+        padding = random_padding(kind, rank, rng)
+        if padding_fits(spatial, kernel_size, strides, dilation, padding, mode):
             break
     return {
         "spatial": spatial,
@@ -86,7 +50,7 @@ def _fix_uniform(config):
     rank = len(config["spatial"])
     strides = reference.expand(config["strides"], rank)
     dilation = reference.expand(config["dilation"], rank)
-    return _valid_config(
+    return padding_fits(
         config["spatial"], config["kernel_size"], strides, dilation, config["padding"], config["mode"]
     )
 

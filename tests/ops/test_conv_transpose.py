@@ -8,29 +8,9 @@ import numpy as np
 import pytest
 import reference
 from conftest import assert_close, compiled, dtype_name, stock_or_reference, stock_runs, tensor, to_numpy
+from ops.padding_cases import PADDING_KINDS, PADDING_NAMES, operand_shape, random_padding
 
 from structconv import ops as sops
-
-PADDING_KINDS = ("valid", "same", "full", "causal", "int", "pair", "mixed")
-NAMES = ("valid", "same", "full", "causal")
-
-
-def _axis_entry(kind, rng):
-    if kind == "int":
-        return rng.randint(0, 2)
-    if kind == "pair":
-        return (rng.randint(0, 3), rng.randint(0, 2))
-    return kind
-
-
-def _padding(kind, rank, rng):
-    if kind in NAMES:
-        return kind
-    if kind == "mixed":
-        return tuple(_axis_entry(rng.choice([*NAMES, "int", "pair"]), rng) for _ in range(rank))
-    if kind == "int":
-        return rng.randint(0, 2)
-    return tuple(_axis_entry("pair", rng) for _ in range(rank))
 
 
 def output_lengths(config):
@@ -81,7 +61,7 @@ def random_config(seed, rank, kind):
             "kernel_size": tuple(rng.randint(1, 3) for _ in range(rank)),
             "strides": rng.choice((strides, max(strides))),
             "dilation": rng.choice((1, 2, tuple(rng.randint(1, 2) for _ in range(rank)))),
-            "padding": _padding(kind, rank, rng),
+            "padding": random_padding(kind, rank, rng, pair_max=(3, 2)),
             "output_padding": None,
             "in_channels": rng.randint(1, 3),
             "filters": rng.randint(1, 3),
@@ -119,12 +99,6 @@ def _config_id(c):
     )
 
 
-def _shape(config, spatial, channels):
-    if config["data_format"] == "channels_first":
-        return (config["batch"], channels, *spatial)
-    return (config["batch"], *spatial, channels)
-
-
 _COMPILED = {}
 
 
@@ -149,7 +123,7 @@ def _transpose(config, y, kernel, dtype="float64"):
 
 def _operands(config):
     np_rng = np.random.default_rng(config["seed"])
-    y = np_rng.standard_normal(_shape(config, config["spatial"], config["in_channels"]))
+    y = np_rng.standard_normal(operand_shape(config, config["spatial"], config["in_channels"]))
     kernel = np_rng.standard_normal(
         (*config["kernel_size"], config["filters"], config["in_channels"])
     )
@@ -161,7 +135,7 @@ def test_configs_cover_every_form():
     assert {c["kind"] for c in CONFIGS} == set(PADDING_KINDS)
     assert {c["data_format"] for c in CONFIGS} == {"channels_last", "channels_first"}
     assert any(c["output_padding"] is not None and max(c["output_padding"]) > 0 for c in CONFIGS)
-    assert any(c["output_padding"] is None and c["kind"] not in NAMES[:2] for c in CONFIGS)
+    assert any(c["output_padding"] is None and c["kind"] not in PADDING_NAMES[:2] for c in CONFIGS)
     assert any(
         max(reference.expand(c["strides"], len(c["spatial"]))) > 1
         and max(reference.expand(c["dilation"], len(c["spatial"]))) > 1
@@ -174,7 +148,7 @@ def test_adjoint_of_conv(config):
     """<conv(x, k), y> == <x, conv_transpose(y, k)> with the same kernel array and arguments."""
     np_rng, y, kernel = _operands(config)
     xt = _transpose(config, y, kernel)
-    assert tuple(xt.shape) == _shape(config, output_lengths(config), config["filters"])
+    assert tuple(xt.shape) == operand_shape(config, output_lengths(config), config["filters"])
     x = np_rng.standard_normal(tuple(xt.shape))
     cx = compiled(
         lambda x, kernel: sops.conv(
