@@ -18,13 +18,17 @@ times "auto" measured where those cover what they would time (`ops.contenders.re
 them in between, so each measures alone, as in a process that runs one algorithm. The plans are compiled as
 they run (`compile_for_timing`: jit / tf.function / eager; forward + backward for training) and timed in
 interleaved rounds; the tables give each one's 25th-percentile call (what planning itself compares) and the
-verdict auto / min(direct, fft). One subprocess per Keras backend. Problems are planned and timed on the
-device the backend puts tensors on (a GPU where the framework sees one: no shipped profile there, so
-"auto" measures every kind of plan); each record names its device and machine, so a worker's lines from a GPU
-machine can be tabulated elsewhere with `--records`.
+verdict auto / min(direct, fft). `--dtype float16` or `bfloat16` plans and times the problems in that dtype
+(as a Keras mixed-precision policy computes), where direct plans may compute in float32
+(`ops.working_precision`): the table then also gives the direct plan of the same way in the problem's own
+dtype, what "auto" ran before it could widen, and its time over auto's. One subprocess per Keras backend.
+Problems are planned and timed on the device the backend puts tensors on (a GPU where the framework sees one:
+no shipped profile there, so "auto" measures every kind of plan); each record names its device and machine, so
+a worker's lines from a GPU machine can be tabulated elsewhere with `--records`.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -44,7 +48,7 @@ SMALL_TAPS = 9
 PACKAGES = ("keras", "jax", "torch", "tensorflow-cpu", "numpy")
 
 
-def worker(backend, points, budget, apart=False):
+def worker(backend, points, budget, apart=False, dtype="float32"):
     from structconv._backend import default_device, get_backend
     from structconv.ops import planner
     from structconv.ops.execute import execute
@@ -57,7 +61,7 @@ def worker(backend, points, budget, apart=False):
     device = default_device()
     where, installed = machine(), versions(PACKAGES)
     for point in points:
-        problem = point_problem(point, backend, device)
+        problem = point_problem(point, backend, device, dtype)
         training = problem.training
         planner.clear_plans()
         started = time.perf_counter()
@@ -67,18 +71,21 @@ def worker(backend, points, budget, apart=False):
             if apart:  # nothing auto measured is known to the next plan
                 planner.clear_plans()
             chosen[algorithm] = planner.plan_conv(problem, algorithm)
+        if chosen["direct"].working_dtype:  # the same way in the problem's own dtype
+            chosen["own dtype"] = dataclasses.replace(chosen["direct"], working_dtype=None)
         arrays = autotune.problem_arrays(problem)
         runs = {}
         for plan in chosen.values():
             if plan.label not in runs:
                 runs[plan.label] = get_backend().compile_for_timing(
                     lambda x, w, plan=plan, problem=problem: execute(plan, problem, x, w), arrays, training,
-                    device)
+                    device, dtype=dtype)
                 runs[plan.label]()
                 runs[plan.label]()
         samples, round_index = budgeted_times(runs, budget)
         print(json.dumps({
-            "backend": backend, "device": device, **point_fields(point), "rounds": round_index,
+            "backend": backend, "device": device, "dtype": dtype, **point_fields(point),
+            "rounds": round_index,
             "plans": {algorithm: plan.label for algorithm, plan in chosen.items()},
             "sources": {algorithm: plan.source for algorithm, plan in chosen.items()},
             # The statistic planning compares candidates by (the 25th percentile).
@@ -128,22 +135,23 @@ def varied_points(count, seed, max_channels=16, max_batch=4, small_kernels=False
     return points
 
 
-def point_problem(point, backend, device):
-    """The `ConvProblem` of a point of `random_points` (a tuple) or `varied_points` (a dict)."""
+def point_problem(point, backend, device, dtype="float32"):
+    """The `ConvProblem` of a point of `random_points` (a tuple) or `varied_points` (a dict) in `dtype`."""
     from structconv.ops.problem import ConvProblem
     from structconv.shapes import arithmetic
     from structconv.tuning.square_problem import square_problem
 
     if not isinstance(point, dict):
         rank, size, k, batch, channels, filters, training = point
-        return square_problem(backend, device, rank, size, k, batch, channels, filters, training=training)
+        return dataclasses.replace(square_problem(backend, device, rank, size, k, batch, channels, filters,
+                                                  training=training), dtype=dtype)
     pads = tuple(arithmetic.resolve_axis_padding(point["padding"], n, k, s, d) for n, k, s, d in
                  zip(point["sizes"], point["kernels"], point["strides"], point["dilations"]))
     return ConvProblem(backend=backend, device=device, rank=point["rank"], batch=point["batch"],
                        spatial=tuple(point["sizes"]), channels=point["channels"], filters=point["filters"],
                        kernel_size=tuple(point["kernels"]), groups=1, strides=tuple(point["strides"]),
                        dilation_rate=tuple(point["dilations"]), padding=pads, padding_mode="zeros",
-                       dtype="float32", data_format=point["data_format"], training=point["training"])
+                       dtype=dtype, data_format=point["data_format"], training=point["training"])
 
 
 def point_fields(point):
@@ -177,16 +185,21 @@ def ratio(record, statistic):
 
 
 def table(records, backends):
+    half = any(r.get("dtype", "float32") != "float32" for r in records)
+    own = " own dtype direct ms | own / auto |" if half else ""
     lines = ["| point | backend | direct ms | fft ms | auto | auto / faster (q25) | auto / faster (min) "
-             "| auto measuring s |", "|---|---|---:|---:|---|---:|---:|---:|"]
+             "| auto measuring s |" + own, "|---|---|---:|---:|---|---:|---:|---:|" + "---:|---:|" * half]
     for r in sorted(records, key=lambda r: (r["rank"], describe(r), r["backend"])):
         q25, plans = r["q25"], r["plans"]
         verdict = ratio(r, "q25")
+        mine = q25.get(plans.get("own dtype"))
+        own_cells = "" if not half else (
+            f" {mine * 1e3:.2f} | {mine / q25[plans['auto']]:.1f}x |" if mine else " | |")
         lines.append(
             f"| {describe(r)} | {r['backend']} | {q25[plans['direct']] * 1e3:.2f} | "
             f"{q25[plans['fft']] * 1e3:.2f} | {plans['auto']} | {verdict:.2f}"
             f"{' **miss**' if verdict > TARGET else ''} | {ratio(r, 'min'):.2f} | "
-            f"{r['measuring_seconds']:.1f} |")
+            f"{r['measuring_seconds']:.1f} |" + own_cells)
     verdicts = []
     for backend in backends:
         mine = [r for r in records if r["backend"] == backend]
@@ -220,6 +233,8 @@ def main():
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed rounds per point")
     parser.add_argument("--apart", action="store_true",
                         help="plan direct and fft each measuring alone, not from what auto measured")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"),
+                        help="the problems' dtype")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="subset of " + ",".join(BACKENDS))
     parser.add_argument("--json", metavar="PATH", help="also write the records and the tables as JSON")
     parser.add_argument("--records", nargs="+", metavar="PATH",
@@ -236,14 +251,15 @@ def main():
         points = random_points(options.random, options.seed, options.max_channels, options.max_batch)
     if options.worker:
         limit_threads(options.threads)
-        worker(options.worker, points, options.budget, options.apart)
+        worker(options.worker, points, options.budget, options.apart, options.dtype)
         return
     started = time.perf_counter()
     backends = [b for b in options.backends.split(",") if b]
     records = []
     arguments = ["--random", str(options.random), "--seed", str(options.seed), "--max-channels",
                  str(options.max_channels), "--max-batch", str(options.max_batch), "--threads",
-                 str(options.threads), "--budget", str(options.budget)] + ["--apart"] * options.apart
+                 str(options.threads), "--budget", str(options.budget), "--dtype", options.dtype]
+    arguments += ["--apart"] * options.apart
     arguments += ["--varied"] * options.varied + ["--small-kernels"] * options.small_kernels
     for backend in backends if not options.records else ():
         found, ok = run_worker_process(__file__, backend, arguments, 3600)
@@ -259,7 +275,7 @@ def main():
     where = sorted({r.get("machine", machine()) for r in records}) or [machine()]
     installed = records[0].get("versions", versions(PACKAGES)) if records else versions(PACKAGES)
     markdown = "\n".join([
-        "## auto against direct and fft, each as planning finds it\n",
+        f"## auto against direct and fft, each as planning finds it ({options.dtype})\n",
         f"Machine: {'; '.join(where)}; {options.threads or os.cpu_count()} thread(s) per framework; load "
         f"average {os.getloadavg()[0]:.1f} at the end.\n" if not options.records else
         f"Machine: {'; '.join(where)}; devices: {', '.join(sorted({r['device'] for r in records}))}.\n",

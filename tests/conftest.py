@@ -195,21 +195,23 @@ def conv_problem_of(inputs, kernel, *, transposed=False, training=None, **argume
 
 
 def forced_plan(problem, algorithm="fft", *, geometry="whole", kernel_transform=None, product=None,
-                direct=None):
+                direct=None, working_dtype=None):
     """The plan of `problem` with the given decisions forced (tests choose strategies by passing plans).
 
     A candidate of `ops.candidate_plans.candidates`: for "direct", the one running `direct` ("native",
-    "inputs", "filters"; None: the cheapest); for "fft", the one of `geometry` ("whole", or a block factor of
-    `fft_geometry.BLOCK_FACTORS`, the whole input where that factor cuts no axis), its kernel transform
-    ("dft" or "fft") and product ("loop", "matmul", "planes", "packed") replaced where given. As in the
-    planner, "planes" and "packed" need the kernel's spectrum by DFT (else "loop" runs), and "packed" an
-    even batch known when tracing, overlap-save blocks counted (else "planes" runs)."""
+    "inputs", "filters"; None: the cheapest) in `working_dtype` (None: the problem's own); for "fft", the
+    one of `geometry` ("whole", or a block factor of `fft_geometry.BLOCK_FACTORS`, the whole input where
+    that factor cuts no axis), its kernel transform ("dft" or "fft") and product ("loop", "matmul",
+    "planes", "packed") replaced where given. As in the planner, "planes" and "packed" need the kernel's
+    spectrum by DFT (else "loop" runs), and "packed" an even batch known when tracing, overlap-save blocks
+    counted (else "planes" runs)."""
     from structconv.ops import candidate_plans
     from structconv.ops.problem import is_static
 
     plans = [p for p in candidate_plans.candidates(problem) if p.algorithm == algorithm]
     if algorithm == "direct":
-        chosen = [p for p in plans if direct is None or p.direct == direct]
+        chosen = [p for p in plans
+                  if (direct is None or p.direct == direct) and p.working_dtype == working_dtype]
         if not chosen:
             raise ValueError(f"no direct candidate {direct!r} for {problem}: {[p.label for p in plans]}")
         return dataclasses.replace(chosen[0], source="forced")
@@ -227,7 +229,7 @@ def forced_plan(problem, algorithm="fft", *, geometry="whole", kernel_transform=
 
 
 def conv_with_plan(inputs, kernel, *, transposed=False, training=None, algorithm="fft", geometry="whole",
-                   kernel_transform=None, product=None, direct=None, **arguments):
+                   kernel_transform=None, product=None, direct=None, working_dtype=None, **arguments):
     """`ops.conv` (`ops.conv_transpose` when `transposed`) of `inputs` and `kernel` with the op's keyword
     `arguments`, run by the plan `forced_plan` makes with the given decisions, through the executor the ops
     use (`ops.execute.execute`, `ops.conv_transpose.run_conv_transpose`)."""
@@ -238,7 +240,7 @@ def conv_with_plan(inputs, kernel, *, transposed=False, training=None, algorithm
     inputs, kernel = as_float_tensors(inputs, kernel)
     problem, args = conv_problem_of(inputs, kernel, transposed=transposed, training=training, **arguments)
     plan = forced_plan(problem, algorithm, geometry=geometry, kernel_transform=kernel_transform,
-                       product=product, direct=direct)
+                       product=product, direct=direct, working_dtype=working_dtype)
     if transposed:
         return run_conv_transpose(plan, problem, inputs, kernel, args)
     return execute(plan, problem, inputs, kernel)

@@ -257,9 +257,9 @@ def test_a_call_traced_for_xla_is_a_problem_of_its_own_measured_in_that_form(aut
     forms = []
     real = backend.compile_for_timing
 
-    def spy(function, arrays, gradient, device, xla=False):
+    def spy(function, arrays, gradient, device, xla=False, dtype=None):
         forms.append(xla)
-        return real(function, arrays, gradient, device, xla=xla)
+        return real(function, arrays, gradient, device, xla=xla, dtype=dtype)
 
     monkeypatch.setattr(backend, "compile_for_timing", spy)
     rng = np.random.default_rng(0)

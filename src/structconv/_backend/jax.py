@@ -75,12 +75,13 @@ def traced_for_xla():
     return False
 
 
-def compile_for_timing(function, arrays, gradient, device, xla=False):
-    """A callable that runs `function` on arrays made from the NumPy `arrays` once, as a model runs it
-    (under `jax.jit`, compiled here, ahead of the first call, whatever `xla`: JAX's one form; its gradient
-    w.r.t. every array of `sum(function(...))` when `gradient`), and waits for the result. Called outside
-    any trace (a worker thread has its own trace state)."""
-    values = [jnp.asarray(a) for a in arrays]
+def compile_for_timing(function, arrays, gradient, device, xla=False, dtype=None):
+    """A callable that runs `function` on arrays made from the NumPy `arrays` (as `dtype` where given:
+    NumPy has no bfloat16) once, as a model runs it (under `jax.jit`, compiled here, ahead of the first
+    call, whatever `xla`: JAX's one form; its gradient w.r.t. every array of `sum(function(...))` when
+    `gradient`), and waits for the result. Called outside any trace (a worker thread has its own trace
+    state)."""
+    values = [jnp.asarray(a, dtype=dtype) for a in arrays]
     if gradient:
         jitted = jax.jit(jax.grad(lambda *t: jnp.sum(function(*t)), argnums=tuple(range(len(values)))))
     else:

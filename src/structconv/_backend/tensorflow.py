@@ -179,12 +179,12 @@ def traced_for_xla():
         return False
 
 
-def compile_for_timing(function, arrays, gradient, device, xla=False):
-    """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
-    (in a `tf.function`, compiled by XLA when `xla`; with the gradient of `sum(function(...))` w.r.t. every
-    tensor when `gradient`), and waits for the result. Called outside any trace (a worker thread runs
-    eagerly)."""
-    tensors = [tf.constant(a) for a in arrays]
+def compile_for_timing(function, arrays, gradient, device, xla=False, dtype=None):
+    """A callable that runs `function` on tensors made from the NumPy `arrays` (as `dtype` where given:
+    NumPy has no bfloat16) once, as a model runs it (in a `tf.function`, compiled by XLA when `xla`; with
+    the gradient of `sum(function(...))` w.r.t. every tensor when `gradient`), and waits for the result.
+    Called outside any trace (a worker thread runs eagerly)."""
+    tensors = [tf.constant(a) if dtype is None else tf.cast(tf.constant(a), dtype) for a in arrays]
 
     @tf.function(jit_compile=bool(xla))
     def compiled(*values):

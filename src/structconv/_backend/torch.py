@@ -97,12 +97,15 @@ def traced_for_xla():
     return False
 
 
-def compile_for_timing(function, arrays, gradient, device, xla=False):
-    """A callable that runs `function` on tensors made from the NumPy `arrays` once, as a model runs it
-    (eagerly, whatever `xla`; with the backward pass of `sum(function(...))` when `gradient`), and waits for
-    the result."""
+def compile_for_timing(function, arrays, gradient, device, xla=False, dtype=None):
+    """A callable that runs `function` on tensors made from the NumPy `arrays` (as `dtype` where given:
+    NumPy has no bfloat16) once, as a model runs it (eagerly, whatever `xla`; with the backward pass of
+    `sum(function(...))` when `gradient`), and waits for the result."""
     where = "cuda" if device == "gpu" else "cpu"
-    tensors = [torch.as_tensor(a, device=where).requires_grad_(gradient) for a in arrays]
+    tensors = [torch.as_tensor(a, device=where) for a in arrays]
+    if dtype is not None:
+        tensors = [t.to(getattr(torch, dtype)) for t in tensors]
+    tensors = [t.requires_grad_(gradient) for t in tensors]
 
     def run():
         with torch.set_grad_enabled(gradient):

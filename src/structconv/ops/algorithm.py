@@ -21,7 +21,8 @@ def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dil
         input_shape: `(batch, *spatial, channels)` (channels_last) or `(batch, channels, *spatial)`.
         kernel_shape: `(*kernel_size, channels / groups, filters)`.
         strides, padding, dilation_rate, groups, data_format, padding_mode: as for `ops.conv`.
-        dtype: `"float32"` or `"float64"`.
+        dtype: `"float32"`, `"float64"`, `"float16"` or `"bfloat16"` (whose direct plans may compute in
+            float32: `ops.working_precision`).
         backend_name: whose profile to use; the active Keras backend by default (measuring, where the
             planner measures, needs the active backend).
         training: whether the gradient will be taken (forward + backward is then what counts).

@@ -15,7 +15,7 @@ Pure Python: it asks the backend tier what it can run, and calls no framework op
 import math
 
 from structconv._backend import get_backend
-from structconv.ops import cost_model
+from structconv.ops import cost_model, working_precision
 from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
 from structconv.ops.plan import KERNEL_TRANSFORMS, FftPlan, Plan
 from structconv.shapes import arithmetic
@@ -244,7 +244,7 @@ def dft_matrix_entries(kernel_size, lengths):
 
 
 def _fft_candidates(problem, profile):
-    costs, itemsize = profile.costs, problem.itemsize
+    costs, itemsize = profile.costs, problem.working_itemsize
     batch = problem.planned_batch
     if problem.transposed:
         lengths = transpose_fft_lengths(problem.spatial, problem.extents, problem.strides)
@@ -309,6 +309,7 @@ def candidates(problem, profile=None):
              for method, onto, us in _direct_candidates(problem, profile, base_of)
              for past_cliff in [0.0 if method == "channels_first"
                                 else backward_cliff_us(problem, costs, onto)]]
+    plans = working_precision.with_working_precision(problem, costs, plans)
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
               for fft, us in _fft_candidates(problem, profile)]

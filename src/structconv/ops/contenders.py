@@ -33,10 +33,10 @@ def measuring_band(profile, mode="uncertain"):
 
 
 def family(plan):
-    """Which kind of way `plan` is: a direct method (onto its rank), or FFT whole or in blocks by one
-    kernel transform."""
+    """Which kind of way `plan` is: a direct method (onto its rank, in its working dtype), or FFT whole or
+    in blocks by one kernel transform."""
     if plan.algorithm == "direct":
-        return ("direct", plan.direct, plan.onto)
+        return ("direct", plan.direct, plan.onto, plan.working_dtype)
     return ("fft", plan.fft.blocked, plan.fft.kernel_transform)
 
 

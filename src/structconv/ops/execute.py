@@ -1,5 +1,7 @@
 """The executor: runs a `Plan` for its `ConvProblem`. It never decides anything the plan holds."""
 
+import dataclasses
+
 from keras import ops
 
 from structconv._backend import get_backend
@@ -18,6 +20,11 @@ def execute(plan, problem, inputs, kernel):
 
 
 def _execute(plan, problem, inputs, kernel):
+    if plan.working_dtype:  # a direct plan of a half-precision problem, computed in float32
+        narrow = inputs.dtype
+        y = _execute(dataclasses.replace(plan, working_dtype=None), problem,
+                     ops.cast(inputs, plan.working_dtype), ops.cast(kernel, plan.working_dtype))
+        return ops.cast(y, narrow)
     if problem.transposed:
         return _conv_transpose_full(plan, problem, inputs, kernel)
     if plan.algorithm == "fft":

@@ -46,8 +46,7 @@ from structconv.ops.kernel_spectrum import (
     to_layout,
 )
 from structconv.ops.padding import pad_axis, pad_spatial, slice_axis, spread
-
-_WORKING_FLOAT = {"float16": "float32", "bfloat16": "float32", "float32": "float32", "float64": "float64"}
+from structconv.ops.problem import WORKING_FLOAT
 
 # The measurements behind each product strategy's preference per backend (the profiles' `strategy`,
 # `structconv.tuning.profile`) are in docs/fft.md.
@@ -208,7 +207,7 @@ def fft_conv(inputs, kernel, args, plan):
     strides, dilation, groups, data format); the same result as the direct path."""
     rank, dtype = args.rank, ops.dtype(inputs)
     padding = args.padding
-    working = _WORKING_FLOAT[keras.backend.standardize_dtype(dtype)]
+    working = WORKING_FLOAT[keras.backend.standardize_dtype(dtype)]
     x = _to_channels_first(inputs, rank, args.data_format)
     sizes = tuple(x.shape[2:])
     kernel_size = tuple(kernel.shape[:rank])
@@ -268,7 +267,7 @@ def fft_conv_transpose_full(inputs, kernel, args, plan):
     """The *full* transposed convolution by FFT as `plan` says (cropping is the caller's, as for the
     direct path)."""
     rank, dtype = args.rank, ops.dtype(inputs)
-    working = _WORKING_FLOAT[keras.backend.standardize_dtype(dtype)]
+    working = WORKING_FLOAT[keras.backend.standardize_dtype(dtype)]
     x = ops.cast(_to_channels_first(inputs, rank, args.data_format), working)
     sizes = tuple(x.shape[2:])
     for axis, s in enumerate(args.strides):

@@ -43,7 +43,9 @@ class Plan:
     of rank `onto`, None: the backend's own target, `shapes.arithmetic.decomposition_rank`) or `"fft"`
     (with `fft`). `modelled_us`: the cost model's time, of which `uncertain_us` is a guess measuring should
     not trust (the 1-D backward cliff's; `ops.contenders`); `source`: where the decision came from;
-    `measured_us`: times of the candidates when measured."""
+    `measured_us`: times of the candidates when measured. `working_dtype`: for a direct plan of a
+    float16 or bfloat16 problem, the dtype it computes in where not the problem's (`"float32"`: the
+    operands widened, the output rounded back; `ops.working_precision`)."""
 
     algorithm: str
     direct: str = "native"
@@ -53,12 +55,14 @@ class Plan:
     source: str = "model"
     measured_us: tuple = ()
     onto: int = None
+    working_dtype: str = None
 
     @property
     def label(self):
         """A short stable name of the executed variant (plan files, `explain_choice`, benchmarks)."""
         if self.algorithm == "direct":
-            return f"direct:{self.direct}" + (f":{self.onto}d" if self.onto else "")
+            return (f"direct:{self.direct}" + (f":{self.onto}d" if self.onto else "")
+                    + (f":{self.working_dtype}" if self.working_dtype else ""))
         f = self.fft
         return f"fft:{f.geometry}:{f.kernel_transform}:{f.product}"
 

@@ -10,6 +10,9 @@ import math
 from structconv.shapes import arithmetic
 
 _ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+# The float dtype FFT plans compute in, and direct plans of a half-precision problem that widen their
+# operands (`Plan.working_dtype`): the FFTs of every backend run in float32 or float64 only.
+WORKING_FLOAT = {"float16": "float32", "bfloat16": "float32", "float32": "float32", "float64": "float64"}
 
 
 def is_static(value):
@@ -64,6 +67,16 @@ class ConvProblem:
     @property
     def itemsize(self):
         return _ITEMSIZE.get(self.dtype, 4)
+
+    @property
+    def half_precision(self):
+        """Whether the dtype is float16 or bfloat16 (direct plans may then compute in float32)."""
+        return self.dtype in ("float16", "bfloat16")
+
+    @property
+    def working_itemsize(self):
+        """The item size of `WORKING_FLOAT`'s dtype for this problem's: what FFT plans hold."""
+        return _ITEMSIZE[WORKING_FLOAT.get(self.dtype, "float32")]
 
     @property
     def extents(self):

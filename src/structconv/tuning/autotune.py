@@ -60,7 +60,8 @@ def reset_statistics():
 
 
 def problem_arrays(problem):
-    """Random NumPy input and kernel of the problem's shapes (a bfloat16 problem is timed in float32)."""
+    """Random NumPy input and kernel of the problem's shapes (float32 for a bfloat16 problem, which NumPy
+    has not: `compile_for_timing` casts them to the problem's dtype)."""
     rng = np.random.default_rng(0)
     dtype = problem.dtype if problem.dtype in ("float16", "float32", "float64") else "float32"
     spatial = list(problem.spatial)
@@ -124,7 +125,8 @@ def _compiled(problem, plans, arrays, samples):
     for plan in plans:
         try:
             run = backend.compile_for_timing(lambda x, k, plan=plan: execute(plan, problem, x, k), arrays,
-                                             problem.training, problem.device, xla=problem.xla)
+                                             problem.training, problem.device, xla=problem.xla,
+                                             dtype=problem.dtype)
             start = time.perf_counter()
             run()  # warms up (and compiles, where compiling waits for the first call)
             first = time.perf_counter() - start

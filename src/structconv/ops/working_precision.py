@@ -1,0 +1,48 @@
+"""Direct plans of a float16 or bfloat16 convolution: in its own dtype, or computed in float32.
+
+A half-precision convolution (a Keras `mixed_float16` or `mixed_bfloat16` policy, or half-precision
+tensors) can run the backend's convolution on its own dtype, or widen input and kernel to float32, run
+that, and round the output back (`Plan.working_dtype`): the same result to the half dtype's rounding, or
+closer (its products summed in float32, as FFT plans do). Which is faster is the machine's: on a 2-vCPU AMD
+EPYC without AVX-512 (no bfloat16 or float16 instructions), torch's CPU convolution in bfloat16 ran 8-45x
+longer than in float32 (2-D 128^2 k=9 8 -> 8, batch 2: 60.7 ms against 5.3; 3-D 24^3 k=3: 80.6 against 1.8),
+XLA's 1.1-1.3x, TensorFlow's about as long; where the CPU computes in half precision (AVX-512 BF16, AMX) or
+on a GPU's tensor cores, its own dtype is the faster. The calibrated rates are float32's, so each way is
+priced at the float32 model's time, the one the device is expected to run slower at
+`UNMODELLED_FACTOR` times that (its own dtype on a CPU, the widened one on a GPU), within measuring's band:
+"auto" times both (`ops.contenders.family` tells them apart).
+"""
+
+import dataclasses
+import math
+
+# The way the device is not expected to favour, at this factor of the model's time.
+UNMODELLED_FACTOR = 1.5
+# Bytes moved per element to widen an operand (2 read, 4 written) or narrow the output (4 read, 2 written).
+CAST_BYTES = 6
+
+
+def cast_us(problem, costs):
+    """Modelled time of widening input and kernel and narrowing the output (with a gradient, at the
+    profile's direct training factor: the gradients are cast back the other way)."""
+    inputs = problem.planned_batch * problem.channels * math.prod(problem.spatial)
+    kernel = problem.taps * problem.channels // problem.groups * problem.filters
+    outputs = problem.planned_batch * problem.filters * math.prod(problem.outputs)
+    factor = 2.0 if problem.training else 1.0
+    return factor * CAST_BYTES * (inputs + kernel + outputs) / (costs.direct_gbps * 1e3)
+
+
+def with_working_precision(problem, costs, plans):
+    """`plans` (direct, priced by the float32 model) for `problem`; for a half-precision problem, each in
+    its own dtype and computed in float32, priced as the module docstring says."""
+    if not problem.half_precision:
+        return plans
+    widened_factor, own_factor = (1.0, UNMODELLED_FACTOR) if problem.device == "cpu" else (
+        UNMODELLED_FACTOR, 1.0)
+    extra = cast_us(problem, costs)
+    found = []
+    for plan in plans:
+        found.append(dataclasses.replace(plan, modelled_us=plan.modelled_us * own_factor))
+        found.append(dataclasses.replace(plan, working_dtype="float32",
+                                         modelled_us=plan.modelled_us * widened_factor + extra))
+    return found
