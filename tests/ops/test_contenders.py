@@ -1,6 +1,8 @@
 """Which candidates measured planning times (`pick_contenders`, `follow_ups`, `neighbours`), and when
 times measured earlier under another algorithm decide without timing (`reusable`)."""
 
+import dataclasses
+
 from structconv.ops import contenders
 from structconv.ops.plan import FftPlan, Plan
 
@@ -50,6 +52,22 @@ def test_contenders_include_each_direct_method_and_an_fft_within_the_wide_band()
                _fake("fft:2:dft:loop", wide)]
     assert _labels(contenders.pick_contenders(reverse, band=2.0, limit=5)) == [
         "direct:native", "fft:4:dft:loop"]
+
+
+def test_the_wide_band_adds_a_direct_way_in_one_working_dtype():
+    """A half-precision problem's own-dtype plans are priced at the ratio measured on the machine
+    (`tuning.half_precision`): where that leaves them out of the band, the wide band does not bring them
+    back beside their widened twins (torch's bfloat16 3-D convolution took 76 ms where widened it took
+    1.0: timing it cost more than the whole of the rest)."""
+    wide = contenders.WIDE_BAND
+    widened = dataclasses.replace(_fake("direct:native", 1.0), working_dtype="float32")
+    own = _fake("direct:native", 0.6 * wide)
+    chosen = contenders.pick_contenders([widened, _fake("fft:whole:dft:loop", 1.5), own], band=2.0)
+    assert _labels(chosen) == ["direct:native:float32", "fft:whole:dft:loop"]
+    # Within the band, both are timed: a family each.
+    near = _fake("direct:native", 1.2)
+    assert _labels(contenders.pick_contenders([widened, near], band=2.0)) == [
+        "direct:native:float32", "direct:native"]
 
 
 def test_the_other_fft_families_follow_where_the_times_leave_them_a_chance():

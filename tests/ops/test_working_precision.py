@@ -9,7 +9,7 @@ import reference
 from conftest import autodiff_gradients, conv_with_plan, dtype_name, tensor, to_numpy
 
 from structconv._backend import get_backend
-from structconv.ops import candidate_plans
+from structconv.ops import candidate_plans, working_precision
 from structconv.ops.contenders import family
 from structconv.ops.problem import ConvProblem
 from structconv.tuning import autotune
@@ -83,6 +83,23 @@ def test_half_precision_doubles_each_direct_way_the_device_favouring_one(trainin
             assert pair[favoured].modelled_us < pair[other].modelled_us
             assert family(pair[None]) != family(pair["float32"])
             assert pair["float32"].label == pair[None].label + ":float32"
+
+
+def test_a_measured_slowdown_prices_the_own_dtype():
+    """Where "auto" measures, the own dtype is priced at the ratio measured on the machine
+    (`tuning.half_precision`), the widened way at the model's time plus its casts."""
+    problem = _problem("bfloat16")
+    costs = candidate_plans.profile_for(problem.backend, problem.device).costs
+    plain = {p.label: p for p in candidate_plans.candidates(problem) if p.algorithm == "direct"}
+    for slowdown in (0.5, 40.0):
+        priced = {p.label: p for p in candidate_plans.candidates(problem, own_slowdown=slowdown)
+                  if p.algorithm == "direct"}
+        for label, plan in priced.items():
+            if plan.working_dtype is None:
+                base = plain[label + ":float32"].modelled_us - working_precision.cast_us(problem, costs)
+                assert plan.modelled_us == pytest.approx(base * slowdown)
+            else:
+                assert plan.modelled_us == pytest.approx(plain[label].modelled_us)
 
 
 def test_a_half_precision_problem_is_timed_in_its_own_dtype():

@@ -275,10 +275,11 @@ def _fft_candidates(problem, profile):
     return found
 
 
-def candidates(problem, profile=None):
+def candidates(problem, profile=None, own_slowdown=None):
     """Every plan the backend can run for `problem`, each with its modelled time (`modelled_us`, forward +
     backward when `problem.training`, the FFT margin applied), cheapest first; none over any rule but
-    the memory budget, which the caller applies."""
+    the memory budget, which the caller applies. `own_slowdown`: for a half-precision problem, the measured
+    time of the backend's convolution in its dtype over widened to float32 (`ops.working_precision`)."""
     profile = profile or profile_for(problem.backend, problem.device)
     costs, rank = profile.costs, problem.rank
     if not problem.static:  # sizes unknown when traced: direct, in the preferred way, unpriced
@@ -309,7 +310,7 @@ def candidates(problem, profile=None):
              for method, onto, us in _direct_candidates(problem, profile, base_of)
              for past_cliff in [0.0 if method == "channels_first"
                                 else backward_cliff_us(problem, costs, onto)]]
-    plans = working_precision.with_working_precision(problem, costs, plans)
+    plans = working_precision.with_working_precision(problem, costs, plans, own_slowdown)
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
               for fft, us in _fft_candidates(problem, profile)]

@@ -40,12 +40,19 @@ def family(plan):
     return ("fft", plan.fft.blocked, plan.fft.kernel_transform)
 
 
+def _way(plan):
+    """`family` without the working dtype."""
+    return family(plan)[:3]
+
+
 def pick_contenders(permitted, band, limit=MAX_MEASURED):
     """The plans to time first: of those modelled within `band` of the cheapest, the cheapest of each
     `family`, then the next cheapest, at most `limit`, cheapest first. Families first: the model errs most
     between kinds of way (a direct method 5x off its rate, one kernel transform 4x slower than the other),
     and the cheapest few by the model alone were often all one kind (overlap-save blocks of 2, 4, 8, 16).
-    Within `WIDE_BAND` (beyond `limit`), the cheapest FFT plan and every direct method are timed too. A
+    Within `WIDE_BAND` (beyond `limit`), the cheapest FFT plan and every direct method (in one working
+    dtype: a half-precision problem's own dtype is priced at its measured ratio to the widened one) are
+    timed too. A
     plan whose modelled time holds a part the model should not trust (`Plan.uncertain_us`: the 1-D
     backward cliff, probed at batch 1, which moves with the batch and the channels) is timed where it
     would be in the band without it (`autotune` stops timing a candidate whose one call shows it far
@@ -60,7 +67,7 @@ def pick_contenders(permitted, band, limit=MAX_MEASURED):
     chosen = (firsts + [p for p in within if p not in firsts])[:limit]
     wide = within_of * max(band, WIDE_BAND)
     for plan in permitted:
-        if plan.modelled_us <= wide and (family(plan) not in map(family, chosen) if plan.algorithm == "direct"
+        if plan.modelled_us <= wide and (_way(plan) not in map(_way, chosen) if plan.algorithm == "direct"
                                          else not any(p.algorithm == "fft" for p in chosen)):
             chosen.append(plan)
     for plan in permitted:  # where it would be in the band without the part the model doubts

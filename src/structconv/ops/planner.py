@@ -29,7 +29,7 @@ from structconv.errors import StructconvError
 from structconv.ops import candidate_plans
 from structconv.ops.contenders import fastest, follow_ups, measuring_band, pick_contenders, reusable
 from structconv.tuning import fingerprint as fingerprints
-from structconv.tuning import plan_file
+from structconv.tuning import half_precision, plan_file
 
 # Problems whose direct time is modelled below this many FFT overheads never run by FFT: by the model alone
 # (autotune "off"), and where "auto" measures, below one (no FFT plan is modelled cheaper than its overhead):
@@ -46,8 +46,9 @@ _generation = [0]
 
 
 def clear_plans():
-    """Forgets every plan and measured time in memory (after a calibration, or in tests); plan files stay.
-    Layers drop the plans they keep too (`generation`)."""
+    """Forgets every plan and measured time in memory (after a calibration, or in tests; the
+    half-precision probes too); plan files stay. Layers drop the plans they keep too (`generation`)."""
+    half_precision.forget()
     _plans.clear()
     _measured_without_batch.clear()
     _measured_times.clear()
@@ -158,6 +159,10 @@ def _plan(problem, algorithm, budget, mode):
                      "measured" if shared.label in in_process else "plan file")
     from structconv.tuning import autotune
 
+    if problem.half_precision:  # its own dtype priced as measured here (`ops.working_precision`)
+        plans = candidate_plans.candidates(problem, profile, half_precision.slowdown(problem))
+        permitted = allowed(problem, plans, algorithm, profile, budget, mode)
+        contenders = pick_contenders(permitted, band)
     times = autotune.measure(problem, contenders, lambda times: follow_ups(permitted, times, band))
     # The contenders and the follow-ups `measure` timed after them: any may win.
     timed = [p for p in permitted if times.get(p.label) is not None]

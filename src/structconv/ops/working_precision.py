@@ -8,9 +8,10 @@ EPYC without AVX-512 (no bfloat16 or float16 instructions), torch's CPU convolut
 longer than in float32 (2-D 128^2 k=9 8 -> 8, batch 2: 60.7 ms against 5.3; 3-D 24^3 k=3: 80.6 against 1.8),
 XLA's 1.1-1.3x, TensorFlow's about as long; where the CPU computes in half precision (AVX-512 BF16, AMX) or
 on a GPU's tensor cores, its own dtype is the faster. The calibrated rates are float32's, so each way is
-priced at the float32 model's time, the one the device is expected to run slower at
-`UNMODELLED_FACTOR` times that (its own dtype on a CPU, the widened one on a GPU), within measuring's band:
-"auto" times both (`ops.contenders.family` tells them apart).
+priced at the float32 model's time: by the model alone, the one the device is expected to run slower at
+`UNMODELLED_FACTOR` times that (its own dtype on a CPU, the widened one on a GPU); where "auto" measures,
+the own dtype at the ratio `tuning.half_precision` measured on this machine, so that both are timed
+(`ops.contenders.family` tells them apart) unless the own dtype is far slower.
 """
 
 import dataclasses
@@ -32,13 +33,18 @@ def cast_us(problem, costs):
     return factor * CAST_BYTES * (inputs + kernel + outputs) / (costs.direct_gbps * 1e3)
 
 
-def with_working_precision(problem, costs, plans):
+def with_working_precision(problem, costs, plans, own_slowdown=None):
     """`plans` (direct, priced by the float32 model) for `problem`; for a half-precision problem, each in
-    its own dtype and computed in float32, priced as the module docstring says."""
+    its own dtype and computed in float32, priced as the module docstring says (`own_slowdown`: the
+    measured time of the own dtype over the widened one, None where not measured)."""
     if not problem.half_precision:
         return plans
-    widened_factor, own_factor = (1.0, UNMODELLED_FACTOR) if problem.device == "cpu" else (
-        UNMODELLED_FACTOR, 1.0)
+    if own_slowdown:
+        widened_factor, own_factor = 1.0, own_slowdown
+    elif problem.device == "cpu":
+        widened_factor, own_factor = 1.0, UNMODELLED_FACTOR
+    else:
+        widened_factor, own_factor = UNMODELLED_FACTOR, 1.0
     extra = cast_us(problem, costs)
     found = []
     for plan in plans:
