@@ -1,17 +1,17 @@
 """Direct plans of a float16 or bfloat16 convolution: in its own dtype, or computed in float32.
 
-A half-precision convolution (a Keras `mixed_float16` or `mixed_bfloat16` policy, or half-precision
-tensors) can run the backend's convolution on its own dtype, or widen input and kernel to float32, run
-that, and round the output back (`Plan.working_dtype`): the same result to the half dtype's rounding, or
-closer (its products summed in float32, as FFT plans do). Which is faster is the machine's: on a 2-vCPU AMD
-EPYC without AVX-512 (no bfloat16 or float16 instructions), torch's CPU convolution in bfloat16 ran 8-45x
-longer than in float32 (2-D 128^2 k=9 8 -> 8, batch 2: 60.7 ms against 5.3; 3-D 24^3 k=3: 80.6 against 1.8),
-XLA's 1.1-1.3x, TensorFlow's about as long; where the CPU computes in half precision (AVX-512 BF16, AMX) or
-on a GPU's tensor cores, its own dtype is the faster. The calibrated rates are float32's, so each way is
-priced at the float32 model's time: by the model alone, the one the device is expected to run slower at
-`UNMODELLED_FACTOR` times that (its own dtype on a CPU, the widened one on a GPU); where "auto" measures,
-the own dtype at the ratio `tuning.half_precision` measured on this machine, so that both are timed
-(`ops.contenders.family` tells them apart) unless the own dtype is far slower.
+A half-precision convolution (a Keras `mixed_float16` or `mixed_bfloat16` policy, or half-precision tensors)
+can run the backend's convolution on its own dtype, or widen input and kernel to float32, run that, and round
+the output back (`Plan.working_dtype`): the same result to the half dtype's rounding, or closer (its products
+summed in float32, as FFT plans do). Which is faster is the machine's: on a 2-vCPU AMD EPYC without AVX-512
+(no bfloat16 or float16 instructions), torch's CPU convolution in bfloat16 ran 3.6-1066x longer than widened
+(2-D 128^2 k=9 8 -> 8, batch 2: 60.7 ms against 5.3; 3-D 24^3 k=3: 80.6 against 1.8), XLA's 1.0-1.4x,
+TensorFlow's 1.0-33x (`benchmarks/auto_vs_forced.py --dtype bfloat16`); where the CPU computes in half
+precision (AVX-512 BF16, AMX) or on a GPU's tensor cores, its own dtype is the faster. The calibrated rates
+are float32's, so each way is priced at the float32 model's time: by the model alone, the one the device is
+expected to run slower at `UNMODELLED_FACTOR` times that (its own dtype on a CPU, the widened one on a GPU);
+where "auto" measures, the own dtype at the ratio `tuning.half_precision` measured on this machine, so that
+both are timed (`ops.contenders.family` tells them apart) unless the own dtype is far slower.
 """
 
 import dataclasses
@@ -24,8 +24,8 @@ CAST_BYTES = 6
 
 
 def cast_us(problem, costs):
-    """Modelled time of widening input and kernel and narrowing the output (with a gradient, at the
-    profile's direct training factor: the gradients are cast back the other way)."""
+    """Modelled time of widening input and kernel and narrowing the output (twice that with a gradient:
+    the gradients are cast back the other way)."""
     inputs = problem.planned_batch * problem.channels * math.prod(problem.spatial)
     kernel = problem.taps * problem.channels // problem.groups * problem.filters
     outputs = problem.planned_batch * problem.filters * math.prod(problem.outputs)
