@@ -6,8 +6,9 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, tensor
 from reference import conv_reference
+from tuning.fit_twice import fit_twice
 
 from structconv.ops import planner
 from structconv.tuning import autotune, half_precision
@@ -53,25 +54,11 @@ def test_auto_times_the_own_dtype_unless_the_probe_shows_it_far_slower(slowdown,
 def test_a_layer_under_a_mixed_bfloat16_policy_is_measured_in_fit_then_nothing_per_step(autotune_mode):
     """Inside `fit` (traced on JAX and TensorFlow) the probe and the candidates are timed outside the
     trace, in bfloat16; later epochs measure nothing, and the plan computes the layer's convolution."""
-    from conftest import tensor
-
-    from structconv import layers
-
     autotune_mode("always")
-    autotune.reset_statistics()
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        rng = np.random.default_rng(0)
-        model = keras.Sequential([keras.Input((20, 20, 2)), layers.Conv2D(3, 7, padding="same"),
-                                  keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1)])
-        model.compile("sgd", "mse")
-        x, y = rng.standard_normal((8, 20, 20, 2)).astype("float32"), rng.standard_normal((8, 1))
-        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
-        first = autotune.statistics()["problems"]
-        assert first >= 2  # the probe and the layer's problem
-        model.fit(x, y, batch_size=4, epochs=2, verbose=0)
-        assert autotune.statistics()["problems"] == first
-        layer = model.layers[0]
+        layer, x, first, later = fit_twice(20, 2, 3, 7)
+        assert first >= 2 and later == 0  # the probe and the layer's problem, then nothing
         kept = list(layer._structconv_plans.values())  # also the shape inference's (torch: on "meta")
         assert any(plan.source in ("measured", "plan file") for _, plan in kept)
         assert all(problem.dtype == "bfloat16" for problem, _ in kept)

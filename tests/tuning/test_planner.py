@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from conftest import assert_close, compiled, tensor, tensorflow_on_eigen
 from reference import conv_reference, padding_pairs
+from tuning.fit_twice import fit_twice
 
-from structconv import config, layers
+from structconv import config
 from structconv import ops as sops
 from structconv._backend import get_backend
 from structconv.ops import candidate_plans, contenders, planner
@@ -228,21 +229,11 @@ def test_an_unknown_batch_reuses_the_choice_measured_at_a_known_one(autotune_mod
 
 def test_measuring_inside_fit_then_nothing_per_step(autotune_mode):
     autotune_mode("always")
-    autotune.reset_statistics()
-    rng = np.random.default_rng(0)
-    model = keras.Sequential([keras.Input((24, 24, 2)), layers.Conv2D(3, 9, padding="same"),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1)])
-    model.compile("sgd", "mse")
-    x, y = rng.standard_normal((8, 24, 24, 2)).astype("float32"), rng.standard_normal((8, 1))
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
-    first = autotune.statistics()["problems"]
-    assert first >= 1
-    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
-    assert autotune.statistics()["problems"] == first
-    plans = [plan for _, plan in model.layers[0]._structconv_plans.values()]
+    layer, x, first, later = fit_twice(24, 2, 3, 9)
+    assert first >= 1 and later == 0
+    plans = [plan for _, plan in layer._structconv_plans.values()]
     assert any(plan.source in ("measured", "plan file") for plan in plans)
     # The measured plan computes the layer's convolution.
-    layer = model.layers[0]
     kernel, bias = (np.asarray(keras.ops.convert_to_numpy(w), np.float64) for w in layer.weights)
     expected = conv_reference(x, kernel, 1, [(4, 4), (4, 4)], 1) + bias
     assert_close(layer(tensor(x), training=True), expected, rtol=1e-4)
