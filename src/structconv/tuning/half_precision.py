@@ -5,8 +5,8 @@ to float32 (`ops.working_precision`). How the two compare is the machine's, and 
 EPYC without AVX-512, torch's CPU convolution in bfloat16 ran 8-45x longer than widened at most shapes and
 1024x at one (1-D 35406 samples, k=240, 8 -> 8, batch 4: 9.3 s a call against 61 ms), XLA's 1.0-1.4x,
 TensorFlow's 1.0-29x. Priced at 1.5x (the model alone's guess), the slow way stayed within the measuring band,
-and timing it took up to 21 s of a 10-shape sweep's planning. So where "auto" is about to measure a half-
-precision problem, `slowdown` times one convolution (`PROBES`, of the problem's rank up to 3, by
+and timing it took up to 21 s of a 10-shape sweep's planning. So where "auto" is about to measure a
+half-precision problem, `slowdown` times one convolution (`PROBES`, of the problem's rank up to 3, by
 `autotune.measure`, in the form it runs) in the dtype and widened, once per process, backend, device, dtype
 and rank (the ratio moves with the rank: torch's 3-D convolution 8.7x at the 2-D probe, 76x at a 3-D 24^3 k=3
 8 -> 8 one); the planner prices the problem's own-dtype plans at that ratio, which leaves the slow way out of
