@@ -143,8 +143,8 @@ def point_problem(point, backend, device, dtype="float32"):
 
     if not isinstance(point, dict):
         rank, size, k, batch, channels, filters, training = point
-        return dataclasses.replace(square_problem(backend, device, rank, size, k, batch, channels, filters,
-                                                  training=training), dtype=dtype)
+        return square_problem(backend, device, rank, size, k, batch, channels, filters, training=training,
+                              dtype=dtype)
     pads = tuple(arithmetic.resolve_axis_padding(point["padding"], n, k, s, d) for n, k, s, d in
                  zip(point["sizes"], point["kernels"], point["strides"], point["dilations"]))
     return ConvProblem(backend=backend, device=device, rank=point["rank"], batch=point["batch"],

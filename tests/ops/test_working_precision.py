@@ -11,8 +11,8 @@ from conftest import autodiff_gradients, conv_with_plan, dtype_name, tensor, to_
 from structconv._backend import get_backend
 from structconv.ops import candidate_plans, working_precision
 from structconv.ops.contenders import family
-from structconv.ops.problem import ConvProblem
 from structconv.tuning import autotune
+from structconv.tuning.square_problem import square_problem
 
 HALF = ["float16", "bfloat16"]
 
@@ -57,10 +57,7 @@ def test_each_direct_way_of_a_half_precision_convolution_is_the_reference(dtype,
 
 
 def _problem(dtype, device="cpu", training=False):
-    return ConvProblem(backend=keras.backend.backend(), device=device, rank=2, batch=2, spatial=(32, 32),
-                       channels=4, filters=4, kernel_size=(5, 5), groups=1, strides=(1, 1),
-                       dilation_rate=(1, 1), padding=((2, 2), (2, 2)), padding_mode="zeros", dtype=dtype,
-                       data_format="channels_last", training=training)
+    return square_problem(keras.backend.backend(), device, 2, 32, 5, 2, 4, 4, training=training, dtype=dtype)
 
 
 @pytest.mark.parametrize("training", [False, True])

@@ -1,7 +1,6 @@
 """`tuning.half_precision`: the probe of the backend's convolution in float16 or bfloat16 against widened
 to float32, and how the planner prices a half-precision problem's own-dtype plans by it."""
 
-import dataclasses
 
 import keras
 import numpy as np
@@ -16,8 +15,7 @@ from structconv.tuning.square_problem import square_problem
 
 
 def _problem(rank=2, size=32, k=5, dtype="bfloat16"):
-    return dataclasses.replace(square_problem(keras.backend.backend(), "cpu", rank, size, k, 2, 4, 4),
-                               dtype=dtype)
+    return square_problem(keras.backend.backend(), "cpu", rank, size, k, 2, 4, 4, dtype=dtype)
 
 
 def test_the_probe_is_measured_once_per_dtype_and_rank():

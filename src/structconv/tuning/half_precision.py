@@ -36,8 +36,7 @@ def slowdown(problem):
     rank = min(problem.rank, len(PROBES))
     key = (problem.backend, problem.device, problem.dtype, rank)
     if key not in _slowdowns:
-        probe = dataclasses.replace(
-            square_problem(problem.backend, problem.device, rank, *PROBES[rank - 1]), dtype=problem.dtype)
+        probe = square_problem(problem.backend, problem.device, rank, *PROBES[rank - 1], dtype=problem.dtype)
         # The backend's way of the rank (TensorFlow and JAX decompose 3-D onto 2-D on a CPU).
         own = next(p for p in candidate_plans.candidates(probe) if p.algorithm == "direct"
                    and p.working_dtype is None)
