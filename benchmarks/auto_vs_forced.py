@@ -98,13 +98,15 @@ def worker(backend, points, budget, apart=False, dtype="float32"):
             "machine": where, "versions": installed}), flush=True)
 
 
-def varied_points(count, seed, max_channels=16, max_batch=4, small_kernels=False):
+def varied_points(count, seed, max_channels=16, max_batch=4, small_kernels=False, kind="plain"):
     """`count` problems drawn at random (`seed`) along the axes `random_points` holds fixed: sizes that
     differ per axis (a cube's volume of 2^10-2^16 samples, each axis 0.5-2x its side), kernels of 2 taps
     and up that differ per axis (`small_kernels`: 2-`SMALL_TAPS` taps in all, 1-3 per axis above 1-D,
     under the profiles' `fft_min_taps`, where "auto" tries FFT only by measuring), padding "same" or
     "valid", stride 2 or dilation 2 on some axes (not both on one axis), and channels_first for a quarter
-    of them; ranks 1-4, a third training steps; none with a direct plan of over 20 Gflop."""
+    of them; ranks 1-4, a third training steps; none with a direct plan of over 20 Gflop. `kind`
+    "grouped": every convolution grouped (`grouped_channels`); "transposed": every one a transposed
+    convolution (`ops.conv_transpose`'s full one, as planned: ungrouped, no padding, the sizes its input's)."""
     rng, widths, batches = draws(seed, max_channels, max_batch)
     points = []
     while len(points) < count:
@@ -128,11 +130,27 @@ def varied_points(count, seed, max_channels=16, max_batch=4, small_kernels=False
                  "channels": rng.choice(widths), "filters": None, "training": rng.random() < 1 / 3,
                  "data_format": "channels_first" if rng.random() < 0.25 else "channels_last"}
         point["filters"] = point["channels"] if rng.random() < 0.5 else rng.choice(widths)
+        point["groups"], point["transposed"] = 1, kind == "transposed"
+        if kind == "grouped":
+            point["channels"], point["filters"], point["groups"] = grouped_channels(rng, widths)
         outputs = math.prod(n // s for n, s in zip(sizes, strides))
-        flops = 2 * point["batch"] * outputs * math.prod(kernels) * point["channels"] * point["filters"]
+        if point["transposed"]:  # every input sample meets every tap
+            point["padding"], outputs = "valid", math.prod(sizes)
+        flops = (2 * point["batch"] * outputs * math.prod(kernels) * point["channels"] * point["filters"]
+                 // point["groups"])
         if flops * (3 if point["training"] else 1) <= 2e10:
             points.append(point)
     return points
+
+
+def grouped_channels(rng, widths):
+    """`(channels, filters, groups)` of a grouped convolution drawn with `rng` from `widths`: depthwise half
+    the time (a group per channel, 1 or 2 filters each), else 2 or 4 groups of at least 2 channels."""
+    channels = rng.choice([w for w in widths if w >= 4])
+    if rng.random() < 0.5:
+        return channels, channels * rng.choice((1, 2)), channels
+    groups = rng.choice([g for g in (2, 4) if channels % g == 0 and channels // g >= 2])
+    return channels, groups * rng.choice([w for w in (1, 2, 4) if w * groups <= max(widths)]), groups
 
 
 def point_problem(point, backend, device, dtype="float32"):
@@ -145,13 +163,18 @@ def point_problem(point, backend, device, dtype="float32"):
         rank, size, k, batch, channels, filters, training = point
         return square_problem(backend, device, rank, size, k, batch, channels, filters, training=training,
                               dtype=dtype)
-    pads = tuple(arithmetic.resolve_axis_padding(point["padding"], n, k, s, d) for n, k, s, d in
-                 zip(point["sizes"], point["kernels"], point["strides"], point["dilations"]))
+    transposed = point.get("transposed", False)
+    if transposed:  # the full transposed convolution: no padding
+        pads = ((0, 0),) * point["rank"]
+    else:
+        pads = tuple(arithmetic.resolve_axis_padding(point["padding"], n, k, s, d) for n, k, s, d in
+                     zip(point["sizes"], point["kernels"], point["strides"], point["dilations"]))
     return ConvProblem(backend=backend, device=device, rank=point["rank"], batch=point["batch"],
                        spatial=tuple(point["sizes"]), channels=point["channels"], filters=point["filters"],
-                       kernel_size=tuple(point["kernels"]), groups=1, strides=tuple(point["strides"]),
-                       dilation_rate=tuple(point["dilations"]), padding=pads, padding_mode="zeros",
-                       dtype=dtype, data_format=point["data_format"], training=point["training"])
+                       kernel_size=tuple(point["kernels"]), groups=point.get("groups", 1),
+                       strides=tuple(point["strides"]), dilation_rate=tuple(point["dilations"]), padding=pads,
+                       padding_mode="zeros", dtype=dtype, data_format=point["data_format"],
+                       transposed=transposed, training=point["training"])
 
 
 def point_fields(point):
@@ -167,7 +190,9 @@ def describe(record):
     if "sizes" not in record:
         return (f"{record['rank']}-D {record['size']}^{record['rank']}, k={record['k']}, "
                 f"B={record['batch']}, {record['channels']}->{record['filters']}, {step}")
-    extras = [record["padding"]]
+    extras = ["transposed"] if record.get("transposed") else [record["padding"]]
+    if record.get("groups", 1) > 1:
+        extras.append("depthwise" if record["groups"] == record["channels"] else f"{record['groups']} groups")
     if any(s > 1 for s in record["strides"]):
         extras.append("strides " + "x".join(map(str, record["strides"])))
     if any(d > 1 for d in record["dilations"]):
@@ -233,7 +258,9 @@ def main():
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timed rounds per point")
     parser.add_argument("--apart", action="store_true",
                         help="plan direct and fft each measuring alone, not from what auto measured")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"),
+    parser.add_argument("--kind", default="plain", choices=("plain", "grouped", "transposed"),
+                        help="with --varied: grouped convolutions (depthwise half the time) or transposed ones")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64", "float16", "bfloat16"),
                         help="the problems' dtype")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="subset of " + ",".join(BACKENDS))
     parser.add_argument("--json", metavar="PATH", help="also write the records and the tables as JSON")
@@ -242,11 +269,11 @@ def main():
                              "device is) instead of running them")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.small_kernels and not options.varied:
-        parser.error("--small-kernels draws `varied_points`: add --varied")
+    if (options.small_kernels or options.kind != "plain") and not options.varied:
+        parser.error("--small-kernels and --kind draw `varied_points`: add --varied")
     if options.varied:
         points = varied_points(options.random, options.seed, options.max_channels, options.max_batch,
-                               options.small_kernels)
+                               options.small_kernels, options.kind)
     else:
         points = random_points(options.random, options.seed, options.max_channels, options.max_batch)
     if options.worker:
@@ -261,6 +288,7 @@ def main():
                  str(options.threads), "--budget", str(options.budget), "--dtype", options.dtype]
     arguments += ["--apart"] * options.apart
     arguments += ["--varied"] * options.varied + ["--small-kernels"] * options.small_kernels
+    arguments += ["--kind", options.kind]
     for backend in backends if not options.records else ():
         found, ok = run_worker_process(__file__, backend, arguments, 3600)
         if not ok:

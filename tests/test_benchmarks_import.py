@@ -18,3 +18,27 @@ def test_benchmark_script_imports(path, monkeypatch):
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)  # runs the imports and definitions; `main` is behind `__main__`
     assert callable(getattr(module, "main", None)) or path.stem == "environment", f"{path.name} has no main()"
+
+
+@pytest.mark.parametrize("kind", ["plain", "grouped", "transposed"])
+def test_auto_vs_forced_draws_problems_the_ops_accept(kind, monkeypatch):
+    """`auto_vs_forced.py --varied --kind K` draws problems a convolution of that kind can be: grouped ones
+    with channels and filters that the groups divide (depthwise among them), transposed ones ungrouped
+    and unpadded, as `ops.conv_transpose` plans its full convolution."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import auto_vs_forced
+
+    points = auto_vs_forced.varied_points(40, seed=7, max_channels=16, max_batch=4, kind=kind)
+    problems = [auto_vs_forced.point_problem(point, "torch", "cpu") for point in points]
+    assert len(problems) == 40
+    for problem in problems:
+        assert problem.channels % problem.groups == 0 and problem.filters % problem.groups == 0
+        assert problem.transposed == (kind == "transposed")
+        if kind == "transposed":
+            assert problem.groups == 1 and problem.padding == ((0, 0),) * problem.rank
+    groups = {problem.groups for problem in problems}
+    if kind == "grouped":
+        assert any(problem.groups == problem.channels for problem in problems)  # depthwise
+        assert groups & {2, 4} and 1 not in groups
+    else:
+        assert groups == {1}
