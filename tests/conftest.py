@@ -248,10 +248,11 @@ def conv_with_plan(inputs, kernel, *, transposed=False, training=None, algorithm
 
 def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, transposed=False, *,
                                         padding="same", dilation=1, data_format="channels_last",
-                                        padding_mode="zeros"):
-    """The direct plan `direct` (a decomposition onto rank `onto`) forced on the float64 arrays `x` and `k`
-    (`transposed`: the full transposed convolution), through the executor the ops use: its forward
-    against NumPy and its gradients against float64 finite differences along a random direction."""
+                                        padding_mode="zeros", groups=1, grouping=None):
+    """The direct plan `direct` (a decomposition onto rank `onto`; of a grouped convolution, by `grouping`)
+    forced on the float64 arrays `x` and `k` (`transposed`: the full transposed convolution), through the
+    executor the ops use: its forward against NumPy and its gradients against float64 finite differences
+    along a random direction."""
     from reference import (
         conv_reference,
         conv_transpose_full_reference,
@@ -265,8 +266,9 @@ def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, 
     rank = x.ndim - 2
     problem, _ = conv_problem_of(tensor(x, "float64"), tensor(k, "float64"), transposed=transposed,
                                  training=True, strides=strides, padding=padding, dilation_rate=dilation,
-                                 data_format=data_format, padding_mode=padding_mode)
-    plan = Plan("direct", direct=direct, source="forced", onto=onto)
+                                 data_format=data_format, padding_mode=padding_mode,
+                                 **({"groups": groups} if groups > 1 else {}))
+    plan = Plan("direct", direct=direct, source="forced", onto=onto, grouping=grouping)
     spatial = x.shape[1:-1] if data_format == "channels_last" else x.shape[2:]
     pads = padding_pairs(padding, spatial, k.shape[:rank], strides, dilation)
 
@@ -276,7 +278,7 @@ def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, 
             return np.moveaxis(full, -1, 1)
         if transposed:
             return conv_transpose_full_reference(a, b, strides, dilation)
-        return conv_reference(a, b, strides, pads, dilation, padding_mode=padding_mode,
+        return conv_reference(a, b, strides, pads, dilation, groups, padding_mode=padding_mode,
                               data_format=data_format)
 
     expected = reference(x, k)

@@ -5,7 +5,8 @@ step on channels_last data, on torch's 2-D, also on a channels-first copy of the
 backward cliff; for a batch of one where torch's 3-D convolution would skip oneDNN, also as two halves
 stacked along the batch, `ops.halves`), each stacking of the decomposition above those ranks (onto the
 backend's target rank, and where its convolution of a lower rank is a candidate too, onto that:
-`other_targets`), and FFT plans (the whole input, or overlap-save blocks), each by both kernel transforms
+`other_targets`), for a grouped convolution each of those also built from ungrouped ones (`ops.grouping`),
+and FFT plans (the whole input, or overlap-save blocks), each by both kernel transforms
 with the product the profile prefers. The cost model (`ops.cost_model`) prices them under the profile in
 force (`profile_for`: the one `structconv calibrate` stored for this machine, else the shipped one), for
 forward + backward when the gradient will be taken. Which of them runs is the planner's (`ops.planner`).
@@ -15,7 +16,7 @@ Pure Python: it asks the backend tier what it can run, and calls no framework op
 import math
 
 from structconv._backend import get_backend
-from structconv.ops import cost_model, working_precision
+from structconv.ops import cost_model, grouping, working_precision
 from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
 from structconv.ops.plan import KERNEL_TRANSFORMS, FftPlan, Plan
 from structconv.shapes import arithmetic
@@ -311,6 +312,8 @@ def candidates(problem, profile=None, own_slowdown=None):
              for past_cliff in [0.0 if method == "channels_first"
                                 else backward_cliff_us(problem, costs, onto)]]
     plans = working_precision.with_working_precision(problem, costs, plans, own_slowdown)
+    plans = grouping.with_groupings(problem, costs, plans, lambda ungrouped: [
+        plan for plan in candidates(ungrouped, profile, own_slowdown) if plan.algorithm == "direct"])
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
               for fft, us in _fft_candidates(problem, profile)]

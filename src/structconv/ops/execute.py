@@ -7,6 +7,7 @@ from keras import ops
 from structconv._backend import get_backend
 from structconv.ops.decomposition import decomposed_conv, decomposed_conv_transpose
 from structconv.ops.fft_conv import fft_conv, fft_conv_transpose_full
+from structconv.ops.grouping import grouped_conv
 from structconv.ops.halves import halves_conv, halves_conv_transpose_full
 from structconv.ops.padding import pad_spatial
 from structconv.shapes.arithmetic import decomposition_rank
@@ -25,6 +26,10 @@ def _execute(plan, problem, inputs, kernel):
         y = _execute(dataclasses.replace(plan, working_dtype=None), problem,
                      ops.cast(inputs, plan.working_dtype), ops.cast(kernel, plan.working_dtype))
         return ops.cast(y, narrow)
+    if plan.grouping:  # a grouped convolution built from ungrouped ones, each run by the rest of the plan
+        ungrouped = dataclasses.replace(plan, grouping=None)
+        return grouped_conv(plan.grouping, problem, inputs, kernel,
+                            lambda part, x, k: _execute(ungrouped, part, x, k))
     if problem.transposed:
         return _conv_transpose_full(plan, problem, inputs, kernel)
     if plan.algorithm == "fft":

@@ -6,6 +6,9 @@ import dataclasses
 # channels-first copy of the input (`_backend` README: `CHANNELS_FIRST_COPY_RANKS`); the backend's own conv
 # of a batch of one as two halves stacked along the batch (`ops.halves`).
 DIRECT_METHODS = ("native", "inputs", "filters", "channels_first", "halves")
+# A grouped convolution by the backend's grouped one (None), as one ungrouped convolution with a
+# block-diagonal kernel, or as one convolution per group (`ops.grouping`).
+GROUPINGS = (None, "dense", "split")
 KERNEL_TRANSFORMS = ("dft", "fft")
 PRODUCTS = ("loop", "matmul", "planes", "packed")
 
@@ -45,7 +48,10 @@ class Plan:
     not trust (the 1-D backward cliff's; `ops.contenders`); `source`: where the decision came from;
     `measured_us`: times of the candidates when measured. `working_dtype`: for a direct plan of a
     float16 or bfloat16 problem, the dtype it computes in where not the problem's (`"float32"`: the
-    operands widened, the output rounded back; `ops.working_precision`)."""
+    operands widened, the output rounded back; `ops.working_precision`). `grouping`: for a direct plan of
+    a grouped problem, `"dense"` (one ungrouped convolution with a block-diagonal kernel) or `"split"` (one
+    per group), the plan's other fields then those of that ungrouped problem's plan; None: the backend's
+    grouped convolution (`ops.grouping`)."""
 
     algorithm: str
     direct: str = "native"
@@ -56,12 +62,14 @@ class Plan:
     measured_us: tuple = ()
     onto: int = None
     working_dtype: str = None
+    grouping: str = None
 
     @property
     def label(self):
         """A short stable name of the executed variant (plan files, `explain_choice`, benchmarks)."""
         if self.algorithm == "direct":
             return (f"direct:{self.direct}" + (f":{self.onto}d" if self.onto else "")
+                    + (f":{self.grouping}" if self.grouping else "")
                     + (f":{self.working_dtype}" if self.working_dtype else ""))
         f = self.fft
         return f"fft:{f.geometry}:{f.kernel_transform}:{f.product}"

@@ -25,7 +25,8 @@ from structconv.tuning import storage
 # 8: torch's 3-D convolution of a batch of one gained a candidate (two halves stacked along the batch).
 # 9: float16 and bfloat16 problems gained direct plans widened to float32 and are timed in their own dtype
 # (they had been timed in float32, where torch's CPU convolution runs up to 1066x faster than in bfloat16).
-RULES = 9
+# 10: grouped convolutions gained direct plans built from ungrouped ones (`ops.grouping`).
+RULES = 10
 _loaded = {}
 
 

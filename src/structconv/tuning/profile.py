@@ -26,7 +26,9 @@ FORMAT = 2
 # TensorFlow's CPU without oneDNN decomposes rank 3 beside its 3-D convolution too (session 24), unbumped:
 # there the decomposition ran 1.0-2.3x faster than the 3-D convolution its rank-3 rate was fitted on, at
 # stride 1 (the strided gradients the change is for are measured, not modelled).
-PLANNER_REVISIONS = {"jax": 2}
+# JAX 3 (session 35): grouped convolutions built from ungrouped ones are candidates, and the grouped one
+# is priced at `Costs.direct_grouped_factor`, which a profile calibrated before lacks.
+PLANNER_REVISIONS = {"jax": 3}
 _SHIPPED_DIR = os.path.join(os.path.dirname(__file__), "profiles")
 
 
@@ -81,6 +83,11 @@ class Costs:
     # the channels: 3.8-7.6 Gflop/s from 1 to 16 channels on one thread of an AMD EPYC, where the
     # decomposition ran 1.2-40), priced apart from the decomposition; 0: at `UNMODELLED_FACTOR` of it.
     native_nd_gflops: float = 0.0
+    # A grouped convolution by the backend's grouped one (not built from ungrouped ones, `ops.grouping`) is
+    # modelled at this factor of its time, forward and with gradients: set by hand, not fitted (XLA's CPU
+    # convolution ran grouped ones 15-34x and their training steps 13-77x the model's time for them, AMD
+    # EPYC without AVX-512, 2 threads; `benchmarks/grouped_conv.py`).
+    direct_grouped_factor: tuple = (1.0, 1.0)
     # An overlap-save plan is modelled at this factor of its cost (whole power-of-two transforms were faster
     # per flop than mixed-radix blocks on the Xeon).
     block_margin: float = 1.1

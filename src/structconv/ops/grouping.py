@@ -1,0 +1,85 @@
+"""A grouped convolution's direct plans: the backend's grouped convolution, or one built from ungrouped ones.
+
+A convolution of `groups` groups (Keras's `groups`, a depthwise one where each group holds one channel) can
+run as the backend's grouped convolution, as one ungrouped convolution whose kernel is block-diagonal
+(`"dense"`: `groups` times the terms, every one but those of a group zero) or as one ungrouped convolution
+per group, concatenated (`"split"`). Which is fastest is the backend's and the machine's: XLA's CPU
+convolution runs a grouped one far below its ungrouped rate, and its gradient further still (2-vCPU AMD
+EPYC without AVX-512, 2 threads, batch 2, forward / training ms: 2-D 64^2 k=3 depthwise 8 channels 3.7 /
+11.0 grouped, 0.39 / 3.7 dense; 2-D 32^2 k=7 256 channels in 32 groups 92 / 9366 grouped, 13.5 / 68 split;
+a 4-D depthwise training step decomposed onto XLA's 2-D convolution 14-17 s grouped, where the model priced
+0.2-0.4 s), while torch's oneDNN one ran fastest grouped at 23 of 24 such shapes
+(`benchmarks/grouped_conv.py`, docs/benchmarks.md). So each way is a candidate plan (`Plan.grouping`):
+dense and split are priced as the ungrouped problems they run (`dense_problem`, `split_problem`: the
+same model, the latter `groups` times), the backend's grouped convolution at the profile's
+`Costs.direct_grouped_factor` of the model's time for it, and measuring decides where the model is unsure.
+"""
+
+import dataclasses
+
+from keras import ops
+
+# Dense and split plans at this factor of their ungrouped problems' modelled time: where the backend's
+# grouped convolution runs at its rate (torch, TensorFlow), the model's channel floor
+# (`Costs.direct_min_channels`) prices a depthwise one of up to that many channels like a dense one, which
+# ran 1.3-3x slower.
+UNMODELLED_FACTOR = 1.5
+# Splitting into more groups than this compiles one convolution per group: not offered.
+SPLIT_MAX_GROUPS = 32
+# A block-diagonal kernel of more groups than this multiplies the terms too far: not offered.
+DENSE_MAX_GROUPS = 256
+
+
+def dense_problem(problem):
+    """The ungrouped problem a `"dense"` plan of `problem` runs."""
+    return dataclasses.replace(problem, groups=1)
+
+
+def split_problem(problem):
+    """The ungrouped problem a `"split"` plan of `problem` runs once per group."""
+    groups = problem.groups
+    return dataclasses.replace(problem, channels=problem.channels // groups,
+                               filters=problem.filters // groups, groups=1)
+
+
+def with_groupings(problem, costs, plans, direct_plans_of):
+    """`plans` (the direct plans of `problem`, priced by the model) and, for a grouped convolution, the
+    same priced at `costs.direct_grouped_factor`, then the direct plans of its dense and split problems
+    (`direct_plans_of(problem)`: the priced direct plans of an ungrouped problem) as `"dense"` and
+    `"split"` plans at `UNMODELLED_FACTOR` of their time, split ones `groups` times that."""
+    if problem.groups == 1 or problem.transposed:
+        return plans
+    factor = costs.direct_grouped_factor[1 if problem.training else 0]
+    found = [dataclasses.replace(plan, modelled_us=plan.modelled_us * factor) for plan in plans]
+    ways = []
+    if problem.groups <= DENSE_MAX_GROUPS:
+        ways.append(("dense", dense_problem(problem), 1))
+    if problem.groups <= SPLIT_MAX_GROUPS:
+        ways.append(("split", split_problem(problem), problem.groups))
+    for grouping, ungrouped, copies in ways:
+        scale = copies * UNMODELLED_FACTOR
+        found += [dataclasses.replace(plan, grouping=grouping, modelled_us=plan.modelled_us * scale,
+                                      uncertain_us=plan.uncertain_us * scale)
+                  for plan in direct_plans_of(ungrouped)]
+    return found
+
+
+def block_diagonal(kernel, groups):
+    """The kernel `(*taps, channels, filters)` of the ungrouped convolution equal to the grouped one of
+    `kernel` `(*taps, channels // groups, filters)`: input group g meets filter group g only."""
+    rank = len(kernel.shape) - 2
+    taps, group_channels, filters = tuple(kernel.shape[:rank]), kernel.shape[-2], kernel.shape[-1]
+    blocks = ops.reshape(kernel, (*taps, 1, group_channels, groups, filters // groups))
+    diagonal = ops.reshape(ops.eye(groups, dtype=kernel.dtype), (groups, 1, groups, 1))
+    return ops.reshape(blocks * diagonal, (*taps, groups * group_channels, filters))
+
+
+def grouped_conv(grouping, problem, inputs, kernel, run):
+    """The grouped convolution of `problem` by `grouping` ("dense" or "split"), each ungrouped convolution
+    by `run(ungrouped_problem, inputs, kernel)`."""
+    groups = problem.groups
+    if grouping == "dense":
+        return run(dense_problem(problem), inputs, block_diagonal(kernel, groups))
+    axis = -1 if problem.data_format == "channels_last" else 1
+    parts = zip(ops.split(inputs, groups, axis=axis), ops.split(kernel, groups, axis=-1))
+    return ops.concatenate([run(split_problem(problem), x, k) for x, k in parts], axis=axis)
