@@ -106,7 +106,8 @@ def varied_points(count, seed, max_channels=16, max_batch=4, small_kernels=False
     "valid", stride 2 or dilation 2 on some axes (not both on one axis), and channels_first for a quarter
     of them; ranks 1-4, a third training steps; none with a direct plan of over 20 Gflop. `kind`
     "grouped": every convolution grouped (`grouped_channels`); "transposed": every one a transposed
-    convolution (`ops.conv_transpose`'s full one, as planned: ungrouped, no padding, the sizes its input's)."""
+    convolution (`ops.conv_transpose`'s full one, as planned: ungrouped, no padding, the sizes its
+    input's)."""
     rng, widths, batches = draws(seed, max_channels, max_batch)
     points = []
     while len(points) < count:
@@ -259,7 +260,8 @@ def main():
     parser.add_argument("--apart", action="store_true",
                         help="plan direct and fft each measuring alone, not from what auto measured")
     parser.add_argument("--kind", default="plain", choices=("plain", "grouped", "transposed"),
-                        help="with --varied: grouped convolutions (depthwise half the time) or transposed ones")
+                        help="with --varied: grouped convolutions (depthwise half the time) or transposed "
+                             "ones")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64", "float16", "bfloat16"),
                         help="the problems' dtype")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="subset of " + ",".join(BACKENDS))

@@ -127,3 +127,25 @@ def test_the_shipped_jax_cpu_profile_prices_xlas_grouped_convolution_dear():
 def test_a_grouping_is_in_the_label():
     assert Plan("direct", direct="inputs", onto=2, grouping="split").label == "direct:inputs:2d:split"
     assert Plan("direct", grouping="dense", working_dtype="float32").label == "direct:native:dense:float32"
+
+
+def test_a_4d_depthwise_training_step_by_a_block_diagonal_kernel_runs():
+    """Built as the product of the kernel and an identity matrix, the block-diagonal kernel made XLA's CPU
+    compiler crash the process (a segmentation fault) on this step's gradient, decomposed onto 2-D (jax
+    0.10.2); built by concatenation, it runs, and equals the backend's grouped convolution."""
+    from conftest import autodiff_gradients, conv_problem_of, tensor
+
+    from structconv.ops.execute import execute
+
+    rng = np.random.default_rng(5)
+    x, k = rng.standard_normal((1, 8, 6, 5, 9, 6)), rng.standard_normal((4, 2, 3, 5, 1, 12))
+    problem, _ = conv_problem_of(tensor(x), tensor(k), training=True, padding="same", groups=6)
+    problem = dataclasses.replace(problem, dtype="float32")
+
+    def gradients(way):
+        plan = Plan("direct", direct="inputs", grouping=way)
+        return autodiff_gradients(lambda a, b: keras.ops.sum(execute(plan, problem, a, b) ** 2), x, k,
+                                  dtype="float32")
+
+    for got, want in zip(gradients("dense"), gradients(None)):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())

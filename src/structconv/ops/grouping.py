@@ -8,7 +8,7 @@ convolution runs a grouped one far below its ungrouped rate, and its gradient fu
 EPYC without AVX-512, 2 threads, batch 2, forward / training ms: 2-D 64^2 k=3 depthwise 8 channels 3.7 /
 11.0 grouped, 0.39 / 3.7 dense; 2-D 32^2 k=7 256 channels in 32 groups 92 / 9366 grouped, 13.5 / 68 split;
 a 4-D depthwise training step decomposed onto XLA's 2-D convolution 14-17 s grouped, where the model priced
-0.2-0.4 s), while torch's oneDNN one ran fastest grouped at 23 of 24 such shapes
+0.2-0.4 s), while torch's oneDNN grouped one was the fastest at 19 of 24 such shapes
 (`benchmarks/grouped_conv.py`, docs/benchmarks.md). So each way is a candidate plan (`Plan.grouping`):
 dense and split are priced as the ungrouped problems they run (`dense_problem`, `split_problem`: the
 same model, the latter `groups` times), the backend's grouped convolution at the profile's
@@ -66,12 +66,22 @@ def with_groupings(problem, costs, plans, direct_plans_of):
 
 def block_diagonal(kernel, groups):
     """The kernel `(*taps, channels, filters)` of the ungrouped convolution equal to the grouped one of
-    `kernel` `(*taps, channels // groups, filters)`: input group g meets filter group g only."""
+    `kernel` `(*taps, channels // groups, filters)`: input group g meets filter group g only.
+
+    Each group's filters are its block between zeros, concatenated: built as the product of the kernel and
+    an identity matrix instead, XLA's CPU compiler crashed the process (a segmentation fault) on the
+    gradient of a 4-D depthwise convolution decomposed onto 2-D (25x16x9x26, k=4x2x3x5, 6 -> 12 channels,
+    batch 4; jax 0.10.2)."""
     rank = len(kernel.shape) - 2
     taps, group_channels, filters = tuple(kernel.shape[:rank]), kernel.shape[-2], kernel.shape[-1]
-    blocks = ops.reshape(kernel, (*taps, 1, group_channels, groups, filters // groups))
-    diagonal = ops.reshape(ops.eye(groups, dtype=kernel.dtype), (groups, 1, groups, 1))
-    return ops.reshape(blocks * diagonal, (*taps, groups * group_channels, filters))
+
+    def zeros(count):
+        shape = (*taps, count * group_channels, filters // groups)
+        return [ops.zeros(shape, dtype=kernel.dtype)] * (count > 0)
+
+    columns = [ops.concatenate(zeros(g) + [block] + zeros(groups - 1 - g), axis=-2)
+               for g, block in enumerate(ops.split(kernel, groups, axis=-1))]
+    return ops.concatenate(columns, axis=-1)
 
 
 def grouped_conv(grouping, problem, inputs, kernel, run):
