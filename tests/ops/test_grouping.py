@@ -67,6 +67,8 @@ def test_a_grouped_problem_offers_every_grouping_priced_as_its_ungrouped_problem
     plans = [p for p in candidate_plans.candidates(problem, profile) if p.algorithm == "direct"]
     by_grouping = {way: [p for p in plans if p.grouping == way] for way in (None, "dense", "split")}
     assert all(by_grouping.values())
+    assert len(by_grouping["dense"]) <= grouping.WAYS_PER_GROUPING
+    assert len(by_grouping["split"]) <= grouping.WAYS_PER_GROUPING
 
     def direct_us(ungrouped):
         return {p.label: p.modelled_us for p in candidate_plans.candidates(ungrouped, profile)
@@ -104,6 +106,7 @@ def test_ungrouped_transposed_and_many_groups_offer_what_they_can():
         return {p.grouping for p in candidate_plans.candidates(problem) if p.algorithm == "direct"}
 
     assert groupings(_problem(1)) == {None}
+    assert groupings(_problem(8)) == {None, "dense"}  # depthwise: not split into one-channel convolutions
     assert groupings(dataclasses.replace(_problem(1), transposed=True, padding=((0, 0),) * 2)) == {None}
     many = grouping.SPLIT_MAX_GROUPS * 2
     assert groupings(_problem(many, channels=many, filters=many)) == {None, "dense"}

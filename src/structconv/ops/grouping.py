@@ -24,8 +24,14 @@ from keras import ops
 # (`Costs.direct_min_channels`) prices a depthwise one of up to that many channels like a dense one, which
 # ran 1.3-3x slower.
 UNMODELLED_FACTOR = 1.5
-# Splitting into more groups than this compiles one convolution per group: not offered.
+# Splitting into more groups than this compiles one convolution per group: not offered; nor splitting a
+# depthwise convolution, into one-channel convolutions: never the fastest way at the shapes above, and on
+# TensorFlow a 4-D depthwise training step of 8 groups with strides and dilation took 42 s a call split
+# (0.6 s dense), which measuring paid once (`auto_vs_forced.py --varied --kind grouped`).
 SPLIT_MAX_GROUPS = 32
+# Of each ungrouped problem's direct plans, the cheapest this many by the model are offered: every one
+# is a family measuring may time (`ops.contenders.family`), and timing them all had doubled measuring.
+WAYS_PER_GROUPING = 2
 # A block-diagonal kernel of more groups than this multiplies the terms too far: not offered.
 DENSE_MAX_GROUPS = 256
 
@@ -46,7 +52,8 @@ def with_groupings(problem, costs, plans, direct_plans_of):
     """`plans` (the direct plans of `problem`, priced by the model) and, for a grouped convolution, the
     same priced at `costs.direct_grouped_factor`, then the direct plans of its dense and split problems
     (`direct_plans_of(problem)`: the priced direct plans of an ungrouped problem) as `"dense"` and
-    `"split"` plans at `UNMODELLED_FACTOR` of their time, split ones `groups` times that."""
+    `"split"` plans (the cheapest `WAYS_PER_GROUPING` of each; split only up to `SPLIT_MAX_GROUPS` groups of
+    more than one channel) at `UNMODELLED_FACTOR` of their time, split ones `groups` times that."""
     if problem.groups == 1 or problem.transposed:
         return plans
     factor = costs.direct_grouped_factor[1 if problem.training else 0]
@@ -54,13 +61,14 @@ def with_groupings(problem, costs, plans, direct_plans_of):
     ways = []
     if problem.groups <= DENSE_MAX_GROUPS:
         ways.append(("dense", dense_problem(problem), 1))
-    if problem.groups <= SPLIT_MAX_GROUPS:
+    if problem.groups <= SPLIT_MAX_GROUPS and problem.channels > problem.groups:
         ways.append(("split", split_problem(problem), problem.groups))
     for grouping, ungrouped, copies in ways:
         scale = copies * UNMODELLED_FACTOR
+        cheapest = sorted(direct_plans_of(ungrouped), key=lambda plan: plan.modelled_us)[:WAYS_PER_GROUPING]
         found += [dataclasses.replace(plan, grouping=grouping, modelled_us=plan.modelled_us * scale,
                                       uncertain_us=plan.uncertain_us * scale)
-                  for plan in direct_plans_of(ungrouped)]
+                  for plan in cheapest]
     return found
 
 
