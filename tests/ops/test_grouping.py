@@ -101,6 +101,18 @@ def test_the_grouped_convolution_is_priced_at_the_profiles_factor(training):
         assert dear[label] == pytest.approx(us * (7.0 if training else 3.0))
 
 
+def test_the_backends_own_nd_convolution_beside_a_decomposition_keeps_its_price():
+    """XLA's own 4-D convolution (a loop, beside the decomposition on JAX's CPU) ran a grouped one at 1-3x
+    the model's time: the profile's grouped factor is for the convolutions the backend runs fast."""
+    problem = _problem(8, rank=4)
+    prices = [{p.label: p.modelled_us for p in candidate_plans.candidates(problem, _profile(factor))
+               if p.algorithm == "direct" and p.grouping is None} for factor in ((1.0, 1.0), (3.0, 3.0))]
+    beside = "direct:native" in prices[0] and len(prices[0]) > 1
+    assert beside == (keras.backend.backend() == "jax")  # torch and TensorFlow decompose rank 4 only
+    for label, us in prices[0].items():
+        assert prices[1][label] == pytest.approx(us if beside and label == "direct:native" else 3 * us)
+
+
 def test_ungrouped_transposed_and_many_groups_offer_what_they_can():
     def groupings(problem):
         return {p.grouping for p in candidate_plans.candidates(problem) if p.algorithm == "direct"}
