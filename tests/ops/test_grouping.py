@@ -11,7 +11,7 @@ from conftest import assert_direct_plan_matches_reference, to_numpy
 
 from structconv.ops import candidate_plans, grouping
 from structconv.ops.contenders import family, pick_contenders
-from structconv.ops.plan import Plan
+from structconv.ops.plan import GROUPINGS, Plan
 from structconv.tuning import profile as profiles
 from structconv.tuning.square_problem import square_problem
 
@@ -65,7 +65,7 @@ def test_a_grouped_problem_offers_every_grouping_priced_as_its_ungrouped_problem
     profile = _profile((1.0, 1.0))
     problem = _problem(4)
     plans = [p for p in candidate_plans.candidates(problem, profile) if p.algorithm == "direct"]
-    by_grouping = {way: [p for p in plans if p.grouping == way] for way in (None, "dense", "split")}
+    by_grouping = {way: [p for p in plans if p.grouping == way] for way in GROUPINGS}
     assert all(by_grouping.values())
     assert len(by_grouping["dense"]) <= grouping.WAYS_PER_GROUPING
     assert len(by_grouping["split"]) <= grouping.WAYS_PER_GROUPING
@@ -84,7 +84,7 @@ def test_a_grouped_problem_offers_every_grouping_priced_as_its_ungrouped_problem
     # Measuring times each grouping: they are different families.
     assert len({family(p) for p in plans}) >= 3
     timed = pick_contenders(sorted(plans, key=lambda p: p.modelled_us), band=100.0)
-    assert {p.grouping for p in timed} == {None, "dense", "split"}
+    assert {p.grouping for p in timed} == set(GROUPINGS)
 
 
 @pytest.mark.parametrize("training", [False, True])
