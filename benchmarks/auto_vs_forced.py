@@ -36,7 +36,7 @@ import statistics
 import sys
 import time
 
-from environment import budgeted_times, machine, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
+from environment import budgeted_times, machine, measure_afresh, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
 from fft import BATCHES, WIDTHS, draws, random_points  # noqa: E402
 
 from structconv.tuning.threads import limit_threads  # noqa: E402
@@ -52,10 +52,9 @@ def worker(backend, points, budget, apart=False, dtype="float32"):
     from structconv._backend import default_device, get_backend
     from structconv.ops import planner
     from structconv.ops.execute import execute
-    from structconv.tuning import autotune, plan_file
-    # Every run measures afresh: the plan file of earlier runs is neither read nor written.
-    plan_file.lookup = lambda *args: None
-    plan_file.record = lambda *args, **kwargs: None
+    from structconv.tuning import autotune
+
+    measure_afresh()
     # Planning and timing run where the backend puts tensors ("gpu" where the framework sees one), as a
     # user's layer would.
     device = default_device()

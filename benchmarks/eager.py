@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from environment import interleaved_times, machine  # noqa: E402
+from environment import interleaved_times, machine, measure_afresh  # noqa: E402
 
 CASES = (("fft", 1), ("fft", 2), ("fft", 3), ("fft", 4), ("direct", 4))
 MODES = ("op by op", "staged", "compiled")
@@ -96,10 +96,7 @@ def auto_worker(repeats):
     import keras
     import numpy as np
 
-    from structconv.tuning import plan_file
-
-    plan_file.lookup = lambda *args: None  # each run measures afresh
-    plan_file.record = lambda *args, **kwargs: None
+    measure_afresh()
     rng = np.random.default_rng(0)
     for index, (rank, size, k, batch, channels, filters) in enumerate(AUTO_CASES):
         x = rng.standard_normal((batch, *(size,) * rank, channels)).astype("float32")

@@ -70,6 +70,15 @@ def to_backend(array, backend):
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+def measure_afresh():
+    """Makes measured planning in this (worker) process neither read nor write plan files, so that every run
+    measures as a first process would."""
+    from structconv.tuning import plan_file
+
+    plan_file.lookup = lambda *args: None
+    plan_file.record = lambda *args, **kwargs: None
+
+
 def rotated(names, round_index):
     """`names` in the order of round `round_index` of interleaved timing: rotated by one each round, so that
     no callable always runs right after the same other one (after an FFT of hundreds of MiB the next call

@@ -44,7 +44,7 @@ import time
 from functools import partial
 
 import numpy as np
-from environment import machine, rotated, run_worker_process, to_backend, versions  # noqa: E402  (this folder is on sys.path)
+from environment import machine, measure_afresh, rotated, run_worker_process, to_backend, versions  # noqa: E402  (this folder is on sys.path)
 
 from structconv.tuning.threads import limit_threads  # noqa: E402
 
@@ -260,12 +260,10 @@ def sweep_worker(backend, points, budget):
     from structconv._backend import get_backend
     from structconv.ops import planner
     from structconv.ops.execute import execute
-    from structconv.tuning import fingerprint, plan_file, profile
+    from structconv.tuning import fingerprint, profile
     from structconv.tuning.square_problem import square_problem
 
-    # Every run measures afresh: the plan file of earlier runs is neither read nor written.
-    plan_file.lookup = lambda *args: None
-    plan_file.record = lambda *args, **kwargs: None
+    measure_afresh()
     machine = fingerprint.fingerprint(backend, "cpu")
     shipped = profile.shipped_for(machine)
     calibrated = profile.calibrated(backend, "cpu", fingerprint.fingerprint_id(machine))

@@ -22,7 +22,7 @@ import os
 import sys
 import time
 
-from environment import budgeted_times, machine, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
+from environment import budgeted_times, machine, measure_afresh, run_worker_process, versions  # noqa: E402  (this folder is on sys.path)
 
 from structconv.tuning.threads import limit_threads  # noqa: E402
 
@@ -49,11 +49,10 @@ def worker(backend, budget):
     from structconv._backend import get_backend
     from structconv.ops import candidate_plans, planner
     from structconv.ops.execute import execute
-    from structconv.tuning import autotune, plan_file
+    from structconv.tuning import autotune
     from structconv.tuning.square_problem import square_problem
 
-    plan_file.lookup = lambda *args: None
-    plan_file.record = lambda *args, **kwargs: None
+    measure_afresh()
     config.set_autotune("uncertain")
     where, installed = machine(), versions(PACKAGES)
     for rank, size, k, channels, groups in POINTS:
