@@ -266,8 +266,7 @@ def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, 
     rank = x.ndim - 2
     problem, _ = conv_problem_of(tensor(x, "float64"), tensor(k, "float64"), transposed=transposed,
                                  training=True, strides=strides, padding=padding, dilation_rate=dilation,
-                                 data_format=data_format, padding_mode=padding_mode,
-                                 **({"groups": groups} if groups > 1 else {}))
+                                 data_format=data_format, padding_mode=padding_mode, groups=groups)
     plan = Plan("direct", direct=direct, source="forced", onto=onto, grouping=grouping)
     spatial = x.shape[1:-1] if data_format == "channels_last" else x.shape[2:]
     pads = padding_pairs(padding, spatial, k.shape[:rank], strides, dilation)

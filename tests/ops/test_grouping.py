@@ -25,7 +25,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("way", [None, "dense", "split"])
+@pytest.mark.parametrize("way", GROUPINGS)
 @pytest.mark.parametrize("case", list(CASES))
 def test_each_grouping_is_the_grouped_convolution(case, way):
     """Every way of a grouped convolution equals the NumPy reference, and so do its gradients."""

@@ -312,9 +312,11 @@ def candidates(problem, profile=None, own_slowdown=None):
              for past_cliff in [0.0 if method == "channels_first"
                                 else backward_cliff_us(problem, costs, onto)]]
     plans = working_precision.with_working_precision(problem, costs, plans, own_slowdown)
-    own_nd = {p.label for p in plans if p.direct == "native"} if not _native_only(problem) else set()
-    plans = grouping.with_groupings(problem, costs, plans, lambda ungrouped: [
-        plan for plan in candidates(ungrouped, profile, own_slowdown) if plan.algorithm == "direct"], own_nd)
+    if problem.groups > 1:  # also from ungrouped convolutions; the backend's own N-D one keeps its price
+        own_nd = set() if _native_only(problem) else {p.label for p in plans if p.direct == "native"}
+        plans = grouping.with_groupings(problem, costs, plans, lambda ungrouped: [
+            plan for plan in candidates(ungrouped, profile, own_slowdown) if plan.algorithm == "direct"],
+            own_nd)
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
               for fft, us in _fft_candidates(problem, profile)]
