@@ -288,6 +288,8 @@ def sweep_worker(backend, points, budget):
               "channels": channels, "filters": filters, "training": training, "rounds": rounds,
               "times": times, "picks": {name: plan.label for name, plan in chosen.items()},
               "measured_source": chosen["measured"].source, "measuring_seconds": measuring,
+              # what measuring saw (None: the candidate failed to run), to tell a noisy pick from a failure
+              "measured_us": dict(chosen["measured"].measured_us),
               "calibrated": calibrated is not None})
 
 
