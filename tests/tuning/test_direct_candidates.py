@@ -229,3 +229,34 @@ def test_a_decomposition_onto_another_rank_is_a_candidate_the_model_never_picks(
     # Rank 3 on TensorFlow without oneDNN already decomposes onto 2-D: no other target.
     problem = square_problem(BACKEND, "cpu", 3, 8, 3, batch=2, channels=4, filters=8, training=True)
     assert not any(p.onto for p in candidate_plans.candidates(problem))
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("training", [False, True])
+def test_float64_direct_plans_are_priced_at_the_profiles_float64_factor_of_their_rank(rank, training):
+    """The model's rates are float32's; a float64 direct convolution runs 2-47x its float32 time on the
+    backends' CPU kernels, which `Costs.direct_float64_factor` prices per rank. FFT plans and float32
+    problems keep their price."""
+    base = candidate_plans.profile_for(BACKEND, "cpu")
+    factors = (2.0, 3.0, 5.0, 7.0)
+    scaled = dataclasses.replace(base, costs=dataclasses.replace(base.costs, direct_float64_factor=factors))
+    unit = dataclasses.replace(base, costs=dataclasses.replace(base.costs, direct_float64_factor=(1.0,)))
+    for dtype, expected in (("float64", factors[min(rank, len(factors)) - 1]), ("float32", 1.0)):
+        problem = square_problem(BACKEND, "cpu", rank, 12 if rank < 4 else 6, 3, 1, 2, 2, "same", 1, training,
+                                 dtype=dtype)
+        priced, plain = ({plan.label: plan.modelled_us for plan in candidate_plans.candidates(problem, p)}
+                         for p in (scaled, unit))
+        assert priced.keys() == plain.keys()
+        for label, us in priced.items():
+            factor = expected if label.startswith("direct") else 1.0
+            assert us == pytest.approx(plain[label] * factor, rel=1e-9), label
+
+
+def test_the_shipped_profiles_price_float64_direct_dearer_but_on_tensorflows_eigen_kernels():
+    """Measured (docs/benchmarks.md, session 36): float64 direct over float32 time at least 1.5-16x the
+    model's own ratio on the shipped profiles' backends, per rank; TensorFlow's Eigen kernels ran float64
+    at 0.9-1.8x float32 (an AMD EPYC), so its profile keeps 1."""
+    for name in ("torch", "jax", "tensorflow"):
+        factors = profile.shipped(name, "cpu").costs.direct_float64_factor
+        assert len(factors) == 4 and min(factors) >= 1.5, (name, factors)
+    assert profile.shipped("tensorflow", "cpu", "Eigen").costs.direct_float64_factor == (1.0,)

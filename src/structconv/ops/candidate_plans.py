@@ -300,6 +300,8 @@ def candidates(problem, profile=None, own_slowdown=None):
                                     stacked_along(problem, stacking))
 
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
+    if problem.dtype == "float64":  # the rates are float32's (`Costs.direct_float64_factor`)
+        direct_factor *= cost_model.per_rank(costs.direct_float64_factor, rank)
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
     # The 1-D cliff's threshold, probed at batch 1 on one shape, moves with the batch and the channels
     # (TensorFlow: from 65 taps at batch 1, 129 at batch 2, none up to 129 at batch 4; a 19792-sample k=23
