@@ -233,23 +233,34 @@ def test_a_decomposition_onto_another_rank_is_a_candidate_the_model_never_picks(
 
 @pytest.mark.parametrize("rank", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("training", [False, True])
-def test_float64_direct_plans_are_priced_at_the_profiles_float64_factor_of_their_rank(rank, training):
+def test_float64_direct_plans_compute_at_the_profiles_float64_factor_of_their_rank(rank, training):
     """The model's rates are float32's; a float64 direct convolution runs 2-47x its float32 time on the
-    backends' CPU kernels, which `Costs.direct_float64_factor` prices per rank. FFT plans and float32
-    problems keep their price."""
+    backends' CPU kernels, which `Costs.direct_float64_factor` prices per rank: its compute term, not the
+    call's overhead nor its memory traffic. FFT plans and float32 problems keep their price."""
     base = candidate_plans.profile_for(BACKEND, "cpu")
     factors = (2.0, 3.0, 5.0, 7.0)
-    scaled = dataclasses.replace(base, costs=dataclasses.replace(base.costs, direct_float64_factor=factors))
-    unit = dataclasses.replace(base, costs=dataclasses.replace(base.costs, direct_float64_factor=(1.0,)))
-    for dtype, expected in (("float64", factors[min(rank, len(factors)) - 1]), ("float32", 1.0)):
+    factor = factors[min(rank, len(factors)) - 1]
+
+    def priced(dtype, direct_float64_factor, **costs):
+        changed = dataclasses.replace(base.costs, direct_float64_factor=direct_float64_factor, **costs)
         problem = square_problem(BACKEND, "cpu", rank, 12 if rank < 4 else 6, 3, 1, 2, 2, "same", 1, training,
                                  dtype=dtype)
-        priced, plain = ({plan.label: plan.modelled_us for plan in candidate_plans.candidates(problem, p)}
-                         for p in (scaled, unit))
-        assert priced.keys() == plain.keys()
-        for label, us in priced.items():
-            factor = expected if label.startswith("direct") else 1.0
-            assert us == pytest.approx(plain[label] * factor, rel=1e-9), label
+        return {plan.label: plan.modelled_us for plan in candidate_plans.candidates(
+            problem, dataclasses.replace(base, costs=changed))}
+
+    plain, scaled = priced("float64", (1.0,)), priced("float64", factors)
+    assert priced("float32", factors) == priced("float32", (1.0,))
+    assert scaled.keys() == plain.keys()
+    for label, us in scaled.items():
+        if label.startswith("fft"):
+            assert us == plain[label]
+        else:
+            assert plain[label] < us < factor * plain[label], label
+    # With no overhead and unbounded bandwidth, the compute term is all the time: `factor` times it.
+    bare = {"direct_overhead_us": 0.0, "direct_gbps": float("inf"), "direct_cliff_taps": (0,)}
+    plain, scaled = priced("float64", (1.0,), **bare), priced("float64", factors, **bare)
+    for label in (label for label in scaled if label.startswith("direct")):
+        assert scaled[label] == pytest.approx(factor * plain[label], rel=1e-9), label
 
 
 def test_the_shipped_profiles_price_float64_direct_dearer_but_on_tensorflows_eigen_kernels():

@@ -200,7 +200,8 @@ def _native_nd_us(problem, costs, base_us):
     none (or sizes are unknown) at `UNMODELLED_FACTOR` times the decomposition's `base_us`."""
     modelled = problem.static and cost_model.native_nd_us(
         costs, problem.planned_batch, problem.outputs, problem.kernel_size, problem.channels, problem.filters,
-        problem.groups, problem.padded, problem.itemsize)
+        problem.groups, problem.padded, problem.itemsize,
+        cost_model.float64_slowdown(costs, problem.rank, problem.dtype))
     return modelled or base_us * UNMODELLED_FACTOR["native_nd"]
 
 
@@ -297,11 +298,10 @@ def candidates(problem, profile=None, own_slowdown=None):
         return cost_model.direct_us(costs, problem.planned_batch, problem.outputs, problem.kernel_size,
                                     problem.channels, problem.filters, problem.groups, problem.padded,
                                     problem.itemsize, stacked_taps(problem, onto),
-                                    stacked_along(problem, stacking))
+                                    stacked_along(problem, stacking),
+                                    cost_model.float64_slowdown(costs, rank, problem.dtype))
 
     direct_factor = cost_model.per_rank(costs.direct_training, rank) if problem.training else 1.0
-    if problem.dtype == "float64":  # the rates are float32's (`Costs.direct_float64_factor`)
-        direct_factor *= cost_model.per_rank(costs.direct_float64_factor, rank)
     fft_factor = cost_model.per_rank(costs.fft_training, rank) if problem.training else 1.0
     # The 1-D cliff's threshold, probed at batch 1 on one shape, moves with the batch and the channels
     # (TensorFlow: from 65 taps at batch 1, 129 at batch 2, none up to 129 at batch 4; a 19792-sample k=23

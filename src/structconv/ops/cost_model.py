@@ -120,15 +120,24 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
 
 
 def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
-              stacked_taps=1, stacked_along="inputs"):
+              stacked_taps=1, stacked_along="inputs", slowdown=1.0):
     """Modelled time of the direct algorithm (forward); `stacked_taps`: the taps a decomposition peels and
-    stacks along a channel axis, `stacked_along` (1: the backend's own convolution)."""
+    stacks along a channel axis, `stacked_along` (1: the backend's own convolution); `slowdown`: the rate
+    divided by it (float64's, `float64_slowdown`)."""
     rank = len(outputs)
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
                          costs.direct_min_channels, costs.direct_channel_half, stacked_taps, stacked_along,
                          costs.direct_output_half)
-    return (costs.direct_overhead_us + terms["flops"] / (direct_rate(costs, rank, kernel_size) * 1e3)
+    rate = direct_rate(costs, rank, kernel_size) / slowdown
+    return (costs.direct_overhead_us + terms["flops"] / (rate * 1e3)
             + terms["memory"] / (costs.direct_gbps * 1e3))
+
+
+def float64_slowdown(costs, rank, dtype):
+    """How many times slower than the float32 rates a direct convolution of `rank` in `dtype` computes:
+    `Costs.direct_float64_factor` of the rank for float64 (the call's overhead and memory traffic keep their
+    price), else 1."""
+    return per_rank(costs.direct_float64_factor, rank) if dtype == "float64" else 1.0
 
 
 def large_kernel(thresholds, rank, kernel_size):
@@ -146,7 +155,8 @@ def direct_rate(costs, rank, kernel_size):
     return per_rank(costs.direct_gflops, rank)
 
 
-def native_nd_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize):
+def native_nd_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
+                 slowdown=1.0):
     """Modelled time of the backend's own convolution where the decomposition is a candidate beside it
     (XLA's on JAX's CPU from rank 3, Eigen's 3-D one on TensorFlow's CPU without oneDNN; forward), at
     `Costs.native_nd_gflops` with no channel model (XLA's rate barely moves with the channels); None where
@@ -154,7 +164,7 @@ def native_nd_us(costs, batch, outputs, kernel_size, channels, filters, groups, 
     if not costs.native_nd_gflops:
         return None
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize)
-    return (costs.direct_overhead_us + terms["flops"] / (costs.native_nd_gflops * 1e3)
+    return (costs.direct_overhead_us + terms["flops"] / (costs.native_nd_gflops / slowdown * 1e3)
             + terms["memory"] / (costs.direct_gbps * 1e3))
 
 

@@ -88,8 +88,9 @@ class Costs:
     # convolution ran grouped ones 15-34x and their training steps 13-77x the model's time for them, AMD
     # EPYC without AVX-512, 2 threads; `benchmarks/grouped_conv.py`).
     direct_grouped_factor: tuple = (1.0, 1.0)
-    # A float64 direct convolution is modelled at this factor (per rank: ranks 1, 2, ..., the last entry for
-    # higher ranks) of the model's time for it, whose rates are float32's: set by hand, not fitted. The
+    # A float64 direct convolution computes at the direct rates divided by this factor (per rank: ranks 1,
+    # 2, ..., the last entry for higher ranks; `cost_model.float64_slowdown`), the rates being float32's;
+    # its call overhead and memory traffic keep their price. Set by hand, not fitted. The
     # backends' float64 convolutions run far below their float32 rate (2-31x on an Intel Xeon with oneDNN,
     # 2.9-47x on torch and 1.9-21x on JAX on an AMD EPYC without AVX-512), where the model prices 1.03-1.5x
     # from the wider items alone (docs/benchmarks.md, session 36).
