@@ -91,7 +91,8 @@ def test_the_stacking_the_profile_does_not_prefer_is_priced_at_a_factor_of_the_p
     tuned = dataclasses.replace(shipped, costs=dataclasses.replace(shipped.costs, direct_min_channels=8),
                                 strategy=dataclasses.replace(
                                     shipped.strategy, decompose_stacking_inference="filters",
-                                    decompose_fewer_channels_inference=False))
+                                    decompose_fewer_channels_inference=False,
+                                    decompose_inputs_min_filters_inference=0))
     problem = square_problem(BACKEND, "cpu", 4, 6, 3, 1, 2, 16, "same", 1, False)
     assert candidate_plans.preferred_stacking(problem, tuned.strategy) == "filters"
     modelled = {p.label: p.modelled_us for p in candidate_plans.candidates(problem, tuned)
@@ -229,6 +230,25 @@ def test_a_decomposition_onto_another_rank_is_a_candidate_the_model_never_picks(
     # Rank 3 on TensorFlow without oneDNN already decomposes onto 2-D: no other target.
     problem = square_problem(BACKEND, "cpu", 3, 8, 3, batch=2, channels=4, filters=8, training=True)
     assert not any(p.onto for p in candidate_plans.candidates(problem))
+
+
+@pytest.mark.parametrize("name", ["torch", "tensorflow"])
+def test_the_shipped_profiles_stack_a_4d_forward_decomposition_of_16_filters_along_the_inputs(name):
+    """Measured with oneDNN (docs/benchmarks.md, session 36): equal channel counts, forward, the 4-D
+    decomposition ran faster along the inputs from 16 filters on torch and TensorFlow, and torch's along the
+    filters at 4 and 8; a profile calibrated from them keeps the count whatever stacking its grid fits."""
+    shipped = profile.shipped(name, "cpu")
+
+    def preferred(channels, strategy=shipped.strategy, rank=4):
+        problem = square_problem(BACKEND, "cpu", rank, 6, 3, 1, channels, channels, "same", 1, False)
+        return candidate_plans.preferred_stacking(problem, strategy)
+
+    assert preferred(16) == preferred(32) == "inputs"
+    fitted_otherwise = dataclasses.replace(shipped.strategy, decompose_stacking_inference="filters")
+    assert (preferred(8, fitted_otherwise), preferred(16, fitted_otherwise)) == ("filters", "inputs")
+    if name == "torch":
+        assert preferred(4) == preferred(8) == "filters"
+    assert shipped.strategy.inputs_min_filters(3) == 0
 
 
 @pytest.mark.parametrize("rank", [1, 2, 3, 4, 5])
