@@ -91,8 +91,8 @@ class Costs:
     # A float64 direct convolution computes at the direct rates divided by this factor (per rank: ranks 1,
     # 2, ..., the last entry for higher ranks; `cost_model.float64_slowdown`), the rates being float32's;
     # its call overhead and memory traffic keep their price. Set by hand, not fitted. The
-    # backends' float64 convolutions run far below their float32 rate (2-31x on an Intel Xeon with oneDNN,
-    # 2.9-47x on torch and 1.9-21x on JAX on an AMD EPYC without AVX-512), where the model prices 1.03-1.5x
+    # backends' float64 convolutions ran far below their float32 rate (1.6-40x on an Intel Xeon with oneDNN,
+    # 2.9-47x on torch and 1.9-21x on JAX on an AMD EPYC without AVX-512), where the model priced 1.03-1.53x
     # from the wider items alone (docs/benchmarks.md, session 36).
     direct_float64_factor: tuple = (1.0,)
     # An overlap-save plan is modelled at this factor of its cost (whole power-of-two transforms were faster
