@@ -270,6 +270,12 @@ def gather(x, indices, axis):
     return jnp.take(x, indices, axis=axis)
 
 
+def slice_window(x, index):
+    """`x[index]` for a tuple `index` of Python slices of its leading axes (the backend tier's slice, whose
+    gradient is a pad; see the TensorFlow module)."""
+    return x[index]
+
+
 def pool(x, window, strides, padding, mode):
     """Keras's pooling (`structconv._backend.keras_pool`), except one axis averaged in whole windows when
     no gradient is taken: a mean over a reshaped axis. XLA's `reduce_window` took 24 ms where the reshape

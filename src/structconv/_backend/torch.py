@@ -262,6 +262,12 @@ def gather(x, indices, axis):
     return torch.index_select(x, axis, torch.as_tensor(indices, dtype=torch.int64, device=x.device))
 
 
+def slice_window(x, index):
+    """`x[index]` for a tuple `index` of Python slices of its leading axes: a view (the backend tier's
+    slice, whose gradient is a pad; see the TensorFlow module)."""
+    return x[index]
+
+
 def _channels_first(x):
     """`(N, *spatial, C)` seen as `(N, C, *spatial)`, a view (explicit axes: `torch.onnx` exports
     `movedim(-1, 1)` as a Transpose with a negative axis, which onnxruntime rejects)."""

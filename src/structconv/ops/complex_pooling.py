@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from structconv._backend import get_backend
 from structconv.errors import invalid_argument
 from structconv.ops.complex_conv import join_complex, split_complex
 from structconv.ops.tracing import exporting
@@ -54,8 +55,9 @@ def _windows(parts, pool_size, strides, padding, data_format):
     outputs = [(n + b + a - k) // s + 1 for n, (b, a), k, s in zip(sizes, pads, pool_size, strides)]
     indices = [(slice(None), *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(taps, outputs, strides)))
                for taps in itertools.product(*(range(k) for k in pool_size))]
-    stacked = [ops.stack([part[index] for index in indices], axis=-1) for part in parts]
-    count = ops.sum(ops.stack([ones[index] for index in indices], axis=-1), axis=-1, keepdims=True)
+    window = get_backend().slice_window
+    stacked = [ops.stack([window(part, index) for index in indices], axis=-1) for part in parts]
+    count = ops.sum(ops.stack([window(ones, index) for index in indices], axis=-1), axis=-1, keepdims=True)
     return stacked, count
 
 

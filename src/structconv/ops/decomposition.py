@@ -34,6 +34,7 @@ import math
 import keras
 from keras import ops
 
+from structconv._backend import get_backend
 from structconv.ops.padding import pad_axis, spread
 
 # Upper bound on the one stacked tensor (stacked input windows, or stacked outputs) materialized at a time;
@@ -125,11 +126,15 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout, s
         return lower_conv(frames, frames_kernel, args.strides[peeled:], padding[peeled:],
                           args.dilation_rate[peeled:], args.groups, layout)
 
-    def window(tensor, tap):
-        """The frames of `tensor` that kernel tap `tap` of the peeled axes meets, one per output frame."""
-        return tensor[(slice(None),) + tuple(
-            slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s in zip(tap, dilation, outputs, strides)
-        )]
+    def window(tensor, tap, block=None):
+        """The frames of `tensor` that kernel tap `tap` of the peeled axes meets, one per output frame (and
+        of those only the channel `block`, a slice, where given), in one slice: the gradient of each slice
+        is a tensor-sized pad (`slice_window`)."""
+        index = [slice(None)] + [slice(t * d, t * d + (o - 1) * s + 1, s)
+                                 for t, d, o, s in zip(tap, dilation, outputs, strides)]
+        if block is not None:
+            index += [slice(None)] * (channel_axis - len(index)) + [block]
+        return get_backend().slice_window(tensor, tuple(index))
 
     partials = []
     if stacking == "filters" and args.groups == 1 and len(taps) > 1:
@@ -147,8 +152,7 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout, s
             stacked = native(frames, ops.concatenate([kernel[t] for t in chunk], axis=-1))
             stacked = ops.reshape(stacked, (-1, *sizes, *stacked.shape[1:]))
             for i, tap in enumerate(chunk):
-                block = (slice(None),) * channel_axis + (slice(i * filters, (i + 1) * filters),)
-                part = window(stacked, tap)[block]
+                part = window(stacked, tap, slice(i * filters, (i + 1) * filters))
                 partials.append(ops.reshape(part, (-1, *part.shape[1 + peeled :])))
     else:
         for chunk in _chunks(taps, _bytes((x.shape[0], *outputs, *x.shape[1 + peeled :]), x.dtype)):
@@ -194,7 +198,8 @@ def decomposed_conv_transpose(x, kernel, args, lower_conv_transpose, target_rank
         )
         channel_axis = 1 if layout == "channels_first" else len(stacked.shape) - 1
         for i, tap in enumerate(chunk):
-            block = stacked[(slice(None),) * channel_axis + (slice(i * filters, (i + 1) * filters),)]
+            block = get_backend().slice_window(
+                stacked, (slice(None),) * channel_axis + (slice(i * filters, (i + 1) * filters),))
             partial = ops.reshape(block, (-1, *sizes, *block.shape[1:]))
             for axis, (t, k, s, d) in enumerate(zip(tap, kernel_size, strides, dilation)):
                 partial = spread(partial, 1 + axis, s)

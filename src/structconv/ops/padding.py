@@ -11,10 +11,13 @@ Each axis is padded by concatenation rather than `keras.ops.pad`: TensorFlow's p
 
 from keras import ops
 
+from structconv._backend import get_backend
+
 
 def slice_axis(x, axis, start, stop, step=1):
-    """`x[..., start:stop:step, ...]` on `axis`, for any backend's tensor."""
-    return x[(slice(None),) * axis + (slice(start, stop, step),)]
+    """`x[..., start:stop:step, ...]` on `axis`, for any backend's tensor (by the backend tier's
+    `slice_window`, whose gradient is a pad on TensorFlow)."""
+    return get_backend().slice_window(x, (slice(None),) * axis + (slice(start, stop, step),))
 
 
 def pad_axis(x, axis, before, after, mode="zeros"):

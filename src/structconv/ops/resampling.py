@@ -11,6 +11,7 @@ an axis upsampled by `s` samples the input at `(j + 0.5) / s - 0.5`. On `1 2` by
 import keras
 from keras import ops
 
+from structconv._backend import get_backend
 from structconv.errors import invalid_argument
 from structconv.ops.conv import input_rank
 from structconv.ops.padding import pad_axis, pad_spatial, slice_axis
@@ -135,7 +136,7 @@ def crop(inputs, cropping, data_format=None):
     index = [slice(None)] * len(inputs.shape)
     for axis, (before, after) in zip(axes, widths):
         index[axis] = slice(before, inputs.shape[axis] - after)
-    return inputs[tuple(index)]
+    return get_backend().slice_window(inputs, tuple(index))
 
 
 def check_cropping(spatial_shape, widths, cropping):

@@ -1,0 +1,66 @@
+"""The backend tier's `slice_window` (`x[index]` for Python slices; `tf.slice` on TensorFlow where every
+step is 1, whose gradient is a pad) against NumPy's indexing, forward and gradient, and `ops.padding`'s
+`slice_axis` on top of it."""
+
+import keras
+import numpy as np
+import pytest
+
+from structconv._backend import get_backend
+from structconv.ops.padding import slice_axis
+from tests.conftest import assert_close, autodiff_gradients, tensor, to_numpy
+
+SHAPE = (2, 5, 4, 3)
+INDICES = [
+    (slice(None),),
+    (slice(None), slice(1, 4)),
+    (slice(None), slice(0, 5), slice(2, None), slice(1, 2)),
+    (slice(1, 2), slice(None), slice(None), slice(0, 3)),
+    (slice(None), slice(1, 5, 2)),  # a step: strided
+    (slice(None), slice(2, 9)),  # past the end: clipped as NumPy clips
+    (slice(None), slice(5, 5)),  # empty
+    (slice(None), slice(-3, -1)),  # from the end
+    (slice(None), slice(3, 1)),  # stop before start: empty
+]
+
+
+@pytest.mark.parametrize("index", INDICES, ids=str)
+def test_slice_window_equals_numpy_indexing(index):
+    x = np.random.default_rng(0).standard_normal(SHAPE).astype("float32")
+    assert_close(get_backend().slice_window(tensor(x), index), x[index])
+
+
+@pytest.mark.parametrize("index", [i for i in INDICES if np.zeros(SHAPE)[i].size], ids=str)
+def test_slice_window_gradient_scatters_into_the_window(index):
+    rng = np.random.default_rng(1)
+    x, weights = rng.standard_normal(SHAPE), rng.standard_normal(np.zeros(SHAPE)[index].shape)
+
+    def loss(a):
+        return keras.ops.sum(get_backend().slice_window(a, index) * tensor(weights, "float64"))
+
+    expected = np.zeros(SHAPE)
+    expected[index] = weights
+    (gradient,) = autodiff_gradients(loss, x)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_slice_axis_takes_one_axis():
+    x = np.arange(np.prod(SHAPE), dtype="float32").reshape(SHAPE)
+    assert_close(slice_axis(tensor(x), 2, 1, 3), x[:, :, 1:3])
+    assert_close(slice_axis(tensor(x), 1, 0, 5, 2), x[:, 0:5:2])
+
+
+def test_slice_window_with_an_unknown_batch_in_a_traced_function(backend):
+    """TensorFlow traces with unknown sizes (`predict` on a new batch size): the batch's full slice needs
+    no size, and a slice of an axis of unknown size falls back to strided slicing."""
+    if backend != "tensorflow":
+        pytest.skip("only TensorFlow traces with unknown sizes")
+    import tensorflow as tf
+
+    x = np.random.default_rng(2).standard_normal(SHAPE).astype("float32")
+    window = get_backend().slice_window
+    traced = tf.function(lambda a: (window(a, (slice(None), slice(1, 4))), window(a, (slice(0, 1),))),
+                         input_signature=[tf.TensorSpec((None, *SHAPE[1:]), tf.float32)])
+    both = traced(tf.constant(x))
+    np.testing.assert_array_equal(to_numpy(both[0]), x[:, 1:4])
+    np.testing.assert_array_equal(to_numpy(both[1]), x[0:1])
