@@ -2,7 +2,7 @@
 (`--equal-channels`) where they are equal, over volumes.
 
     flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/stacking.py [--backends jax,torch]
-        [--threads N] [--equal-channels] [--json PATH]
+        [--threads N] [--equal-channels [--training]] [--json PATH]
 
 Above the backend's own ranks the direct algorithm peels the kernel's leading axes and stacks the peeled
 taps along the input channels ("inputs") or the filters ("filters") of a lower-rank convolution
@@ -13,7 +13,8 @@ ways by measured planning's own timer (`tuning.autotune.measure`: compiled as a 
 with gradients), and the table gives each time and inputs/filters (above 1: the filters faster). A backend
 that runs a rank itself (torch up to 3-D) has nothing to stack there and prints no row for it.
 `--equal-channels` times `EQUAL_SHAPES` forward instead (4, 8 and 16 channels in and out, 3-D 16^3-56^3
-and 4-D 8^4-20^4, k=3 and 5, batch 2; about 4 minutes a backend on 2 vCPUs): which stacking is faster
+and 4-D 8^4-20^4, k=3 and 5, batch 2; about 4 minutes a backend on 2 vCPUs; with `--training`, their
+training steps): which stacking is faster
 there moves with the channels on TensorFlow's Eigen kernels at rank 3 and with the volume on XLA
 (`Strategy.decompose_inputs_min_filters_inference`, set from it in the shipped TensorFlow Eigen profile;
 docs/benchmarks.md).
@@ -38,7 +39,7 @@ EQUAL_SHAPES = [(rank, size, k, 2, channels, channels)
                 for size in sizes for k in (3, 5) for channels in (4, 8, 16)]
 
 
-def worker(backend, threads, equal_channels=False):
+def worker(backend, threads, equal_channels=False, training_steps=False):
     from structconv.tuning.threads import limit_threads
 
     limit_threads(threads)
@@ -52,7 +53,7 @@ def worker(backend, threads, equal_channels=False):
     unlimited = dataclasses.replace(shipped, strategy=dataclasses.replace(
         shipped.strategy, decompose_filters_max_taps=None))
     for rank, size, k, batch, channels, filters in EQUAL_SHAPES if equal_channels else SHAPES:
-        for training in (False,) if equal_channels else (False, True):
+        for training in ((training_steps,) if equal_channels else (False, True)):
             problem = square_problem(backend, "cpu", rank, size, k, batch, channels, filters,
                                      training=training)
             plans = [p for p in candidate_plans.candidates(problem, unlimited)
@@ -71,16 +72,19 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--equal-channels", action="store_true",
                         help="time EQUAL_SHAPES forward (equal channel counts, over volumes)")
+    parser.add_argument("--training", action="store_true",
+                        help="with --equal-channels: time training steps (forward + backward) instead")
     parser.add_argument("--json", help="also write the records as JSON")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.worker:
-        worker(options.worker, options.threads, options.equal_channels)
+        worker(options.worker, options.threads, options.equal_channels, options.training)
         return
     records = []
     for backend in options.backends.split(","):
         command = [sys.executable, __file__, "--threads", str(options.threads), "--worker", backend,
-                   *(["--equal-channels"] if options.equal_channels else [])]
+                   *(["--equal-channels"] if options.equal_channels else []),
+                   *(["--training"] if options.training else [])]
         done = subprocess.run(command, check=True, capture_output=True, text=True,
                               env=dict(os.environ, KERAS_BACKEND=backend))
         records += [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
