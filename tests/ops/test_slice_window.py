@@ -16,7 +16,11 @@ INDICES = [
     (slice(None), slice(1, 4)),
     (slice(None), slice(0, 5), slice(2, None), slice(1, 2)),
     (slice(1, 2), slice(None), slice(None), slice(0, 3)),
-    (slice(None), slice(1, 5, 2)),  # a step: strided
+    (slice(None), slice(1, 5, 2)),  # a step
+    (slice(None), slice(0, 5, 2), slice(1, 4, 3), slice(0, 3, 2)),  # steps on several axes
+    (slice(None), slice(1, None, 3), slice(None, None, 2)),  # open ends with steps
+    (slice(None), slice(0, 4, 2)),  # a step that ends one entry short of a whole group
+    (slice(None), slice(2, 2, 2)),  # empty, with a step
     (slice(None), slice(2, 9)),  # past the end: clipped as NumPy clips
     (slice(None), slice(5, 5)),  # empty
     (slice(None), slice(-3, -1)),  # from the end
@@ -52,15 +56,17 @@ def test_slice_axis_takes_one_axis():
 
 def test_slice_window_with_an_unknown_batch_in_a_traced_function(backend):
     """TensorFlow traces with unknown sizes (`predict` on a new batch size): the batch's full slice needs
-    no size, and a slice of an axis of unknown size falls back to strided slicing."""
+    no size, steps on known axes regroup them around it, and a slice of an axis of unknown size falls back
+    to strided slicing."""
     if backend != "tensorflow":
         pytest.skip("only TensorFlow traces with unknown sizes")
     import tensorflow as tf
 
     x = np.random.default_rng(2).standard_normal(SHAPE).astype("float32")
     window = get_backend().slice_window
-    traced = tf.function(lambda a: (window(a, (slice(None), slice(1, 4))), window(a, (slice(0, 1),))),
+    indices = [(slice(None), slice(1, 4)), (slice(0, 1),), (slice(None), slice(0, 5, 2), slice(1, None, 2)),
+               (slice(None, None, 2),)]
+    traced = tf.function(lambda a: [window(a, index) for index in indices],
                          input_signature=[tf.TensorSpec((None, *SHAPE[1:]), tf.float32)])
-    both = traced(tf.constant(x))
-    np.testing.assert_array_equal(to_numpy(both[0]), x[:, 1:4])
-    np.testing.assert_array_equal(to_numpy(both[1]), x[0:1])
+    for index, found in zip(indices, traced(tf.constant(x))):
+        np.testing.assert_array_equal(to_numpy(found), x[index])

@@ -254,23 +254,49 @@ def gather(x, indices, axis):
 
 
 def slice_window(x, index):
-    """`x[index]` for a tuple `index` of Python slices of its leading axes. Where every slice steps by 1
-    and its ends are known and in range, by `tf.slice`, whose gradient is a pad: the gradient of a strided
-    slice (`x[index]`), StridedSliceGrad, made training steps slow. With it a 4-D step decomposed onto 3-D
-    ran 1.8-4.2x as long stacked along the inputs (15^4, k=3, 8 -> 8: 34 of its 61 ms of compute in it),
-    and stacked along the filters 1.0-1.2x up to about 9 MiB of stacked output, 5-10x from there; FFT
-    steps in overlap-save blocks 1.7-2.2x (19 and 11 shapes, oneDNN, Intel Xeon, 2 threads, 2026-12-06)."""
-    begin, size = [], []
+    """`x[index]` for a tuple `index` of Python slices of its leading axes. Where each slice's ends are
+    known and in range, by `tf.slice`, whose gradient is a pad, and a slice with a step as a contiguous
+    one regrouped into `(count, step)` of which the first of each group is kept: a strided slice
+    (`x[index]`) and its gradient, StridedSliceGrad, made steps slow. With them a 4-D training step
+    decomposed onto 3-D ran 1.8-4.2x as long stacked along the inputs (15^4, k=3, 8 -> 8: 34 of its 61 ms
+    of compute in StridedSliceGrad), and stacked along the filters 1.0-1.2x up to about 9 MiB of stacked
+    output, 5-10x from there; FFT steps in overlap-save blocks 1.6-2.2x; with stride 2, 4-D 24^4 k=3
+    8 -> 8 forward 3.7-4.3x and its training step stacked along the inputs 3.4x (19, 11 and 9 shapes,
+    oneDNN, Intel Xeon, 2 threads, 2026-12-06)."""
+    parts = []
     for axis, part in enumerate(index):
-        extent = x.shape[axis]
-        start, stop = part.start or 0, part.stop
-        known = extent is not None and 0 <= start <= extent and (stop is None or start <= stop <= extent)
-        if part.step not in (None, 1) or not (known or (start == 0 and stop is None)):
+        extent, step, start = x.shape[axis], part.step or 1, part.start or 0
+        stop = extent if part.stop is None else part.stop
+        if step == 1 and start == 0 and part.stop is None:
+            parts.append((0, None, 1))  # the whole axis, of any size
+        elif step >= 1 and extent is not None and 0 <= start <= stop <= extent:
+            parts.append((start, stop, step))
+        else:
             return x[index]
-        begin.append(start)
-        size.append(-1 if stop is None else stop - start)
+    counts = [None if stop is None else len(range(start, stop, step)) for start, stop, step in parts]
+    # Each strided axis covered up to `count * step` entries where the axis holds them (fewer are padded).
+    sizes = [-1 if stop is None else min(count * step, x.shape[axis] - start)
+             for axis, ((start, stop, step), count) in enumerate(zip(parts, counts))]
     rest = len(x.shape) - len(index)
-    return tf.slice(x, begin + [0] * rest, size + [-1] * rest)
+    y = tf.slice(x, [start for start, _, _ in parts] + [0] * rest, sizes + [-1] * rest)
+    for axis, ((_, _, step), count) in enumerate(zip(parts, counts)):
+        if step > 1:
+            y = _every_step(y, axis, count, step)
+    return y
+
+
+def _every_step(y, axis, count, step):
+    """The entries `0, step, 2 * step, ...` (`count` of them) of `y`'s `axis`, which holds from
+    `(count - 1) * step + 1` to `count * step` of them: zeros appended to `count * step`, the axis
+    regrouped into `(count, step)`, the first of each group kept."""
+    shape = [n if n is not None else tf.shape(y)[i] for i, n in enumerate(y.shape)]
+    short = count * step - y.shape[axis]
+    if short:
+        y = tf.concat([y, tf.zeros(shape[:axis] + [short] + shape[axis + 1:], y.dtype)], axis)
+    y = tf.reshape(y, shape[:axis] + [count, step] + shape[axis + 1:])
+    sizes = [-1] * (len(shape) + 1)
+    sizes[axis + 1] = 1
+    return tf.reshape(tf.slice(y, [0] * len(sizes), sizes), shape[:axis] + [count] + shape[axis + 1:])
 
 
 def pool(x, window, strides, padding, mode):
