@@ -83,6 +83,23 @@ def test_without_a_gradient_the_inputs_take_the_taps_from_the_profiles_count_of_
         assert preferred(8, 8, rank=3) == "filters"  # the backend decomposes rank 3; no count there
 
 
+def test_with_a_gradient_the_inputs_take_the_taps_from_the_profiles_own_count_for_training_steps():
+    # torch's 4-D training steps: 8 -> 8 and more along the inputs, 4 -> 4 along the filters; the forward
+    # pass keeps its own count (none here).
+    strategy = profile.Strategy(decompose_stacking="filters", decompose_stacking_inference="filters",
+                                decompose_inputs_min_filters=(0, 8))
+
+    def preferred(channels, filters, training=True, rank=4, **more):
+        problem = square_problem(BACKEND, "cpu", rank, 6, 3, 1, channels, filters, "same", 1, training)
+        return candidate_plans.preferred_stacking(problem, dataclasses.replace(strategy, **more))
+
+    assert [strategy.inputs_min_filters(rank, training=True) for rank in (3, 4, 5)] == [0, 8, 8]
+    assert [strategy.inputs_min_filters(rank) for rank in (3, 4, 5)] == [0, 0, 0]
+    assert (preferred(4, 4), preferred(8, 8), preferred(16, 16)) == ("filters", "inputs", "inputs")
+    assert (preferred(8, 8, training=False), preferred(16, 16, training=False)) == ("filters", "filters")
+    assert preferred(16, 8, decompose_fewer_channels=True) == "filters"  # the side-with-fewer rule first
+
+
 def test_the_stacking_the_profile_does_not_prefer_is_priced_at_a_factor_of_the_preferred_one():
     # Fewer inputs than filters with the filters preferred: the channel floor prices 2 -> 16 channels
     # stacked along the filters (2 -> 48 onto 3-D, or more onto 2-D) above 6 -> 16 along the inputs, but
@@ -249,6 +266,26 @@ def test_the_shipped_profiles_stack_a_4d_forward_decomposition_of_16_filters_alo
     if name == "torch":
         assert preferred(4) == preferred(8) == "filters"
     assert shipped.strategy.inputs_min_filters(3) == 0
+
+
+def test_the_shipped_torch_profile_stacks_4d_training_steps_of_8_filters_along_the_inputs():
+    """Measured with oneDNN (docs/benchmarks.md, session 37): equal channel counts, with a gradient, torch's
+    4-D decomposition ran faster along the inputs from 8 -> 8 channels, along the filters at 4 -> 4 with
+    k=3; a profile calibrated from it keeps the count whatever stacking its grid fits."""
+    shipped = profile.shipped("torch", "cpu")
+
+    def preferred(channels, strategy=shipped.strategy):
+        # 3 peeled taps whichever rank the backend decomposes onto (torch's limit with a gradient is 3)
+        problem = square_problem(BACKEND, "cpu", 4, 6, (3, 1, 3, 3), 1, channels, channels, "same", 1, True)
+        return candidate_plans.preferred_stacking(problem, strategy)
+
+    fitted_otherwise = dataclasses.replace(shipped.strategy, decompose_stacking="filters")
+    assert [preferred(c, fitted_otherwise) for c in (4, 8, 16)] == ["filters", "inputs", "inputs"]
+    assert shipped.strategy.inputs_min_filters(3, training=True) == 0
+    assert profile.shipped("tensorflow", "cpu").strategy.inputs_min_filters(4, training=True) == 0
+    # XLA's training steps ran faster along the inputs at every equal-channel shape of ranks 3 and 4
+    jax = profile.shipped("jax", "cpu").strategy
+    assert [preferred(c, jax) for c in (4, 8, 16)] == ["inputs"] * 3
 
 
 @pytest.mark.parametrize("rank", [1, 2, 3, 4, 5])

@@ -174,13 +174,13 @@ def preferred_stacking(problem, strategy, onto=None):
     """Along which channel axis ("inputs" or "filters") the profile's `strategy` has the decomposition of
     a convolution (not transposed) stack its peeled taps: the strategy's stacking with a gradient or
     without, or where it says so for the problem's rank and the channels differ, the side with fewer, else
-    without a gradient "inputs" from the strategy's count of filters per group (`inputs_min_filters`);
-    "inputs" where "filters" cannot run (groups, a single peeled tap) or a gradient's peeled taps pass
-    `decompose_filters_max_taps`."""
+    "inputs" from the strategy's count of filters per group with a gradient or without
+    (`inputs_min_filters`); "inputs" where "filters" cannot run (groups, a single peeled tap) or a
+    gradient's peeled taps pass `decompose_filters_max_taps`."""
     preferred = strategy.decompose_stacking if problem.training else strategy.decompose_stacking_inference
     if strategy.fewer_channels(problem.rank, problem.training) and problem.channels != problem.filters:
         preferred = "inputs" if problem.channels < problem.filters else "filters"
-    elif not problem.training and 0 < strategy.inputs_min_filters(problem.rank) <= (
+    elif 0 < strategy.inputs_min_filters(problem.rank, problem.training) <= (
             problem.filters // problem.groups):
         preferred = "inputs"
     if preferred == "filters" and not _filters_can_stack(problem, strategy, stacked_taps(problem, onto)):

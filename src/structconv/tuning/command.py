@@ -68,10 +68,8 @@ def run(args):
                                               ("with a gradient", strategy.decompose_fewer_channels))
              if (ranks := _ranks(flags)) is not None]
     differ = f"; where the channels differ, the side with fewer ({' and '.join(fewer)})" if fewer else ""
-    counts = sorted({strategy.inputs_min_filters(rank) for rank in (3, 4)} - {0})
-    inputs = "; forward, along the inputs from " + " and ".join(
-        f"{count} filters{_ranks(tuple(strategy.inputs_min_filters(rank) == count for rank in (3, 4)))}"
-        for count in counts) if counts else ""
+    inputs = "".join(_inputs_from(strategy, mode, training)
+                     for mode, training in (("forward", False), ("with a gradient", True)))
     print(f"Above the backend's ranks the decomposition stacks its peeled taps along the "
           f"{strategy.decompose_stacking_inference} (forward) and the {strategy.decompose_stacking} (with a "
           f"gradient{limited}){differ}{inputs}.")
@@ -87,6 +85,16 @@ def run(args):
           f"{result['profile'].uncertainty}x.")
     print(f"Profile: {result['path'] or '(could not be written: see the warning)'}")
     return 0
+
+
+def _inputs_from(strategy, mode, training):
+    """"; forward, along the inputs from 16 filters at rank 4 and above" (empty where the strategy has no
+    count of filters from which the decomposition stacks along the inputs)."""
+    of_rank = {rank: strategy.inputs_min_filters(rank, training) for rank in (3, 4)}
+    counts = sorted(set(of_rank.values()) - {0})
+    return f"; {mode}, along the inputs from " + " and ".join(
+        f"{count} filters{_ranks(tuple(of_rank[rank] == count for rank in (3, 4)))}"
+        for count in counts) if counts else ""
 
 
 def _ranks(flags):

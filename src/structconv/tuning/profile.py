@@ -146,6 +146,11 @@ class Strategy:
     # EPYC without AVX-512). Set by hand in a shipped profile; `structconv calibrate` carries it
     # (`fit.fit_stacking`).
     decompose_inputs_min_filters_inference: object = 0
+    # ... and the same with a gradient: torch's 4-D training steps of 8 -> 8 and 16 -> 16 channels ran
+    # 0.63-0.81x the time along the filters stacked along the inputs (24 of 24 shapes, 8^4-20^4, k=3 and 5),
+    # 4 -> 4 along the filters at k=3 (1.13-1.38x; Intel Xeon with AVX-512, 2 threads,
+    # `benchmarks/stacking.py --equal-channels --training`).
+    decompose_inputs_min_filters: object = 0
     # Kernels of fewer taps run by FFT under "auto" only where measuring finds it faster, and are timed
     # by FFT only where the model puts it within the measuring band (`ops.planner.allowed`).
     fft_min_taps: int = 10
@@ -157,10 +162,12 @@ class Strategy:
         flags = self.decompose_fewer_channels if training else self.decompose_fewer_channels_inference
         return bool(_of_rank(flags, rank))
 
-    def inputs_min_filters(self, rank):
+    def inputs_min_filters(self, rank, training=False):
         """From how many filters per group the decomposition of `rank` stacks its peeled taps along the
-        inputs without a gradient where the side-with-fewer rule leaves it (0: never;
-        `decompose_inputs_min_filters_inference`)."""
+        inputs, with a gradient (`training`) or without, where the side-with-fewer rule leaves it (0: never;
+        `decompose_inputs_min_filters[_inference]`)."""
+        if training:
+            return int(_of_rank(self.decompose_inputs_min_filters, rank) or 0)
         return int(_of_rank(self.decompose_inputs_min_filters_inference, rank) or 0)
 
 
