@@ -111,6 +111,24 @@ def test_the_neighbours_of_a_blocked_winner_follow():
     assert contenders.follow_ups(permitted, times, band=5.0) == []
 
 
+def test_the_neighbours_of_the_fastest_fft_plan_follow_where_it_is_close_behind_a_direct_one():
+    # JAX, 1-D 16913 samples, k=53, 16 -> 16, a training step: blocks of 8 timed 18.0 ms, direct 13.3;
+    # blocks of 16 ran in 9.1 ms.
+    permitted = [_fake(label, us) for label, us in [
+        ("fft:8:dft:packed", 1.0), ("direct:native", 1.1), ("fft:16:dft:packed", 1.2),
+        ("fft:4:dft:packed", 1.3)]]
+    times = {"fft:8:dft:packed": 18000.0, "direct:native": 13300.0}
+    assert _labels(contenders.follow_ups(permitted, times, band=5.0)) == ["fft:16:dft:packed",
+                                                                          "fft:4:dft:packed"]
+    # Far behind (over `FFT_NEIGHBOURS_WITHIN`), the block counts next to it are not worth a call.
+    far = {**times, "fft:8:dft:packed": 13300.0 * contenders.FFT_NEIGHBOURS_WITHIN * 1.01}
+    assert contenders.follow_ups(permitted, far, band=5.0) == []
+    # Timed, the fastest of all wins, and a blocked winner's own neighbours follow (32: not permitted).
+    times.update({"fft:4:dft:packed": 30000.0, "fft:16:dft:packed": 9100.0})
+    assert contenders.follow_ups(permitted, times, band=5.0) == []
+    assert contenders.fastest(permitted, times).label == "fft:16:dft:packed"
+
+
 def test_neighbours_are_the_adjacent_block_counts_by_the_same_transform():
     permitted = [_fake(f"fft:{geometry}:{transform}:loop", 1.0)
                  for geometry in ("whole", 2, 4, 8, 16) for transform in ("dft", "fft")]

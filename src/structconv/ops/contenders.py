@@ -24,6 +24,11 @@ WIDE_BAND = 20.0
 # against direct's 3.52, then timed at 4.02-5.29 ms against 3.63-4.01; issue 13's slow FFT phases), and
 # direct is exact to float32 rounding where FFT's small outputs are not (docs/fft.md).
 DIRECT_TIE = 1.05
+# The overlap-save neighbours of the fastest FFT plan timed are timed too where it is within this factor of
+# the fastest plan of all: the next block count ran up to 2x faster (JAX, a 1-D 16913-sample k=53 16 -> 16
+# training step: blocks of 8 timed 18.0 ms, direct 13.3, blocks of 16 9.1, which only algorithm="fft"
+# timed; Intel Xeon, 2 threads).
+FFT_NEIGHBOURS_WITHIN = 2.0
 
 
 def measuring_band(profile, mode="uncertain"):
@@ -90,14 +95,21 @@ def follow_ups(permitted, times, band):
       priced right, the FFT families far behind it are not worth a call (TensorFlow, 4-D 15^4, k=2,
       48 -> 48, one thread: direct 72 ms, the FFT families 0.7-1.5 s a call, one 25 s to its first,
       measuring took 39 s);
-    - the `neighbours` of the fastest plan timed.
+    - the `neighbours` of the fastest plan timed, and of the fastest FFT plan timed where it is within
+      `FFT_NEIGHBOURS_WITHIN` of that.
     """
     timed = [p for p in permitted if times.get(p.label) is not None]
     if not timed:
         return []
     fastest = min(timed, key=lambda plan: times[plan.label])
-    more = [p for p in neighbours(permitted, fastest.label) if times.get(p.label) is None]
     timed_ffts = [p for p in timed if p.algorithm == "fft"]
+    leaders = [fastest]
+    if timed_ffts:
+        best_fft = min(timed_ffts, key=lambda plan: times[plan.label])
+        if best_fft is not fastest and times[best_fft.label] <= FFT_NEIGHBOURS_WITHIN * times[fastest.label]:
+            leaders.append(best_fft)
+    more = [p for leader in leaders for p in neighbours(permitted, leader.label)
+            if times.get(p.label) is None]
     if timed_ffts:
         ffts = [p for p in permitted if p.algorithm == "fft"]
         cheapest_fft = min(p.modelled_us for p in ffts)

@@ -28,7 +28,8 @@ from structconv.tuning import storage
 # 10: grouped convolutions gained direct plans built from ungrouped ones (`ops.grouping`).
 # 11: TensorFlow's slices (`slice_window`) made its decompositions' training steps and overlap-save plans
 # 1.6-10x faster, so winners measured before may have lost since (a 5-D 10^5 k=3 4 -> 4 step: FFT 30.8 ms
-# against direct 45.5 before, direct 22.7 after).
+# against direct 45.5 before, direct 22.7 after); and the block counts next to the fastest FFT plan are
+# timed where it is close behind a direct one (`contenders.FFT_NEIGHBOURS_WITHIN`).
 RULES = 11
 _loaded = {}
 
