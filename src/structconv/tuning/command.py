@@ -88,8 +88,8 @@ def run(args):
 
 
 def _inputs_from(strategy, mode, training):
-    """"; forward, along the inputs from 16 filters at rank 4 and above" (empty where the strategy has no
-    count of filters from which the decomposition stacks along the inputs)."""
+    """The report's clause on the count of filters from which the decomposition stacks along the inputs
+    in `mode` (e.g. `; forward, along the inputs from 16 filters at rank 4 and above`; empty: none)."""
     of_rank = {rank: strategy.inputs_min_filters(rank, training) for rank in (3, 4)}
     counts = sorted(set(of_rank.values()) - {0})
     return f"; {mode}, along the inputs from " + " and ".join(
