@@ -35,7 +35,7 @@ import keras
 from keras import ops
 
 from structconv._backend import get_backend
-from structconv.ops.padding import pad_axis, spread
+from structconv.ops.padding import pad_axis, slice_axis, spread
 
 # Upper bound on the one stacked tensor (stacked input windows, or stacked outputs) materialized at a time;
 # above it the taps are split into several native calls. Training keeps every window alive for the
@@ -198,8 +198,7 @@ def decomposed_conv_transpose(x, kernel, args, lower_conv_transpose, target_rank
         )
         channel_axis = 1 if layout == "channels_first" else len(stacked.shape) - 1
         for i, tap in enumerate(chunk):
-            block = get_backend().slice_window(
-                stacked, (slice(None),) * channel_axis + (slice(i * filters, (i + 1) * filters),))
+            block = slice_axis(stacked, channel_axis, i * filters, (i + 1) * filters)
             partial = ops.reshape(block, (-1, *sizes, *block.shape[1:]))
             for axis, (t, k, s, d) in enumerate(zip(tap, kernel_size, strides, dilation)):
                 partial = spread(partial, 1 + axis, s)
