@@ -288,6 +288,22 @@ def test_the_shipped_torch_profile_stacks_4d_training_steps_of_8_filters_along_t
     assert [preferred(c, jax) for c in (4, 8, 16)] == ["inputs"] * 3
 
 
+def test_the_shipped_tensorflow_profile_stacks_training_steps_along_the_filters_up_to_4_taps():
+    """Measured with oneDNN after TensorFlow's slices were rebuilt (docs/benchmarks.md, session 37): 4-D
+    training steps ran faster along the filters with fewer filters and with equal counts up to 4 peeled
+    taps, along the inputs with fewer inputs and from 5 taps."""
+    strategy = profile.shipped("tensorflow", "cpu").strategy
+
+    def preferred(channels, filters, first_taps=3):
+        # `first_taps` peeled taps whichever rank the backend decomposes onto
+        problem = square_problem(BACKEND, "cpu", 4, 6, (first_taps, 1, 3, 3), 1, channels, filters, "same", 1,
+                                 True)
+        return candidate_plans.preferred_stacking(problem, strategy)
+
+    assert (preferred(8, 8), preferred(8, 2), preferred(2, 8)) == ("filters", "filters", "inputs")
+    assert (preferred(8, 8, first_taps=4), preferred(8, 8, first_taps=5)) == ("filters", "inputs")
+
+
 @pytest.mark.parametrize("rank", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("training", [False, True])
 def test_float64_direct_plans_compute_at_the_profiles_float64_factor_of_their_rank(rank, training):
