@@ -77,6 +77,8 @@ def main():
     parser.add_argument("--json", help="also write the records as JSON")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.training and not options.equal_channels:
+        parser.error("--training times the --equal-channels shapes' training steps: give both")
     if options.worker:
         worker(options.worker, options.threads, options.equal_channels, options.training)
         return
