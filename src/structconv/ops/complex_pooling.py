@@ -23,7 +23,12 @@ from structconv._backend import get_backend
 from structconv.errors import invalid_argument
 from structconv.ops.complex_conv import join_complex, split_complex
 from structconv.ops.tracing import exporting
-from structconv.shapes.arithmetic import normalize_data_format, normalize_tuple, resolve_axis_padding
+from structconv.shapes.arithmetic import (
+    normalize_data_format,
+    normalize_tuple,
+    resolve_axis_padding,
+    tap_window,
+)
 
 
 def _pool_arguments(real, pool_size, strides, padding, data_format):
@@ -53,7 +58,7 @@ def _windows(parts, pool_size, strides, padding, data_format):
         pad_width = [(0, 0), *pads, (0, 0)]
         parts, ones = [ops.pad(part, pad_width) for part in parts], ops.pad(ones, pad_width)
     outputs = [(n + b + a - k) // s + 1 for n, (b, a), k, s in zip(sizes, pads, pool_size, strides)]
-    indices = [(slice(None), *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(taps, outputs, strides)))
+    indices = [(slice(None), *(tap_window(t, o, s) for t, o, s in zip(taps, outputs, strides)))
                for taps in itertools.product(*(range(k) for k in pool_size))]
     window = get_backend().slice_window
     stacked = [ops.stack([window(part, index) for index in indices], axis=-1) for part in parts]

@@ -36,6 +36,7 @@ from keras import ops
 
 from structconv._backend import get_backend
 from structconv.ops.padding import pad_axis, slice_axis, spread
+from structconv.shapes.arithmetic import tap_window
 
 # Upper bound on the one stacked tensor (stacked input windows, or stacked outputs) materialized at a time;
 # above it the taps are split into several native calls. Training keeps every window alive for the
@@ -130,8 +131,7 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout, s
         """The frames of `tensor` that kernel tap `tap` of the peeled axes meets, one per output frame (and
         of those only the channel `block`, a slice, where given), in one slice: the gradient of each slice
         is a tensor-sized pad (`slice_window`)."""
-        index = [slice(None)] + [slice(t * d, t * d + (o - 1) * s + 1, s)
-                                 for t, d, o, s in zip(tap, dilation, outputs, strides)]
+        index = [slice(None)] + [tap_window(*axis) for axis in zip(tap, outputs, strides, dilation)]
         if block is not None:
             index += [slice(None)] * (channel_axis - len(index)) + [block]
         return get_backend().slice_window(tensor, tuple(index))

@@ -370,6 +370,17 @@ def halves_of_axis(output_size, stride, extent):
     return first, (first - 1) * stride + extent, first * stride
 
 
+def tap_window(tap, output_size, stride=1, dilation=1):
+    """The input samples kernel tap `tap` meets along one axis, one per output, as a slice of the padded
+    input: `x[tap_window(t, o, s, d)][j] == x[j * s + t * d]` for the `o` outputs `j`.
+
+    >>> tap_window(2, 4, 3, 2), list(range(10))[tap_window(1, 3, 2)]
+    (slice(4, 14, 3), [1, 3, 5])
+    """
+    start = tap * dilation
+    return slice(start, start + (output_size - 1) * stride + 1, stride)
+
+
 __all__ = [
     "PADDING_MODES",
     "PADDING_NAMES",
@@ -389,5 +400,6 @@ __all__ = [
     "same_pool_window_counts",
     "normalize_tuple",
     "resolve_axis_padding",
+    "tap_window",
     "validate_output_padding",
 ]
