@@ -1,6 +1,6 @@
 """The backend tier's `slice_window` (`x[index]` for Python slices; `tf.slice` on TensorFlow where every
 step is 1, whose gradient is a pad) against NumPy's indexing, forward and gradient, and `ops.padding`'s
-`slice_axis` on top of it."""
+`slice_axis` on top of it; `slice_windows`, several windows of one tensor whose gradients add up."""
 
 import keras
 import numpy as np
@@ -70,3 +70,40 @@ def test_slice_window_with_an_unknown_batch_in_a_traced_function(backend):
                          input_signature=[tf.TensorSpec((None, *SHAPE[1:]), tf.float32)])
     for index, found in zip(indices, traced(tf.constant(x))):
         np.testing.assert_array_equal(to_numpy(found), x[index])
+
+
+WINDOWS = [i for i in INDICES if np.zeros(SHAPE)[i].size]
+
+
+def test_slice_windows_equal_numpy_indexing():
+    x = np.random.default_rng(3).standard_normal(SHAPE).astype("float32")
+    found = get_backend().slice_windows(tensor(x), WINDOWS)
+    assert len(found) == len(WINDOWS)
+    for window, index in zip(found, WINDOWS):
+        assert_close(window, x[index])
+
+
+def test_slice_windows_gradient_sums_the_overlapping_windows():
+    """Overlapping windows of one tensor, one of them not used by the loss (torch gathers the windows'
+    gradients in one buffer, where an unused window has none)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(SHAPE)
+    used = WINDOWS[:-1]
+    weights = [rng.standard_normal(np.zeros(SHAPE)[index].shape) for index in used]
+
+    def loss(a):
+        windows = get_backend().slice_windows(a, WINDOWS)
+        return sum(keras.ops.sum(w * tensor(v, "float64")) for w, v in zip(windows, weights))
+
+    expected = np.zeros(SHAPE)
+    for index, v in zip(used, weights):
+        expected[index] += v
+    (gradient,) = autodiff_gradients(loss, x)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_slice_windows_of_a_tensor_without_gradient():
+    x = tensor(np.arange(np.prod(SHAPE), dtype="float32").reshape(SHAPE))
+    found = get_backend().slice_windows(x, WINDOWS[:2])
+    for window, index in zip(found, WINDOWS[:2]):
+        assert_close(window, to_numpy(x)[index])

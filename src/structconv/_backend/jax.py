@@ -276,6 +276,11 @@ def slice_window(x, index):
     return x[index]
 
 
+def slice_windows(x, indices):
+    """`[x[index] for index in indices]` (see the PyTorch module; XLA fuses the slices' gradients)."""
+    return [x[index] for index in indices]
+
+
 def pool(x, window, strides, padding, mode):
     """Keras's pooling (`structconv._backend.keras_pool`), except one axis averaged in whole windows when
     no gradient is taken: a mean over a reshaped axis. XLA's `reduce_window` took 24 ms where the reshape

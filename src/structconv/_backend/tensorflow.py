@@ -285,6 +285,11 @@ def slice_window(x, index):
     return y
 
 
+def slice_windows(x, indices):
+    """`[slice_window(x, index) for index in indices]` (see the PyTorch module)."""
+    return [slice_window(x, index) for index in indices]
+
+
 def _every_step(y, axis, count, step):
     """The entries `0, step, 2 * step, ...` (`count` of them) of `y`'s `axis`, which holds from
     `(count - 1) * step + 1` to `count * step` of them: zeros appended to `count * step`, the axis

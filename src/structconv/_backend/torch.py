@@ -268,6 +268,38 @@ def slice_window(x, index):
     return x[index]
 
 
+def slice_windows(x, indices):
+    """`[x[index] for index in indices]`, views, whose gradient where one is taken is gathered in one
+    buffer (`_Windows`): each slice's own gradient (SliceBackward) fills a tensor of `x`'s size with
+    zeros, copies into it and is summed with the others, which took about a third of a decomposed 4-D
+    training step's CPU time."""
+    indices = tuple(indices)
+    if (len(indices) > 1 and x.requires_grad and torch.is_grad_enabled()
+            and not torch.compiler.is_compiling() and not torch.jit.is_tracing()):
+        return list(_Windows.apply(x, indices))
+    return [x[index] for index in indices]
+
+
+class _Windows(torch.autograd.Function):
+    """Slices of one tensor; backward: one buffer of zeros, each slice's gradient added into its window."""
+
+    @staticmethod
+    def forward(ctx, x, indices):
+        ctx.set_materialize_grads(False)
+        ctx.shape, ctx.indices = x.shape, indices
+        return tuple(x[index] for index in indices)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        grad = None
+        for index, part in zip(ctx.indices, grads):
+            if part is not None:
+                if grad is None:
+                    grad = part.new_zeros(ctx.shape)
+                grad[index].add_(part)
+        return grad, None
+
+
 def _channels_first(x):
     """`(N, *spatial, C)` seen as `(N, C, *spatial)`, a view (explicit axes: `torch.onnx` exports
     `movedim(-1, 1)` as a Transpose with a negative axis, which onnxruntime rejects)."""

@@ -127,14 +127,18 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout, s
         return lower_conv(frames, frames_kernel, args.strides[peeled:], padding[peeled:],
                           args.dilation_rate[peeled:], args.groups, layout)
 
-    def window(tensor, tap, block=None):
-        """The frames of `tensor` that kernel tap `tap` of the peeled axes meets, one per output frame (and
-        of those only the channel `block`, a slice, where given), in one slice: the gradient of each slice
-        is a tensor-sized pad (`slice_window`)."""
-        index = [slice(None)] + [tap_window(*axis) for axis in zip(tap, outputs, strides, dilation)]
-        if block is not None:
-            index += [slice(None)] * (channel_axis - len(index)) + [block]
-        return get_backend().slice_window(tensor, tuple(index))
+    def windows(tensor, chunk, blocks=None):
+        """For each kernel tap of `chunk` (of the peeled axes), the frames of `tensor` it meets, one per
+        output frame (and of those only the channels of its block of `blocks`, slices, where given), each
+        in one slice; their gradient is gathered in one tensor-sized buffer where the backend can
+        (`slice_windows`)."""
+        indices = []
+        for i, tap in enumerate(chunk):
+            index = [slice(None)] + [tap_window(*axis) for axis in zip(tap, outputs, strides, dilation)]
+            if blocks is not None:
+                index += [slice(None)] * (channel_axis - len(index)) + [blocks[i]]
+            indices.append(tuple(index))
+        return get_backend().slice_windows(tensor, indices)
 
     partials = []
     if stacking == "filters" and args.groups == 1 and len(taps) > 1:
@@ -151,12 +155,12 @@ def decomposed_conv(x, kernel, args, padding, lower_conv, target_rank, layout, s
         for chunk in _chunks(taps, _bytes((x.shape[0], *sizes, *rest_outputs, filters), x.dtype)):
             stacked = native(frames, ops.concatenate([kernel[t] for t in chunk], axis=-1))
             stacked = ops.reshape(stacked, (-1, *sizes, *stacked.shape[1:]))
-            for i, tap in enumerate(chunk):
-                part = window(stacked, tap, slice(i * filters, (i + 1) * filters))
+            blocks = [slice(i * filters, (i + 1) * filters) for i in range(len(chunk))]
+            for part in windows(stacked, chunk, blocks):
                 partials.append(ops.reshape(part, (-1, *part.shape[1 + peeled :])))
     else:
         for chunk in _chunks(taps, _bytes((x.shape[0], *outputs, *x.shape[1 + peeled :]), x.dtype)):
-            stacked = _stack_channels([window(x, t) for t in chunk], channel_axis, args.groups)
+            stacked = _stack_channels(windows(x, chunk), channel_axis, args.groups)
             frames = ops.reshape(stacked, (-1, *stacked.shape[1 + peeled :]))
             # (*k, taps * channels // groups, filters): rows in the (tap, channel) order of the frames.
             partials.append(native(frames, ops.concatenate([kernel[t] for t in chunk], axis=-2)))
