@@ -107,3 +107,27 @@ def test_slice_windows_of_a_tensor_without_gradient():
     found = get_backend().slice_windows(x, WINDOWS[:2])
     for window, index in zip(found, WINDOWS[:2]):
         assert_close(window, to_numpy(x)[index])
+
+
+def test_slice_windows_second_order_gradient(backend):
+    """A gradient of the gradient (a gradient penalty) through torch's gathered windows, against NumPy:
+    for `y = sum_t sum(w_t ** 3)`, `g = sum_t scatter_t(3 w_t ** 2)` and the gradient of `sum(g ** 2)` is
+    `sum_t scatter_t(12 g[t] w_t)`."""
+    if backend != "torch":
+        pytest.skip("JAX and TensorFlow return plain slices; torch's windows have their own backward")
+    import torch
+
+    x = np.random.default_rng(5).standard_normal(SHAPE)
+    windows = [(slice(None), slice(t, t + 3), slice(u, u + 3, 2)) for t in range(3) for u in range(2)]
+    first = np.zeros(SHAPE)
+    for index in windows:
+        first[index] += 3 * x[index] ** 2
+    second = np.zeros(SHAPE)
+    for index in windows:
+        second[index] += 12 * first[index] * x[index]
+    a = torch.tensor(x, requires_grad=True)
+    y = sum((w**3).sum() for w in get_backend().slice_windows(a, windows))
+    (g,) = torch.autograd.grad(y, a, create_graph=True)
+    (gg,) = torch.autograd.grad((g**2).sum(), a)
+    np.testing.assert_allclose(g.detach().numpy(), first, rtol=1e-12)
+    np.testing.assert_allclose(gg.numpy(), second, rtol=1e-12)
