@@ -30,7 +30,9 @@ from structconv.tuning import storage
 # 1.6-10x faster, so winners measured before may have lost since (a 5-D 10^5 k=3 4 -> 4 step: FFT 30.8 ms
 # against direct 45.5 before, direct 22.7 after); and the block counts next to the fastest FFT plan are
 # timed where it is close behind a direct one (`contenders.FFT_NEIGHBOURS_WITHIN`).
-RULES = 11
+# 12: torch's decompositions gather their windows' gradient in one buffer (`slice_windows`): training steps
+# stacked along the filters ran up to 1.39x faster, so an FFT winner measured before may have lost since.
+RULES = 12
 _loaded = {}
 
 
