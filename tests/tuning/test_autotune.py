@@ -168,6 +168,32 @@ def test_a_first_call_far_slower_keeps_a_candidate_out_of_the_rounds():
     assert autotune._far(runs, {"a": [], "b": []}) == []
 
 
+def test_a_warm_up_far_slower_still_keeps_a_candidate_out_of_the_rounds():
+    # Where the warm-up is not a run (TensorFlow traces and optimises on it), a warm-up of
+    # FIRST_CALL_FACTOR * FAR times the others' fastest sample shows the candidate FAR slower all the same:
+    # it is its one sample, the candidate is not called, and the others' budget is untouched.
+    runs, calls = _counting_runs(["slow", "a", "b"])
+    samples = {"slow": [], "a": [], "b": []}
+    autotune._rounds(runs, samples, {"slow": 2.0, "a": 0.01, "b": 0.01})
+    assert calls["slow"] == 0 and samples["slow"] == [2.0]
+    assert calls["a"] > autotune.GIVE_UP_AFTER and calls["b"] > autotune.GIVE_UP_AFTER
+    # A warm-up as long as a first call can be (within FIRST_CALL_FACTOR * FAR of the others' samples, here
+    # 2 ms calls) is no evidence: the candidate is run.
+    import time
+
+    calls = {"a": 0, "b": 0}
+
+    def sleeper(name):
+        def run():
+            calls[name] += 1
+            time.sleep(2e-3)
+        return run
+
+    samples = {"a": [], "b": []}
+    autotune._rounds({"a": sleeper("a"), "b": sleeper("b")}, samples, {"a": 0.01, "b": 0.2})
+    assert calls["b"] >= 1 and len(samples["b"]) == calls["b"]
+
+
 def test_each_backend_says_whether_its_first_call_is_a_run():
     from structconv._backend import get_backend
 

@@ -42,6 +42,14 @@ GIVE_UP_AFTER = 3
 # cliff (timed where the cliff is uncertain, `ops.contenders.pick_contenders`) takes seconds a call.
 FAR = 10.0
 FAR_SECONDS = 0.05
+# Where the warm-up call is not a run (`first_call_is_a_run`: TensorFlow traces and optimises its graph,
+# torch sets up its kernels), a first call took up to this many times a later one (TensorFlow: 0.25-25 s
+# first calls of 4-D plans that then ran in 0.07-1.5 s). A candidate whose warm-up alone took
+# `FIRST_CALL_FACTOR * FAR` times the fastest sample of the others is still `FAR` times slower than it:
+# its warm-up counts as its one sample and it is not called in the rounds (a TensorFlow 1-D 88415-sample
+# k=101 16 -> 16 direct training step past the backward cliff, 6.6 s a call, was called twice beside FFT
+# plans of 22 ms: 13 of measuring's 17.6 s).
+FIRST_CALL_FACTOR = 20.0
 CONFIRM_WITHIN = 1.2
 CONFIRM_ROUNDS = 3
 # At most this many times the plans `expand` names are timed after the first rounds (an FFT family timed
@@ -90,17 +98,17 @@ def measure(problem, plans, expand=None):
 def _measure(problem, plans, expand):
     started = time.perf_counter()
     arrays = problem_arrays(problem)
-    samples = {}
-    runs = _compiled(problem, plans, arrays, samples)
-    _rounds(runs, samples)
+    samples, warm_ups = {}, {}
+    runs = _compiled(problem, plans, arrays, samples, warm_ups)
+    _rounds(runs, samples, warm_ups)
     for _ in range(FOLLOW_UP_ROUNDS if expand is not None and runs else 0):
         more = [p for p in expand(_micros(samples)) if p.label not in samples]
         if not more:
             break
         leader = min(runs, key=lambda label: low_quantile(samples[label]))
-        extra = _compiled(problem, more, arrays, samples)
+        extra = _compiled(problem, more, arrays, samples, warm_ups)
         if extra:
-            _rounds({leader: runs[leader], **extra}, samples)
+            _rounds({leader: runs[leader], **extra}, samples, warm_ups)
             runs.update(extra)
     _statistics["problems"] += 1
     _statistics["seconds"] += time.perf_counter() - started
@@ -113,10 +121,11 @@ def _micros(samples):
     return {label: low_quantile(found) * 1e6 for label, found in samples.items() if found}
 
 
-def _compiled(problem, plans, arrays, samples):
+def _compiled(problem, plans, arrays, samples, warm_ups):
     """`{label: run}` of `plans` compiled and warmed up (`samples[label]` set to [], or None where a plan
     failed to run; where the backend's first call is a run like the later ones, `first_call_is_a_run`, to
-    that call's seconds, so that `_rounds` need not call a candidate it shows far slower again)."""
+    that call's seconds, so that `_rounds` need not call a candidate it shows far slower again; else the
+    first call's seconds go to `warm_ups[label]`)."""
     from structconv.ops.execute import execute
 
     backend = get_backend()
@@ -133,23 +142,28 @@ def _compiled(problem, plans, arrays, samples):
             if first < SECONDS_PER_CANDIDATE:
                 run()  # a second call: some backends finish setting up on it (torch's FFT plans)
             runs[plan.label], samples[plan.label] = run, [first] if first_is_a_run else []
+            if not first_is_a_run:
+                warm_ups[plan.label] = first
         except Exception:  # noqa: BLE001 (a candidate that cannot run here is not a candidate)
             samples[plan.label] = None
         _statistics["candidates"] += 1
     return runs
 
 
-def _rounds(runs, samples):
+def _rounds(runs, samples, warm_ups=None):
     """Interleaved rounds of `runs` until the budget or `MAX_ROUNDS` (module docstring), then `_confirm`.
     A candidate whose samples before the rounds (a first call counted, `_compiled`) already show it `FAR`
-    slower is not called again."""
+    slower is not called again; nor one whose warm-up call (`warm_ups`, seconds) took `FIRST_CALL_FACTOR`
+    times that (`_timed_round`; the rounds reach the candidates with the longest warm-ups last)."""
+    warm_ups = warm_ups or {}
     far = _far(runs, samples)
-    runs = {label: run for label, run in runs.items() if label not in far}
+    runs = {label: run for label, run in sorted(runs.items(), key=lambda item: warm_ups.get(item[0], 0.0))
+            if label not in far}
     before = {label: len(samples[label]) for label in runs}
     budget = SECONDS_PER_CANDIDATE * max(len(runs), 1)
     spent = 0.0
     for round_index in range(MAX_ROUNDS):
-        spent += _timed_round(runs, list(runs), round_index, samples)
+        spent += _timed_round(runs, list(runs), round_index, samples, warm_ups)
         best = min(min(samples[label]) for label in runs) if runs else 0.0
         far = _far(runs, samples)
         spent -= sum(sum(samples[label][before[label]:]) for label in far)
@@ -170,12 +184,21 @@ def _far(runs, samples):
     return [label for label in timed if min(samples[label]) > max(FAR * best, FAR_SECONDS)]
 
 
-def _timed_round(runs, labels, round_index, samples):
+def _timed_round(runs, labels, round_index, samples, warm_ups=None):
     """Runs each of `labels` once, the order rotated by `round_index`, appending each call's seconds to
-    its `samples`; returns the seconds spent."""
+    its `samples`; returns the seconds spent. A label not yet sampled whose warm-up (`warm_ups`) took
+    `FIRST_CALL_FACTOR * FAR` times the fastest sample so far, and over `FAR_SECONDS`, is not run: its
+    warm-up is its sample (counted as spent, which `_rounds` takes back from a `FAR` candidate)."""
     shift = round_index % max(len(labels), 1)
     spent = 0.0
     for label in labels[shift:] + labels[:shift]:
+        warm_up = (warm_ups or {}).get(label)
+        if warm_up is not None and not samples[label]:
+            best = min((min(found) for found in samples.values() if found), default=None)
+            if best is not None and warm_up > max(FIRST_CALL_FACTOR * FAR * best, FAR_SECONDS):
+                samples[label].append(warm_up)
+                spent += warm_up
+                continue
         start = time.perf_counter()
         runs[label]()
         elapsed = time.perf_counter() - start
