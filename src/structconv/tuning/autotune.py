@@ -15,7 +15,8 @@ decide. A candidate whose fastest of at least `GIVE_UP_AFTER` samples is `GIVE_U
 further (one sample decided before, so that a single disturbed call could drop the fastest), nor one whose
 single call is `FAR` times the best and over `FAR_SECONDS` (seconds past a cliff); where the warm-up call is a
 run like the later ones (`first_call_is_a_run`: JAX on the CPU, compiled ahead), it counts as that call, so
-such a candidate is not called in the rounds at all. When the two fastest end within `CONFIRM_WITHIN` of each
+such a candidate is not called in the rounds at all; elsewhere a warm-up `FIRST_CALL_FACTOR` times longer
+than that does the same. When the two fastest end within `CONFIRM_WITHIN` of each
 other, up to `CONFIRM_ROUNDS` more rounds time those two alone (within `SECONDS_PER_CANDIDATE` each): on a
 shared 2-core machine a single lucky sample had picked a plan 1.35x slower than the other (docs/benchmarks.md,
 issue 13). Where the planner asks (`expand`), the plans the times so far call for
