@@ -35,7 +35,7 @@ import keras
 from keras import ops
 
 from structconv._backend import get_backend
-from structconv.ops.padding import pad_axis, slice_axis, spread
+from structconv.ops.padding import pad_axis, spread
 from structconv.shapes.arithmetic import tap_window
 
 # Upper bound on the one stacked tensor (stacked input windows, or stacked outputs) materialized at a time;
@@ -201,8 +201,11 @@ def decomposed_conv_transpose(x, kernel, args, lower_conv_transpose, target_rank
             layout,
         )
         channel_axis = 1 if layout == "channels_first" else len(stacked.shape) - 1
-        for i, tap in enumerate(chunk):
-            block = slice_axis(stacked, channel_axis, i * filters, (i + 1) * filters)
+        # Each tap's block of filters, their gradient gathered in one buffer where the backend can.
+        index = (slice(None),) * channel_axis
+        blocks = get_backend().slice_windows(
+            stacked, [(*index, slice(i * filters, (i + 1) * filters)) for i in range(len(chunk))])
+        for tap, block in zip(chunk, blocks):
             partial = ops.reshape(block, (-1, *sizes, *block.shape[1:]))
             for axis, (t, k, s, d) in enumerate(zip(tap, kernel_size, strides, dilation)):
                 partial = spread(partial, 1 + axis, s)
