@@ -4,6 +4,9 @@ from keras import ops
 
 from structconv.ops.complex_conv import join_complex, split_complex
 
+# Subscripts for the leading axes of `complex_matmul`'s `x` (not "n" or "m", its product's axes).
+_LEADING = "abcdefghijklopqrstuvwxyz"
+
 
 def complex_matmul(x, kernel):
     """`x @ kernel` for complex operands (no conjugate), each a complex tensor or a `(real, imag)` pair.
@@ -22,7 +25,11 @@ def complex_matmul(x, kernel):
     c, d, _ = split_complex(kernel, "kernel")
     c, d = ops.cast(c, a.dtype), ops.cast(d, a.dtype)
     block = ops.concatenate([ops.concatenate([c, d], axis=1), ops.concatenate([-d, c], axis=1)], axis=0)
-    # einsum, not matmul: Keras's torch `matmul` returns float32 for float64 operands
-    y = ops.einsum("...n,nm->...m", ops.concatenate([a, b], axis=-1), block)
+    # einsum, not matmul: Keras's torch `matmul` returns float32 for float64 operands. Leading axes spelled
+    # out, not "...": TensorFlow's oneDNN kernels (its default on CPUs with AVX-512) computed
+    # "...n,nm->...m" wrongly in float16 beyond the first row (errors of 8-14 on unit-scale operands,
+    # TensorFlow 2.21), the spelled-out product to float16 rounding.
+    lead = _LEADING[: len(a.shape) - 1]
+    y = ops.einsum(f"{lead}n,nm->{lead}m", ops.concatenate([a, b], axis=-1), block)
     real, imag = ops.split(y, 2, axis=-1)
     return join_complex(real, imag, as_pair)
