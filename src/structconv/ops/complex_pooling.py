@@ -60,9 +60,9 @@ def _windows(parts, pool_size, strides, padding, data_format):
     outputs = [(n + b + a - k) // s + 1 for n, (b, a), k, s in zip(sizes, pads, pool_size, strides)]
     indices = [(slice(None), *(tap_window(t, o, s) for t, o, s in zip(taps, outputs, strides)))
                for taps in itertools.product(*(range(k) for k in pool_size))]
-    window = get_backend().slice_window
-    stacked = [ops.stack([window(part, index) for index in indices], axis=-1) for part in parts]
-    count = ops.sum(ops.stack([window(ones, index) for index in indices], axis=-1), axis=-1, keepdims=True)
+    windows = get_backend().slice_windows  # one gradient buffer per part where the backend can
+    stacked = [ops.stack(windows(part, indices), axis=-1) for part in parts]
+    count = ops.sum(ops.stack(windows(ones, indices), axis=-1), axis=-1, keepdims=True)
     return stacked, count
 
 
