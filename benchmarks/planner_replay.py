@@ -4,11 +4,12 @@
     .venv/bin/python benchmarks/planner_replay.py replay DIR
 
 `collect` runs one process per backend, capped at `--threads`, finds the backend's backward cliff as
-`structconv calibrate` does (`tuning.backward_cliff`), and times every candidate plan the planner
-offers (as `structconv calibrate` does, `calibrate.timed_plans` by `tuning.autotune`) on two sets of
-shapes: the calibration grid (`calibrate.GRID` and `TRAINING_GRID`) and `HELD_OUT`, which no calibration
-sees (the quick sweep and the wide shapes of `benchmarks/fft.py`, and 19 shapes chosen for neither: 1-16
-channels, batch 1-16, ranks 1-4, forward and training). It writes `DIR/<backend>-<threads>-grid.json` and
+`structconv calibrate` does (`tuning.backward_cliff`), and times candidate plans (by `tuning.autotune`) on
+two sets of shapes: the calibration grid (`calibrate.GRID` and `TRAINING_GRID`), the plans `structconv
+calibrate` times (`calibrate.timed_plans`), and `HELD_OUT`, which no calibration sees (the quick sweep and
+the wide shapes of `benchmarks/fft.py`, and 19 shapes chosen for neither: 1-16 channels, batch 1-16, ranks
+1-4, forward and training), every candidate the planner offers (`every_plan`: each overlap-save geometry
+by both kernel transforms). It writes `DIR/<backend>-<threads>-grid.json` and
 `-held.json`: each shape's problem, its candidate plans and their times.
 
 `replay` fits a profile on each grid file (and its cliff) as `structconv calibrate` would, then replays on
@@ -17,8 +18,9 @@ the held-out shapes, from the collected times (free of the noise of timing again
 - measured planning's rule: the candidates it would time (`contenders.pick_contenders` with the
   band `planner._plan` uses, then `contenders.follow_ups` of their times), the pick the fastest of them.
 Each line gives how many picks are within 1.15x of the fastest candidate timed at the shape, the worst
-ratio, and how many candidates measuring would time. A candidate the collection did not time (an overlap-save
-plan by the transform the shipped model priced dearer) counts as the slowest of its shape when picked.
+ratio, and how many candidates measuring would time. A candidate the collection did not time (a grid
+shape's overlap-save plan by the transform the shipped model priced dearer; held-out files collected
+before session 39 lack them too) counts as the slowest of its shape when picked.
 """
 
 import argparse
@@ -84,6 +86,20 @@ def from_json(data):
             "times": data["times"], "plans": plans}
 
 
+def every_plan(problem, profile):
+    """Every candidate the planner offers for a held-out shape (each overlap-save geometry by both kernel
+    transforms, where calibration times the one the model prices cheaper): a change to the model that picks
+    a plan calibration does not time is then scored by its time, not as the slowest plan (session 39: 24
+    such JAX picks ran 0.71-1.37x the fastest plan timed)."""
+    import dataclasses
+
+    from structconv.ops import candidate_plans
+
+    unlimited = dataclasses.replace(profile, strategy=dataclasses.replace(
+        profile.strategy, decompose_filters_max_taps=None))
+    return [p for p in candidate_plans.candidates(problem, unlimited) if p.onto is None]
+
+
 def collect_worker(backend, threads, out):
     from structconv.tuning.threads import limit_threads
 
@@ -92,9 +108,10 @@ def collect_worker(backend, threads, out):
 
     cliff = backward_cliff.probe(backend, "cpu", 60.0)
     print(f"{backend}: backward cliff {cliff['report']}", flush=True)
-    for name, grid, training in (("grid", calibrate.GRID, calibrate.TRAINING_GRID),
-                                 ("held", HELD_OUT, HELD_OUT_TRAINING)):
-        records = calibrate.measure_grid(backend, "cpu", math.inf, grid, True, training)
+    for name, grid, training, plans_of in (
+            ("grid", calibrate.GRID, calibrate.TRAINING_GRID, calibrate.timed_plans),
+            ("held", HELD_OUT, HELD_OUT_TRAINING, every_plan)):
+        records = calibrate.measure_grid(backend, "cpu", math.inf, grid, True, training, plans_of)
         with open(os.path.join(out, f"{backend}-{threads}-{name}.json"), "w") as handle:
             json.dump({"machine": machine(), "threads": threads, "records": [to_json(r) for r in records],
                        "cliff": {k: cliff[k] for k in ("direct_cliff_taps", "direct_cliff_gflops")}},

@@ -62,3 +62,17 @@ def test_only_the_cpu_is_calibrated(fresh_cache, monkeypatch, capsys):
     assert "fits the CPU model only" in capsys.readouterr().err
     profile.forget_loaded()
     assert candidate_plans.profile_for(BACKEND, "cpu").source == "shipped"
+
+
+def test_the_grid_times_the_plans_it_is_given(fresh_cache):
+    # `benchmarks/planner_replay.py` times every candidate of its held-out shapes, calibration a subset.
+    grid = [(1, 64, (17,), 1, 1, 2, "same", 1)]
+
+    def direct_only(problem, shipped):
+        return [p for p in calibrate.timed_plans(problem, shipped) if p.algorithm == "direct"]
+
+    default, given = (calibrate.measure_grid(BACKEND, "cpu", 10.0, grid, False, (), *plans_of)
+                      for plans_of in ((), (direct_only,)))
+    assert any(label.startswith("fft") for label in default[0]["times"])
+    assert given[0]["times"] and all(label.startswith("direct") for label in given[0]["times"])
+    assert set(given[0]["plans"]) == set(given[0]["times"])

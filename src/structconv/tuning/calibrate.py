@@ -137,8 +137,8 @@ def timed_plans(problem, profile):
     return kept
 
 
-def _record(problem, profile):
-    plans = timed_plans(problem, profile)
+def _record(problem, profile, plans_of=timed_plans):
+    plans = plans_of(problem, profile)
     times = autotune.measure(problem, plans)
     return {
         "rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,
@@ -147,11 +147,11 @@ def _record(problem, profile):
     }
 
 
-def measure_grid(backend_name, device, seconds, grid, progress=True, training_grid=()):
+def measure_grid(backend_name, device, seconds, grid, progress=True, training_grid=(), plans_of=timed_plans):
     """Records `{"problem", "rank", "tiny", "training", "times": {label: us}, "plans": {label: plan}}` of
     the grid (forward) and of `training_grid` (each problem forward and with
     gradients, interleaved with the grid so that a budget cut leaves some of both), within about
-    `seconds`."""
+    `seconds`; `plans_of(problem, profile)`: the plans timed (`timed_plans`, what calibration fits)."""
     profile = profiles.shipped_for(fingerprint.fingerprint(backend_name, device))
     forward = [(problem,) for problem in grid_problems(backend_name, device, grid)]
     pairs = list(training_problems(backend_name, device, training_grid))
@@ -166,7 +166,7 @@ def measure_grid(backend_name, device, seconds, grid, progress=True, training_gr
     for i, group in enumerate(groups):
         if time.perf_counter() - started > seconds and len(records) >= 4:
             break
-        records.extend(_record(problem, profile) for problem in group)
+        records.extend(_record(problem, profile, plans_of) for problem in group)
         if progress:
             done = int(30 * (i + 1) / len(groups))
             print(f"\r  [{'#' * done}{'.' * (30 - done)}] {i + 1}/{len(groups)} shapes, "
