@@ -129,6 +129,21 @@ def test_the_neighbours_of_the_fastest_fft_plan_follow_where_it_is_close_behind_
     assert contenders.fastest(permitted, times).label == "fft:16:dft:packed"
 
 
+def test_the_neighbours_of_each_transforms_fastest_blocked_plan_follow_where_it_is_close():
+    # JAX, 1-D 12000 samples, k=61, 4 -> 4, a training step: blocks of 8 by FFT 1.43 ms, by DFT 1.51;
+    # blocks of 16 by DFT ran in 1.07 ms.
+    permitted = [_fake(label, us) for label, us in [
+        ("fft:8:fft:loop", 1.0), ("fft:8:dft:packed", 1.1), ("fft:16:fft:loop", 1.2),
+        ("fft:4:fft:loop", 1.3), ("fft:16:dft:packed", 1.4), ("fft:4:dft:packed", 1.5)]]
+    times = {"fft:8:fft:loop": 1430.0, "fft:8:dft:packed": 1510.0, "fft:16:fft:loop": 1500.0,
+             "fft:4:fft:loop": 1530.0}
+    assert _labels(contenders.follow_ups(permitted, times, band=5.0)) == ["fft:16:dft:packed",
+                                                                          "fft:4:dft:packed"]
+    # Past `TRANSFORM_NEIGHBOURS_WITHIN` of the fastest, the other transform's block counts are not tried.
+    far = {**times, "fft:8:dft:packed": 1430.0 * contenders.TRANSFORM_NEIGHBOURS_WITHIN * 1.01}
+    assert contenders.follow_ups(permitted, far, band=5.0) == []
+
+
 def test_neighbours_are_the_adjacent_block_counts_by_the_same_transform():
     permitted = [_fake(f"fft:{geometry}:{transform}:loop", 1.0)
                  for geometry in ("whole", 2, 4, 8, 16) for transform in ("dft", "fft")]

@@ -10,6 +10,8 @@ leave them a chance, and the overlap-save `neighbours` of a blocked winner), whi
 
 import math
 
+from structconv.ops.plan import KERNEL_TRANSFORMS
+
 # At most this many candidates are timed per problem (`pick_contenders`).
 MAX_MEASURED = 5
 # "uncertain" mode times what is modelled within the profile's `uncertainty` of the cheapest, and never
@@ -29,6 +31,12 @@ DIRECT_TIE = 1.05
 # training step: blocks of 8 timed 18.0 ms, direct 13.3, blocks of 16 9.1, which only algorithm="fft"
 # timed; Intel Xeon, 2 threads).
 FFT_NEIGHBOURS_WITHIN = 2.0
+# ... and those of the fastest overlap-save plan by each kernel transform where it is within this factor
+# of the fastest plan of all: JAX, a 1-D 12000-sample k=61 4 -> 4 training step, blocks of 8 by FFT timed
+# 1.43 ms and by DFT with packed pairs 1.51, and blocks of 16 by DFT ran in 1.07, never timed (1.33x;
+# `benchmarks/planner_replay.py`, every held-out candidate timed, session 39: measured planning then within
+# 1.15x at 61 of 61 shapes a backend, timing 2-5% more candidates, against 60 of 61 on JAX).
+TRANSFORM_NEIGHBOURS_WITHIN = 1.25
 
 
 def measuring_band(profile, mode="uncertain"):
@@ -95,8 +103,9 @@ def follow_ups(permitted, times, band):
       priced right, the FFT families far behind it are not worth a call (TensorFlow, 4-D 15^4, k=2,
       48 -> 48, one thread: direct 72 ms, the FFT families 0.7-1.5 s a call, one 25 s to its first,
       measuring took 39 s);
-    - the `neighbours` of the fastest plan timed, and of the fastest FFT plan timed where it is within
-      `FFT_NEIGHBOURS_WITHIN` of that.
+    - the `neighbours` of the fastest plan timed, of the fastest FFT plan timed where it is within
+      `FFT_NEIGHBOURS_WITHIN` of that, and of the fastest overlap-save plan timed by each kernel transform
+      where it is within `TRANSFORM_NEIGHBOURS_WITHIN` of that.
     """
     timed = [p for p in permitted if times.get(p.label) is not None]
     if not timed:
@@ -108,6 +117,12 @@ def follow_ups(permitted, times, band):
         best_fft = min(timed_ffts, key=lambda plan: times[plan.label])
         if best_fft is not fastest and times[best_fft.label] <= FFT_NEIGHBOURS_WITHIN * times[fastest.label]:
             leaders.append(best_fft)
+        for transform in KERNEL_TRANSFORMS:  # ... and of each transform's fastest overlap-save plan
+            mine = [p for p in timed_ffts if p.fft.blocked and p.fft.kernel_transform == transform]
+            best = min(mine, key=lambda plan: times[plan.label], default=None)
+            if best is not None and best not in leaders and (
+                    times[best.label] <= TRANSFORM_NEIGHBOURS_WITHIN * times[fastest.label]):
+                leaders.append(best)
     more = [p for leader in leaders for p in neighbours(permitted, leader.label)
             if times.get(p.label) is None]
     if timed_ffts:

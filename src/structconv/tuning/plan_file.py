@@ -32,7 +32,10 @@ from structconv.tuning import storage
 # timed where it is close behind a direct one (`contenders.FFT_NEIGHBOURS_WITHIN`).
 # 12: torch's decompositions gather their windows' gradient in one buffer (`slice_windows`): training steps
 # stacked along the filters ran up to 1.39x faster, so an FFT winner measured before may have lost since.
-RULES = 12
+# 13: the block counts next to each kernel transform's fastest overlap-save plan are timed where it is close
+# to the fastest (`contenders.TRANSFORM_NEIGHBOURS_WITHIN`): a faster block count by the other transform had
+# gone untimed.
+RULES = 13
 _loaded = {}
 
 
