@@ -8,8 +8,10 @@
 two sets of shapes: the calibration grid (`calibrate.GRID` and `TRAINING_GRID`), the plans `structconv
 calibrate` times (`calibrate.timed_plans`), and `HELD_OUT`, which no calibration sees (the quick sweep and
 the wide shapes of `benchmarks/fft.py`, and 19 shapes chosen for neither: 1-16 channels, batch 1-16, ranks
-1-4, forward and training), every candidate the planner offers (`every_plan`: each overlap-save geometry
-by both kernel transforms). It writes `DIR/<backend>-<threads>-grid.json` and
+1-4, forward and training), every candidate the planner offers (`calibrate.every_plan`: each overlap-save
+geometry by both kernel transforms; a model change that picks a plan calibration does not time is then
+scored by its time, not as the slowest plan: in session 39, 24 such JAX picks ran 0.71-1.37x the fastest
+plan timed). It writes `DIR/<backend>-<threads>-grid.json` and
 `-held.json`: each shape's problem, its candidate plans and their times.
 
 `replay` fits a profile on each grid file (and its cliff) as `structconv calibrate` would, then replays on
@@ -86,20 +88,6 @@ def from_json(data):
             "times": data["times"], "plans": plans}
 
 
-def every_plan(problem, profile):
-    """Every candidate the planner offers for a held-out shape (each overlap-save geometry by both kernel
-    transforms, where calibration times the one the model prices cheaper): a change to the model that picks
-    a plan calibration does not time is then scored by its time, not as the slowest plan (session 39: 24
-    such JAX picks ran 0.71-1.37x the fastest plan timed)."""
-    import dataclasses
-
-    from structconv.ops import candidate_plans
-
-    unlimited = dataclasses.replace(profile, strategy=dataclasses.replace(
-        profile.strategy, decompose_filters_max_taps=None))
-    return [p for p in candidate_plans.candidates(problem, unlimited) if p.onto is None]
-
-
 def collect_worker(backend, threads, out):
     from structconv.tuning.threads import limit_threads
 
@@ -110,7 +98,7 @@ def collect_worker(backend, threads, out):
     print(f"{backend}: backward cliff {cliff['report']}", flush=True)
     for name, grid, training, plans_of in (
             ("grid", calibrate.GRID, calibrate.TRAINING_GRID, calibrate.timed_plans),
-            ("held", HELD_OUT, HELD_OUT_TRAINING, every_plan)):
+            ("held", HELD_OUT, HELD_OUT_TRAINING, calibrate.every_plan)):
         records = calibrate.measure_grid(backend, "cpu", math.inf, grid, True, training, plans_of)
         with open(os.path.join(out, f"{backend}-{threads}-{name}.json"), "w") as handle:
             json.dump({"machine": machine(), "threads": threads, "records": [to_json(r) for r in records],

@@ -65,7 +65,8 @@ def test_only_the_cpu_is_calibrated(fresh_cache, monkeypatch, capsys):
 
 
 def test_the_grid_times_the_plans_it_is_given(fresh_cache):
-    # `benchmarks/planner_replay.py` times every candidate of its held-out shapes, calibration a subset.
+    # `benchmarks/planner_replay.py` times every candidate of its held-out shapes (`every_plan`), calibration
+    # a subset (`timed_plans`).
     grid = [(1, 64, (17,), 1, 1, 2, "same", 1)]
 
     def direct_only(problem, shipped):
@@ -76,3 +77,12 @@ def test_the_grid_times_the_plans_it_is_given(fresh_cache):
     assert any(label.startswith("fft") for label in default[0]["times"])
     assert given[0]["times"] and all(label.startswith("direct") for label in given[0]["times"])
     assert set(given[0]["plans"]) == set(given[0]["times"])
+    # Every plan holds each overlap-save geometry by both transforms, the timed plans one of them.
+    problem = default[0]["problem"]
+    shipped = profile.shipped(BACKEND, "cpu")
+    every, timed = calibrate.every_plan(problem, shipped), calibrate.timed_plans(problem, shipped)
+    assert {p.label for p in timed} < {p.label for p in every}
+    blocked = [p for p in every if p.algorithm == "fft" and p.fft.blocked]
+    assert blocked and {p.fft.kernel_transform for p in blocked} == {"dft", "fft"}
+    timed_blocked = [p for p in timed if p.algorithm == "fft" and p.fft.blocked]
+    assert len(timed_blocked) == len({p.fft.geometry for p in blocked})

@@ -119,17 +119,23 @@ def training_problems(backend_name, device, grid=TRAINING_GRID):
                                    1, training) for training in (False, True))
 
 
-def timed_plans(problem, profile):
-    """The planner's candidates of `problem` that calibration times: every direct one but decompositions
-    onto another rank than the backend's target (the model prices them at a factor of the target's, which
-    the fit is of), the whole FFT by both kernel transforms (so that both the DFT and the FFT rates are
-    seen), and each overlap-save geometry by the transform the model prices cheaper (the budget goes to
-    more shapes instead). Both stackings of a decomposition, whatever the profile's limit on stacking along
-    the filters with a gradient (the grid's steps are small; `fit.fit_stacking` sets the limit from them)."""
+def every_plan(problem, profile):
+    """Every candidate the planner offers for `problem` but decompositions onto another rank than the
+    backend's target (the model prices them at a factor of the target's, which the fit is of), cheapest
+    first: both stackings of a decomposition, whatever the profile's limit on stacking along the filters
+    with a gradient (the grid's steps are small; `fit.fit_stacking` sets the limit from them), and each FFT
+    geometry by both kernel transforms."""
     unlimited = dataclasses.replace(profile, strategy=dataclasses.replace(
         profile.strategy, decompose_filters_max_taps=None))
-    plans, kept = [p for p in candidate_plans.candidates(problem, unlimited) if p.onto is None], []
-    for plan in plans:  # cheapest first: the first plan of each block geometry is its cheaper transform
+    return [p for p in candidate_plans.candidates(problem, unlimited) if p.onto is None]
+
+
+def timed_plans(problem, profile):
+    """The candidates of `problem` that calibration times: `every_plan`, but each overlap-save geometry by
+    the transform the model prices cheaper only (the budget goes to more shapes instead; the whole FFT by
+    both, so that both the DFT and the FFT rates are seen)."""
+    kept = []
+    for plan in every_plan(problem, profile):  # cheapest first: a block geometry's first is its cheaper one
         if plan.algorithm == "fft" and plan.fft.blocked and any(
                 p.algorithm == "fft" and p.fft.geometry == plan.fft.geometry for p in kept):
             continue
