@@ -41,8 +41,10 @@ def model_pick(record, profile):
 
 
 def pick_ratio(record, label):
-    """Measured time of the picked label over the fastest measured one (a label not timed counts as its
-    geometry's other variant, else the slowest)."""
+    """Measured time of the picked label over the fastest measured one (a label not timed counts as the
+    slowest: the grid times each overlap-save geometry by one kernel transform only, so a pick of the
+    other, which may run faster, is scored as the worst; `benchmarks/planner_replay.py` times every
+    candidate of its held-out shapes for that reason)."""
     times = record["times"]
     return times.get(label, max(times.values())) / min(times.values())
 
