@@ -9,7 +9,7 @@ BACKENDS := tensorflow jax torch
 # pip prints one warning per package for the local index folders it does not hold; hide those lines only.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: demo test lint install bench clean
+.PHONY: demo test lint install calibrate bench clean
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/structconv demo $(DEMO_ARGS)
+
+# Fits "auto"'s cost model to this machine, one profile per backend (README, "how auto decides"); e.g.
+# `make calibrate CALIBRATE_ARGS="--threads 1"` for a 1-thread profile.
+calibrate: $(STAMP)
+	$(VENV)/bin/structconv calibrate --all-backends $(CALIBRATE_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
