@@ -25,8 +25,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/structconv demo $(DEMO_ARGS)
 
-# Fits "auto"'s cost model to this machine, one profile per backend (README, "how auto decides"); e.g.
-# `make calibrate CALIBRATE_ARGS="--threads 1"` for a 1-thread profile.
+# Fits "auto"'s cost model to this machine, one profile per backend (README, "Large kernels: FFT
+# convolution, chosen automatically"); `make calibrate CALIBRATE_ARGS="--threads 1"` for a 1-thread one.
 calibrate: $(STAMP)
 	$(VENV)/bin/structconv calibrate --all-backends $(CALIBRATE_ARGS)
 
