@@ -183,7 +183,7 @@ def compile_for_timing(function, arrays, gradient, device, xla=False, dtype=None
     """A callable that runs `function` on tensors made from the NumPy `arrays` (as `dtype` where given:
     NumPy has no bfloat16) once, as a model runs it (in a `tf.function`, compiled by XLA when `xla`; with
     the gradient of `sum(function(...))` w.r.t. every tensor when `gradient`), and waits for the result.
-    Called outside any trace (a worker thread runs eagerly)."""
+    Traces the function before it returns. Called outside any trace (a worker thread runs eagerly)."""
     tensors = [tf.constant(a) if dtype is None else tf.cast(tf.constant(a), dtype) for a in arrays]
 
     @tf.function(jit_compile=bool(xla))
@@ -195,20 +195,21 @@ def compile_for_timing(function, arrays, gradient, device, xla=False, dtype=None
             total = tf.reduce_sum(function(*values))
         return [tf.reduce_sum(g) for g in tape.gradient(total, values)]
 
-    concrete = []
+    # Traced here, not on the first call: the trace (40-600 ms for an FFT plan's training step) says
+    # nothing of the call's time, and measured planning reads the first call as a hint of it
+    # (`tuning.autotune.FIRST_CALL_FACTOR`). Each candidate is a new tf.function traced once: TensorFlow
+    # counts these traces together and warns of "excessive retracing" after a few, inside a user's `fit`
+    # too. Trace it silently.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        concrete = compiled.get_concrete_function(*tensors)
+    finally:
+        logger.setLevel(level)
 
     def run():
-        if not concrete:
-            # Each candidate is a new tf.function traced once: TensorFlow counts these traces together and
-            # warns of "excessive retracing" after a few, inside a user's `fit` too. Trace it silently.
-            logger = tf.get_logger()
-            level = logger.level
-            logger.setLevel("ERROR")
-            try:
-                concrete.append(compiled.get_concrete_function(*tensors))
-            finally:
-                logger.setLevel(level)
-        tf.nest.map_structure(lambda t: t.numpy(), concrete[0](*tensors))
+        tf.nest.map_structure(lambda t: t.numpy(), concrete(*tensors))
 
     return run
 

@@ -16,10 +16,10 @@ further (one sample decided before, so that a single disturbed call could drop t
 single call is `FAR` times the best and over `FAR_SECONDS` (seconds past a cliff); where the warm-up call is a
 run like the later ones (`first_call_is_a_run`: JAX on the CPU, compiled ahead), it counts as that call, so
 such a candidate is not called in the rounds at all; elsewhere a warm-up `FIRST_CALL_FACTOR` times longer
-than that does the same. When the two fastest end within `CONFIRM_WITHIN` of each
-other, up to `CONFIRM_ROUNDS` more rounds time those two alone (within `SECONDS_PER_CANDIDATE` each): on a
-shared 2-core machine a single lucky sample had picked a plan 1.35x slower than the other (docs/benchmarks.md,
-issue 13). Where the planner asks (`expand`), the plans the times so far call for
+than that, and over `FIRST_CALL_SECONDS`, does the same. When the two fastest end within `CONFIRM_WITHIN`
+of each other, up to `CONFIRM_ROUNDS` more rounds time those two alone (within `SECONDS_PER_CANDIDATE`
+each): on a shared 2-core machine a single lucky sample had picked a plan 1.35x slower than the other
+(docs/benchmarks.md, issue 13). Where the planner asks (`expand`), the plans the times so far call for
 (`ops.contenders.follow_ups`: other FFT families where the times leave them a chance, the overlap-save block
 counts next to the fastest) are then compiled and timed in rounds with the fastest, up to `FOLLOW_UP_ROUNDS`
 times. Counters in `statistics()` say what measuring cost.
@@ -51,6 +51,13 @@ FAR_SECONDS = 0.05
 # k=101 16 -> 16 direct training step past the backward cliff, 6.6 s a call, was called twice beside FFT
 # plans of 22 ms: 13 of measuring's 17.6 s).
 FIRST_CALL_FACTOR = 20.0
+# ... and only where the warm-up took this long as well. A TensorFlow warm-up is mostly the trace (40-600 ms
+# for FFT plans, the same for a 0.6 ms call and a 20 ms one), which says nothing of the call: beside a
+# 0.6 ms best plan, plans of 0.59 ms whose training steps traced in 150-200 ms were kept out as 200x slower
+# (a 1-D 16384-sample k=15 1 -> 1 step: a 1.3x slower plan was picked); calibration's grid recorded such
+# traces as the times of 17 of its 68 TensorFlow shapes (2-vCPU Intel Xeon, session 41). Called once, a
+# candidate under this costs less than its warm-up did, and `_far` then drops it if it is far slower.
+FIRST_CALL_SECONDS = 1.0
 CONFIRM_WITHIN = 1.2
 CONFIRM_ROUNDS = 3
 # At most this many times the plans `expand` names are timed after the first rounds (an FFT family timed
@@ -188,15 +195,15 @@ def _far(runs, samples):
 def _timed_round(runs, labels, round_index, samples, warm_ups=None):
     """Runs each of `labels` once, the order rotated by `round_index`, appending each call's seconds to
     its `samples`; returns the seconds spent. A label not yet sampled whose warm-up (`warm_ups`) took
-    `FIRST_CALL_FACTOR * FAR` times the fastest sample so far, and over `FAR_SECONDS`, is not run: its
-    warm-up is its sample (counted as spent, which `_rounds` takes back from a `FAR` candidate)."""
+    `FIRST_CALL_FACTOR * FAR` times the fastest sample so far, and over `FIRST_CALL_SECONDS`, is not run:
+    its warm-up is its sample (counted as spent, which `_rounds` takes back from a `FAR` candidate)."""
     shift = round_index % max(len(labels), 1)
     spent = 0.0
     for label in labels[shift:] + labels[:shift]:
         warm_up = (warm_ups or {}).get(label)
         if warm_up is not None and not samples[label]:
             best = min((min(found) for found in samples.values() if found), default=None)
-            if best is not None and warm_up > max(FIRST_CALL_FACTOR * FAR * best, FAR_SECONDS):
+            if best is not None and warm_up > max(FIRST_CALL_FACTOR * FAR * best, FIRST_CALL_SECONDS):
                 samples[label].append(warm_up)
                 spent += warm_up
                 continue
