@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/planner_replay.py collect --threads N --out DIR   # about 12 min, 2 vCPUs
     .venv/bin/python benchmarks/planner_replay.py replay DIR
+    .venv/bin/python benchmarks/planner_replay.py floor DIR_A DIR_B   # two collections of one machine
 
 `collect` runs one process per backend, capped at `--threads`, finds the backend's backward cliff as
 `structconv calibrate` does (`tuning.backward_cliff`), and times candidate plans (by `tuning.autotune`) on
@@ -23,6 +24,13 @@ Each line gives how many picks are within 1.15x of the fastest candidate timed a
 ratio, and how many candidates measuring would time. A candidate the collection did not time (a grid
 shape's overlap-save plan by the transform the shipped model priced dearer; held-out files collected
 before session 39 lack them too) counts as the slowest of its shape when picked.
+
+`floor` takes two collections of one machine and thread count (the same shapes, timed apart) and scores
+at each shape the candidate fastest in one collection by its time in the other (among the candidates both
+timed), both ways: a pick made from the problem alone that knew every time of one run exactly is within
+1.15x (and 1.05x) of the fastest in the next run that often and no more. Measured planning's pick, timed
+once and then run, meets the same floor. Beside it, the model alone fitted on each collection's grid and
+scored on the other's held-out shapes.
 """
 
 import argparse
@@ -32,6 +40,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 
 from environment import machine  # noqa: E402  (this folder is on sys.path)
 
@@ -172,31 +181,92 @@ def replay_worker(backend, directory):
         print("\n".join(lines), flush=True)
 
 
+def _by_problem(path):
+    """`{problem (JSON): record}` of one collected file."""
+    records = json.load(open(path))["records"]
+    return {json.dumps(r["problem"], sort_keys=True): r for r in records}
+
+
+def _floor_ratios(one, other):
+    """For each shape both collections timed: the candidate fastest in `one`, scored in `other` (its time
+    there over the fastest there, among the candidates both timed), and the shape."""
+    ratios = []
+    for key, record in one.items():
+        if key not in other:
+            continue
+        mine, theirs = record["times"], other[key]["times"]
+        common = [label for label in mine if label in theirs]
+        if len(common) < 2:
+            continue
+        best = min(common, key=mine.get)
+        ratios.append((theirs[best] / min(theirs[label] for label in common), key))
+    return ratios
+
+
+def floor_worker(backend, threads, first, second):
+    """The floor of any pick made from the problem alone (a model, however good) on this machine: two
+    collections of the same shapes, each one's fastest candidate scored in the other; beside it, the model
+    alone fitted on each collection's grid and scored on the other collection's held-out shapes."""
+    from structconv.tuning import fit
+
+    files = {d: {name: os.path.join(d, f"{backend}-{threads}-{name}.json") for name in ("grid", "held")}
+             for d in (first, second)}
+    if not all(os.path.exists(p) for names in files.values() for p in names.values()):
+        return
+    print(f"{backend}, {threads} thread(s): the fastest candidate of one collection, scored in the other",
+          flush=True)
+    for name in ("grid", "held"):
+        one, other = _by_problem(files[first][name]), _by_problem(files[second][name])
+        scored = _floor_ratios(one, other) + _floor_ratios(other, one)
+        ratios = [r for r, _ in scored]
+        misses = "; ".join(f"{r:.2f}x {_describe(types.SimpleNamespace(**json.loads(key)))}"
+                           for r, key in sorted(scored, reverse=True) if r > TARGET)
+        print(f"  {name} ({len(scored) // 2} shapes, both ways): within {TARGET}x "
+              f"{sum(r <= TARGET for r in ratios)}/{len(ratios)}, within 1.05x "
+              f"{sum(r <= 1.05 for r in ratios)}/{len(ratios)}, worst {max(ratios):.2f}"
+              + (f" ({misses})" if misses else ""), flush=True)
+    for fitted_on, scored_on in ((first, second), (second, first)):
+        grid_data = json.load(open(files[fitted_on]["grid"]))
+        cliff = grid_data.get("cliff")
+        cliff = None if cliff is None else {k: tuple(v) for k, v in cliff.items()}
+        profile = fit.fit_profile([from_json(r) for r in grid_data["records"]], backend, "cpu", threads,
+                                  cliff)[0]
+        held = [from_json(r) for r in json.load(open(files[scored_on]["held"]))["records"]]
+        ratios = [fit.pick_ratio(r, fit.model_pick(r, profile)) for r in held]
+        print(f"  model alone fitted on {os.path.basename(fitted_on)}'s grid, scored on "
+              f"{os.path.basename(scored_on)}'s held-out shapes: within {TARGET}x "
+              f"{sum(r <= TARGET for r in ratios)}/{len(ratios)}, worst {max(ratios):.2f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("collect", "replay"))
-    parser.add_argument("directory", nargs="?", help="replay: the directory collect wrote")
+    parser.add_argument("command", choices=("collect", "replay", "floor"))
+    parser.add_argument("directories", nargs="*",
+                        help="replay: the directory collect wrote; floor: two such directories")
     parser.add_argument("--out", help="collect: the directory to write")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    wanted = {"collect": 0, "replay": 1, "floor": 2}[options.command]
+    if len(options.directories) != wanted:
+        parser.error(f"{options.command} takes {wanted} directories, got {len(options.directories)}")
     if options.worker:
         if options.command == "collect":
             collect_worker(options.worker, options.threads, options.out)
+        elif options.command == "replay":
+            replay_worker(options.worker, *options.directories)
         else:
-            replay_worker(options.worker, options.directory)
+            floor_worker(options.worker, options.threads, *options.directories)
         return
     if options.command == "collect":
         os.makedirs(options.out, exist_ok=True)
     for backend in options.backends.split(","):
-        command = [sys.executable, __file__, options.command, *([options.directory] if options.directory
-                                                                  else []),
+        command = [sys.executable, __file__, options.command, *options.directories,
                    "--threads", str(options.threads), "--worker", backend]
         if options.out:
             command += ["--out", options.out]
         subprocess.run(command, check=True, env=dict(os.environ, KERAS_BACKEND=backend))
-
 
 if __name__ == "__main__":
     main()
