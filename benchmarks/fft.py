@@ -1,7 +1,8 @@
 """FFT convolution on CPU: where `algorithm="auto"` switches, how FFT compares to its peers, and memory.
 
     flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/fft.py [--quick] [--threads N]
-        [--random N --seed S [--max-channels C] [--max-batch B]] [--json results.json]
+        [--random N --seed S [--max-channels C] [--max-batch B]] [--profiles A.json B.json]
+        [--json results.json]
 
 One run, one subprocess per Keras backend (`KERAS_BACKEND` is fixed per process), results side by side:
 
@@ -15,7 +16,10 @@ One run, one subprocess per Keras backend (`KERAS_BACKEND` is fixed per process)
     `structconv calibrate` stored for this machine and thread count (if there is one), and measured
     planning (the default, "uncertain"; its plan file is bypassed so every run measures, and its cost is
     reported). Each pick's time over the fastest timed plan (target: shipped and calibrated <= 1.15,
-    measured <= 1.05);
+    measured <= 1.05). `--profiles A B` puts two profile files in the places of the shipped and the
+    calibrated one: two settings of the model (fitted on the same calibration data with and without a
+    change) picked and timed in the same rounds. Judge a change to the model that way: the calibrated
+    column of two runs differs by the calibrations' own spread and by each process's timing too;
 (b) FFT convolution next to its peers: `fft_conv_pytorch.fft_conv` (ranks 1-3, 8 -> 8 channels, torch
     backend) and `scipy.signal.fftconvolve` / `oaconvolve` (one channel: 1-D 2^20 with k=4097, 2-D 2048^2
     with k=65). SciPy computes convolution, so it gets the flipped kernel: every implementation computes
@@ -256,7 +260,7 @@ def picks(problem, shipped, calibrated):
     return chosen, time.perf_counter() - start
 
 
-def sweep_worker(backend, points, budget):
+def sweep_worker(backend, points, budget, profiles=()):
     from structconv._backend import get_backend
     from structconv.ops import planner
     from structconv.ops.execute import execute
@@ -267,6 +271,8 @@ def sweep_worker(backend, points, budget):
     machine = fingerprint.fingerprint(backend, "cpu")
     shipped = profile.shipped_for(machine)
     calibrated = profile.calibrated(backend, "cpu", fingerprint.fingerprint_id(machine))
+    if profiles:  # `--profiles`: two profile files in the places of the shipped and the calibrated one
+        shipped, calibrated = (profile.from_dict(json.load(open(path)), "calibrated") for path in profiles)
     for part, rank, size, k, batch, channels, filters, training in points:
         problem = square_problem(backend, "cpu", rank, size, k, batch, channels, filters, training=training)
         planner.clear_plans()
@@ -382,12 +388,12 @@ def memory_worker(backend, budget):
           "budget_bytes": config.fft_memory_budget(), "seconds": medians["auto"], "rounds": rounds})
 
 
-def run_worker(backend, quick, budget, threads, statistic="median", extra=()):
+def run_worker(backend, quick, budget, threads, statistic="median", extra=(), profiles=()):
     global STATISTIC
     STATISTIC = STATISTICS[statistic]
     limit_threads(threads)
     sweeps, wide = (QUICK_SWEEPS, QUICK_WIDE) if quick else (SWEEPS, WIDE)
-    sweep_worker(backend, list(sweep_points(sweeps, wide, extra)), budget)
+    sweep_worker(backend, list(sweep_points(sweeps, wide, extra)), budget, profiles)
     peer_cases = {k: v for k, v in PEER_CASES.items() if not quick or k in ("torch-2d", "scipy-2d")}
     if backend == "torch":
         torch_peer_worker(peer_cases, budget)
@@ -399,12 +405,12 @@ def run_worker(backend, quick, budget, threads, statistic="median", extra=()):
 
 
 def collect(backends, quick, budget, threads, statistic="median", random_count=0, seed=0, max_channels=16,
-            max_batch=4):
+            max_batch=4, profiles=()):
     records = []
     for backend in backends:
         arguments = ["--budget", str(budget), "--threads", str(threads), "--statistic", statistic,
                      "--random", str(random_count), "--seed", str(seed), "--max-channels", str(max_channels),
-                     "--max-batch", str(max_batch)]
+                     "--max-batch", str(max_batch)] + (["--profiles", *profiles] if profiles else [])
         found, ok = run_worker_process(__file__, backend, arguments + (["--quick"] if quick else []), 1800)
         if not ok:
             raise SystemExit(f"{backend} worker failed")
@@ -436,11 +442,12 @@ def point_name(r):
             f"{r['channels']}->{r['filters']}, {step}")
 
 
-def sweep_table(records, backends):
-    """One row per point and backend: direct and fft times, and each pick's time over the fastest."""
+def sweep_table(records, backends, names=PICKS):
+    """One row per point and backend: direct and fft times, and each pick's time over the fastest
+    (`names`: the picks' names in the table and the verdicts)."""
     rows = [r for r in records if r["part"] in ("sweep", "wide", "random")]
-    lines = ["| point | backend | direct ms | fft ms | shipped / min | calibrated / min | measured / min "
-             "| same plan twice | measuring s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| point | backend | direct ms | fft ms | " + " | ".join(f"{n} / min" for n in names)
+             + " | same plan twice | measuring s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     summary = {b: {name: [] for name in PICKS} for b in backends}
     spreads, faster_copy = [], []
     order = {"sweep": 0, "wide": 1, "random": 2}
@@ -471,7 +478,8 @@ def sweep_table(records, backends):
         for name, ratios in by_pick.items():
             if ratios:
                 target = MEASURED_TARGET if name == "measured" else TARGET
-                verdicts.append(f"{b} {name}: within {target} at {sum(x <= target for x in ratios)}/"
+                within = sum(x <= target for x in ratios)
+                verdicts.append(f"{b} {dict(zip(PICKS, names))[name]}: within {target} at {within}/"
                                 f"{len(ratios)} points, worst {max(ratios):.2f}")
     if spreads:
         verdicts.append(
@@ -532,18 +540,25 @@ def main():
                         help="the most input and output channels of --random's shapes")
     parser.add_argument("--max-batch", type=int, default=4, choices=BATCHES,
                         help="the largest batch of --random's shapes")
+    parser.add_argument("--profiles", nargs=2, metavar=("A", "B"), default=(),
+                        help="two profile files (JSON, as `structconv calibrate` stores them) in the places "
+                             "of the shipped and the calibrated profile: two settings of the model timed in "
+                             "the same rounds, which is how a change to the model is judged")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     options = parser.parse_args()
     budget = options.budget if options.budget is not None else (0.3 if options.quick else 1.5)
     if options.worker:
         run_worker(options.worker, options.quick, budget, options.threads, options.statistic,
-                   random_points(options.random, options.seed, options.max_channels, options.max_batch))
+                   random_points(options.random, options.seed, options.max_channels, options.max_batch),
+                   options.profiles)
         return
     started = time.perf_counter()
     backends = [b for b in options.backends.split(",") if b]
     records = collect(backends, options.quick, budget, options.threads, options.statistic, options.random,
-                      options.seed, options.max_channels, options.max_batch)
-    sweep, worst, summary_by_pick = sweep_table(records, backends)
+                      options.seed, options.max_channels, options.max_batch, options.profiles)
+    names = (*(f"profile {os.path.basename(path)}" for path in options.profiles), "measured") \
+        if options.profiles else PICKS
+    sweep, worst, summary_by_pick = sweep_table(records, backends, names)
     peers, verdicts = peer_table(records)
     summary = "fastest round" if options.statistic == "min" else "median of the rounds"
     lines = [
@@ -555,9 +570,12 @@ def main():
         "same, float32\n",
         sweep,
         "\nEach pick's time over the fastest plan timed at the point (the best direct plan, the plan of "
-        "algorithm='fft', and the three picks), from the same interleaved rounds. `shipped`: the cost model "
-        "with the shipped profile; `calibrated`: with the profile `structconv calibrate` stored for this "
-        "machine and thread count; `measured`: measured planning (the default), whose first-call cost is "
+        "algorithm='fft', and the three picks), from the same interleaved rounds. "
+        + ("The two `profile` columns: the cost model alone with each profile file of `--profiles`; "
+           if options.profiles else
+           "`shipped`: the cost model with the shipped profile; `calibrated`: with the profile `structconv "
+           "calibrate` stored for this machine and thread count; ")
+        + "`measured`: measured planning (the default), whose first-call cost is "
         "`measuring s`. `same plan twice`: the measured pick compiled twice and timed in the same rounds, "
         f"the slower over the faster (the timing's own noise at the point). {worst}. Targets: shipped and "
         f"calibrated <= {TARGET}, measured <= {MEASURED_TARGET}.",

@@ -42,3 +42,18 @@ def test_auto_vs_forced_draws_problems_the_ops_accept(kind, monkeypatch):
         assert groups & {2, 4} and 1 not in groups
     else:
         assert groups == {1}
+
+
+def test_planner_replay_floor_scores_one_collections_fastest_in_the_other(monkeypatch):
+    """`planner_replay.py floor`: at each shape both collections timed, the candidate fastest in one (among
+    the candidates both timed) over the fastest in the other; shapes with fewer than two such candidates,
+    or in one collection only, are left out."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import planner_replay
+
+    one = {"p": {"times": {"a": 1.0, "b": 2.0, "c": 0.5}}, "q": {"times": {"a": 1.0, "b": 4.0}},
+           "s": {"times": {"a": 1.0}}}
+    other = {"p": {"times": {"a": 3.0, "b": 2.0}}, "q": {"times": {"a": 1.0, "b": 9.0}},
+             "s": {"times": {"a": 1.0, "b": 2.0}}}
+    assert planner_replay._floor_ratios(one, other) == [(1.5, "p"), (1.0, "q")]
+    assert planner_replay._floor_ratios(other, one) == [(2.0, "p"), (1.0, "q")]
