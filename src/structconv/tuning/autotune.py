@@ -52,10 +52,10 @@ FAR_SECONDS = 0.05
 # plans of 22 ms: 13 of measuring's 17.6 s).
 FIRST_CALL_FACTOR = 20.0
 # ... and only where the warm-up took this long as well. A TensorFlow warm-up is mostly the trace (40-600 ms
-# for FFT plans, the same for a 0.6 ms call and a 20 ms one), which says nothing of the call: beside a
-# 0.6 ms best plan, plans of 0.59 ms whose training steps traced in 150-200 ms were kept out as 200x slower
-# (a 1-D 16384-sample k=15 1 -> 1 step: a 1.3x slower plan was picked); calibration's grid recorded such
-# traces as the times of 17 of its 68 TensorFlow shapes (2-vCPU Intel Xeon, session 41). Called once, a
+# for FFT plans, the same for a 0.6 ms call and a 20 ms one), which says nothing of the call: FFT plans of
+# 0.59 ms whose training steps traced in 150-200 ms were kept out as 200x slower than one of 0.78 ms, which
+# was picked (a 1-D 16384-sample k=15 1 -> 1 step: 1.3x slower); calibration's grid recorded such
+# traces as the times of 16 of its 68 TensorFlow shapes (2-vCPU Intel Xeon, session 41). Called once, a
 # candidate under this costs less than its warm-up did, and `_far` then drops it if it is far slower.
 FIRST_CALL_SECONDS = 1.0
 CONFIRM_WITHIN = 1.2
