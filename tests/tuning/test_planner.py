@@ -212,9 +212,20 @@ def test_measuring_tries_fft_down_to_one_overhead_the_model_alone_to_two():
                                                                  mode))
                for mode in ("off", "uncertain")}
     assert allowed == {"off": ["direct"], "uncertain": ["direct", "fft"]}
-    # Below one overhead no FFT plan can be cheaper: direct, untimed, in every mode but "always".
-    plans[0] = Plan("direct", modelled_us=0.9 * overhead)
-    assert [p.algorithm for p in planner.allowed(problem, plans, "auto", trusted, 2**40)] == ["direct"]
+    # Below one overhead no FFT plan the model puts past `TINY_NEAR` of direct is timed: direct, untimed,
+    # in every mode but "always".
+    direct = Plan("direct", modelled_us=0.9 * overhead)
+    far = dataclasses.replace(fft, modelled_us=1.1 * planner.TINY_NEAR * direct.modelled_us)
+    found = planner.allowed(problem, [direct, far], "auto", trusted, 2**40)
+    assert [p.algorithm for p in found] == ["direct"]
+    # One the model puts within it is timed where "auto" measures: the overhead is a fitted constant, above
+    # the FFT plan's real time at a TensorFlow sub-millisecond problem (run direct at 1.26x its time). The
+    # model alone still runs direct.
+    near = dataclasses.replace(fft, modelled_us=0.9 * planner.TINY_NEAR * direct.modelled_us)
+    allowed = {mode: sorted(p.algorithm for p in planner.allowed(problem, [direct, near], "auto", trusted,
+                                                                 2**40, mode))
+               for mode in ("off", "uncertain")}
+    assert allowed == {"off": ["direct"], "uncertain": ["direct", "fft"]}
 
 
 def test_an_unknown_batch_reuses_the_choice_measured_at_a_known_one(autotune_mode):

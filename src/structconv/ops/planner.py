@@ -14,8 +14,10 @@ The candidates are every way the backend can run the problem, each priced by the
 
 Rules: under "auto", kernels of fewer than `fft_min_taps` taps run by FFT only where measuring finds it
 faster, and only FFT plans the model puts within the measuring band of direct are timed for them (never
-by the model alone: with autotuning off they run direct). In every mode, FFT never exceeds the memory
-budget, sizes unknown when traced run direct, and an overlap-save plan must be
+by the model alone: with autotuning off they run direct). Problems whose direct time the model puts below
+the FFT's fixed overhead (`TINY_OVERHEADS`) run direct by the model alone, and where "auto" measures, by
+FFT only if an FFT plan the model puts within `TINY_NEAR` of direct is timed faster. In every mode, FFT
+never exceeds the memory budget, sizes unknown when traced run direct, and an overlap-save plan must be
 modelled `block_margin` (a profile constant) times cheaper than the whole transform. A graph being exported
 (`ConvProblem.symbolic`: torch.export, jax2tf, ONNX) runs direct even under algorithm="fft": the same
 convolution, in the one form every exporter and runtime can express (ONNX has no real FFT that onnxruntime
@@ -23,6 +25,7 @@ runs, and no complex tensors).
 """
 
 import dataclasses
+import math
 
 from structconv import config
 from structconv.errors import StructconvError
@@ -37,6 +40,12 @@ from structconv.tuning import half_precision, plan_file
 # 268, was kept direct untimed, 0.59 ms against 0.36 by FFT (1 thread of an AVX-512 AMD EPYC).
 TINY_OVERHEADS = 2.0
 TINY_OVERHEADS_MEASURED = 1.0
+# ... except, where "auto" measures, FFT plans the model itself puts within this factor of direct's time: the
+# overhead is a fitted constant, and at a sub-millisecond problem a fit over the whole grid can place it above
+# the FFT plan's real time. TensorFlow's 2-D 41x22 k=7x2 1 -> 1 batch-4 strided and dilated convolution:
+# direct modelled at 278 us, under the fitted overhead of 292, and the FFT at 335; run direct untimed at 0.32
+# ms, where FFT took 0.26 (1.26x; 2-vCPU Intel Xeon, session 41).
+TINY_NEAR = 1.5
 
 _plans = {}
 _measured_without_batch = {}
@@ -67,7 +76,8 @@ def machine_id(problem):
 
 def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
     """The candidates `algorithm` and the rules allow, cheapest by the model first (unless `mode` is
-    "always", problems the model calls tiny run direct)."""
+    "always", problems the model calls tiny run direct, or where it measures by an FFT plan it times only if
+    the model puts one within `TINY_NEAR` of direct)."""
     direct = [p for p in plans if p.algorithm == "direct"]
     ffts = [p for p in plans if p.algorithm == "fft"]
     if algorithm == "direct":
@@ -100,9 +110,12 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
     # the rule trusts the model only where it is calibrated to within 3x, or alone.
     trusted = mode == "off" or profile.uncertainty <= 3.0
     overheads = TINY_OVERHEADS if mode == "off" else TINY_OVERHEADS_MEASURED
-    tiny = mode != "always" and trusted and (
-        min(p.modelled_us for p in direct) < overheads * profile.costs.fft_overhead_us)
-    permitted = direct + ([] if tiny else [p for p in ffts if p.fft.memory <= budget])
+    cheapest_direct = min(p.modelled_us for p in direct)
+    tiny = mode != "always" and trusted and cheapest_direct < overheads * profile.costs.fft_overhead_us
+    near = math.inf  # how dear an FFT plan may be modelled and still run
+    if tiny:
+        near = 0.0 if mode == "off" else TINY_NEAR * cheapest_direct
+    permitted = direct + [p for p in ffts if p.fft.memory <= budget and p.modelled_us <= near]
     if few_taps:
         within = measuring_band(profile, mode) * min(p.modelled_us for p in direct)
         permitted = [p for p in permitted if p.algorithm == "direct" or p.modelled_us <= within]
