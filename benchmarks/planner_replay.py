@@ -144,6 +144,17 @@ def replayed_pick(record, profile):
     return min(timed, key=lambda p: record["times"][p.label]).label, len(tried)
 
 
+def fitted_on(grid_data, backend, threads):
+    """The profile `structconv calibrate` would fit on a collected grid (a grid file's JSON, with its
+    backward cliff)."""
+    from structconv.tuning import fit
+
+    cliff = grid_data.get("cliff")  # files collected before the probe was added have none
+    if cliff is not None:
+        cliff = {k: tuple(v) for k, v in cliff.items()}
+    return fit.fit_profile([from_json(r) for r in grid_data["records"]], backend, "cpu", threads, cliff)[0]
+
+
 def replay_worker(backend, directory):
     from structconv.ops.contenders import measuring_band
     from structconv.tuning import fingerprint, fit
@@ -154,12 +165,8 @@ def replay_worker(backend, directory):
         if not all(os.path.exists(p) for p in paths):
             continue
         grid_data = json.load(open(paths[0]))
-        grid = [from_json(r) for r in grid_data["records"]]
         held = [from_json(r) for r in json.load(open(paths[1]))["records"]]
-        cliff = grid_data.get("cliff")  # files collected before the probe was added have none
-        if cliff is not None:
-            cliff = {k: tuple(v) for k, v in cliff.items()}
-        fitted = fit.fit_profile(grid, backend, "cpu", threads, cliff)[0]
+        fitted = fitted_on(grid_data, backend, threads)
         shipped = profiles.shipped_for(fingerprint.fingerprint(backend, "cpu"))
         lines = []
         def measured(record, profile):
@@ -175,7 +182,8 @@ def replay_worker(backend, directory):
             lines.append(f"  {name}: within {TARGET}x at {len(ratios) - len(misses)}/{len(ratios)}, worst "
                          f"{max(r for r, _ in ratios):.2f}" + (f" ({worst})" if misses else ""))
         timed = sum(replayed_pick(r, fitted)[1] for r in held)
-        print(f"{backend}, {threads} thread(s), {len(grid)} grid and {len(held)} held-out shapes (measuring "
+        shapes = len(grid_data["records"])
+        print(f"{backend}, {threads} thread(s), {shapes} grid and {len(held)} held-out shapes (measuring "
               f"would time {timed} candidates, {timed / len(held):.1f} per shape; fitted band "
               f"{measuring_band(fitted):.2f}x):")
         print("\n".join(lines), flush=True)
@@ -225,15 +233,11 @@ def floor_worker(backend, threads, first, second):
               f"{sum(r <= TARGET for r in ratios)}/{len(ratios)}, within 1.05x "
               f"{sum(r <= 1.05 for r in ratios)}/{len(ratios)}, worst {max(ratios):.2f}"
               + (f" ({misses})" if misses else ""), flush=True)
-    for fitted_on, scored_on in ((first, second), (second, first)):
-        grid_data = json.load(open(files[fitted_on]["grid"]))
-        cliff = grid_data.get("cliff")
-        cliff = None if cliff is None else {k: tuple(v) for k, v in cliff.items()}
-        profile = fit.fit_profile([from_json(r) for r in grid_data["records"]], backend, "cpu", threads,
-                                  cliff)[0]
+    for fitting, scored_on in ((first, second), (second, first)):
+        profile = fitted_on(json.load(open(files[fitting]["grid"])), backend, threads)
         held = [from_json(r) for r in json.load(open(files[scored_on]["held"]))["records"]]
         ratios = [fit.pick_ratio(r, fit.model_pick(r, profile)) for r in held]
-        print(f"  model alone fitted on {os.path.basename(fitted_on)}'s grid, scored on "
+        print(f"  model alone fitted on {os.path.basename(fitting)}'s grid, scored on "
               f"{os.path.basename(scored_on)}'s held-out shapes: within {TARGET}x "
               f"{sum(r <= TARGET for r in ratios)}/{len(ratios)}, worst {max(ratios):.2f}", flush=True)
 
