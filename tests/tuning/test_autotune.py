@@ -1,18 +1,23 @@
 """`tuning.autotune`: a candidate's time is a low quantile of its samples, not one lucky sample;
 confirmation rounds time close contenders again, clear winners not."""
 
+import time
+
 import keras
 import numpy as np
 
 from structconv.tuning import autotune
 
 
-def _counting_runs(names):
+def _counting_runs(names, sleeps=None):
+    """`{name: run}` and `{name: calls}`; each run sleeps `sleeps[name]` seconds where given."""
     calls = dict.fromkeys(names, 0)
 
     def run_of(name):
         def run():
             calls[name] += 1
+            if sleeps:
+                time.sleep(sleeps[name])
         return run
 
     return {name: run_of(name) for name in names}, calls
@@ -29,8 +34,6 @@ def test_one_lucky_sample_does_not_decide():
 
 def test_one_disturbed_sample_does_not_drop_the_fastest_candidate():
     # "b" is the fastest, but its first timed call is disturbed (10x "a"); one sample used to drop it.
-    import time
-
     calls = {"a": 0, "b": 0}
 
     def run_a():
@@ -128,8 +131,6 @@ def test_plans_next_to_the_fastest_are_timed_with_it():
 
 def test_a_candidate_far_slower_after_one_call_stops_and_spends_none_of_the_budget():
     # A direct training step past a real backward cliff takes seconds a call: one timed call shows it.
-    import time
-
     calls = {"a": 0, "b": 0, "slow": 0}
 
     def sleeper(name, seconds):
@@ -182,18 +183,9 @@ def test_a_warm_up_far_slower_still_keeps_a_candidate_out_of_the_rounds():
     assert calls["a"] > autotune.GIVE_UP_AFTER and calls["b"] > autotune.GIVE_UP_AFTER
     # A warm-up as long as a first call can be (within FIRST_CALL_FACTOR * FAR of the others' samples, here
     # 2 ms calls) is no evidence: the candidate is run.
-    import time
-
-    calls = {"a": 0, "b": 0}
-
-    def sleeper(name):
-        def run():
-            calls[name] += 1
-            time.sleep(2e-3)
-        return run
-
+    runs, calls = _counting_runs(["a", "b"], {"a": 2e-3, "b": 2e-3})
     samples = {"a": [], "b": []}
-    autotune._rounds({"a": sleeper("a"), "b": sleeper("b")}, samples, {"a": 0.01, "b": 0.2})
+    autotune._rounds(runs, samples, {"a": 0.01, "b": 0.2})
     assert calls["b"] >= 1 and len(samples["b"]) == calls["b"]
 
 
@@ -201,18 +193,9 @@ def test_a_warm_up_under_a_second_is_no_evidence_however_fast_the_others():
     # A TensorFlow warm-up is mostly tracing (150-200 ms for training steps that then ran in 0.6 ms): 300x
     # the others' 0.5 ms calls, but under FIRST_CALL_SECONDS, so the candidate is called and timed, and
     # picked when it is the fastest.
-    import time
-
-    calls = {"a": 0, "b": 0}
-
-    def sleeper(name, seconds):
-        def run():
-            calls[name] += 1
-            time.sleep(seconds)
-        return run
-
+    runs, calls = _counting_runs(["a", "b"], {"a": 1e-3, "b": 0.5e-3})
     samples = {"a": [], "b": []}
-    autotune._rounds({"a": sleeper("a", 1e-3), "b": sleeper("b", 0.5e-3)}, samples, {"a": 0.02, "b": 0.3})
+    autotune._rounds(runs, samples, {"a": 0.02, "b": 0.3})
     assert calls["b"] >= autotune.GIVE_UP_AFTER and len(samples["b"]) == calls["b"]
     assert autotune.low_quantile(samples["b"]) < autotune.low_quantile(samples["a"])
 
