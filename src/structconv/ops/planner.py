@@ -117,7 +117,7 @@ def allowed(problem, plans, algorithm, profile, budget, mode="uncertain"):
         near = 0.0 if mode == "off" else TINY_NEAR * cheapest_direct
     permitted = direct + [p for p in ffts if p.fft.memory <= budget and p.modelled_us <= near]
     if few_taps:
-        within = measuring_band(profile, mode) * min(p.modelled_us for p in direct)
+        within = measuring_band(profile, mode) * cheapest_direct
         permitted = [p for p in permitted if p.algorithm == "direct" or p.modelled_us <= within]
     return sorted(permitted, key=lambda plan: plan.modelled_us)
 
