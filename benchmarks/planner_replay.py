@@ -272,5 +272,6 @@ def main():
             command += ["--out", options.out]
         subprocess.run(command, check=True, env=dict(os.environ, KERAS_BACKEND=backend))
 
+
 if __name__ == "__main__":
     main()
