@@ -167,6 +167,17 @@ def channels_first_copy(x):
     return jnp.moveaxis(x, -1, 1)
 
 
+def im2col_helps(rank, data_format, channels, filters, groups, dtype, device, columns):
+    """Whether the framework's convolution bypassing its kernel library is a candidate (see the PyTorch
+    module): never."""
+    return False
+
+
+def conv_im2col(x, kernel, strides, padding, dilation_rate, data_format):
+    """Never planned here (`im2col_helps`; see the PyTorch module)."""
+    raise NotImplementedError("conv_im2col is a PyTorch candidate only")
+
+
 def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     rank = x.ndim - 2
     kernel_size = kernel.shape[:rank]

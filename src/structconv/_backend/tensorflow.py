@@ -29,7 +29,13 @@ except ImportError:
     _autograph_config = None
 
 from structconv._backend import keras_pool, summed_channel_products
-from structconv._backend.tensorflow_conv import channels_first_copy, conv, conv_transpose  # noqa: F401
+from structconv._backend.tensorflow_conv import (  # noqa: F401
+    channels_first_copy,
+    conv,
+    conv_im2col,
+    conv_transpose,
+    im2col_helps,
+)
 from structconv._backend.tensorflow_fft import fft2, fft_axis_order, fftn, ifft2, ifftn, irfftn, rfftn  # noqa: F401
 
 

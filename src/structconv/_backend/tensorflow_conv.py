@@ -1,5 +1,6 @@
 """TensorFlow's convolutions for the backend tier (`structconv._backend.tensorflow` exports `conv`,
-`conv_transpose` and `channels_first_copy` from here).
+`conv_transpose`, `channels_first_copy`, and `im2col_helps` and `conv_im2col`, never planned on
+TensorFlow, from here).
 
 Two TensorFlow limits are handled here and nowhere else: `tf.nn.convolution` rejects `strides > 1` together
 with `dilation_rate > 1`, and the CPU kernel of `tf.nn.conv_transpose` rejects dilation in float64. Both are
@@ -160,6 +161,17 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
 def channels_first_copy(x):
     """`(N, *spatial, C)` as `(N, C, *spatial)` (see the PyTorch module)."""
     return _to_channels_first(x, len(x.shape) - 2)
+
+
+def im2col_helps(rank, data_format, channels, filters, groups, dtype, device, columns):
+    """Whether the framework's convolution bypassing its kernel library is a candidate (see the PyTorch
+    module): never."""
+    return False
+
+
+def conv_im2col(x, kernel, strides, padding, dilation_rate, data_format):
+    """Never planned here (`im2col_helps`; see the PyTorch module)."""
+    raise NotImplementedError("conv_im2col is a PyTorch candidate only")
 
 
 def conv_transpose(x, kernel, strides, dilation_rate, data_format):

@@ -24,6 +24,8 @@ EXPORT_NATIVE_MAX_RANK = None
 # 13x13 taps on an AMD EPYC without AVX-512 (64^2, 16 -> 16 channels, k=15, 2 threads: 1390 ms against
 # 46 ms on a contiguous channels-first copy, whose forward is 3x slower; 3-D copies ran 2-100x slower).
 CHANNELS_FIRST_COPY_RANKS = (2,)
+# The most entries of an item's im2col matrix where ATen's own convolution is a candidate (`im2col_helps`).
+_IM2COL_MAX_COLUMNS = 2**20
 
 
 def is_differentiating(*tensors):
@@ -168,6 +170,51 @@ def slow_single_item(rank, channels, spatial, kernel_size, groups, dtype, device
 def channels_first_copy(x):
     """`(N, *spatial, C)` as a contiguous `(N, C, *spatial)` tensor (not a view in channels-last memory)."""
     return x.movedim(-1, 1).contiguous()
+
+
+def im2col_helps(rank, data_format, channels, filters, groups, dtype, device, columns):
+    """Whether ATen's own CPU convolution (`conv_im2col`: im2col and a matrix product, oneDNN bypassed) is a
+    candidate beside `conv`: ungrouped float32 on the CPU with at most 4 input or output channels, 1-D, or
+    2-D on channels_first data. oneDNN runs some such 1-D convolutions on its reference loops
+    (`ONEDNN_VERBOSE=1`: `ref:any`): 2367 samples, k=79, 2 -> 2, batch 2 took 3.8 ms forward where the same
+    at 4096 samples took 0.36 ms and im2col 0.32 ms; 2-D channels_first ones of 1-2 input channels ran
+    1.1-2.8x faster by im2col; on channels_last data (which oneDNN runs as it is, im2col on a copy) and
+    with more channels oneDNN's own kernels won by 1.3-12x (2-vCPU Intel Xeon with AVX-512,
+    `benchmarks/torch_im2col.py`). `columns`: the entries of one item's im2col matrix (outputs x taps x
+    input channels), at most `_IM2COL_MAX_COLUMNS`: where it won, at most 374k; at 5-30M it ran 5-7x slower
+    than oneDNN, and measuring it took up to 0.3 s a call (`benchmarks/auto_vs_forced.py`, session 42)."""
+    return (device == "cpu" and dtype == "float32" and groups == 1 and min(channels, filters) <= 4
+            and (rank == 1 or (rank == 2 and data_format == "channels_first"))
+            and columns <= _IM2COL_MAX_COLUMNS)
+
+
+
+def conv_im2col(x, kernel, strides, padding, dilation_rate, data_format):
+    """`conv` (ungrouped, rank 1 or 2, on the CPU) by ATen's own convolution: a 1-D one as 2-D of height 1,
+    on a contiguous channels-first copy (its loops ran a channels-last view 5x slower), undilated by
+    `thnn_conv2d`, dilated by `slow_conv_dilated2d`, each with its own gradient."""
+    rank = x.ndim - 2
+    if data_format == "channels_last":
+        x = x.movedim(rank + 1, 1)
+    if any(before != after for before, after in padding):
+        x = F.pad(x, [value for pair in reversed(padding) for value in pair])
+        padding = ((0, 0),) * rank
+    kernel = _to_torch_kernel(kernel, rank)
+    pads, strides, dilation_rate = [p for p, _ in padding], list(strides), list(dilation_rate)
+    if rank == 1:
+        x, kernel = x.unsqueeze(2), kernel.unsqueeze(2)
+        pads, strides, dilation_rate = [0, *pads], [1, *strides], [1, *dilation_rate]
+    x, kernel = x.contiguous(), kernel.contiguous()
+    size = list(kernel.shape[2:])
+    if any(d != 1 for d in dilation_rate):
+        y = torch.ops.aten.slow_conv_dilated2d(x, kernel, size, None, strides, pads, dilation_rate)
+    else:
+        y = torch.ops.aten.thnn_conv2d(x, kernel, size, None, strides, pads)
+    if rank == 1:
+        y = y.squeeze(2)
+    if data_format == "channels_last":
+        y = y.movedim(1, rank + 1)
+    return y
 
 
 def conv_transpose(x, kernel, strides, dilation_rate, data_format):

@@ -40,7 +40,7 @@ def explain_choice(input_shape, kernel_shape, *, strides=1, padding="valid", dil
 
     Example:
 
-    >>> info = explain_choice((1, 64, 3), (3, 3, 4), padding="same")
+    >>> info = explain_choice((1, 64, 8), (3, 8, 8), padding="same")
     >>> info["algorithm"], info["source"]  # too few taps for FFT: a rule, nothing timed
     ('direct', 'rule')
     """

@@ -41,8 +41,10 @@ from structconv.tuning import profile as profiles
 # below 16^3 with few channels (8^3: 0.04 ms against 0.18; AVX-512 AMD EPYC, 2 threads): at the low end
 # of that, 2x, the model alone keeps the loops only where the halves' overhead outweighs them. "auto"
 # times both (a direct family of its own, within `contenders.WIDE_BAND`).
+# The framework's own convolution bypassing its kernel library (`_backend` README: `im2col_helps`) at this
+# factor of the backend's convolution: the model alone never picks it; "auto" times it (a direct family).
 UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 1.5, "other_target": 1.5,
-                     "single_item_loops": 2.0, "halves": 1.2}
+                     "single_item_loops": 2.0, "halves": 1.2, "im2col": 1.5}
 # The kernel's spectrum by DFT multiplies it by a constant matrix per axis (taps x frequencies), which every
 # compiled program embeds: past this many entries it is no candidate. TensorFlow took 30 s to compile the
 # first call of a 1-D 116231-sample k=221 plan by DFT (a 221 x 65537 complex matrix, 116 MB; it then ran
@@ -117,6 +119,17 @@ def _halves_help(problem):
                                                problem.device))
 
 
+def _im2col_helps(problem):
+    """Whether the framework's own convolution bypassing its kernel library is a candidate (not transposed;
+    the backend's `im2col_helps`: torch's im2col convolution for few channels, `_backend` README)."""
+    if problem.transposed or not problem.static:
+        return False
+    columns = math.prod(problem.outputs) * math.prod(problem.kernel_size) * problem.channels
+    return get_backend().im2col_helps(
+        problem.rank, problem.data_format, problem.channels, problem.filters, problem.groups, problem.dtype,
+        problem.device, columns)
+
+
 def _native_beside(problem):
     """Whether the backend's own convolution is a candidate beside the decomposition (not `_native_only`)."""
     native_max = get_backend().native_max_rank(problem.device)
@@ -138,6 +151,8 @@ def _direct_candidates(problem, profile, base_of):
         if single_item:
             found.append(("halves", None,
                           base * UNMODELLED_FACTOR["halves"] + profile.costs.direct_overhead_us))
+        if _im2col_helps(problem):
+            found.append(("im2col", None, base * UNMODELLED_FACTOR["im2col"]))
         return found
 
     def stackings(onto):

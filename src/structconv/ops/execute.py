@@ -48,6 +48,9 @@ def _execute(plan, problem, inputs, kernel):
         return ops.moveaxis(y, 1, -1)
     if plan.direct == "halves":  # a batch of one (the planner offers it for no other)
         return halves_conv(inputs, kernel, problem, padding, backend.conv)
+    if plan.direct == "im2col":  # where the backend's `im2col_helps` (the planner offers it for no other)
+        return backend.conv_im2col(inputs, kernel, problem.strides, padding, problem.dilation_rate,
+                                   problem.data_format)
     return decomposed_conv(inputs, kernel, problem, padding, backend.conv, _onto(plan, problem),
                            backend.PREFERRED_DATA_FORMAT, plan.direct)
 

@@ -4,8 +4,9 @@ import dataclasses
 
 # The backend's own conv; a decomposition's stacking; the backend's own conv of channels_last data on a
 # channels-first copy of the input (`_backend` README: `CHANNELS_FIRST_COPY_RANKS`); the backend's own conv
-# of a batch of one as two halves stacked along the batch (`ops.halves`).
-DIRECT_METHODS = ("native", "inputs", "filters", "channels_first", "halves")
+# of a batch of one as two halves stacked along the batch (`ops.halves`); the framework's own convolution
+# bypassing its kernel library (`_backend` README: `im2col_helps`).
+DIRECT_METHODS = ("native", "inputs", "filters", "channels_first", "halves", "im2col")
 # A grouped convolution by the backend's grouped one (None), as one ungrouped convolution with a
 # block-diagonal kernel, or as one convolution per group (`ops.grouping`).
 GROUPINGS = (None, "dense", "split")
@@ -42,7 +43,8 @@ class FftPlan:
 class Plan:
     """`algorithm` `"direct"` (with `direct`: the backend's `"native"` convolution, the same on a
     `"channels_first"` copy of channels_last inputs, the same of a batch of one as two `"halves"` stacked
-    along the batch, or a decomposition stacking `"inputs"` or `"filters"` onto the backend's convolution
+    along the batch, the framework's own `"im2col"` convolution bypassing its kernel library, or a
+    decomposition stacking `"inputs"` or `"filters"` onto the backend's convolution
     of rank `onto`, None: the backend's own target, `shapes.arithmetic.decomposition_rank`) or `"fft"`
     (with `fft`). `modelled_us`: the cost model's time, of which `uncertain_us` is a guess measuring should
     not trust (the 1-D backward cliff's; `ops.contenders`); `source`: where the decision came from;
