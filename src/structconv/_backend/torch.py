@@ -181,7 +181,7 @@ def im2col_helps(rank, data_format, channels, filters, groups, dtype, device, co
     1.1-2.8x faster by im2col; on channels_last data (which oneDNN runs as it is, im2col on a copy) and
     with more channels oneDNN's own kernels won by 1.3-12x (2-vCPU Intel Xeon with AVX-512,
     `benchmarks/torch_im2col.py`). `columns`: the entries of one item's im2col matrix (outputs x taps x
-    input channels), at most `_IM2COL_MAX_COLUMNS`: where it won, at most 374k; at 5-30M it ran 5-7x slower
+    input channels), at most `_IM2COL_MAX_COLUMNS`: where it won, at most 374k; at 5-30M it ran 5-10x slower
     than oneDNN, and measuring it took up to 0.3 s a call (`benchmarks/auto_vs_forced.py`, session 42)."""
     return (device == "cpu" and dtype == "float32" and groups == 1 and min(channels, filters) <= 4
             and (rank == 1 or (rank == 2 and data_format == "channels_first"))
