@@ -169,3 +169,18 @@ def quick_or_full_options(description, rounds):
     if options.quick:
         options.rounds = 2
     return options
+
+
+def torch_step(f, x, kernel, cotangent, training):
+    """A call of `f(x, kernel, training)` on torch tensors for `measure_interleaved`: without a gradient, or
+    (`training`) forward and the gradients w.r.t. `x` and `kernel` of `sum(f(...) * cotangent)`."""
+    import torch
+
+    def call():
+        if not training:
+            with torch.no_grad():
+                return f(x, kernel, False)
+        x.grad = kernel.grad = None
+        (f(x, kernel, True) * cotangent).sum().backward()
+
+    return call

@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 import numpy as np
-from environment import machine, measure_interleaved, quick_or_full_options, versions  # noqa: E402
+from environment import machine, measure_interleaved, quick_or_full_options, torch_step, versions  # noqa: E402
 
 # (rank, size, kernel size, batch, channels, filters, data format)
 CASES = [(1, 2367, 79, 2, 2, 2, "channels_last"), (1, 1024, 255, 4, 2, 2, "channels_last"),
@@ -70,19 +70,6 @@ def implementations(rank, data_format):
     }, auto_plan
 
 
-def _step(f, x, kernel, cotangent, training):
-    import torch
-
-    def call():
-        if not training:
-            with torch.no_grad():
-                return f(x, kernel, False)
-        x.grad = kernel.grad = None
-        (f(x, kernel, True) * cotangent).sum().backward()
-
-    return call
-
-
 def run(cases, rounds):
     os.environ["KERAS_BACKEND"] = "torch"
     os.environ.setdefault("STRUCTCONV_CACHE_DIR", tempfile.mkdtemp(prefix="structconv-bench-"))
@@ -106,7 +93,7 @@ def run(cases, rounds):
             training = mode == "training"
             x.requires_grad_(training)
             kernel.requires_grad_(training)
-            steps = {name: _step(f, x, kernel, cotangent, training) for name, f in impls.items()}
+            steps = {name: torch_step(f, x, kernel, cotangent, training) for name, f in impls.items()}
             seconds = measure_interleaved(steps, rounds)
             name = (f"{rank}-D {batch} x {size}^{rank}, {channels} -> {filters}, k={k}, {data_format}, "
                     f"{mode}")

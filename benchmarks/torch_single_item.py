@@ -42,6 +42,7 @@ from environment import (  # noqa: E402
     machine,
     measure_interleaved,
     quick_or_full_options,
+    torch_step,
     versions,
 )
 
@@ -103,19 +104,6 @@ def auto_plan(case, x, kernel, training):
     return prepare(x, kernel, args, training)[1].label
 
 
-def _step(f, x, kernel, cotangent, training):
-    import torch
-
-    def call():
-        if not training:
-            with torch.no_grad():
-                return f(x, kernel, False)
-        x.grad = kernel.grad = None
-        (f(x, kernel, True) * cotangent).sum().backward()
-
-    return call
-
-
 def run(cases, rounds):
     os.environ["KERAS_BACKEND"] = "torch"
     os.environ.setdefault("STRUCTCONV_CACHE_DIR", tempfile.mkdtemp(prefix="structconv-bench-"))
@@ -140,7 +128,7 @@ def run(cases, rounds):
             training = mode == "training"
             x.requires_grad_(training)
             kernel.requires_grad_(training)
-            steps = {name: _step(f, x, kernel, cotangent, training) for name, f in impls.items()}
+            steps = {name: torch_step(f, x, kernel, cotangent, training) for name, f in impls.items()}
             seconds = measure_interleaved(steps, rounds)
             name = (f"3-D {kind} 1 x {size}^3, {channels} -> {filters}, k={k}, strides {strides}, {padding}, "
                     f"{mode}")

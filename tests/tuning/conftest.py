@@ -4,7 +4,7 @@ import pytest
 
 from structconv import config
 from structconv.ops import planner
-from structconv.tuning import plan_file, profile, storage
+from structconv.tuning import autotune, plan_file, profile, storage
 
 
 @pytest.fixture(autouse=True)
@@ -26,3 +26,18 @@ def autotune_mode():
     saved = config.autotune()
     yield config.set_autotune
     config.set_autotune(saved)
+
+
+@pytest.fixture
+def stand_in_times(monkeypatch):
+    """`stand_in_times(winner)`: from then on measured planning times every candidate at 100 us but
+    `winner`, at 10 us, and no plan file is read or written (a fresh plan cache)."""
+    def use(winner):
+        planner.clear_plans()
+        monkeypatch.setattr(planner.plan_file, "lookup", lambda *a: None)
+        monkeypatch.setattr(planner.plan_file, "remembered_times", lambda *a: {})
+        monkeypatch.setattr(planner.plan_file, "record", lambda *a, **k: None)
+        monkeypatch.setattr(autotune, "measure", lambda problem, plans, expand: {
+            p.label: 10.0 if p.label == winner else 100.0 for p in plans})
+
+    return use

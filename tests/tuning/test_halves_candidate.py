@@ -10,7 +10,6 @@ import pytest
 
 from structconv.ops import candidate_plans, planner
 from structconv.ops.algorithm import explain_choice
-from structconv.tuning import autotune
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -74,7 +73,7 @@ def test_the_model_alone_takes_the_halves_past_their_overhead(autotune_mode):
 
 
 @pytest.mark.skipif(not _slow_path_expected(), reason="offered on torch's CPU only")
-def test_measuring_times_both_and_keeps_the_halves_when_faster(autotune_mode, monkeypatch):
+def test_measuring_times_both_and_keeps_the_halves_when_faster(autotune_mode, stand_in_times):
     autotune_mode("uncertain")
     shape, kernel = (1, 24, 24, 24, 8), (3, 3, 3, 8, 8)
     # As measured (no stand-in): both direct ways are timed, whichever wins.
@@ -82,14 +81,6 @@ def test_measuring_times_both_and_keeps_the_halves_when_faster(autotune_mode, mo
     assert {"direct:native", "direct:halves"} <= set(info["measured_us"]), info["measured_us"]
     assert info["source"] == "measured"
     # Where the halves time fastest, they are the plan.
-    planner.clear_plans()
-    monkeypatch.setattr(planner.plan_file, "lookup", lambda *a: None)
-    monkeypatch.setattr(planner.plan_file, "remembered_times", lambda *a: {})
-    monkeypatch.setattr(planner.plan_file, "record", lambda *a, **k: None)
-
-    def measure(problem, plans, expand):
-        return {p.label: 10.0 if p.label == "direct:halves" else 100.0 for p in plans}
-
-    monkeypatch.setattr(autotune, "measure", measure)
+    stand_in_times("direct:halves")
     info = explain_choice(shape, kernel, padding="same", training=True)
     assert info["plan"] == "direct:halves" and info["source"] == "measured"

@@ -10,7 +10,6 @@ import pytest
 
 from structconv.ops import candidate_plans, planner
 from structconv.ops.algorithm import explain_choice
-from structconv.tuning import autotune
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -63,19 +62,11 @@ def test_the_model_alone_never_picks_it(autotune_mode):
 
 
 @pytest.mark.skipif(not ON_TORCH, reason="offered on torch only")
-def test_measuring_times_it_and_keeps_it_when_faster(autotune_mode, monkeypatch):
+def test_measuring_times_it_and_keeps_it_when_faster(autotune_mode, stand_in_times):
     autotune_mode("uncertain")
     shape, kernel = (2, 2367, 2), (79, 2, 2)
     info = explain_choice(shape, kernel, padding="same")  # as measured (no stand-in)
     assert {"direct:native", "direct:im2col"} <= set(info["measured_us"]), info["measured_us"]
-    planner.clear_plans()
-    monkeypatch.setattr(planner.plan_file, "lookup", lambda *a: None)
-    monkeypatch.setattr(planner.plan_file, "remembered_times", lambda *a: {})
-    monkeypatch.setattr(planner.plan_file, "record", lambda *a, **k: None)
-
-    def measure(problem, plans, expand):
-        return {p.label: 10.0 if p.label == "direct:im2col" else 100.0 for p in plans}
-
-    monkeypatch.setattr(autotune, "measure", measure)
+    stand_in_times("direct:im2col")
     info = explain_choice(shape, kernel, padding="same", training=True)
     assert info["plan"] == "direct:im2col" and info["source"] == "measured"
