@@ -184,3 +184,15 @@ def torch_step(f, x, kernel, cotangent, training):
         (f(x, kernel, True) * cotangent).sum().backward()
 
     return call
+
+
+def torch_modes(impls, x, kernel, cotangent, rounds):
+    """`(mode, training, seconds)` for "forward" and "training": the median seconds of each of `impls`
+    (`{name: f(x, kernel, training)}`) over `rounds` interleaved rounds of `torch_step`s, `x` and `kernel`
+    requiring gradients in training."""
+    for mode in ("forward", "training"):
+        training = mode == "training"
+        x.requires_grad_(training)
+        kernel.requires_grad_(training)
+        steps = {name: torch_step(f, x, kernel, cotangent, training) for name, f in impls.items()}
+        yield mode, training, measure_interleaved(steps, rounds)

@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 import numpy as np
-from environment import machine, measure_interleaved, quick_or_full_options, torch_step, versions  # noqa: E402
+from environment import machine, quick_or_full_options, torch_modes, versions  # noqa: E402
 
 # (rank, size, kernel size, batch, channels, filters, data format)
 CASES = [(1, 2367, 79, 2, 2, 2, "channels_last"), (1, 1024, 255, 4, 2, 2, "channels_last"),
@@ -89,12 +89,7 @@ def run(cases, rounds):
         kernel = torch.tensor(rng.standard_normal((*(k,) * rank, channels, filters), np.float32) / k)
         impls, auto_plan = implementations(rank, data_format)
         cotangent = torch.tensor(rng.standard_normal(layouts[filters], np.float32))
-        for mode in ("forward", "training"):
-            training = mode == "training"
-            x.requires_grad_(training)
-            kernel.requires_grad_(training)
-            steps = {name: torch_step(f, x, kernel, cotangent, training) for name, f in impls.items()}
-            seconds = measure_interleaved(steps, rounds)
+        for mode, training, seconds in torch_modes(impls, x, kernel, cotangent, rounds):
             name = (f"{rank}-D {batch} x {size}^{rank}, {channels} -> {filters}, k={k}, {data_format}, "
                     f"{mode}")
             base = seconds["keras.ops.conv"]

@@ -40,9 +40,8 @@ import numpy as np
 from environment import (  # noqa: E402
     fit_epoch_seconds,
     machine,
-    measure_interleaved,
     quick_or_full_options,
-    torch_step,
+    torch_modes,
     versions,
 )
 
@@ -124,12 +123,7 @@ def run(cases, rounds):
         out = tuple(impls[stock](x, kernel, False).shape)
         cotangent = torch.tensor(rng.standard_normal(out, np.float32))
         kind = "transposed" if transposed else "conv"
-        for mode in ("forward", "training"):
-            training = mode == "training"
-            x.requires_grad_(training)
-            kernel.requires_grad_(training)
-            steps = {name: torch_step(f, x, kernel, cotangent, training) for name, f in impls.items()}
-            seconds = measure_interleaved(steps, rounds)
+        for mode, training, seconds in torch_modes(impls, x, kernel, cotangent, rounds):
             name = (f"3-D {kind} 1 x {size}^3, {channels} -> {filters}, k={k}, strides {strides}, {padding}, "
                     f"{mode}")
             base = seconds[stock]
