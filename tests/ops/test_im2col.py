@@ -41,3 +41,14 @@ def test_other_backends_never_run_it():
     assert not backend.im2col_helps(1, "channels_last", 2, 2, 1, "float32", "cpu", 1000)
     with pytest.raises(NotImplementedError, match="PyTorch candidate only"):
         backend.conv_im2col(None, None, (1,), ((0, 0),), (1,), "channels_last")
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's own convolution; not a candidate elsewhere")
+@pytest.mark.parametrize("grouping", ["split", "dense"])
+def test_im2col_runs_the_ungrouped_parts_of_a_grouped_convolution(grouping):
+    # The planner offers `direct:im2col:split` and `:dense` for a grouped torch problem whose ungrouped
+    # parts qualify (`ops.grouping`).
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 19, 4))
+    k = rng.standard_normal((5, 2, 6))  # 2 groups of 2 -> 3
+    assert_direct_plan_matches_reference("im2col", x, k, 1, rng, groups=2, grouping=grouping)

@@ -188,7 +188,6 @@ def im2col_helps(rank, data_format, channels, filters, groups, dtype, device, co
             and columns <= _IM2COL_MAX_COLUMNS)
 
 
-
 def conv_im2col(x, kernel, strides, padding, dilation_rate, data_format):
     """`conv` (ungrouped, rank 1 or 2, on the CPU) by ATen's own convolution: a 1-D one as 2-D of height 1,
     on a contiguous channels-first copy (its loops ran a channels-last view 5x slower), undilated by
