@@ -43,7 +43,8 @@ def test_im2col_is_offered_on_torchs_cpu_for_few_channels_and_only_there():
         square_problem(BACKEND, "cpu", 3, 16, 3, 2, 2, 2),  # ranks 1 and 2 only
         dataclasses.replace(image, data_format="channels_last"),  # oneDNN runs channels-last memory faster
         _signal(batch=None, spatial=(None,)),  # sizes unknown when traced: the convolution, unpriced
-        _signal(spatial=(40403,), kernel_size=(245,), padding=((122, 122),), channels=3, filters=8),  # 30M
+        _signal(spatial=(40403,), kernel_size=(245,), padding=((122, 122),), channels=3, filters=8),  # 59M
+        _signal(batch=64),  # ATen's im2col matrix of the whole batch: 24M entries, 96 MB
     ):
         assert not _offered(problem), problem
 

@@ -24,8 +24,8 @@ EXPORT_NATIVE_MAX_RANK = None
 # 13x13 taps on an AMD EPYC without AVX-512 (64^2, 16 -> 16 channels, k=15, 2 threads: 1390 ms against
 # 46 ms on a contiguous channels-first copy, whose forward is 3x slower; 3-D copies ran 2-100x slower).
 CHANNELS_FIRST_COPY_RANKS = (2,)
-# The most entries of an item's im2col matrix where ATen's own convolution is a candidate (`im2col_helps`).
-_IM2COL_MAX_COLUMNS = 2**20
+# The most entries of a batch's im2col matrix where ATen's own convolution is a candidate (`im2col_helps`).
+_IM2COL_MAX_COLUMNS = 2**24
 
 
 def is_differentiating(*tensors):
@@ -180,9 +180,10 @@ def im2col_helps(rank, data_format, channels, filters, groups, dtype, device, co
     at 4096 samples took 0.36 ms and im2col 0.32 ms; 2-D channels_first ones of 1-2 input channels ran
     1.1-2.8x faster by im2col; on channels_last data (which oneDNN runs as it is, im2col on a copy) and
     with more channels oneDNN's own kernels won by 1.3-12x (2-vCPU Intel Xeon with AVX-512,
-    `benchmarks/torch_im2col.py`). `columns`: the entries of one item's im2col matrix (outputs x taps x
-    input channels), at most `_IM2COL_MAX_COLUMNS`: where it won, at most 374k; at 5-30M it ran 5-10x slower
-    than oneDNN, and measuring it took up to 0.3 s a call (`benchmarks/auto_vs_forced.py`, session 42)."""
+    `benchmarks/torch_im2col.py`). `columns`: the entries of the im2col matrix ATen builds for the whole
+    batch (batch x outputs x taps x input channels), at most `_IM2COL_MAX_COLUMNS` (64 MB in float32):
+    where it won, at most 2.4M; at 41-237M (batch 8) it ran 5-10x slower than oneDNN, and measuring it took
+    up to 0.3 s a call (`benchmarks/auto_vs_forced.py`, session 42)."""
     return (device == "cpu" and dtype == "float32" and groups == 1 and min(channels, filters) <= 4
             and (rank == 1 or (rank == 2 and data_format == "channels_first"))
             and columns <= _IM2COL_MAX_COLUMNS)

@@ -124,7 +124,7 @@ def _im2col_helps(problem):
     the backend's `im2col_helps`: torch's im2col convolution for few channels, `_backend` README)."""
     if problem.transposed or not problem.static:
         return False
-    columns = math.prod(problem.outputs) * math.prod(problem.kernel_size) * problem.channels
+    columns = problem.planned_batch * math.prod((*problem.outputs, *problem.kernel_size, problem.channels))
     return get_backend().im2col_helps(
         problem.rank, problem.data_format, problem.channels, problem.filters, problem.groups, problem.dtype,
         problem.device, columns)
