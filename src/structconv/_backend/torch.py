@@ -130,16 +130,25 @@ def _to_torch_kernel(kernel, rank):
     return kernel.permute(rank + 1, rank, *range(rank))
 
 
-def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
+def _channels_first_padded(x, padding, data_format):
+    """`x` channels-first, and the symmetric padding per spatial axis the convolution takes (an uneven
+    `(before, after)` padding applied here instead, leaving zeros)."""
     rank = x.ndim - 2
     if data_format == "channels_last":
         x = x.movedim(rank + 1, 1)  # not -1: torch.onnx writes it into the Transpose perm as is
     if all(before == after for before, after in padding):
-        native_padding = tuple(before for before, _ in padding)
-    else:
-        pairs = [value for pair in reversed(padding) for value in pair]
-        x = F.pad(x, pairs)
-        native_padding = 0
+        return x, tuple(before for before, _ in padding)
+    return F.pad(x, [value for pair in reversed(padding) for value in pair]), (0,) * rank
+
+
+def _in_format(y, data_format):
+    """A channels-first result `y` in `data_format`."""
+    return y.movedim(1, y.ndim - 1) if data_format == "channels_last" else y
+
+
+def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
+    rank = x.ndim - 2
+    x, native_padding = _channels_first_padded(x, padding, data_format)
     y = _CONV[rank](
         x,
         _to_torch_kernel(kernel, rank),
@@ -148,9 +157,7 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
         dilation=dilation_rate,
         groups=groups,
     )
-    if data_format == "channels_last":
-        y = y.movedim(1, rank + 1)
-    return y
+    return _in_format(y, data_format)
 
 
 def slow_single_item(rank, channels, spatial, kernel_size, groups, dtype, device):
@@ -194,13 +201,9 @@ def conv_im2col(x, kernel, strides, padding, dilation_rate, data_format):
     on a contiguous channels-first copy (its loops ran a channels-last view 5x slower), undilated by
     `thnn_conv2d`, dilated by `slow_conv_dilated2d`, each with its own gradient."""
     rank = x.ndim - 2
-    if data_format == "channels_last":
-        x = x.movedim(rank + 1, 1)
-    if any(before != after for before, after in padding):
-        x = F.pad(x, [value for pair in reversed(padding) for value in pair])
-        padding = ((0, 0),) * rank
+    x, pads = _channels_first_padded(x, padding, data_format)
     kernel = _to_torch_kernel(kernel, rank)
-    pads, strides, dilation_rate = [p for p, _ in padding], list(strides), list(dilation_rate)
+    pads, strides, dilation_rate = list(pads), list(strides), list(dilation_rate)
     if rank == 1:
         x, kernel = x.unsqueeze(2), kernel.unsqueeze(2)
         pads, strides, dilation_rate = [0, *pads], [1, *strides], [1, *dilation_rate]
@@ -210,11 +213,7 @@ def conv_im2col(x, kernel, strides, padding, dilation_rate, data_format):
         y = torch.ops.aten.slow_conv_dilated2d(x, kernel, size, None, strides, pads, dilation_rate)
     else:
         y = torch.ops.aten.thnn_conv2d(x, kernel, size, None, strides, pads)
-    if rank == 1:
-        y = y.squeeze(2)
-    if data_format == "channels_last":
-        y = y.movedim(1, rank + 1)
-    return y
+    return _in_format(y.squeeze(2) if rank == 1 else y, data_format)
 
 
 def conv_transpose(x, kernel, strides, dilation_rate, data_format):
