@@ -10,6 +10,7 @@ import pytest
 
 from structconv.ops import candidate_plans, planner
 from structconv.ops.algorithm import explain_choice
+from structconv.tuning import calibrate
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -71,3 +72,13 @@ def test_measuring_times_it_and_keeps_it_when_faster(autotune_mode, stand_in_tim
     stand_in_times("direct:im2col")
     info = explain_choice(shape, kernel, padding="same", training=True)
     assert info["plan"] == "direct:im2col" and info["source"] == "measured"
+
+
+def test_calibration_does_not_time_it():
+    """Its times would be fitted as torch's convolution's, whose rates the model prices it by."""
+    profile = candidate_plans.profile_for(BACKEND)
+    for problem in (_signal(), _signal(channels=1, filters=1, spatial=(65536,), kernel_size=(129,),
+                                       padding=((64, 64),), batch=1)):
+        labels = {p.label for p in calibrate.every_plan(problem, profile)}
+        assert "direct:native" in labels and "direct:im2col" not in labels
+        assert {p.label for p in calibrate.timed_plans(problem, profile)} <= labels

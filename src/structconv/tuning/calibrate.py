@@ -121,13 +121,15 @@ def training_problems(backend_name, device, grid=TRAINING_GRID):
 
 def every_plan(problem, profile):
     """Every candidate the planner offers for `problem` but decompositions onto another rank than the
-    backend's target (the model prices them at a factor of the target's, which the fit is of), cheapest
-    first: both stackings of a decomposition, whatever the profile's limit on stacking along the filters
-    with a gradient (the grid's steps are small; `fit.fit_stacking` sets the limit from them), and each FFT
-    geometry by both kernel transforms."""
+    backend's target and the framework's own convolution bypassing its kernel library (`direct:im2col`:
+    the model prices both at a factor of the backend's convolution, whose rates the fit is of, and every
+    direct time is fitted as that convolution's), cheapest first: both stackings of a decomposition,
+    whatever the profile's limit on stacking along the filters with a gradient (the grid's steps are small;
+    `fit.fit_stacking` sets the limit from them), and each FFT geometry by both kernel transforms."""
     unlimited = dataclasses.replace(profile, strategy=dataclasses.replace(
         profile.strategy, decompose_filters_max_taps=None))
-    return [p for p in candidate_plans.candidates(problem, unlimited) if p.onto is None]
+    return [p for p in candidate_plans.candidates(problem, unlimited)
+            if p.onto is None and p.direct != "im2col"]
 
 
 def timed_plans(problem, profile):
