@@ -19,6 +19,10 @@ and a training step (forward, then the gradients w.r.t. input and kernel of `sum
 - `structconv auto`: `structconv.ops.conv(...)` as a user calls it (autotune "uncertain", a fresh plan
   cache: it measures in the warm-up rounds, FFT plans too).
 Interleaved rounds after two warm-up rounds, medians; ratios to Keras's op in the same run.
+
+Then a whole network on two-channel signals (2367 samples: a 79-tap convolution 2 -> 2, a 31-tap one 2 -> 4,
+global average pooling, a dense layer; channels_last) built from `keras.layers` and from
+`structconv.layers`: epochs of `fit` on 64 signals at batch 2 and at batch 8 (the first measures).
 """
 
 import json
@@ -27,7 +31,7 @@ import sys
 import tempfile
 
 import numpy as np
-from environment import machine, quick_or_full_options, torch_modes, versions  # noqa: E402
+from environment import fit_epoch_seconds, machine, quick_or_full_options, torch_modes, versions  # noqa: E402
 
 # (rank, size, kernel size, batch, channels, filters, data format)
 CASES = [(1, 2367, 79, 2, 2, 2, "channels_last"), (1, 1024, 255, 4, 2, 2, "channels_last"),
@@ -103,13 +107,46 @@ def run(cases, rounds):
     return records
 
 
+def signal_model(library, length):
+    import keras
+
+    inputs = keras.Input((length, 2))
+    hidden = library.Conv1D(2, 79, padding="same", activation="relu")(inputs)
+    hidden = library.Conv1D(4, 31, padding="same", activation="relu")(hidden)
+    outputs = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(hidden))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "mse")
+    return model
+
+
+def fit_timings(signals=64, length=2367, epochs=3):
+    """Epochs of `fit` of `signal_model` at batch 2 and 8, Keras's layers against structconv's."""
+    import keras
+
+    from structconv import layers
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((signals, length, 2)).astype("float32")
+    y = rng.standard_normal((signals, 1)).astype("float32")
+    found = {}
+    for batch in (2, 8):
+        for name, library in (("keras.layers", keras.layers), ("structconv.layers", layers)):
+            key = f"{name}, batch {batch}"
+            found[key] = fit_epoch_seconds(signal_model(library, length), x, y, batch, epochs)
+            print(f"two-channel signals of {length} samples, {key}: fit epochs of {signals // batch} steps "
+                  + ", ".join(f"{s:.2f} s" for s in found[key]), file=sys.stderr, flush=True)
+    return found
+
+
 def main():
     options = quick_or_full_options(__doc__.split("\n")[0], 9)
     records = run(QUICK_CASES if options.quick else CASES, options.rounds)
+    network = fit_timings(16, epochs=2) if options.quick else fit_timings()
     import torch
 
     print(json.dumps({"machine": machine(), "threads": torch.get_num_threads(),
-                      "versions": versions(("keras", "torch", "numpy")), "records": records}, indent=1))
+                      "versions": versions(("keras", "torch", "numpy")), "records": records,
+                      "fit_epoch_seconds": network}, indent=1))
 
 
 if __name__ == "__main__":
