@@ -223,9 +223,7 @@ def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     y = _CONV_TRANSPOSE[rank](
         x, _to_torch_kernel(kernel, rank), stride=strides, dilation=dilation_rate
     )
-    if data_format == "channels_last":
-        y = y.movedim(1, rank + 1)
-    return y
+    return _in_format(y, data_format)
 
 
 def rfftn(x, axes, lengths):
