@@ -76,6 +76,17 @@ def test_conv_rejects(inputs, kernel, kwargs, name, received):
         sops.conv(inputs, kernel, **kwargs)
 
 
+def test_a_rejected_call_raises_again_after_a_valid_one_of_the_same_shapes():
+    """The checks are cached per shapes and arguments (`ops.conv.checked_padding`); their errors are not."""
+    x, kernel = _x((3,)), _k((3,))
+    sops.conv(x, kernel, padding=2, padding_mode="reflect")
+    for _ in range(2):
+        with pytest.raises(StructconvError, match=_message("padding", "(3, 3)")):
+            sops.conv(x, kernel, padding=3, padding_mode="reflect")
+        with pytest.raises(StructconvError, match=_message("kernel", "'a tensor of shape (3, 3, 4)'")):
+            sops.conv(x, _k((3,), 3))
+
+
 def test_reflect_padding_just_below_input_size_is_accepted():
     """The boundary of "reflect padding as large as the input": one less is valid (and computed)."""
     x = np.arange(3, dtype="float32").reshape(1, 3, 1)

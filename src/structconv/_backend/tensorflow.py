@@ -61,6 +61,10 @@ DECOMPOSE_TO_RANK = 3
 # A `tf.function` may be traced with unknown spatial sizes (Keras's `predict` on a new image size):
 # `conv` then takes `None` for a "same" padding pair and computes it at run time.
 DYNAMIC_SAME_PADDING = True
+# Whether `ops.execute` stages an eager plan that is one call of `conv` (`staged`): no, the `tf.function`
+# call costs more than the few ops it would fuse (2-D 16 x 16 x 4 images, batch 2, k=3: 323 us staged,
+# 177 us eager; a 2-core Intel Xeon VM with oneDNN, session 43).
+STAGES_ONE_CONV = False
 # Whether a channels_first input pools its leading spatial axes first (see the PyTorch module).
 POOL_MAX_OVER_LEADING_AXES = False
 # The highest rank an exported graph may hold as one convolution (None: no limit; see the JAX module).

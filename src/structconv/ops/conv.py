@@ -1,5 +1,7 @@
 """`conv`: N-dimensional convolution with every padding form and mode, on any Keras backend."""
 
+import functools
+
 import keras
 from keras import ops
 
@@ -16,10 +18,14 @@ from structconv.ops.arguments import (
 from structconv.ops.execute import execute
 from structconv.ops.make_problem import conv_problem
 from structconv.ops.planner import plan_conv
+from structconv.ops.tracing import has_symbolic_size
 
 
 def as_float_tensors(inputs, kernel):
     """Converts both operands to tensors of one floating dtype, as `keras.ops.conv` does."""
+    if ops.is_tensor(inputs) and ops.is_tensor(kernel) and inputs.dtype == kernel.dtype and \
+            _is_float(inputs.dtype):
+        return inputs, kernel  # what the conversion below returns, without its 8-16 us per call
     inputs = ops.convert_to_tensor(inputs)
     kernel = ops.convert_to_tensor(kernel)
     for name, value in (("inputs", inputs), ("kernel", kernel)):
@@ -30,6 +36,11 @@ def as_float_tensors(inputs, kernel):
             )
     dtype = promote_float_dtypes(inputs.dtype, kernel.dtype)
     return ops.cast(inputs, dtype), ops.cast(kernel, dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_float(dtype):
+    return "float" in keras.backend.standardize_dtype(dtype)
 
 
 _FLOAT_WIDTH = {"float16": 16, "bfloat16": 16, "float32": 32, "float64": 64}
@@ -116,14 +127,25 @@ def conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, 
 
 def prepare_conv(inputs, kernel, args, training=None):
     """`(problem, plan)` of `conv` of float tensors of one dtype with checked `args`: the tensors' shapes
-    checked against the arguments, the padding resolved, the plan made (cached per problem)."""
-    check_input_rank(tuple(inputs.shape), args.rank)
-    spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
-    kernel_size = check_kernel(tuple(kernel.shape), channels, args)
-    padding = resolve_padding(spatial, kernel_size, args)
-    check_run_time_padding(padding, args, get_backend())
+    checked against the arguments, the padding resolved, the plan made (each cached per shapes)."""
+    input_shape, kernel_shape = tuple(inputs.shape), tuple(kernel.shape)
+    check = checked_padding.__wrapped__ if has_symbolic_size(input_shape + kernel_shape) else checked_padding
+    padding = check(input_shape, kernel_shape, args, get_backend())
     problem = conv_problem(inputs, kernel, args, padding, training)
     return problem, plan_conv(problem, args.algorithm)
+
+
+@functools.lru_cache(maxsize=1024)
+def checked_padding(input_shape, kernel_shape, args, backend):
+    """The resolved padding of `conv` of tensors of these shapes with checked `args` on `backend`, the
+    shapes checked against the arguments. Cached per key (an eager loop repeats them); errors are not
+    cached, so bad input raises on every call. Symbolic sizes call `checked_padding.__wrapped__`."""
+    check_input_rank(input_shape, args.rank)
+    spatial, channels = split_shape(input_shape, args.data_format)
+    kernel_size = check_kernel(kernel_shape, channels, args)
+    padding = resolve_padding(spatial, kernel_size, args)
+    check_run_time_padding(padding, args, backend)
+    return padding
 
 
 def conv_with_arguments(inputs, kernel, args, training=None):

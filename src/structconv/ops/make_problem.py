@@ -1,6 +1,8 @@
 """Builds the `ConvProblem` of a call from its tensors and checked arguments (the one place that reads a
 tensor's shape, dtype and device for planning)."""
 
+import functools
+
 import keras
 
 from structconv._backend import get_backend
@@ -27,32 +29,53 @@ def conv_problem(inputs, kernel, args, padding, training=None, transposed=False)
     with checked `args` and resolved `padding` (ignored when `transposed`). Symbolic sizes become None and
     mark the problem `symbolic` (it then runs direct: an exported graph), and so does an ONNX export traced
     with an unknown batch size."""
-    spatial, channels = split_shape(tuple(inputs.shape), args.data_format)
+    backend = get_backend()
+    input_shape, kernel_shape = tuple(inputs.shape), tuple(kernel.shape)
+    symbolic = has_symbolic_size(input_shape)
+    build = _problem.__wrapped__ if symbolic or has_symbolic_size(kernel_shape) else _problem
+    return build(
+        keras.backend.backend(),
+        backend.device_of(inputs, kernel),
+        input_shape,
+        kernel_shape,
+        inputs.dtype,
+        args,
+        padding,
+        transposed,
+        expects_gradient(inputs, kernel, training),
+        bool(backend.traced_for_xla()),
+        symbolic or (input_shape[0] is None and exporting_to_onnx()),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _problem(backend, device, input_shape, kernel_shape, dtype, args, padding, transposed, training, xla,
+             symbolic):
+    """The `ConvProblem` of `conv_problem`, cached per key (an eager loop builds the same one per call)."""
+    spatial, channels = split_shape(input_shape, args.data_format)
     rank = args.rank
     if transposed:
-        padding, filters, groups = ((0, 0),) * rank, kernel.shape[-2], 1
+        padding, filters, groups = ((0, 0),) * rank, kernel_shape[-2], 1
     else:
-        filters, groups = kernel.shape[-1], args.groups
-    backend = get_backend()
+        filters, groups = kernel_shape[-1], args.groups
     return ConvProblem(
-        backend=keras.backend.backend(),
-        device=backend.device_of(inputs, kernel),
+        backend=backend,
+        device=device,
         rank=rank,
-        batch=_size(inputs.shape[0]),
+        batch=_size(input_shape[0]),
         spatial=tuple(_size(n) for n in spatial),
         channels=int(channels),
         filters=int(filters),
-        kernel_size=tuple(int(k) for k in kernel.shape[:rank]),
+        kernel_size=tuple(int(k) for k in kernel_shape[:rank]),
         groups=groups,
         strides=tuple(args.strides),
         dilation_rate=tuple(args.dilation_rate),
         padding=tuple(None if pair is None else tuple(pair) for pair in padding),
         padding_mode=args.padding_mode,
-        dtype=keras.backend.standardize_dtype(inputs.dtype),
+        dtype=keras.backend.standardize_dtype(dtype),
         data_format=args.data_format,
         transposed=transposed,
-        training=expects_gradient(inputs, kernel, training),
-        xla=bool(backend.traced_for_xla()),
-        symbolic=has_symbolic_size(inputs.shape)
-        or (inputs.shape[0] is None and exporting_to_onnx()),
+        training=training,
+        xla=xla,
+        symbolic=symbolic,
     )

@@ -22,7 +22,7 @@ def exporting_to_onnx():
 def has_symbolic_size(shape):
     """Whether a size of `shape` is symbolic (torch.export's SymInt, jax2tf's polymorphic dimension): neither
     a Python int nor None."""
-    return any(n is not None and not is_static(n) for n in tuple(shape))
+    return not all(n is None or type(n) is int or is_static(n) for n in tuple(shape))
 
 
 def exporting(shape):
