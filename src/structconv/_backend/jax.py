@@ -15,10 +15,6 @@ PREFERRED_DATA_FORMAT = "channels_last"
 DECOMPOSE_TO_RANK = 2
 # Only TensorFlow traces graphs with unknown spatial sizes that `conv` must pad at run time.
 DYNAMIC_SAME_PADDING = False
-# Whether `ops.execute` stages an eager plan that is one call of `conv` (`staged`): yes, a jitted
-# convolution dispatched in 40-83 us where the eager `lax` call took 93-119 us (1-D 64 and 2-D 16 x 16
-# inputs of 4 channels, batch 2, k=3; a 2-core Intel Xeon VM, session 43).
-STAGES_ONE_CONV = True
 # Whether a channels_first input pools its leading spatial axes first (see the PyTorch module).
 POOL_MAX_OVER_LEADING_AXES = False
 # jax2onnx converts only convolutions of rank <= 2 in JAX's layouts (Keras's own Conv3D fails with

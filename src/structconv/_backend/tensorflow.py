@@ -61,10 +61,6 @@ DECOMPOSE_TO_RANK = 3
 # A `tf.function` may be traced with unknown spatial sizes (Keras's `predict` on a new image size):
 # `conv` then takes `None` for a "same" padding pair and computes it at run time.
 DYNAMIC_SAME_PADDING = True
-# Whether `ops.execute` stages an eager plan that is one call of `conv` (`staged`): no, the `tf.function`
-# call costs more than the few ops it would fuse (2-D 16 x 16 x 4 images, batch 2, k=3: 323 us staged,
-# 177 us eager; a 2-core Intel Xeon VM with oneDNN, session 43).
-STAGES_ONE_CONV = False
 # Whether a channels_first input pools its leading spatial axes first (see the PyTorch module).
 POOL_MAX_OVER_LEADING_AXES = False
 # The highest rank an exported graph may hold as one convolution (None: no limit; see the JAX module).
@@ -169,8 +165,11 @@ def staged(function, static, *tensors):
 
 @functools.lru_cache(maxsize=512)
 def _staged_program(function, static, signature):
-    del signature  # a key only: one program per input signature, each traced once
-    return tf.function(functools.partial(function, *static), autograph=False)
+    # The concrete function, called directly: calling the `tf.function` matched its arguments to its
+    # traces on every call, 100-125 us of a small call (a 1-D 64-sample k=3 4 -> 4 direct plan: 364-371 us
+    # a call, its concrete function 253-271 us; FFT plans alike; 2-vCPU Intel Xeon, session 43).
+    specs = [tf.TensorSpec(shape, dtype) for shape, dtype in signature]
+    return tf.function(functools.partial(function, *static), autograph=False).get_concrete_function(*specs)
 
 
 def traced_for_xla():

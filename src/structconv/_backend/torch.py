@@ -13,8 +13,6 @@ PREFERRED_DATA_FORMAT = "channels_first"
 DECOMPOSE_TO_RANK = 3
 # Only TensorFlow traces graphs with unknown spatial sizes that `conv` must pad at run time.
 DYNAMIC_SAME_PADDING = False
-# Whether `ops.execute` stages an eager plan that is one call of `conv`: `staged` is a plain call here.
-STAGES_ONE_CONV = False
 # Max pooling runs fastest with many channels in channels-last memory (see `pool`): a channels_first
 # input pools its leading spatial axes first, the trailing ones riding along as channels.
 POOL_MAX_OVER_LEADING_AXES = True

@@ -16,20 +16,9 @@ from structconv.shapes.arithmetic import decomposition_rank
 def execute(plan, problem, inputs, kernel):
     """`conv` of `inputs` and `kernel` (float tensors of one dtype, shapes as `problem` says) by `plan`;
     for a transposed problem, the *full* transposed convolution (the caller crops it). One compiled
-    program per plan and problem where the backend stages eager calls (`staged`: JAX, TensorFlow), except
-    for a plan that is one call of the backend's own convolution where the backend stages no such call
-    (`STAGES_ONE_CONV`)."""
-    backend = get_backend()
-    if not backend.STAGES_ONE_CONV and _one_backend_call(plan, problem):
-        return _execute(plan, problem, inputs, kernel)
-    return backend.staged(_execute, (plan, problem), inputs, kernel)
-
-
-def _one_backend_call(plan, problem):
-    return (plan.algorithm == "direct" and plan.direct in ("native", "im2col") and not plan.working_dtype
-            and plan.grouping is None
-            and (problem.padding_mode == "zeros" or problem.transposed
-                 or not any(any(pair) for pair in problem.padding if pair is not None)))
+    program per plan and problem where the backend stages eager calls (`staged`: JAX, TensorFlow), the
+    form measured planning times, so that its measured picks hold for eager callers."""
+    return get_backend().staged(_execute, (plan, problem), inputs, kernel)
 
 
 def _execute(plan, problem, inputs, kernel):
