@@ -9,6 +9,7 @@ import pytest
 
 from structconv.ops import candidate_plans
 from structconv.tuning import backward_cliff, calibrate, command, fit, fit_rates, profile
+from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
 
@@ -62,6 +63,24 @@ def test_only_the_cpu_is_calibrated(fresh_cache, monkeypatch, capsys):
     assert "fits the CPU model only" in capsys.readouterr().err
     profile.forget_loaded()
     assert candidate_plans.profile_for(BACKEND, "cpu").source == "shipped"
+
+
+def test_calibration_times_no_direct_plan_of_an_item_on_the_backends_slower_path():
+    """torch's 3-D convolution of one small item runs its own loops (`single_item_loops`), priced at a
+    factor of oneDNN's rate, and `direct:halves` at another: fitted as oneDNN's convolution, their times
+    would skew its rate. Calibration's grid holds such a shape (3-D 6^3, k=3, one channel)."""
+    shipped = profile.shipped(BACKEND, "cpu")
+    item = square_problem(BACKEND, "cpu", 3, 6, 3, 1, 1, 1, "same", 1, False)
+    labels = {p.label for p in calibrate.every_plan(item, shipped)}
+    offered = {p.label for p in candidate_plans.candidates(item, shipped)}
+    if candidate_plans.single_item_loops(item):
+        assert {"direct:native", "direct:halves"} <= offered
+        assert labels and not any(label.startswith("direct") for label in labels)
+    else:
+        assert BACKEND != "torch" and "direct:native" in labels
+    pair = square_problem(BACKEND, "cpu", 3, 6, 3, 2, 1, 1, "same", 1, False)
+    assert not candidate_plans.single_item_loops(pair)
+    assert "direct:native" in {p.label for p in calibrate.every_plan(pair, shipped)}
 
 
 def test_the_grid_times_the_plans_it_is_given(fresh_cache):

@@ -108,7 +108,7 @@ def other_targets(problem):
                  and (native_max is None or r <= native_max))
 
 
-def _halves_help(problem):
+def single_item_loops(problem):
     """Whether the backend's own convolution (or transposed convolution) of the problem, a batch of one known
     when traced, may run faster as two halves stacked along the batch (`ops.halves`): where the backend
     says one item takes a slower path than two (`slow_single_item`), with at least two outputs (inputs of
@@ -141,7 +141,7 @@ def _direct_candidates(problem, profile, base_of):
     the decomposition onto rank `onto` (None: the backend's target) stacking along "inputs" or "filters"
     (of the backend's own convolution for "inputs" where it runs the rank)."""
     if _native_only(problem):
-        base, single_item = base_of("inputs", None), _halves_help(problem)
+        base, single_item = base_of("inputs", None), single_item_loops(problem)
         found = [("native", None, base * (UNMODELLED_FACTOR["single_item_loops"] if single_item else 1.0))]
         # Not grouped: torch's depthwise 2-D step ran 1.4-6.6x slower on the copy from 7x7 to 31x31 taps.
         if (problem.training and not problem.transposed and problem.groups == 1

@@ -121,15 +121,19 @@ def training_problems(backend_name, device, grid=TRAINING_GRID):
 
 def every_plan(problem, profile):
     """Every candidate the planner offers for `problem` but decompositions onto another rank than the
-    backend's target and the framework's own convolution bypassing its kernel library (`direct:im2col`:
-    the model prices both at a factor of the backend's convolution, whose rates the fit is of, and every
-    direct time is fitted as that convolution's), cheapest first: both stackings of a decomposition,
+    backend's target, the framework's own convolution bypassing its kernel library (`direct:im2col`) and,
+    where one item takes the backend's slower path (`candidate_plans.single_item_loops`: torch's 3-D
+    loops), the direct ones (`direct:native` on that path, `direct:halves`): the model prices all of these
+    at a factor of the backend's convolution, whose rates the fit is of, and every direct time is fitted
+    as that convolution's (session 42: a 3-D 6^3 k=3 single-channel item of the grid had torch's loops
+    and halves fitted as oneDNN's convolution). Cheapest first: both stackings of a decomposition,
     whatever the profile's limit on stacking along the filters with a gradient (the grid's steps are small;
     `fit.fit_stacking` sets the limit from them), and each FFT geometry by both kernel transforms."""
     unlimited = dataclasses.replace(profile, strategy=dataclasses.replace(
         profile.strategy, decompose_filters_max_taps=None))
+    single_item = candidate_plans.single_item_loops(problem)
     return [p for p in candidate_plans.candidates(problem, unlimited)
-            if p.onto is None and p.direct != "im2col"]
+            if p.onto is None and p.direct != "im2col" and not (single_item and p.algorithm == "direct")]
 
 
 def timed_plans(problem, profile):
