@@ -18,7 +18,7 @@ from structconv.ops.arguments import (
 from structconv.ops.execute import execute
 from structconv.ops.make_problem import conv_problem
 from structconv.ops.planner import plan_conv
-from structconv.ops.tracing import has_symbolic_size
+from structconv.ops.tracing import unless_symbolic
 
 
 def as_float_tensors(inputs, kernel):
@@ -129,8 +129,8 @@ def prepare_conv(inputs, kernel, args, training=None):
     """`(problem, plan)` of `conv` of float tensors of one dtype with checked `args`: the tensors' shapes
     checked against the arguments, the padding resolved, the plan made (each cached per shapes)."""
     input_shape, kernel_shape = tuple(inputs.shape), tuple(kernel.shape)
-    check = checked_padding.__wrapped__ if has_symbolic_size(input_shape + kernel_shape) else checked_padding
-    padding = check(input_shape, kernel_shape, args, get_backend())
+    padding = unless_symbolic(checked_padding, input_shape, kernel_shape)(input_shape, kernel_shape, args,
+                                                                          get_backend())
     problem = conv_problem(inputs, kernel, args, padding, training)
     return problem, plan_conv(problem, args.algorithm)
 
@@ -139,7 +139,7 @@ def prepare_conv(inputs, kernel, args, training=None):
 def checked_padding(input_shape, kernel_shape, args, backend):
     """The resolved padding of `conv` of tensors of these shapes with checked `args` on `backend`, the
     shapes checked against the arguments. Cached per key (an eager loop repeats them); errors are not
-    cached, so bad input raises on every call. Symbolic sizes call `checked_padding.__wrapped__`."""
+    cached, so bad input raises on every call (`tracing.unless_symbolic`)."""
     check_input_rank(input_shape, args.rank)
     spatial, channels = split_shape(input_shape, args.data_format)
     kernel_size = check_kernel(kernel_shape, channels, args)

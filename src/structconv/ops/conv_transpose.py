@@ -12,7 +12,7 @@ from structconv.ops.execute import execute
 from structconv.ops.make_problem import conv_problem
 from structconv.ops.padding import pad_axis, slice_axis
 from structconv.ops.planner import plan_conv
-from structconv.ops.tracing import has_symbolic_size
+from structconv.ops.tracing import unless_symbolic
 from structconv.shapes import arithmetic
 
 
@@ -69,8 +69,7 @@ def prepare_conv_transpose(inputs, kernel, args, training=None):
     """`(problem, plan)` of `conv_transpose` of float tensors of one dtype with checked `args`: the tensors
     checked against them, the plan of the full transposed convolution made (each cached per shapes)."""
     input_shape, kernel_shape = tuple(inputs.shape), tuple(kernel.shape)
-    check = checked_shapes.__wrapped__ if has_symbolic_size(input_shape + kernel_shape) else checked_shapes
-    check(input_shape, kernel_shape, args)
+    unless_symbolic(checked_shapes, input_shape, kernel_shape)(input_shape, kernel_shape, args)
     problem = conv_problem(inputs, kernel, args, None, training, transposed=True)
     return problem, plan_conv(problem, args.algorithm)
 
@@ -78,7 +77,7 @@ def prepare_conv_transpose(inputs, kernel, args, training=None):
 @functools.lru_cache(maxsize=1024)
 def checked_shapes(input_shape, kernel_shape, args):
     """Raises unless tensors of these shapes fit `conv_transpose` with checked `args`. Cached per key (an
-    eager loop repeats them); errors are not cached. Symbolic sizes call `checked_shapes.__wrapped__`."""
+    eager loop repeats them); errors are not cached (`tracing.unless_symbolic`)."""
     check_input_rank(input_shape, args.rank)
     spatial, channels = split_shape(input_shape, args.data_format)
     kernel_size = check_kernel(kernel_shape, channels, args, transposed=True)
@@ -118,8 +117,8 @@ def _full_then_cropped(plan, problem, args, inputs, kernel):
     first = 1 if args.data_format == "channels_last" else 2
     spatial, _ = split_shape(tuple(inputs.shape), args.data_format)
     kernel_size = tuple(kernel.shape[:args.rank])
-    crops = _crops.__wrapped__ if has_symbolic_size(spatial + kernel_size) else _crops
-    for axis, (start, end_crop) in enumerate(crops(spatial, kernel_size, args)):
+    crops = unless_symbolic(_crops, spatial, kernel_size)(spatial, kernel_size, args)
+    for axis, (start, end_crop) in enumerate(crops):
         full = slice_axis(full, first + axis, start, -end_crop if end_crop > 0 else None)
         if end_crop < 0:
             full = pad_axis(full, first + axis, 0, -end_crop)

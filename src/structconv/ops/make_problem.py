@@ -8,7 +8,7 @@ import keras
 from structconv._backend import get_backend
 from structconv.ops.arguments import split_shape
 from structconv.ops.problem import ConvProblem, is_static
-from structconv.ops.tracing import exporting_to_onnx, has_symbolic_size
+from structconv.ops.tracing import exporting_to_onnx, has_symbolic_size, unless_symbolic
 
 
 def expects_gradient(inputs, kernel, training=None):
@@ -32,8 +32,7 @@ def conv_problem(inputs, kernel, args, padding, training=None, transposed=False)
     backend = get_backend()
     input_shape, kernel_shape = tuple(inputs.shape), tuple(kernel.shape)
     symbolic = has_symbolic_size(input_shape)
-    build = _problem.__wrapped__ if symbolic or has_symbolic_size(kernel_shape) else _problem
-    return build(
+    return unless_symbolic(_problem, input_shape, kernel_shape)(
         keras.backend.backend(),
         backend.device_of(inputs, kernel),
         input_shape,

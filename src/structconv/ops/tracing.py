@@ -25,6 +25,13 @@ def has_symbolic_size(shape):
     return not all(n is None or type(n) is int or is_static(n) for n in tuple(shape))
 
 
+def unless_symbolic(cached, *shapes):
+    """`cached` (a `functools.lru_cache` of shapes and arguments, which an eager loop repeats), or the
+    function it wraps where a size of `shapes` is symbolic: hashing or comparing such a size may fail or
+    add a guard to an exported graph."""
+    return cached.__wrapped__ if any(has_symbolic_size(shape) for shape in shapes) else cached
+
+
 def exporting(shape):
     """Whether a tensor of `shape` is traced for an exported graph: a symbolic size or an ONNX export."""
     return has_symbolic_size(shape) or exporting_to_onnx()
