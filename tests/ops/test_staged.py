@@ -40,40 +40,36 @@ def test_an_eager_staged_call_traces_once_per_input_signature():
     assert len(traced) == (4 if BACKEND == "torch" else 2)
 
 
-@pytest.mark.parametrize(("algorithm", "padding_mode"),
-                         [("direct", "zeros"), ("direct", "reflect"), ("fft", "zeros")])
-def test_every_eager_plan_runs_staged_once(monkeypatch, algorithm, padding_mode):
-    """An eager call runs its plan in the backend's staged form (one program), the form measured planning
-    times it in, whether the plan is one call of the backend's convolution or many ops."""
-    backend = get_backend()
-    staged_calls = []
+@pytest.fixture
+def staged_calls(monkeypatch):
+    """`(function name, static arguments)` of each call of the backend's `staged`, which still runs."""
+    backend, calls = get_backend(), []
     real = backend.staged
 
     def spy(function, static, *tensors):
-        staged_calls.append(static[0].label)
+        calls.append((function.__name__, static))
         return real(function, static, *tensors)
 
     monkeypatch.setattr(backend, "staged", spy)
+    return calls
+
+
+@pytest.mark.parametrize(("algorithm", "padding_mode"),
+                         [("direct", "zeros"), ("direct", "reflect"), ("fft", "zeros")])
+def test_every_eager_plan_runs_staged_once(staged_calls, algorithm, padding_mode):
+    """An eager call runs its plan in the backend's staged form (one program), the form measured planning
+    times it in, whether the plan is one call of the backend's convolution or many ops."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 9, 3)).astype("float32")
     k = rng.standard_normal((3, 3, 4)).astype("float32")
     y = sops.conv(tensor(x), tensor(k), padding=1, padding_mode=padding_mode, algorithm=algorithm)
     assert_close(y, reference.conv_reference(x, k, (1,), [(1, 1)], (1,), padding_mode=padding_mode))
-    assert len(staged_calls) == 1 and staged_calls[0].startswith(algorithm)
+    assert len(staged_calls) == 1 and staged_calls[0][1][0].label.startswith(algorithm)
 
 
-def test_an_eager_transposed_convolution_runs_with_its_crop_as_one_staged_program(monkeypatch):
+def test_an_eager_transposed_convolution_runs_with_its_crop_as_one_staged_program(staged_calls):
     """The full transposed convolution and its crop are one program: eager TensorFlow had cropped op by op
     outside it, doubling a small call (2-D 16^2, stride 2, k=3: 892-958 us, staged 408)."""
-    backend = get_backend()
-    staged_calls = []
-    real = backend.staged
-
-    def spy(function, static, *tensors):
-        staged_calls.append(function.__name__)
-        return real(function, static, *tensors)
-
-    monkeypatch.setattr(backend, "staged", spy)
     rng = np.random.default_rng(0)
     y = rng.standard_normal((2, 5, 4, 3)).astype("float32")
     k = rng.standard_normal((3, 2, 2, 3)).astype("float32")
@@ -82,7 +78,7 @@ def test_an_eager_transposed_convolution_runs_with_its_crop_as_one_staged_progra
             staged_calls.clear()
             out = sops.conv_transpose(tensor(y), tensor(k), strides=2, padding="same", algorithm=algorithm)
         # The second call: one outer program; torch's `staged` is a plain call, which runs the inner one.
-        assert staged_calls[0] == "_full_then_cropped"
+        assert staged_calls[0][0] == "_full_then_cropped"
         assert len(staged_calls) == (2 if BACKEND == "torch" else 1)
         assert_close(out, reference.conv_transpose_reference(y, k, (2, 2), "same"))
 
