@@ -168,6 +168,27 @@ def test_the_fingerprint_names_the_machine():
     assert fingerprint.fingerprint_id(other) != fingerprint.fingerprint_id(found)
 
 
+def test_the_fingerprint_numbers_the_cpu_generation():
+    # VMs of two Intel generations both name theirs "Intel(R) Xeon(R) Processor": the family and model
+    # numbers tell them apart, read here as /proc/cpuinfo's first processor states them.
+    found = fingerprint.fingerprint(BACKEND, "cpu")
+    expected = {}
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                expected.setdefault(key.strip().lower(), value.strip())
+    for key in ("cpu family", "model", "stepping", "cpu implementer", "cpu part"):
+        if key in expected:
+            assert f"{key} {expected[key]}" in found["cpu_identity"].split(", ")
+    if "model" in expected:
+        renumbered = found["cpu_identity"].replace(f"model {expected['model']}", "model 0")
+        other = {**found, "cpu_identity": renumbered}
+        assert fingerprint.fingerprint_id(other) != fingerprint.fingerprint_id(found)
+
+
 def test_the_fingerprint_names_the_cpu_extensions_and_the_kernels():
     found = fingerprint.fingerprint(BACKEND, "cpu")
     flags = []

@@ -226,7 +226,8 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
     right = sum(fit.pick_ratio(r, fit.model_pick(r, fitted)) <= fit.TARGET for r in records)
     shipped_right = sum(fit.pick_ratio(r, fit.model_pick(r, shipped)) <= fit.TARGET for r in records)
     provenance = {
-        "machine": print_["cpu"], "cpu": print_["cpu"], "threads": print_["threads"],
+        "machine": print_["cpu"], "cpu": print_["cpu"], "cpu_identity": print_["cpu_identity"],
+        "threads": print_["threads"],
         "accelerator": print_["accelerator"], "backend_version": print_["backend_version"],
         "cpu_extensions": print_["cpu_extensions"], "kernels": print_["kernels"],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -1,10 +1,12 @@
-"""What identifies a machine for a calibrated profile or a plan file: CPU model and vector extensions,
-threads in use, GPU name, backend, its version and the kernels it runs convolutions with. Two machines with
-the same fingerprint are expected to time the same.
+"""What identifies a machine for a calibrated profile or a plan file: CPU model, its family and model
+numbers and vector extensions, threads in use, GPU name, backend, its version and the kernels it runs
+convolutions with. Two machines with the same fingerprint are expected to time the same.
 
 The CPU's model name alone does not tell machines apart: cloud VMs name both an AMD EPYC with AVX-512 and
 one without it "AMD EPYC", and the extensions decide which kernels run (TensorFlow turns oneDNN on by
-default only with some of them)."""
+default only with some of them); nor does it tell CPU generations apart: the 2-vCPU Intel VMs of sessions
+36-43 (family 6 model 167) and of session 44 (model 207) both name theirs "Intel(R) Xeon(R) Processor",
+with the same extensions, and a profile calibrated on one was never measured on the other."""
 
 import functools
 import hashlib
@@ -24,6 +26,30 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+# The /proc/cpuinfo fields that number a CPU's generation: x86's family, model and stepping; ARM's
+# implementer, part and variant.
+_IDENTITY_FIELDS = ("cpu family", "model", "stepping", "cpu implementer", "cpu part", "cpu variant")
+
+
+@functools.cache
+def cpu_identity():
+    """The CPU's generation numbers from /proc/cpuinfo, e.g. "cpu family 6, model 207, stepping 2" ("" where
+    /proc/cpuinfo is missing)."""
+    found = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key in _IDENTITY_FIELDS and key not in found:
+                    found[key] = value.strip()
+                elif not key and found:
+                    break  # the first processor's block ends
+    except OSError:
+        pass
+    return ", ".join(f"{key} {found[key]}" for key in _IDENTITY_FIELDS if key in found)
 
 
 # The vector extensions that change which convolution and FFT kernels run, as /proc/cpuinfo names them.
@@ -55,6 +81,7 @@ def fingerprint(backend_name, device="cpu"):
         "backend_version": backend.framework_version(),
         "device": device,
         "cpu": cpu_model(),
+        "cpu_identity": cpu_identity(),
         "cpu_extensions": cpu_extensions(),
         "kernels": backend.kernel_library(device),
         "threads": int(backend.thread_count()),
