@@ -23,10 +23,19 @@ arithmetic), as float32 and float64 pairs do.
 import keras
 from keras import ops
 
+from structconv._backend import get_backend
 from structconv.errors import invalid_argument
 from structconv.ops.arguments import check_kernel, conv_arguments, split_shape
-from structconv.ops.conv import as_float_tensors, conv_with_arguments, input_rank
+from structconv.ops.conv import (
+    as_float_tensors,
+    conv_with_arguments,
+    input_rank,
+    prepare_conv,
+    promote_float_dtypes,
+)
+from structconv.ops.execute import execute
 from structconv.ops.gather import gather
+from structconv.ops.make_problem import expects_gradient
 
 METHODS = ("auto", "naive", "gauss", "block")
 
@@ -113,8 +122,13 @@ def _block_operands(a, b, c, d, groups, channel_axis):
     sizes unknown until run time (a `tf.function` traced for any size) need no special case.
     """
     x = ops.concatenate([a, b], axis=channel_axis)
-    if groups > 1:
-        x = gather(x, _group_order(a.shape[channel_axis], groups), axis=channel_axis)
+    if groups == 1:
+        # Three concatenations: eager torch spent 104 us a call in the reshapes and stacks of the grouped
+        # form below, 22 in these (1-D 64-sample k=3 4 -> 4; `keras.ops.reshape` alone 17 us a call).
+        kernel_axis = c.ndim - 2
+        return x, ops.concatenate([ops.concatenate([c, d], axis=-1), ops.concatenate([-d, c], axis=-1)],
+                                  axis=kernel_axis)
+    x = gather(x, _group_order(a.shape[channel_axis], groups), axis=channel_axis)
     *kernel_size, in_per_group, filters = c.shape
     split = (*kernel_size, in_per_group, groups, filters // groups)
     c, d = ops.reshape(c, split), ops.reshape(d, split)
@@ -184,11 +198,35 @@ def complex_conv_with_arguments(inputs, kernel, args, method="auto", training=No
         ac, bd = real_conv(a, c), real_conv(b, d)
         sum_product = real_conv(ops.add(a, b), ops.add(c, d))
         return ops.subtract(ac, bd), ops.subtract(ops.subtract(sum_product, ac), bd)
+    a, b, c, d = _one_float_dtype(a, b, c, d)
     # The checks of `ops.conv`, on the complex operands, before they are doubled into one real pair.
     check_kernel(tuple(c.shape), split_shape(tuple(a.shape), args.data_format)[1], args)
     channel_axis = -1 if args.data_format == "channels_last" else 1
-    x, k = _block_operands(a, b, c, d, args.groups, channel_axis)
-    return _block_outputs(real_conv(x, k), c.shape[-1], args.groups, channel_axis)
+    # The plan of the doubled pair, made from the shapes; the pair is built, convolved and split inside
+    # one staged program (eager JAX and TensorFlow had run each of those ops apart: a 1-D 64-sample k=3
+    # 4 -> 4 call 276 and 581 us against 22 and 134 for its real convolution; docs/benchmarks.md).
+    x_shape = list(a.shape)
+    x_shape[channel_axis] = 2 * x_shape[channel_axis]
+    k_shape = (*c.shape[:-2], 2 * c.shape[-2], 2 * c.shape[-1])
+    gradient = expects_gradient(a, c, training) or expects_gradient(b, d, training)
+    problem, plan = prepare_conv(a, c, args, gradient, shapes=(tuple(x_shape), k_shape))
+    return get_backend().staged(_block_conv, (plan, problem, args.groups, channel_axis), a, b, c, d)
+
+
+def _block_conv(plan, problem, groups, channel_axis, a, b, c, d):
+    """`(real, imag)` of the block convolution by `plan` (`problem` the doubled pair's)."""
+    x, k = _block_operands(a, b, c, d, groups, channel_axis)
+    return _block_outputs(execute(plan, problem, x, k), c.shape[-1], groups, channel_axis)
+
+
+def _one_float_dtype(a, b, c, d):
+    """The four real parts as tensors of one floating dtype (`as_float_tensors`, pairwise, then the wider)."""
+    a, c = as_float_tensors(a, c)
+    b, d = as_float_tensors(b, d)
+    if a.dtype == b.dtype:
+        return a, b, c, d
+    dtype = promote_float_dtypes(a.dtype, b.dtype)
+    return tuple(ops.cast(part, dtype) for part in (a, b, c, d))
 
 
 def intensity(z):
