@@ -129,6 +129,18 @@ def test_complex_input_of_wrong_channels():
     assert keras.backend.standardize_dtype(layer.kernel[0].dtype) == "float32"
 
 
+@pytest.mark.parametrize("method", ("naive", "gauss", "block"))
+def test_errors_name_the_complex_operands_not_the_doubled_pair(method):
+    """The block method convolves a real pair of twice the channels; its errors name the shapes given."""
+    k = _pair(np.ones((3, 3, 2, 4), "float32"))  # for 2 input channels, the inputs have 3
+    three = _pair(np.ones((1, 6, 6, 3), "float32"))
+    with pytest.raises(StructconvError, match=r"\(3, 3, 2, 4\).*2 \* 1 == 3"):
+        sops.complex_conv(three, k, method=method)
+    transposed = _pair(np.ones((3, 3, 4, 2), "float32"))  # (filters, in_channels) for 2 input channels
+    with pytest.raises(StructconvError, match=r"\(3, 3, 4, 2\).*input's 3 channels"):
+        sops.complex_conv_transpose(three, transposed, method=method)
+
+
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="only JAX can lack complex128 (64-bit mode off)")
 def test_complex128_where_the_backend_holds_only_complex64():
     """JAX without 64-bit mode would narrow complex128 to complex64 with a mere warning: an error instead,

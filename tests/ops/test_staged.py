@@ -78,7 +78,7 @@ def test_an_eager_transposed_convolution_runs_with_its_crop_as_one_staged_progra
             staged_calls.clear()
             out = sops.conv_transpose(tensor(y), tensor(k), strides=2, padding="same", algorithm=algorithm)
         # The second call: one outer program; torch's `staged` is a plain call, which runs the inner one.
-        assert staged_calls[0][0] == "_full_then_cropped"
+        assert staged_calls[0][0] == "full_then_cropped"
         assert len(staged_calls) == (2 if BACKEND == "torch" else 1)
         assert_close(out, reference.conv_transpose_reference(y, k, (2, 2), "same"))
 
@@ -106,6 +106,25 @@ def test_an_eager_complex_convolution_runs_as_one_staged_program(staged_calls, g
 
     assert_close(real, moved(conv(a, c) - conv(b, d)))
     assert_close(imag, moved(conv(a, d) + conv(b, c)))
+
+
+def test_an_eager_complex_transposed_convolution_runs_as_one_staged_program(staged_calls):
+    """As the complex convolution: the doubled pair built, transposed, cropped and split in one program."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((2, 5, 4, 3)).astype("float32") for _ in range(2))
+    c, d = (rng.standard_normal((3, 2, 2, 3)).astype("float32") for _ in range(2))
+    for _ in range(2):
+        staged_calls.clear()
+        real, imag = sops.complex_conv_transpose((tensor(a), tensor(b)), (tensor(c), tensor(d)), strides=2,
+                                                 padding="same", method="block")
+    assert staged_calls[0][0] == "_block_transpose"
+    assert len(staged_calls) == (2 if BACKEND == "torch" else 1)
+
+    def transpose(y, k):
+        return reference.conv_transpose_reference(y, k, (2, 2), "same")
+
+    assert_close(real, transpose(a, c) - transpose(b, d))
+    assert_close(imag, transpose(a, d) + transpose(b, c))
 
 
 def test_staged_inside_a_compiled_function():

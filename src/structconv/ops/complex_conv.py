@@ -198,7 +198,7 @@ def complex_conv_with_arguments(inputs, kernel, args, method="auto", training=No
         ac, bd = real_conv(a, c), real_conv(b, d)
         sum_product = real_conv(ops.add(a, b), ops.add(c, d))
         return ops.subtract(ac, bd), ops.subtract(ops.subtract(sum_product, ac), bd)
-    a, b, c, d = _one_float_dtype(a, b, c, d)
+    a, b, c, d = one_float_dtype(a, b, c, d)
     # The checks of `ops.conv`, on the complex operands, before they are doubled into one real pair.
     check_kernel(tuple(c.shape), split_shape(tuple(a.shape), args.data_format)[1], args)
     channel_axis = -1 if args.data_format == "channels_last" else 1
@@ -219,7 +219,7 @@ def _block_conv(plan, problem, groups, channel_axis, a, b, c, d):
     return _block_outputs(execute(plan, problem, x, k), c.shape[-1], groups, channel_axis)
 
 
-def _one_float_dtype(a, b, c, d):
+def one_float_dtype(a, b, c, d):
     """The four real parts as tensors of one floating dtype (`as_float_tensors`, pairwise, then the wider)."""
     a, c = as_float_tensors(a, c)
     b, d = as_float_tensors(b, d)

@@ -11,10 +11,19 @@ input `[a, b]`, kernel `[[c, -d], [d, c]]` in the `(filters, in_channels)` layou
 import keras
 from keras import ops
 
+from structconv._backend import get_backend
 from structconv.errors import invalid_argument
-from structconv.ops.complex_conv import METHODS, join_complex, split_complex
-from structconv.ops.conv_transpose import conv_transpose
-from structconv.shapes.arithmetic import normalize_data_format
+from structconv.ops.arguments import conv_arguments
+from structconv.ops.complex_conv import METHODS, join_complex, one_float_dtype, split_complex
+from structconv.ops.conv import input_rank
+from structconv.ops.conv_transpose import (
+    checked_shapes,
+    conv_transpose,
+    full_then_cropped,
+    prepare_conv_transpose,
+)
+from structconv.ops.make_problem import expects_gradient
+from structconv.ops.tracing import unless_symbolic
 
 
 def complex_conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, dilation_rate=1,
@@ -55,10 +64,27 @@ def complex_conv_transpose(inputs, kernel, strides=1, padding="valid", output_pa
         real = ops.subtract(ac, bd)
         imag = ops.subtract(ops.subtract(real_transpose(ops.add(a, b), ops.add(c, d)), ac), bd)
     else:
-        data_format = normalize_data_format(data_format, default=keras.config.image_data_format())
-        channel_axis = -1 if data_format == "channels_last" else 1
-        block = ops.concatenate([ops.concatenate([c, -d], axis=-1), ops.concatenate([d, c], axis=-1)],
-                                axis=-2)  # (*kernel_size, [re, im] x filters, [a, b] x in_channels)
-        y = real_transpose(ops.concatenate([a, b], axis=channel_axis), block)
-        real, imag = ops.split(y, 2, axis=channel_axis)
+        a, b, c, d = one_float_dtype(a, b, c, d)
+        args = conv_arguments(input_rank(a), strides, padding, dilation_rate, data_format=data_format,
+                              output_padding=output_padding,
+                              default_data_format=keras.config.image_data_format(), algorithm=algorithm)
+        # The checks of `ops.conv_transpose`, on the complex operands, before they are doubled.
+        unless_symbolic(checked_shapes, a.shape, c.shape)(tuple(a.shape), tuple(c.shape), args)
+        channel_axis = -1 if args.data_format == "channels_last" else 1
+        # As `complex_conv`'s block method: planned from the doubled pair's shapes, which one staged
+        # program builds, convolves, crops and splits.
+        x_shape = list(a.shape)
+        x_shape[channel_axis] = 2 * x_shape[channel_axis]
+        k_shape = (*c.shape[:-2], 2 * c.shape[-2], 2 * c.shape[-1])
+        gradient = expects_gradient(a, c) or expects_gradient(b, d)
+        problem, plan = prepare_conv_transpose(a, c, args, gradient, shapes=(tuple(x_shape), k_shape))
+        real, imag = get_backend().staged(_block_transpose, (plan, problem, args, channel_axis), a, b, c, d)
     return join_complex(real, imag, as_pair)
+
+
+def _block_transpose(plan, problem, args, channel_axis, a, b, c, d):
+    """`(real, imag)` of the block transposed convolution by `plan` (`problem` the doubled pair's)."""
+    block = ops.concatenate([ops.concatenate([c, -d], axis=-1), ops.concatenate([d, c], axis=-1)],
+                            axis=-2)  # (*kernel_size, [re, im] x filters, [a, b] x in_channels)
+    y = full_then_cropped(plan, problem, args, ops.concatenate([a, b], axis=channel_axis), block)
+    return ops.split(y, 2, axis=channel_axis)

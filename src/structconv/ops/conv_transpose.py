@@ -65,12 +65,15 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     return conv_transpose_with_arguments(inputs, kernel, args)
 
 
-def prepare_conv_transpose(inputs, kernel, args, training=None):
+def prepare_conv_transpose(inputs, kernel, args, training=None, shapes=None):
     """`(problem, plan)` of `conv_transpose` of float tensors of one dtype with checked `args`: the tensors
-    checked against them, the plan of the full transposed convolution made (each cached per shapes)."""
-    input_shape, kernel_shape = tuple(inputs.shape), tuple(kernel.shape)
+    checked against them, the plan of the full transposed convolution made (each cached per shapes).
+    `shapes`: as `make_problem.conv_problem`'s, the operands' shapes where they are made from `inputs` and
+    `kernel` inside the program."""
+    input_shape, kernel_shape = shapes or (tuple(inputs.shape), tuple(kernel.shape))
     unless_symbolic(checked_shapes, input_shape, kernel_shape)(input_shape, kernel_shape, args)
-    problem = conv_problem(inputs, kernel, args, None, training, transposed=True)
+    problem = conv_problem(inputs, kernel, args, None, training, transposed=True,
+                           shapes=(input_shape, kernel_shape))
     return problem, plan_conv(problem, args.algorithm)
 
 
@@ -109,10 +112,12 @@ def run_conv_transpose(plan, problem, inputs, kernel, args):
     """Runs `plan` for the full transposed convolution, then crops it as `args` say: one staged program
     (`staged` of the backend; eagerly, TensorFlow's crop op by op had doubled a small call: 2-D 16^2
     stride 2, k=3, 4 -> 4: 892-958 us against `keras.ops.conv_transpose`'s 514-524)."""
-    return get_backend().staged(_full_then_cropped, (plan, problem, args), inputs, kernel)
+    return get_backend().staged(full_then_cropped, (plan, problem, args), inputs, kernel)
 
 
-def _full_then_cropped(plan, problem, args, inputs, kernel):
+def full_then_cropped(plan, problem, args, inputs, kernel):
+    """`conv_transpose` by `plan`: the full transposed convolution, cropped as `args` say (unstaged: the
+    body of `run_conv_transpose`'s program, and of `complex_conv_transpose`'s)."""
     full = execute(plan, problem, inputs, kernel)
     first = 1 if args.data_format == "channels_last" else 2
     spatial, _ = split_shape(tuple(inputs.shape), args.data_format)
