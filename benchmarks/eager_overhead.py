@@ -12,7 +12,8 @@ interleaved rounds; the table gives microseconds per call (the median sample) an
 model is unsure) without plan files (`measure_afresh`). Shapes: padding "same", float32, channels_last.
 
 `--complex`: `structconv.ops.complex_conv` of `(real, imag)` pairs against the same by hand, four
-`keras.ops.conv` calls (`re = a*c - b*d`, `im = a*d + b*c`), what a user writes without structconv.
+`keras.ops.conv` calls (`re = a*c - b*d`, `im = a*d + b*c`), what a user writes without structconv, and
+`complex_conv_transpose` (stride 2) against four `keras.ops.conv_transpose` calls.
 `--layers` (ranks 1-3): `structconv.layers.ConvND` against the Keras layer it replaces
 (`keras.layers.Conv1D`-`Conv3D`, the same arguments): an eager call, and one `train_on_batch` step of a
 one-layer model compiled without `jit_compile` (torch's Keras trainer runs such steps eagerly); `CALLS`
@@ -33,10 +34,12 @@ CASES = ((1, 64, 3, 2, 4, 4), (1, 256, 9, 1, 1, 1), (1, 512, 5, 8, 16, 16), (2, 
 QUICK_CASES = CASES[:1] + CASES[3:4]
 CALLS = 200
 IMPLS = ("keras.ops.conv", "structconv auto", "structconv direct")
-COMPLEX_IMPLS = ("keras.ops.conv x4", "structconv complex_conv")
+COMPLEX_IMPLS = ("keras.ops.conv x4", "structconv complex_conv", "keras.ops.conv_transpose x4",
+                 "structconv complex_conv_transpose")
 LAYER_IMPLS = ("keras layer", "structconv layer", "keras step", "structconv step")
 # The implementation each one's ratio is to (else the first).
-BASES = {"structconv step": "keras step"}
+BASES = {"structconv step": "keras step",
+         "structconv complex_conv_transpose": "keras.ops.conv_transpose x4"}
 
 
 def complex_calls(keras, ops, rng, shapes):
@@ -45,13 +48,24 @@ def complex_calls(keras, ops, rng, shapes):
     a, b = (keras.ops.convert_to_tensor(rng.standard_normal(x_shape), "float32") for _ in range(2))
     c, d = (keras.ops.convert_to_tensor(rng.standard_normal(k_shape), "float32") for _ in range(2))
 
-    def by_hand():
-        def conv(x, k):
-            return keras.ops.conv(x, k, padding="same")
-        return (keras.ops.subtract(conv(a, c), conv(b, d)), keras.ops.add(conv(a, d), conv(b, c)))
+    # The transposed convolutions' kernels: (*kernel_size, filters, channels) of the same sizes.
+    e, f = (keras.ops.convert_to_tensor(rng.standard_normal((*k_shape[:-2], k_shape[-1], k_shape[-2])),
+                                        "float32") for _ in range(2))
 
-    return {"keras.ops.conv x4": by_hand,
-            "structconv complex_conv": lambda: ops.complex_conv((a, b), (c, d), padding="same")}
+    def by_hand(conv, x, y, k, m):
+        return (keras.ops.subtract(conv(x, k), conv(y, m)), keras.ops.add(conv(x, m), conv(y, k)))
+
+    def conv(x, k):
+        return keras.ops.conv(x, k, padding="same")
+
+    def transpose(x, k):
+        return keras.ops.conv_transpose(x, k, 2, padding="same")
+
+    return {"keras.ops.conv x4": lambda: by_hand(conv, a, b, c, d),
+            "structconv complex_conv": lambda: ops.complex_conv((a, b), (c, d), padding="same"),
+            "keras.ops.conv_transpose x4": lambda: by_hand(transpose, a, b, e, f),
+            "structconv complex_conv_transpose": lambda: ops.complex_conv_transpose((a, b), (e, f), 2,
+                                                                                    padding="same")}
 
 
 def layer_calls(keras, x, kernel_size, filters):
