@@ -190,12 +190,9 @@ class ComplexConvND(BaseConvND):
         real, imag = complex_conv_with_arguments((real, imag), (real_kernel, imag_kernel), self.arguments,
                                                  self.method, hint)
         if self.use_bias:
-            shape = [1] * (self.rank + 2)
-            shape[self._channel_axis()] = self.filters
-            # The tensors' own `+`, as in BaseConvND.call (keras.ops.add misplaces it on TensorFlow).
             bias = ops.cast(self.bias, real.dtype)
-            real = real + ops.reshape(bias[:, 0], shape)
-            imag = imag + ops.reshape(bias[:, 1], shape)
+            real = real + self._along_channels(bias[:, 0])
+            imag = imag + self._along_channels(bias[:, 1])
         return join_complex(real, imag, as_pair)
 
     def compute_output_shape(self, input_shape):

@@ -96,11 +96,9 @@ class ComplexConvNDTranspose(ConvNDTranspose):
             output_padding=self.output_padding, dilation_rate=args.dilation_rate,
             data_format=args.data_format, algorithm=args.algorithm, method=self.method)
         if self.use_bias:
-            shape = [1] * (self.rank + 2)
-            shape[self._channel_axis()] = self.filters
             bias = ops.cast(self.bias, real.dtype)
-            real = real + ops.reshape(bias[:, 0], shape)
-            imag = imag + ops.reshape(bias[:, 1], shape)
+            real = real + self._along_channels(bias[:, 0])
+            imag = imag + self._along_channels(bias[:, 1])
         return join_complex(real, imag, as_pair)
 
     def compute_output_shape(self, input_shape):
