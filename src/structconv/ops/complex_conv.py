@@ -205,12 +205,19 @@ def complex_conv_with_arguments(inputs, kernel, args, method="auto", training=No
     # The plan of the doubled pair, made from the shapes; the pair is built, convolved and split inside
     # one staged program (eager JAX and TensorFlow had run each of those ops apart: a 1-D 64-sample k=3
     # 4 -> 4 call 276 and 581 us against 22 and 134 for its real convolution; docs/benchmarks.md).
+    shapes, gradient = doubled_pair(a, b, c, d, channel_axis, training)
+    problem, plan = prepare_conv(a, c, args, gradient, shapes=shapes)
+    return get_backend().staged(_block_conv, (plan, problem, args.groups, channel_axis), a, b, c, d)
+
+
+def doubled_pair(a, b, c, d, channel_axis, training=None):
+    """`(shapes, gradient)` of the block method's real pair, made from the input's parts `a, b` and the
+    kernel's `c, d` without building it: `(input_shape, kernel_shape)` to plan its convolution by (the
+    channel axis and the kernel's last two axes doubled), and whether its gradient will be taken."""
     x_shape = list(a.shape)
     x_shape[channel_axis] = 2 * x_shape[channel_axis]
     k_shape = (*c.shape[:-2], 2 * c.shape[-2], 2 * c.shape[-1])
-    gradient = expects_gradient(a, c, training) or expects_gradient(b, d, training)
-    problem, plan = prepare_conv(a, c, args, gradient, shapes=(tuple(x_shape), k_shape))
-    return get_backend().staged(_block_conv, (plan, problem, args.groups, channel_axis), a, b, c, d)
+    return (tuple(x_shape), k_shape), expects_gradient(a, c, training) or expects_gradient(b, d, training)
 
 
 def _block_conv(plan, problem, groups, channel_axis, a, b, c, d):

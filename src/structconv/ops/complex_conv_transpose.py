@@ -14,7 +14,7 @@ from keras import ops
 from structconv._backend import get_backend
 from structconv.errors import invalid_argument
 from structconv.ops.arguments import conv_arguments
-from structconv.ops.complex_conv import METHODS, join_complex, one_float_dtype, split_complex
+from structconv.ops.complex_conv import METHODS, doubled_pair, join_complex, one_float_dtype, split_complex
 from structconv.ops.conv import input_rank
 from structconv.ops.conv_transpose import (
     checked_shapes,
@@ -22,7 +22,6 @@ from structconv.ops.conv_transpose import (
     full_then_cropped,
     prepare_conv_transpose,
 )
-from structconv.ops.make_problem import expects_gradient
 from structconv.ops.tracing import unless_symbolic
 
 
@@ -73,11 +72,8 @@ def complex_conv_transpose(inputs, kernel, strides=1, padding="valid", output_pa
         channel_axis = -1 if args.data_format == "channels_last" else 1
         # As `complex_conv`'s block method: planned from the doubled pair's shapes, which one staged
         # program builds, convolves, crops and splits.
-        x_shape = list(a.shape)
-        x_shape[channel_axis] = 2 * x_shape[channel_axis]
-        k_shape = (*c.shape[:-2], 2 * c.shape[-2], 2 * c.shape[-1])
-        gradient = expects_gradient(a, c) or expects_gradient(b, d)
-        problem, plan = prepare_conv_transpose(a, c, args, gradient, shapes=(tuple(x_shape), k_shape))
+        shapes, gradient = doubled_pair(a, b, c, d, channel_axis)
+        problem, plan = prepare_conv_transpose(a, c, args, gradient, shapes=shapes)
         real, imag = get_backend().staged(_block_transpose, (plan, problem, args, channel_axis), a, b, c, d)
     return join_complex(real, imag, as_pair)
 
