@@ -128,12 +128,12 @@ def conv(inputs, kernel, strides=1, padding="valid", dilation_rate=1, groups=1, 
 def prepare_conv(inputs, kernel, args, training=None, shapes=None):
     """`(problem, plan)` of `conv` of float tensors of one dtype with checked `args`: the tensors' shapes
     checked against the arguments, the padding resolved, the plan made (each cached per shapes). `shapes`:
-    as `make_problem.conv_problem`'s, the operands' shapes where they are made from `inputs` and `kernel`
-    inside the program."""
+    `(input_shape, kernel_shape)` of the operands where they are made from `inputs` and `kernel` inside the
+    program (`make_problem.conv_problem`)."""
     input_shape, kernel_shape = shapes or (tuple(inputs.shape), tuple(kernel.shape))
     padding = unless_symbolic(checked_padding, input_shape, kernel_shape)(input_shape, kernel_shape, args,
                                                                           get_backend())
-    problem = conv_problem(inputs, kernel, args, padding, training, shapes=(input_shape, kernel_shape))
+    problem = conv_problem(inputs, kernel, (input_shape, kernel_shape), args, padding, training)
     return problem, plan_conv(problem, args.algorithm)
 
 

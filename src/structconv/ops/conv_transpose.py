@@ -68,12 +68,11 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 def prepare_conv_transpose(inputs, kernel, args, training=None, shapes=None):
     """`(problem, plan)` of `conv_transpose` of float tensors of one dtype with checked `args`: the tensors
     checked against them, the plan of the full transposed convolution made (each cached per shapes).
-    `shapes`: as `make_problem.conv_problem`'s, the operands' shapes where they are made from `inputs` and
-    `kernel` inside the program."""
+    `shapes`: `(input_shape, kernel_shape)` of the operands where they are made from `inputs` and `kernel`
+    inside the program (`make_problem.conv_problem`)."""
     input_shape, kernel_shape = shapes or (tuple(inputs.shape), tuple(kernel.shape))
     unless_symbolic(checked_shapes, input_shape, kernel_shape)(input_shape, kernel_shape, args)
-    problem = conv_problem(inputs, kernel, args, None, training, transposed=True,
-                           shapes=(input_shape, kernel_shape))
+    problem = conv_problem(inputs, kernel, (input_shape, kernel_shape), args, None, training, transposed=True)
     return problem, plan_conv(problem, args.algorithm)
 
 

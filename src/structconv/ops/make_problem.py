@@ -24,15 +24,15 @@ def _size(n):
     return n if is_static(n) else None
 
 
-def conv_problem(inputs, kernel, args, padding, training=None, transposed=False, shapes=None):
-    """The problem of `conv` (or of the full `conv_transpose`, `transposed`) of float tensors of one dtype,
-    with checked `args` and resolved `padding` (ignored when `transposed`). Symbolic sizes become None and
-    mark the problem `symbolic` (it then runs direct: an exported graph), and so does an ONNX export traced
-    with an unknown batch size. `shapes`: `(input_shape, kernel_shape)` of the operands convolved where they
-    are not `inputs` and `kernel` themselves but made from them inside the program (`complex_conv`'s block
-    operands); `inputs` and `kernel` then give the dtype, device and gradient flag."""
+def conv_problem(inputs, kernel, shapes, args, padding, training=None, transposed=False):
+    """The problem of `conv` (or of the full `conv_transpose`, `transposed`) of operands of `shapes`,
+    `(input_shape, kernel_shape)`, with checked `args` and resolved `padding` (ignored when `transposed`);
+    `inputs` and `kernel`, float tensors of one dtype, give the dtype, device and gradient flag (the
+    operands themselves, or the parts they are made of inside the program: `complex_conv`'s block pair).
+    Symbolic sizes become None and mark the problem `symbolic` (it then runs direct: an exported graph),
+    and so does an ONNX export traced with an unknown batch size."""
     backend = get_backend()
-    input_shape, kernel_shape = shapes or (tuple(inputs.shape), tuple(kernel.shape))
+    input_shape, kernel_shape = shapes
     symbolic = has_symbolic_size(input_shape)
     return unless_symbolic(_problem, input_shape, kernel_shape)(
         keras.backend.backend(),

@@ -16,16 +16,27 @@ import platform
 
 
 @functools.cache
-def cpu_model():
-    """The CPU's model name (from /proc/cpuinfo on Linux), else what `platform` says."""
+def _first_processor():
+    """The first processor's fields in /proc/cpuinfo, names in lower case ({} where it is missing: another
+    OS)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key:
+                    fields.setdefault(key, value.strip())
+                elif fields:
+                    break  # the first processor's block ends
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
+    return fields
+
+
+def cpu_model():
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what `platform` says."""
+    return _first_processor().get("model name") or platform.processor() or platform.machine() or "unknown"
 
 
 # The /proc/cpuinfo fields that number a CPU's generation: x86's family, model and stepping; ARM's
@@ -33,42 +44,22 @@ def cpu_model():
 _IDENTITY_FIELDS = ("cpu family", "model", "stepping", "cpu implementer", "cpu part", "cpu variant")
 
 
-@functools.cache
 def cpu_identity():
     """The CPU's generation numbers from /proc/cpuinfo, e.g. "cpu family 6, model 207, stepping 2" ("" where
     /proc/cpuinfo is missing)."""
-    found = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                if key in _IDENTITY_FIELDS and key not in found:
-                    found[key] = value.strip()
-                elif not key and found:
-                    break  # the first processor's block ends
-    except OSError:
-        pass
-    return ", ".join(f"{key} {found[key]}" for key in _IDENTITY_FIELDS if key in found)
+    fields = _first_processor()
+    return ", ".join(f"{key} {fields[key]}" for key in _IDENTITY_FIELDS if key in fields)
 
 
 # The vector extensions that change which convolution and FFT kernels run, as /proc/cpuinfo names them.
 _VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile")
 
 
-@functools.cache
 def cpu_extensions():
     """The CPU's vector extensions among `_VECTOR_FLAGS`, joined by "+" ("" where /proc/cpuinfo is
     missing: another OS, whose model name then identifies the CPU alone)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.lower().startswith("flags"):
-                    present = set(line.split(":", 1)[1].split())
-                    return "+".join(flag for flag in _VECTOR_FLAGS if flag in present)
-    except OSError:
-        pass
-    return ""
+    present = set(_first_processor().get("flags", "").split())
+    return "+".join(flag for flag in _VECTOR_FLAGS if flag in present)
 
 
 def fingerprint(backend_name, device="cpu"):
