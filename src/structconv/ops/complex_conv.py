@@ -25,9 +25,10 @@ from keras import ops
 
 from structconv._backend import get_backend
 from structconv.errors import invalid_argument
-from structconv.ops.arguments import check_kernel, conv_arguments, split_shape
+from structconv.ops.arguments import conv_arguments
 from structconv.ops.conv import (
     as_float_tensors,
+    checked_padding,
     conv_with_arguments,
     input_rank,
     prepare_conv,
@@ -36,6 +37,7 @@ from structconv.ops.conv import (
 from structconv.ops.execute import execute
 from structconv.ops.gather import gather
 from structconv.ops.make_problem import expects_gradient
+from structconv.ops.tracing import unless_symbolic
 
 METHODS = ("auto", "naive", "gauss", "block")
 
@@ -199,8 +201,9 @@ def complex_conv_with_arguments(inputs, kernel, args, method="auto", training=No
         sum_product = real_conv(ops.add(a, b), ops.add(c, d))
         return ops.subtract(ac, bd), ops.subtract(ops.subtract(sum_product, ac), bd)
     a, b, c, d = one_float_dtype(a, b, c, d)
-    # The checks of `ops.conv`, on the complex operands, before they are doubled into one real pair.
-    check_kernel(tuple(c.shape), split_shape(tuple(a.shape), args.data_format)[1], args)
+    # The checks of `ops.conv`, on the complex operands, before they are doubled into one real pair (as
+    # `complex_conv_transpose` runs `conv_transpose`'s; cached per shapes).
+    unless_symbolic(checked_padding, a.shape, c.shape)(tuple(a.shape), tuple(c.shape), args, get_backend())
     channel_axis = -1 if args.data_format == "channels_last" else 1
     # The plan of the doubled pair, made from the shapes; the pair is built, convolved and split inside
     # one staged program (eager JAX and TensorFlow had run each of those ops apart: a 1-D 64-sample k=3
