@@ -62,6 +62,8 @@ CONV_CASES = [
     ((4, 3, 4), 2, (2, 2, 2), 2, (1, 2, 1), ("causal", 1, "valid"), 1, 2, "zeros", "channels_first"),
     ((4, 3, 3, 4), 2, (2, 2, 2, 2), 2, (2, 1, 1, 2), 1, (1, 1, 2, 1), 2, "circular", "channels_last"),
     ((3, 4, 3, 3), 1, (2, 2, 1, 2), 2, 1, "same", 1, 1, "reflect", "channels_first"),
+    # One filter from channels-last data: torch's own 2-D loops (float64) refused the kernel's gradient.
+    ((3, 5), 2, (1, 2), 1, 1, "same", 1, 1, "zeros", "channels_last"),
 ]
 
 
@@ -100,6 +102,8 @@ CONV_TRANSPOSE_CASES = [
     ((2, 2, 3), 1, (2, 1, 2), 2, (1, 2, 1), 1, None, 1, "channels_first"),
     ((2, 2, 2, 3), 1, (2, 2, 1, 2), 2, (2, 1, 1, 2), "valid", None, (1, 2, 1, 1), "channels_last"),
     ((2, 3, 2, 2), 2, (1, 2, 2, 2), 1, 1, ("same", "causal", 1, "valid"), None, 1, "channels_first"),
+    # One input channel, channels-last: the transposed twin of the one-filter case above.
+    ((3, 3), 1, (3, 2), 2, 1, "valid", None, 1, "channels_last"),
 ]
 
 

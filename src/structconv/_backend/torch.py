@@ -126,8 +126,15 @@ _AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 
 
 def _to_torch_kernel(kernel, rank):
-    # Keras (*k, in, out) -> torch (out, in, *k); for transposed kernels (*k, out, in) -> (in, out, *k).
-    return kernel.permute(rank + 1, rank, *range(rank))
+    """Keras (*k, in, out) -> torch (out, in, *k); for transposed kernels (*k, out, in) -> (in, out, *k).
+
+    With one filter (one input channel, transposed) the permuted view reads as channels-last memory; beside
+    a channels-last input torch then gives the kernel's gradient that format, which ATen's own 2-D loops
+    refuse ("slow_conv2d: grad_weight must be contiguous"; they run float64, and float32 where oneDNN is
+    bypassed, e.g. a batch of one small image: `keras.ops.conv` fails there too). Such a kernel is copied
+    contiguous (its in x taps entries)."""
+    kernel = kernel.permute(rank + 1, rank, *range(rank))
+    return kernel.contiguous() if kernel.shape[0] == 1 else kernel
 
 
 def _channels_first_padded(x, padding, data_format):
