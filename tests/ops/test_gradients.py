@@ -163,3 +163,35 @@ def test_conv_gradients_minimal(rank, groups):
 
     weights = np_rng.standard_normal(numpy_reference(x, kernel).shape)
     _check(library, numpy_reference, [x, kernel], weights)
+
+
+@pytest.mark.parametrize(
+    ("spatial", "kernel_size", "strides", "channels"),
+    [((3, 1), (3, 3), (1, 2), 2), ((2, 2, 1), (3, 3, 2), (1, 1, 3), 3)],
+    ids=["rank2", "rank3"],
+)
+def test_float32_conv_transpose_into_one_filter_along_an_axis_of_one(spatial, kernel_size, strides, channels):
+    """float32 gradients of a transposed convolution into one filter, strided along a last axis of size one,
+    batch 2, channels_last: oneDNN's kernels (torch) got the input's gradient wrong from channels-last
+    memory (`_backend.torch.conv_transpose`). Against the float64 reference's central differences."""
+    np_rng = np.random.default_rng(len(spatial))
+    y = np_rng.standard_normal((2, *spatial, channels))
+    kernel = np_rng.standard_normal((*kernel_size, 1, channels))
+
+    def numpy_reference(y, kernel):
+        return reference.conv_transpose_reference(y, kernel, strides)
+
+    weights = np_rng.standard_normal(numpy_reference(y, kernel).shape)
+    gradients = autodiff_gradients(
+        lambda a, b: keras.ops.sum(sops.conv_transpose(a, b, strides, algorithm="direct")
+                                   * tensor(weights, "float32")),
+        y, kernel, dtype="float32")
+    for index, (array, gradient) in enumerate(zip((y, kernel), gradients)):
+        def loss(value, index=index):
+            operands = [y, kernel]
+            operands[index] = value
+            return np.sum(numpy_reference(*operands) * weights)
+
+        expected = reference.numerical_gradient(loss, array, eps=1e-3)
+        scale = max(np.max(np.abs(expected)), 1.0)
+        np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-4 * scale)

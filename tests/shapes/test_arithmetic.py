@@ -165,3 +165,43 @@ def test_normalize_padding():
     for bad in ("sam", -1, (1, 2, 3), ("same", (1, -1)), ((1, 2, 3), 0), 1.5, None):
         with pytest.raises(StructconvError, match=r"Invalid `padding`: received "):
             arithmetic.normalize_padding(bad, 2)
+
+
+def test_one_window_form_is_the_same_convolution():
+    """Where an axis has one output position, the stride-1 form reads the same samples: the NumPy
+    reference gives the same result from the cut input with the new strides and padding."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    changed = 0
+    for size, kernel_size, stride, dilation, before, after in itertools.product(
+            range(1, 8), (1, 2, 3), (1, 2, 3), (1, 2), (0, 1, 3), (0, 2)):
+        extent = (kernel_size - 1) * dilation + 1
+        if size + before + after < extent:
+            continue
+        spatial, kernel = (size, 3), (kernel_size, 2)
+        strides, padding, dilations = (stride, 1), ((before, after), (0, 0)), (dilation, 1)
+        new_strides, lengths, new_padding = arithmetic.one_window_form(spatial, kernel, strides, padding,
+                                                                       dilations)
+        assert new_strides[1:] == (1,) and lengths[1] is None and new_padding[1] == (0, 0)
+        if lengths[0] is None:
+            assert (new_strides[0], new_padding[0]) == (stride, (before, after))
+            continue
+        changed += 1
+        assert new_strides[0] == 1
+        x = rng.standard_normal((1, *spatial, 1))
+        k = rng.standard_normal((*kernel, 1, 1))
+        expected = reference.conv_reference(x, k, strides, padding, dilations)
+        assert expected.shape[1] == 1
+        got = reference.conv_reference(x[:, :lengths[0]], k, new_strides, new_padding, dilations)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert changed > 50
+
+
+def test_one_window_form_leaves_unknown_axes():
+    assert arithmetic.one_window_form((None, 4), (3, 3), (2, 2), (None, (0, 0)), (1, 1)) == (
+        (2, 1), (None, 3), (None, (0, 0)))
+
+
+def test_one_input_strides():
+    assert arithmetic.one_input_strides((1, 2, 1, None), (3, 3, 1, 2)) == (1, 3, 1, 2)

@@ -381,6 +381,41 @@ def tap_window(tap, output_size, stride=1, dilation=1):
     return slice(start, start + (output_size - 1) * stride + 1, stride)
 
 
+def one_window_form(spatial, kernel_size, strides, padding, dilation):
+    """The same convolution with stride 1 on each strided axis that has one output position: `(strides,
+    lengths, padding)`, where such an axis reads only the first `lengths[i]` input samples (its one window
+    reads them and what its padding adds) and its after-padding is what that window reads past them;
+    `lengths[i]` is None, and the axis as given, elsewhere, on axes of unknown size (a None, or symbolic
+    one) or padding (None), and where the window reads no input sample. The result and its gradients are
+    the same (the stride of one window is never taken); oneDNN's float32 2-D and 3-D convolutions of one
+    input channel computed such a last axis wrong (`_backend.torch.conv`).
+
+    >>> one_window_form((5, 4), (2, 3), (1, 2), ((0, 0), (0, 0)), (1, 1))
+    ((1, 1), (None, 3), ((0, 0), (0, 0)))
+    """
+    strides, lengths, padding = list(strides), [None] * len(strides), list(padding)
+    for axis, (n, k, s, pair, d) in enumerate(zip(spatial, kernel_size, strides, padding, dilation)):
+        if s == 1 or pair is None or type(n) is not int:
+            continue
+        before, after = pair
+        extent = (k - 1) * d + 1
+        if not 0 <= n + before + after - extent < s or extent <= before:
+            continue
+        lengths[axis] = min(n, extent - before)
+        strides[axis], padding[axis] = 1, (before, extent - before - lengths[axis])
+    return tuple(strides), tuple(lengths), tuple(padding)
+
+
+def one_input_strides(spatial, strides):
+    """The strides of a full transposed convolution with stride 1 on axes of one input sample, whose full
+    output, `(1 - 1) * stride + extent` samples, is the same whatever the stride (see `one_window_form`).
+
+    >>> one_input_strides((1, 4, None), (2, 2, 2))
+    (1, 2, 2)
+    """
+    return tuple(1 if type(n) is int and n == 1 else s for n, s in zip(spatial, strides))
+
+
 __all__ = [
     "PADDING_MODES",
     "PADDING_NAMES",
@@ -396,6 +431,8 @@ __all__ = [
     "normalize_pad_widths",
     "normalize_padding_mode",
     "normalize_pool_padding",
+    "one_input_strides",
+    "one_window_form",
     "pool_output_shape",
     "same_pool_window_counts",
     "normalize_tuple",
