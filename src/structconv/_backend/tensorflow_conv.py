@@ -13,7 +13,8 @@ import functools
 
 import tensorflow as tf
 
-from structconv.shapes.arithmetic import one_input_strides, one_window_form, resolve_axis_padding
+from structconv._backend import in_one_window_form
+from structconv.shapes.arithmetic import one_input_strides, resolve_axis_padding
 
 # Named explicitly: without it, eager gradients of a rank-3 convolution fail in TensorFlow 2.21
 # (`_Conv3DGrad` reads a data_format of None).
@@ -136,17 +137,11 @@ def _grouped_conv(x, kernel, strides, padding_name, dilation_rate, groups):
     return convolution(x, tf.reshape(blocks * diagonal, full_shape))
 
 
-def _in_one_window_form(x, kernel, strides, padding, dilation_rate):
-    """`x` (channels_last), strides and padding of the same convolution with stride 1 on axes of one
-    output position: oneDNN computed some such axes wrong (see the PyTorch module)."""
-    if all(s == 1 for s in strides):
-        return x, strides, padding
-    rank = len(x.shape) - 2
-    strides, lengths, padding = one_window_form(tuple(x.shape[1:-1]), tuple(kernel.shape[:rank]), strides,
-                                                padding, dilation_rate)
-    if any(length is not None for length in lengths):
-        x = tf.slice(x, [0] * (rank + 2), [-1, *[-1 if n is None else n for n in lengths], -1])
-    return x, strides, padding
+def _narrow(x, axis, length):
+    """`x` cut to its first `length` entries along `axis` (`tf.slice`, whose gradient is a pad)."""
+    size = [-1] * len(x.shape)
+    size[axis] = length
+    return tf.slice(x, [0] * len(x.shape), size)
 
 
 def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
@@ -154,7 +149,7 @@ def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
     if data_format == "channels_first":
         # TensorFlow's CPU kernels only run channels_last.
         x = _to_channels_last(x, rank)
-    x, strides, padding = _in_one_window_form(x, kernel, strides, padding, dilation_rate)
+    x, strides, padding = in_one_window_form(x, 1, kernel, strides, padding, dilation_rate, _narrow)
     if any(s > 1 for s in strides) and any(d > 1 for d in dilation_rate):
         kernel = _dilate_kernel(kernel, dilation_rate)
         dilation_rate = (1,) * rank
@@ -192,7 +187,7 @@ def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     rank = len(x.shape) - 2
     if data_format == "channels_first":
         x = _to_channels_last(x, rank)
-    strides = one_input_strides(tuple(x.shape[1:-1]), strides)  # see the PyTorch module
+    strides = one_input_strides(tuple(x.shape[1:-1]), strides)  # see the PyTorch module's
     if any(d > 1 for d in dilation_rate):
         kernel = _dilate_kernel(kernel, dilation_rate)
     extents = kernel.shape[:rank]

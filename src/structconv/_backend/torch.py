@@ -3,8 +3,8 @@
 import torch
 import torch.nn.functional as F
 
-from structconv._backend import keras_pool
-from structconv.shapes.arithmetic import one_input_strides, one_window_form
+from structconv._backend import in_one_window_form, keras_pool
+from structconv.shapes.arithmetic import one_input_strides
 
 PREFERRED_DATA_FORMAT = "channels_first"
 # Above the highest rank of torch's own convolution (conv1d-conv3d, `native_max_rank`)
@@ -154,28 +154,15 @@ def _in_format(y, data_format):
     return y.movedim(1, y.ndim - 1) if data_format == "channels_last" else y
 
 
-def _in_one_window_form(x, kernel, strides, padding, dilation_rate, data_format):
-    """`x`, strides and padding of the same convolution with stride 1 on axes of one output position
-    (`shapes.arithmetic.one_window_form`): oneDNN's float32 2-D and 3-D convolutions (torch, and
-    TensorFlow with oneDNN) of one input channel from channels-last memory computed 12-15% of random
-    shapes wrong (errors near the values' size) where the last spatial axis had one output position and
-    a stride over one while the axis before it had stride 1; none in this form (2,500 shapes each; torch
-    2.13, TensorFlow 2.21, 2-vCPU Intel Xeon with AVX-512; XLA never)."""
-    if all(s == 1 for s in strides):
-        return x, strides, padding
-    rank = x.ndim - 2
-    first = 1 if data_format == "channels_last" else 2
-    strides, lengths, padding = one_window_form(tuple(x.shape[first:first + rank]), kernel.shape[:rank],
-                                                strides, padding, dilation_rate)
-    for axis, length in enumerate(lengths):
-        if length is not None:
-            x = x.narrow(first + axis, 0, length)
-    return x, strides, padding
+def _narrow(x, axis, length):
+    """`x` cut to its first `length` entries along `axis` (a view)."""
+    return x.narrow(axis, 0, length)
 
 
 def conv(x, kernel, strides, padding, dilation_rate, groups, data_format):
     rank = x.ndim - 2
-    x, strides, padding = _in_one_window_form(x, kernel, strides, padding, dilation_rate, data_format)
+    first = 1 if data_format == "channels_last" else 2
+    x, strides, padding = in_one_window_form(x, first, kernel, strides, padding, dilation_rate, _narrow)
     x, native_padding = _channels_first_padded(x, padding, data_format)
     y = _CONV[rank](
         x,
@@ -248,7 +235,7 @@ def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     """The full transposed convolution, with stride 1 on axes of one input sample
     (`shapes.arithmetic.one_input_strides`): its input gradient is a convolution with one output position
     there, which oneDNN got wrong into one filter from channels-last memory with a stride over one (5 of
-    102 random shapes with such a last axis, several channels and a batch over one; `_in_one_window_form`)."""
+    102 random shapes with such a last axis, several channels and a batch over one; `in_one_window_form`)."""
     rank = x.ndim - 2
     if data_format == "channels_last":
         x = x.movedim(rank + 1, 1)  # not -1: torch.onnx writes it into the Transpose perm as is

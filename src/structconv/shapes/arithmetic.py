@@ -388,7 +388,7 @@ def one_window_form(spatial, kernel_size, strides, padding, dilation):
     `lengths[i]` is None, and the axis as given, elsewhere, on axes of unknown size (a None, or symbolic
     one) or padding (None), and where the window reads no input sample. The result and its gradients are
     the same (the stride of one window is never taken); oneDNN's float32 2-D and 3-D convolutions of one
-    input channel computed such a last axis wrong (`_backend.torch.conv`).
+    input channel computed such a last axis wrong (`_backend.in_one_window_form`).
 
     >>> one_window_form((5, 4), (2, 3), (1, 2), ((0, 0), (0, 0)), (1, 1))
     ((1, 1), (None, 3), ((0, 0), (0, 0)))
