@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import reference
-from conftest import assert_close, autodiff_gradients, compiled, dtype_name, stock_or_reference, tensor
+from conftest import assert_close, compiled, dtype_name, stock_or_reference, tensor
 from ops.padding_cases import PADDING_KINDS, PADDING_MODES, padding_fits, random_padding
 
 from structconv import ops as sops
@@ -330,26 +330,14 @@ ONE_WINDOW_CASES = {  # spatial, kernel_size, strides, filters: one output posit
 @pytest.mark.parametrize("rank", sorted(ONE_WINDOW_CASES))
 def test_one_input_channel_with_one_window_along_a_strided_axis(rank, data_format):
     """float32, one input channel, one output position along a strided last axis after an unstrided one:
-    oneDNN (torch, TensorFlow) computed such convolutions wrong (`_backend.torch._in_one_window_form`);
-    forward and gradients against the reference."""
+    oneDNN (torch, TensorFlow) computed such convolutions wrong (`_backend.in_one_window_form`; gradients
+    in tests/ops/test_gradients.py)."""
     spatial, kernel_size, strides, filters = ONE_WINDOW_CASES[rank]
     np_rng = np.random.default_rng(rank)
     x = np_rng.standard_normal((3, *spatial, 1))
     kernel = np_rng.standard_normal((*kernel_size, 1, filters))
-    pairs = [(0, 0)] * rank
-    expected = reference.conv_reference(x, kernel, strides, pairs, 1)
+    expected = reference.conv_reference(x, kernel, strides, [(0, 0)] * rank, 1)
     operand = x if data_format == "channels_last" else np.moveaxis(x, -1, 1)
     result = compiled(lambda a, b: sops.conv(a, b, strides=strides, data_format=data_format,
                                              algorithm="direct"))(tensor(operand), tensor(kernel))
     assert_close(result, expected if data_format == "channels_last" else np.moveaxis(expected, -1, 1))
-    weights = np_rng.standard_normal(expected.shape)
-    gradients = autodiff_gradients(
-        lambda a, b: keras.ops.sum(sops.conv(a, b, strides=strides, algorithm="direct") * tensor(weights)),
-        x, kernel, dtype="float32")
-    for index, (array, gradient) in enumerate(zip((x, kernel), gradients)):
-        def loss(value, index=index):
-            operands = [x, kernel]
-            operands[index] = value
-            return np.sum(reference.conv_reference(*operands, strides, pairs, 1) * weights)
-
-        assert_close(gradient, reference.numerical_gradient(loss, array, eps=1e-3), rtol=1e-4)

@@ -165,33 +165,58 @@ def test_conv_gradients_minimal(rank, groups):
     _check(library, numpy_reference, [x, kernel], weights)
 
 
-@pytest.mark.parametrize(
-    ("spatial", "kernel_size", "strides", "channels"),
-    [((3, 1), (3, 3), (1, 2), 2), ((2, 2, 1), (3, 3, 2), (1, 1, 3), 3)],
-    ids=["rank2", "rank3"],
-)
-def test_float32_conv_transpose_into_one_filter_along_an_axis_of_one(spatial, kernel_size, strides, channels):
-    """float32 gradients of a transposed convolution into one filter, strided along a last axis of size one,
-    batch 2, channels_last: oneDNN's kernels (torch) got the input's gradient wrong from channels-last
-    memory (`_backend.torch.conv_transpose`). Against the float64 reference's central differences."""
-    np_rng = np.random.default_rng(len(spatial))
-    y = np_rng.standard_normal((2, *spatial, channels))
-    kernel = np_rng.standard_normal((*kernel_size, 1, channels))
-
-    def numpy_reference(y, kernel):
-        return reference.conv_transpose_reference(y, kernel, strides)
-
-    weights = np_rng.standard_normal(numpy_reference(y, kernel).shape)
+def _check_float32(library, numpy_reference, arrays, weights):
+    """float32 autodiff of `sum(library(*arrays) * weights)` against central differences of the float64
+    reference, w.r.t. every array (to 1e-4 of the largest gradient)."""
     gradients = autodiff_gradients(
-        lambda a, b: keras.ops.sum(sops.conv_transpose(a, b, strides, algorithm="direct")
-                                   * tensor(weights, "float32")),
-        y, kernel, dtype="float32")
-    for index, (array, gradient) in enumerate(zip((y, kernel), gradients)):
+        lambda *tensors: keras.ops.sum(library(*tensors) * tensor(weights, "float32")), *arrays,
+        dtype="float32")
+    for index, (array, gradient) in enumerate(zip(arrays, gradients)):
         def loss(value, index=index):
-            operands = [y, kernel]
-            operands[index] = value
-            return np.sum(numpy_reference(*operands) * weights)
+            return np.sum(numpy_reference(*[value if i == index else a for i, a in enumerate(arrays)])
+                          * weights)
 
         expected = reference.numerical_gradient(loss, array, eps=1e-3)
         scale = max(np.max(np.abs(expected)), 1.0)
         np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-4 * scale)
+
+
+# Where oneDNN's float32 kernels (torch, TensorFlow) went wrong from channels-last memory
+# (`_backend.in_one_window_form`): (transposed, spatial, kernel_size, strides, channels, filters).
+ONEDNN_CASES = [
+    # one input channel, one output position along a strided last axis after an unstrided one
+    (False, (5, 4), (2, 3), (1, 2), 1, 2),
+    (False, (5, 3, 4), (3, 2, 3), (1, 1, 3), 1, 3),
+    # transposed into one filter from a strided last axis of one sample (its input gradient is the above)
+    (True, (3, 1), (3, 3), (1, 2), 2, 1),
+    (True, (2, 2, 1), (3, 3, 2), (1, 1, 3), 3, 1),
+]
+
+
+def _onednn_case_id(case):
+    return f"{'transposed' if case[0] else 'conv'}-r{len(case[1])}"
+
+
+@pytest.mark.parametrize("case", ONEDNN_CASES, ids=_onednn_case_id)
+def test_float32_gradients_where_onednn_went_wrong(case):
+    transposed, spatial, kernel_size, strides, channels, filters = case
+    np_rng = np.random.default_rng(len(spatial))
+    x = np_rng.standard_normal((2, *spatial, channels))
+    if transposed:
+        kernel = np_rng.standard_normal((*kernel_size, filters, channels))
+
+        def numpy_reference(x, kernel):
+            return reference.conv_transpose_reference(x, kernel, strides)
+
+        def library(x, kernel):
+            return sops.conv_transpose(x, kernel, strides, algorithm="direct")
+    else:
+        kernel = np_rng.standard_normal((*kernel_size, channels, filters))
+
+        def numpy_reference(x, kernel):
+            return reference.conv_reference(x, kernel, strides, [(0, 0)] * len(spatial), 1)
+
+        def library(x, kernel):
+            return sops.conv(x, kernel, strides, algorithm="direct")
+    weights = np_rng.standard_normal(numpy_reference(x, kernel).shape)
+    _check_float32(library, numpy_reference, [x, kernel], weights)
