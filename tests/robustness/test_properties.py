@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 import reference
 from complex.complex_helpers import complex_conv_reference, to_complex_numpy
-from conftest import assert_close, compiled, tensor
+from conftest import assert_close, autodiff_gradients, compiled, conv_problem_of, tensor
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from structconv import ops
+from structconv.ops import candidate_plans
+from structconv.ops.execute import execute
 
 SETTINGS = settings(
     max_examples=30,
@@ -108,6 +110,44 @@ def test_conv_equals_reference(algorithm, config, seed):
     actual = run_conv(config, x, kernel, algorithm)
     assert np.all(np.isfinite(np.asarray(keras.ops.convert_to_numpy(actual))))
     assert_close(actual, expected, "float64")
+
+
+@settings(SETTINGS, max_examples=10)
+@given(config=conv_configs(), seed=st.integers(0, 2**16))
+def test_every_candidate_plan_equals_reference(config, seed):
+    """Every plan the planner offers for the problem (each direct way, each FFT geometry, transform and
+    product), run by the executor: forward and gradients (float64 central differences along a random
+    direction) against the reference. Such a sweep found torch's kernel-gradient crash next to
+    channels-last data and oneDNN's one-window bug (`_backend.in_one_window_form`)."""
+    x, kernel = operands(config, conv_kernel_shape(config), seed)
+
+    def numpy_reference(x, kernel):
+        return reference.conv_reference(x, kernel, config["strides"], config["pairs"], config["dilation"],
+                                        config["groups"], config["mode"], config["data_format"])
+
+    problem, _ = conv_problem_of(
+        tensor(x, "float64"), tensor(kernel, "float64"), training=True, strides=config["strides"],
+        padding=config["padding"], dilation_rate=config["dilation"], groups=config["groups"],
+        data_format=config["data_format"], padding_mode=config["mode"])
+    expected = numpy_reference(x, kernel)
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal(expected.shape)
+    for plan in candidate_plans.candidates(problem):
+        def loss(a, b, plan=plan):
+            return keras.ops.sum(execute(plan, problem, a, b) * tensor(weights, "float64"))
+
+        assert_close(execute(plan, problem, tensor(x, "float64"), tensor(kernel, "float64")), expected,
+                     "float64")
+        for index, (array, gradient) in enumerate(zip((x, kernel), autodiff_gradients(loss, x, kernel))):
+            direction = rng.standard_normal(array.shape)
+
+            def reference_loss(value, index=index):
+                pair = [x, kernel]
+                pair[index] = value
+                return float(np.sum(numpy_reference(*pair) * weights))
+
+            numeric = reference.numerical_directional_derivative(reference_loss, array, direction)
+            assert np.sum(gradient * direction) == pytest.approx(numeric, rel=1e-6, abs=1e-9), plan.label
 
 
 @st.composite
