@@ -181,8 +181,8 @@ def _check_float32(library, numpy_reference, arrays, weights):
         np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-4 * scale)
 
 
-# Where oneDNN's float32 kernels (torch, TensorFlow) went wrong from channels-last memory
-# (`_backend.in_one_window_form`): (transposed, spatial, kernel_size, strides, channels, filters).
+# Where oneDNN's float32 kernels (torch, TensorFlow) went wrong (`_backend.in_one_window_form`):
+# (transposed, spatial, kernel_size, strides, channels, filters).
 ONEDNN_CASES = [
     # one input channel, one output position along a strided last axis after an unstrided one
     (False, (5, 4), (2, 3), (1, 2), 1, 2),

@@ -80,10 +80,11 @@ def in_one_window_form(x, first, kernel, strides, padding, dilation_rate, narrow
     """`x`, strides and padding of the same convolution with stride 1 on axes of one output position
     (`shapes.arithmetic.one_window_form`; `first`: the index of `x`'s first spatial axis, `narrow(x, axis,
     length)`: `x` cut to its first `length` entries along `axis`). oneDNN's float32 2-D and 3-D
-    convolutions (torch's, and TensorFlow's where it runs oneDNN) of one input channel from channels-last
-    memory computed 12-15% of random shapes wrong, by as much as the values, where the last spatial axis
-    had one output position and a stride over one after an unstrided axis; none in this form (2,500
-    shapes each; torch 2.13, TensorFlow 2.21, a 2-vCPU Intel Xeon with AVX-512; XLA and Eigen never)."""
+    convolutions (torch's, and TensorFlow's where it runs oneDNN) of one input channel computed 12-15% of
+    random shapes wrong, by as much as the values, where the last spatial axis had one output position
+    and a stride over one after an unstrided axis; none in this form (2,500 shapes each; torch 2.13,
+    TensorFlow 2.21, a 2-vCPU Intel Xeon with AVX-512; XLA and Eigen never). Through structconv's plans
+    the same came out wrong at ranks 2-5, decompositions and torch's channels-first copy included."""
     if all(s == 1 for s in strides):
         return x, strides, padding
     rank = len(strides)

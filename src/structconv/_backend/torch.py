@@ -234,7 +234,7 @@ def conv_im2col(x, kernel, strides, padding, dilation_rate, data_format):
 def conv_transpose(x, kernel, strides, dilation_rate, data_format):
     """The full transposed convolution, with stride 1 on axes of one input sample
     (`shapes.arithmetic.one_input_strides`): its input gradient is a convolution with one output position
-    there, which oneDNN got wrong into one filter from channels-last memory with a stride over one (5 of
+    there, which oneDNN got wrong into one filter with a stride over one (channels-last inputs: 5 of
     102 random shapes with such a last axis, several channels and a batch over one; `in_one_window_form`)."""
     rank = x.ndim - 2
     if data_format == "channels_last":
