@@ -253,14 +253,8 @@ def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, 
     forced on the float64 arrays `x` and `k` (`transposed`: the full transposed convolution), through the
     executor the ops use: its forward against NumPy and its gradients against float64 finite differences
     along a random direction."""
-    from reference import (
-        conv_reference,
-        conv_transpose_full_reference,
-        numerical_directional_derivative,
-        padding_pairs,
-    )
+    from reference import conv_reference, conv_transpose_full_reference, padding_pairs
 
-    from structconv.ops.execute import execute
     from structconv.ops.plan import Plan
 
     rank = x.ndim - 2
@@ -280,6 +274,17 @@ def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, 
         return conv_reference(a, b, strides, pads, dilation, groups, padding_mode=padding_mode,
                               data_format=data_format)
 
+    assert_plan_matches_reference(plan, problem, x, k, reference, rng)
+
+
+def assert_plan_matches_reference(plan, problem, x, k, reference, rng):
+    """`plan` of `problem` run by the executor on the float64 arrays `x` and `k`: its forward against
+    `reference(x, k)` (NumPy) and its gradients against float64 central differences of the reference
+    along a random direction (weights and directions drawn from `rng`)."""
+    from reference import numerical_directional_derivative
+
+    from structconv.ops.execute import execute
+
     expected = reference(x, k)
     weights = rng.standard_normal(expected.shape)
 
@@ -297,7 +302,7 @@ def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, 
             return float(np.sum(reference(*operands) * weights))
 
         numeric = numerical_directional_derivative(numeric_loss, array, direction)
-        assert np.sum(gradients[i] * direction) == pytest.approx(numeric, rel=1e-6)
+        assert np.sum(gradients[i] * direction) == pytest.approx(numeric, rel=1e-6), plan.label
 
 
 def tensorflow_on_eigen():

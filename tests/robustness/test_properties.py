@@ -14,13 +14,12 @@ import numpy as np
 import pytest
 import reference
 from complex.complex_helpers import complex_conv_reference, to_complex_numpy
-from conftest import assert_close, autodiff_gradients, compiled, conv_problem_of, tensor
+from conftest import assert_close, assert_plan_matches_reference, compiled, conv_problem_of, tensor
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from structconv import ops
 from structconv.ops import candidate_plans
-from structconv.ops.execute import execute
 
 SETTINGS = settings(
     max_examples=30,
@@ -129,25 +128,9 @@ def test_every_candidate_plan_equals_reference(config, seed):
         tensor(x, "float64"), tensor(kernel, "float64"), training=True, strides=config["strides"],
         padding=config["padding"], dilation_rate=config["dilation"], groups=config["groups"],
         data_format=config["data_format"], padding_mode=config["mode"])
-    expected = numpy_reference(x, kernel)
     rng = np.random.default_rng(seed)
-    weights = rng.standard_normal(expected.shape)
     for plan in candidate_plans.candidates(problem):
-        def loss(a, b, plan=plan):
-            return keras.ops.sum(execute(plan, problem, a, b) * tensor(weights, "float64"))
-
-        assert_close(execute(plan, problem, tensor(x, "float64"), tensor(kernel, "float64")), expected,
-                     "float64")
-        for index, (array, gradient) in enumerate(zip((x, kernel), autodiff_gradients(loss, x, kernel))):
-            direction = rng.standard_normal(array.shape)
-
-            def reference_loss(value, index=index):
-                pair = [x, kernel]
-                pair[index] = value
-                return float(np.sum(numpy_reference(*pair) * weights))
-
-            numeric = reference.numerical_directional_derivative(reference_loss, array, direction)
-            assert np.sum(gradient * direction) == pytest.approx(numeric, rel=1e-6, abs=1e-9), plan.label
+        assert_plan_matches_reference(plan, problem, x, kernel, numpy_reference, rng)
 
 
 @st.composite
