@@ -8,7 +8,7 @@ import keras
 import pytest
 
 from structconv.ops import candidate_plans
-from structconv.tuning import backward_cliff, calibrate, command, fit, fit_rates, profile
+from structconv.tuning import backward_cliff, calibrate, command, fft_lengths, fit, fit_rates, profile
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -23,12 +23,14 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
         (1, 256, (33,), 2, 2, 2, "valid", 1), (2, 12, (3,), 2, 1, 1, "same", 1)])
     monkeypatch.setattr(calibrate, "QUICK_TRAINING_GRID", [(1, 64, 11, 1, 2, 2)])
     monkeypatch.setattr(backward_cliff, "LADDERS", {1: (64, 1, (3, 9))})
+    monkeypatch.setattr(fft_lengths, "PROBE_LENGTHS", (60, 63, 64, 125, 128, 243, 250, 256))
     args = argparse.Namespace(all_backends=False, threads=0, seconds=20.0, quick=True)
     assert command.run(args) == 0
     printed = capsys.readouterr().out
     for expected in ("Fitted on 7 shapes", "Fit error (relative, median / max)", "channels per group",
                      "leave the cache above", "blocks are priced at", "stacks its peeled taps along the",
-                     "1 shapes timed with gradients", "Direct gradient, rank 1: ", "Profile: "):
+                     "1 shapes timed with gradients", "Direct gradient, rank 1: ", "Profile: ",
+                     "FFT lengths along the real transform's axis: "):
         assert expected in printed, printed
     profile.forget_loaded()
     fitted = candidate_plans.profile_for(BACKEND, "cpu")
@@ -39,6 +41,9 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     assert fitted.costs.block_margin in fit.BLOCK_MARGINS
     assert fitted.costs.fft_cache_bytes in fit_rates.CACHE_BYTES
     assert dict(fitted.provenance)["training_points"] == "1"
+    weight = fitted.strategy.fft_odd_length_weight  # what this machine's probe found
+    assert dict(fitted.provenance)["fft_lengths"].startswith("odd lengths avoided" if weight else
+                                                             "smallest lengths")
 
 
 def test_the_command_names_the_ranks_where_the_side_with_fewer_channels_stacks():

@@ -262,12 +262,13 @@ def dft_matrix_entries(kernel_size, lengths):
 
 def _fft_candidates(problem, profile):
     costs, itemsize = profile.costs, problem.working_itemsize
-    batch = problem.planned_batch
+    batch, odd_weight = problem.planned_batch, profile.strategy.fft_odd_length_weight
     if problem.transposed:
-        lengths = transpose_fft_lengths(problem.spatial, problem.extents, problem.strides)
+        lengths = transpose_fft_lengths(problem.spatial, problem.extents, problem.strides, odd_weight)
         options = [("whole", lengths, (), (1,) * problem.rank)]
     else:
-        options = list(geometries(problem.spatial, problem.extents, problem.padding, problem.padding_mode))
+        options = list(geometries(problem.spatial, problem.extents, problem.padding, problem.padding_mode,
+                                  odd_weight))
     found = []
     for geometry, lengths, steps, counts in options:
         blocks = batch * math.prod(counts)

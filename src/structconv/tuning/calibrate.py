@@ -5,7 +5,9 @@ Times a grid of convolutions (ranks 1-4, batch 1-8, 1-32 channels, kernels from 
 (`tuning.autotune`), within a time budget (about 3 minutes on 2 cores), and a few of them also with
 gradients; then fits the model's constants to the times (`tuning.fit`). Before the grid, the kernel size
 past which the direct gradient leaves the backend's fast path is found per rank (`tuning.backward_cliff`:
-oneDNN's 2-D gradient ran 25-420x its forward from 15x15 taps). The profile is stored in the cache
+oneDNN's 2-D gradient ran 25-420x its forward from 15x15 taps), and which FFT lengths the backend
+transforms fastest (`tuning.fft_lengths`: torch's real FFT ran odd lengths 2-4x slower per flop); the grid's
+FFT plans run at those lengths. The profile is stored in the cache
 directory under the machine's fingerprint, with its provenance, and takes precedence over the shipped one
 from then on.
 """
@@ -16,7 +18,7 @@ import sys
 import time
 
 from structconv.ops import candidate_plans, planner
-from structconv.tuning import autotune, backward_cliff, fingerprint, fit
+from structconv.tuning import autotune, backward_cliff, fft_lengths, fingerprint, fit
 from structconv.tuning import profile as profiles
 from structconv.tuning.square_problem import square_problem
 
@@ -103,6 +105,8 @@ TRAINING_GRID = [
 QUICK_TRAINING_GRID = TRAINING_GRID[:2]
 # At most this share of the budget goes to finding the backward cliff (it took 1-4 s of 150 here).
 CLIFF_SHARE = 0.2
+# ... and at most this share to the FFT lengths (1-3 s of 150 here).
+LENGTHS_SHARE = 0.1
 
 
 def grid_problems(backend_name, device, grid=GRID):
@@ -159,12 +163,14 @@ def _record(problem, profile, plans_of=timed_plans):
     }
 
 
-def measure_grid(backend_name, device, seconds, grid, progress=True, training_grid=(), plans_of=timed_plans):
+def measure_grid(backend_name, device, seconds, grid, progress=True, training_grid=(), plans_of=timed_plans,
+                 profile=None):
     """Records `{"problem", "rank", "tiny", "training", "times": {label: us}, "plans": {label: plan}}` of
     the grid (forward) and of `training_grid` (each problem forward and with
     gradients, interleaved with the grid so that a budget cut leaves some of both), within about
-    `seconds`; `plans_of(problem, profile)`: the plans timed (`timed_plans`, what calibration fits)."""
-    profile = profiles.shipped_for(fingerprint.fingerprint(backend_name, device))
+    `seconds`; `plans_of(problem, profile)`: the plans timed (`timed_plans`, what calibration fits), of
+    `profile` (None: the shipped one)."""
+    profile = profile or profiles.shipped_for(fingerprint.fingerprint(backend_name, device))
     forward = [(problem,) for problem in grid_problems(backend_name, device, grid)]
     pairs = list(training_problems(backend_name, device, training_grid))
     every = max(1, -(-len(forward) // max(len(pairs), 1)))
@@ -221,8 +227,14 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
     if training_grid is None:
         training_grid = QUICK_TRAINING_GRID if quick else TRAINING_GRID
     cliff = backward_cliff.probe(backend_name, device, CLIFF_SHARE * seconds)
-    records = measure_grid(backend_name, device, seconds - cliff["seconds"], grid, progress, training_grid)
-    fitted, errors, at_bound = fit.fit_profile(records, backend_name, device, print_["threads"], cliff)
+    lengths = fft_lengths.probe(device, LENGTHS_SHARE * seconds)
+    weight = lengths["fft_odd_length_weight"]
+    at_lengths = dataclasses.replace(shipped, strategy=dataclasses.replace(shipped.strategy,
+                                                                          fft_odd_length_weight=weight))
+    records = measure_grid(backend_name, device, seconds - cliff["seconds"] - lengths["seconds"], grid,
+                           progress, training_grid, profile=at_lengths)
+    fitted, errors, at_bound = fit.fit_profile(records, backend_name, device, print_["threads"], cliff,
+                                               weight)
     right = sum(fit.pick_ratio(r, fit.model_pick(r, fitted)) <= fit.TARGET for r in records)
     shipped_right = sum(fit.pick_ratio(r, fit.model_pick(r, shipped)) <= fit.TARGET for r in records)
     provenance = {
@@ -234,7 +246,7 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
         "command": "structconv calibrate" + (" --quick" if quick else ""),
         "points": len(records), "training_points": sum(bool(r["training"]) for r in records),
         "fit_error": {k: round(v, 3) for k, v in errors.items()},
-        "at_bound": at_bound, "backward_cliff": cliff["report"],
+        "at_bound": at_bound, "backward_cliff": cliff["report"], "fft_lengths": lengths["report"],
         "grid_decisions_within_1.15": f"{right}/{len(records)}",
         "shipped_grid_decisions_within_1.15": f"{shipped_right}/{len(records)}",
         "seconds": round(time.perf_counter() - started, 1),

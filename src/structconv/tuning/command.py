@@ -77,6 +77,7 @@ def run(args):
         print(f"XLA's own N-D convolution above rank 3 runs at {costs.native_nd_gflops:g} Gflop/s.")
     print(f"FFT passes leave the cache above {costs.fft_cache_bytes // 1024} KiB per axis; overlap-save "
           f"blocks are priced at {costs.block_margin:g}x their model.")
+    print(f"FFT lengths along the real transform's axis: {p['fft_lengths']}.")
     if costs.dft_stage_us:
         print(f"The kernel's spectrum by DFT takes {costs.dft_stage_us:g} us per axis besides its flops.")
     if p["at_bound"]:

@@ -154,6 +154,12 @@ class Strategy:
     # Kernels of fewer taps run by FFT under "auto" only where measuring finds it faster, and are timed
     # by FFT only where the model puts it within the measuring band (`ops.planner.allowed`).
     fft_min_taps: int = 10
+    # How the real FFT's axis (the last spatial one) picks its length (`ops.fft_geometry.fast_length`): 0
+    # the smallest product of 2, 3, 5 and 7 that fits, else the one up to the next power of two of least
+    # `length_cost`, an odd length's `L log2 L` counted `exp(weight)` times: the weight fitted to real FFTs
+    # timed at many lengths (`tuning.fft_lengths`, by `structconv calibrate`). torch's real FFT (Intel MKL)
+    # ran odd lengths 2-4x slower per flop than powers of two (docs/benchmarks.md, session 46).
+    fft_odd_length_weight: float = 0.0
 
     def fewer_channels(self, rank, training):
         """Whether at `rank`, with a gradient (`training`) or without, the decomposition stacks its peeled
@@ -280,6 +286,11 @@ def calibrated(backend, device, fingerprint_id):
                 profile = from_dict(data, "calibrated")
             except ValueError as error:
                 storage.warn_once(path, str(error))
+        if profile is not None and "fft_odd_length_weight" not in data.get("strategy", {}):
+            # Calibrated before calibration timed FFT lengths (`tuning.fft_lengths`): the shipped weight.
+            weight = shipped(backend, device).strategy.fft_odd_length_weight
+            profile = dataclasses.replace(profile, strategy=dataclasses.replace(profile.strategy,
+                                                                               fft_odd_length_weight=weight))
         _calibrated[path] = profile
     return _calibrated[path]
 
