@@ -2,7 +2,7 @@
 # The GPU checks of docs/benchmarks.md, "On a GPU", as one run with a time cap per part (a lent GPU machine
 # has minutes, not hours): the suite's device-relevant tests on torch and JAX, measured planning against
 # "direct" and "fft" (benchmarks/auto_vs_forced.py's workers, one per backend), and what measuring costs
-# under `fit`. Every part writes under OUT (default ./gpu-check) as it goes, so a part cut by its cap
+# under `fit`, and whether odd FFT lengths are slow there. Every part writes under OUT (default ./gpu-check) as it goes, so a part cut by its cap
 # still leaves what it did; tabulate the planning records afterwards, anywhere, with
 #   python benchmarks/auto_vs_forced.py --records OUT/avf_torch.jsonl OUT/avf_jax.jsonl
 # Run from the repository root, on a machine where `python3` has torch, jax (with CUDA), keras, pytest,
@@ -34,6 +34,13 @@ for backend in torch jax; do
   KERAS_BACKEND=$backend timeout -k 5 $cap python3 benchmarks/auto_vs_forced.py --worker "$backend" \
     --random "$POINTS" --seed "$SEED" --budget 0.5 > "$OUT/avf_$backend.jsonl" 2> "$OUT/avf_$backend.err"
   elapsed "auto_vs_forced $backend: rc=$?, $(wc -l < "$OUT/avf_$backend.jsonl") shapes"
+done
+# Whether cuFFT's real FFT is slower at odd lengths (`tuning.fft_lengths`: torch's MKL one ran them 2-4x
+# slower per flop; the shipped CPU weight is what a GPU without a profile pads by).
+for backend in torch jax; do
+  KERAS_BACKEND=$backend timeout -k 5 30 python3 -c "from structconv.tuning import fft_lengths
+print(fft_lengths.probe('gpu'))" > "$OUT/fft_lengths_$backend.txt" 2>&1
+  elapsed "fft_lengths $backend: rc=$?"; tail -1 "$OUT/fft_lengths_$backend.txt"
 done
 timeout -k 5 100 python3 benchmarks/autotune_cost.py --backends torch,jax --epochs 3 --samples 256 \
   --json "$OUT/cost.json" > "$OUT/cost.txt" 2>&1
