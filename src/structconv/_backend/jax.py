@@ -162,6 +162,16 @@ def slow_single_item(rank, channels, spatial, kernel_size, groups, dtype, device
     return False
 
 
+def odd_channels_slow(rank, channels, groups, dtype, device):
+    """Whether the convolution `conv` runs of `rank` with an odd number `channels` of input channels (over
+    one, ungrouped) may run far slower than on one channel more, so that the planner offers it on padded
+    channels (`ops.even_channels`): float32 2-D convolutions on the CPU, which XLA hands to YNNPACK,
+    ran 3-15x slower at 3, 5 and 7 input channels into 17-32 filters than at 4, 6 and 8 (1-D and 3-D ones
+    alike at odd and even counts)."""
+    return (device == "cpu" and rank == 2 and groups == 1 and dtype == "float32" and channels > 1
+            and channels % 2 == 1)
+
+
 def channels_first_copy(x):
     """`(N, *spatial, C)` as `(N, C, *spatial)` (see the PyTorch module)."""
     return jnp.moveaxis(x, -1, 1)

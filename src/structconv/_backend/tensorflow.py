@@ -223,6 +223,12 @@ def compile_for_timing(function, arrays, gradient, device, xla=False, dtype=None
     return run
 
 
+def odd_channels_slow(rank, channels, groups, dtype, device):
+    """Whether a convolution of an odd number of input channels may run far slower than on one channel
+    more (see the JAX module): not measured so."""
+    return False
+
+
 def slow_single_item(rank, channels, spatial, kernel_size, groups, dtype, device):
     """Whether the convolution of a batch of one takes a slower path than that of two (see the PyTorch
     module): no."""

@@ -189,6 +189,12 @@ def slow_single_item(rank, channels, spatial, kernel_size, groups, dtype, device
             and channels * spatial[0] * spatial[1] <= 20480)
 
 
+def odd_channels_slow(rank, channels, groups, dtype, device):
+    """Whether a convolution of an odd number of input channels may run far slower than on one channel
+    more (see the JAX module): not measured so."""
+    return False
+
+
 def channels_first_copy(x):
     """`(N, *spatial, C)` as a contiguous `(N, C, *spatial)` tensor (not a view in channels-last memory)."""
     return x.movedim(-1, 1).contiguous()

@@ -16,7 +16,7 @@ Pure Python: it asks the backend tier what it can run, and calls no framework op
 import math
 
 from structconv._backend import get_backend
-from structconv.ops import cost_model, grouping, working_precision
+from structconv.ops import cost_model, even_channels, grouping, working_precision
 from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
 from structconv.ops.plan import KERNEL_TRANSFORMS, FftPlan, Plan
 from structconv.shapes import arithmetic
@@ -67,6 +67,16 @@ def stacked_taps(problem, onto=None):
     if _native_only(problem):
         return 1
     return math.prod(problem.kernel_size[: problem.rank - _decomposed_to(problem, onto)])
+
+
+def backend_conv_of(problem, plan):
+    """`(rank, input channels)` of the backend convolution a direct `plan` of an ungrouped `problem` runs:
+    the problem's own, or its decomposition's onto the plan's rank (the input channels times the peeled
+    taps stacked along them)."""
+    if plan.direct in ("inputs", "filters") and not _native_only(problem):
+        taps = stacked_taps(problem, plan.onto) if plan.direct == "inputs" else 1
+        return _decomposed_to(problem, plan.onto), problem.channels * taps
+    return problem.rank, problem.channels
 
 
 def stacked_along(problem, method):
@@ -329,6 +339,7 @@ def candidates(problem, profile=None, own_slowdown=None):
              for method, onto, us in _direct_candidates(problem, profile, base_of)
              for past_cliff in [0.0 if method == "channels_first"
                                 else backward_cliff_us(problem, costs, onto)]]
+    plans = even_channels.with_even_channels(problem, plans, lambda plan: backend_conv_of(problem, plan))
     plans = working_precision.with_working_precision(problem, costs, plans, own_slowdown)
     if problem.groups > 1:  # also from ungrouped convolutions; the backend's own N-D one keeps its price
         own_nd = set() if _native_only(problem) else {p.label for p in plans if p.direct == "native"}

@@ -6,6 +6,7 @@ from keras import ops
 
 from structconv._backend import get_backend
 from structconv.ops.decomposition import decomposed_conv, decomposed_conv_transpose
+from structconv.ops.even_channels import even_channels_conv
 from structconv.ops.fft_conv import fft_conv, fft_conv_transpose_full
 from structconv.ops.grouping import grouped_conv
 from structconv.ops.halves import halves_conv, halves_conv_transpose_full
@@ -36,23 +37,24 @@ def _execute(plan, problem, inputs, kernel):
     if plan.algorithm == "fft":
         return fft_conv(inputs, kernel, problem, plan.fft)
     backend = get_backend()
+    conv = even_channels_conv(backend.conv) if plan.even_channels else backend.conv
     padding = problem.padding
     if problem.padding_mode != "zeros" and any(any(pair) for pair in padding if pair is not None):
         inputs = pad_spatial(inputs, padding, problem.padding_mode, problem.data_format)
         padding = ((0, 0),) * problem.rank
     if plan.direct == "native":
-        return backend.conv(inputs, kernel, problem.strides, padding, problem.dilation_rate, problem.groups,
-                            problem.data_format)
+        return conv(inputs, kernel, problem.strides, padding, problem.dilation_rate, problem.groups,
+                    problem.data_format)
     if plan.direct == "channels_first":  # a channels_last problem (the planner offers it for no other)
-        y = backend.conv(backend.channels_first_copy(inputs), kernel, problem.strides, padding,
-                         problem.dilation_rate, problem.groups, "channels_first")
+        y = conv(backend.channels_first_copy(inputs), kernel, problem.strides, padding,
+                 problem.dilation_rate, problem.groups, "channels_first")
         return ops.moveaxis(y, 1, -1)
     if plan.direct == "halves":  # a batch of one (the planner offers it for no other)
-        return halves_conv(inputs, kernel, problem, padding, backend.conv)
+        return halves_conv(inputs, kernel, problem, padding, conv)
     if plan.direct == "im2col":  # where the backend's `im2col_helps` (the planner offers it for no other)
         return backend.conv_im2col(inputs, kernel, problem.strides, padding, problem.dilation_rate,
                                    problem.data_format)
-    return decomposed_conv(inputs, kernel, problem, padding, backend.conv, _onto(plan, problem),
+    return decomposed_conv(inputs, kernel, problem, padding, conv, _onto(plan, problem),
                            backend.PREFERRED_DATA_FORMAT, plan.direct)
 
 

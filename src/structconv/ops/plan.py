@@ -53,7 +53,9 @@ class Plan:
     operands widened, the output rounded back; `ops.working_precision`). `grouping`: for a direct plan of
     a grouped problem, `"dense"` (one ungrouped convolution with a block-diagonal kernel) or `"split"` (one
     per group), the plan's other fields then those of that ungrouped problem's plan; None: the backend's
-    grouped convolution (`ops.grouping`)."""
+    grouped convolution (`ops.grouping`). `even_channels`: for a direct plan, each convolution of the
+    backend it runs on an odd number of input channels (over one, ungrouped) runs on one zero channel
+    more (`ops.even_channels`)."""
 
     algorithm: str
     direct: str = "native"
@@ -65,6 +67,7 @@ class Plan:
     onto: int = None
     working_dtype: str = None
     grouping: str = None
+    even_channels: bool = False
 
     @property
     def label(self):
@@ -72,6 +75,7 @@ class Plan:
         if self.algorithm == "direct":
             return (f"direct:{self.direct}" + (f":{self.onto}d" if self.onto else "")
                     + (f":{self.grouping}" if self.grouping else "")
+                    + (":even" if self.even_channels else "")
                     + (f":{self.working_dtype}" if self.working_dtype else ""))
         f = self.fft
         return f"fft:{f.geometry}:{f.kernel_transform}:{f.product}"

@@ -125,7 +125,9 @@ def training_problems(backend_name, device, grid=TRAINING_GRID):
 
 def every_plan(problem, profile):
     """Every candidate the planner offers for `problem` but decompositions onto another rank than the
-    backend's target, the framework's own convolution bypassing its kernel library (`direct:im2col`) and,
+    backend's target, the framework's own convolution bypassing its kernel library (`direct:im2col`), the
+    convolutions on one zero input channel more (`Plan.even_channels`: the model prices their padded flops
+    at the rates of the convolution they pad, whose times on odd counts are what is off) and,
     where one item takes the backend's slower path (`candidate_plans.single_item_loops`: torch's 3-D
     loops), the direct ones (`direct:native` on that path, `direct:halves`): the model prices all of these
     at a factor of the backend's convolution, whose rates the fit is of, and every direct time is fitted
@@ -137,7 +139,8 @@ def every_plan(problem, profile):
         profile.strategy, decompose_filters_max_taps=None))
     single_item = candidate_plans.single_item_loops(problem)
     return [p for p in candidate_plans.candidates(problem, unlimited)
-            if p.onto is None and p.direct != "im2col" and not (single_item and p.algorithm == "direct")]
+            if p.onto is None and p.direct != "im2col" and not p.even_channels
+            and not (single_item and p.algorithm == "direct")]
 
 
 def timed_plans(problem, profile):

@@ -1,0 +1,98 @@
+"""Direct plans on one zero input channel more (`ops.even_channels`, `Plan.even_channels`): the same
+convolution as NumPy's, forward and gradients, on every backend; offered beside each direct plan whose
+backend convolution gets an odd count where the backend says that can be slow, priced at its extra flops,
+and timed by measured planning as a way of its own."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_plan_matches_reference, conv_problem_of, tensor
+from reference import conv_reference, padding_pairs
+
+from structconv._backend import get_backend
+from structconv.ops import candidate_plans, contenders
+from structconv.ops.even_channels import padded_channels
+from structconv.tuning.square_problem import square_problem
+
+BACKEND = keras.backend.backend()
+
+
+def test_odd_counts_over_one_get_one_channel_more_ungrouped_only():
+    assert [padded_channels(c) for c in (1, 2, 3, 4, 5, 27)] == [1, 2, 4, 4, 6, 28]
+    assert padded_channels(3, groups=3) == 3
+
+
+def test_only_jaxs_2d_float32_cpu_convolutions_of_odd_counts_are_said_to_be_slow():
+    slow = get_backend().odd_channels_slow
+    assert slow(2, 3, 1, "float32", "cpu") == (BACKEND == "jax")
+    assert not any([slow(1, 3, 1, "float32", "cpu"), slow(3, 3, 1, "float32", "cpu"),
+                    slow(2, 4, 1, "float32", "cpu"), slow(2, 1, 1, "float32", "cpu"),
+                    slow(2, 3, 3, "float32", "cpu"), slow(2, 3, 1, "float64", "cpu"),
+                    slow(2, 3, 1, "float32", "gpu")])
+
+
+@pytest.mark.parametrize("spatial, kernel, channels, arguments", [
+    ((9, 8), (3, 2), 3, {"padding": "same"}),
+    ((7, 9), (3, 3), 5, {"padding": "valid", "strides": 2, "data_format": "channels_first"}),
+    ((6, 7), (2, 3), 3, {"padding": "same", "dilation_rate": (2, 1), "padding_mode": "reflect"}),
+    ((5, 4, 6), (2, 2, 3), 3, {"padding": "same"}),
+    ((4, 3, 4, 5), (2, 2, 1, 3), 3, {"padding": "valid"}),
+    ((8, 9), (3, 3), 3, {"padding": "same", "groups": 3}),  # the block-diagonal kernel's 3 channels
+])
+def test_direct_plans_on_even_channels_compute_the_convolution(spatial, kernel, channels, arguments):
+    rng = np.random.default_rng(5)
+    first = arguments.get("data_format") == "channels_first"
+    x = rng.standard_normal((2, channels, *spatial) if first else (2, *spatial, channels))
+    groups = arguments.get("groups", 1)
+    k = rng.standard_normal((*kernel, channels // groups, 2 * groups))
+    problem, args = conv_problem_of(tensor(x, "float64"), tensor(k, "float64"), training=True, **arguments)
+    plans = [p for p in candidate_plans.candidates(problem)
+             if p.algorithm == "direct" and p.direct != "im2col"]
+    assert plans
+    pairs = padding_pairs(args.padding, spatial, kernel, args.strides, args.dilation_rate)
+
+    def reference(a, b):
+        return conv_reference(a, b, args.strides, pairs, args.dilation_rate, groups, args.padding_mode,
+                              args.data_format)
+
+    for plan in plans:  # every direct way, forced onto even channels whatever the backend prefers
+        assert_plan_matches_reference(dataclasses.replace(plan, even_channels=True), problem, x, k, reference,
+                                      rng)
+
+
+def _candidates(monkeypatch, *problem_args, groups=1, transposed=False):
+    monkeypatch.setattr(get_backend(), "odd_channels_slow", lambda rank, channels, *rest: channels % 2 == 1)
+    problem = dataclasses.replace(square_problem(BACKEND, "cpu", *problem_args), groups=groups,
+                                  transposed=transposed)
+    return {p.label: p.modelled_us for p in candidate_plans.candidates(problem) if p.algorithm == "direct"}
+
+
+def test_each_direct_plan_of_an_odd_backend_convolution_gets_an_even_twin(monkeypatch):
+    # 4-D, 3 -> 3, k=3, batch 1: whatever the rank it runs on, the decomposition stacked along the filters
+    # runs convolutions of 3 input channels, along the inputs of 3 * (peeled taps), an odd count.
+    found = _candidates(monkeypatch, 4, 8, 3, 1, 3, 3)
+    for label in ("direct:filters", "direct:inputs"):
+        assert f"{label}:even" in found
+    assert found["direct:filters:even"] == pytest.approx(found["direct:filters"] * 4 / 3)
+    assert not _candidates(monkeypatch, 2, 8, 3, 1, 4, 3).keys() & {"direct:native:even"}
+    # Grouped: not the backend's grouped convolution; its block-diagonal kernel is one of 3 input channels.
+    grouped = _candidates(monkeypatch, 2, 8, 3, 1, 3, 6, groups=3)
+    assert [label for label in grouped if label.endswith(":even")] == ["direct:native:dense:even"]
+    assert not any(label.endswith(":even") for label in _candidates(monkeypatch, 2, 8, 3, 1, 3, 3,
+                                                                      transposed=True))
+
+
+def test_measured_planning_times_the_even_twin_as_a_way_of_its_own():
+    from structconv.ops.plan import FftPlan, Plan
+
+    plans = [Plan("direct", direct="native", modelled_us=1.0),
+             Plan("direct", direct="native", even_channels=True, modelled_us=1.3)]
+    for i, geometry in enumerate(("whole", 2, 4, 8, 16)):
+        plans.insert(1, Plan("fft", modelled_us=1.1 + i / 100, fft=FftPlan(
+            geometry=geometry, lengths=(64,), steps=(), counts=(1,), kernel_transform="dft",
+            product="loop", memory=0)))
+    chosen = [p.label for p in contenders.pick_contenders(sorted(plans, key=lambda p: p.modelled_us), 5.0,
+                                                          limit=2)]
+    assert "direct:native:even" in chosen and "direct:native" in chosen
