@@ -17,12 +17,9 @@ Times are medians of the rounds (`--budget` seconds of rounds per shape, at leas
 import argparse
 import dataclasses
 import json
-import os
 import statistics
-import subprocess
-import sys
 
-from environment import budgeted_times, machine  # noqa: E402  (this folder is on sys.path)
+from environment import budgeted_times, machine, run_worker_process  # noqa: E402  (this folder is on sys.path)
 
 BACKENDS = ("torch", "jax", "tensorflow")
 # (rank, size, kernel size, batch, channels, filters, training), padding "same": whole lengths of odd or
@@ -44,6 +41,7 @@ def worker(backend, threads, shapes, weight, budget):
     from structconv.tuning import autotune
     from structconv.tuning.square_problem import square_problem
 
+    config.set_autotune("off")  # the model's FFT plan at each setting, nothing measured
     in_force = candidate_plans.profile_for(backend, "cpu")
     weight = weight or in_force.strategy.fft_odd_length_weight or TORCH_WEIGHT
     settings = {name: dataclasses.replace(in_force, strategy=dataclasses.replace(
@@ -93,12 +91,10 @@ def main():
     shapes = SHAPES + random_points(options.random, options.seed) if options.random else SHAPES
     records = []
     for backend in options.backends.split(","):
-        command = [sys.executable, __file__, "--threads", str(options.threads), "--worker", backend,
-                   "--shapes", json.dumps(shapes), "--budget", str(options.budget),
-                   "--weight", str(options.weight)]
-        done = subprocess.run(command, check=True, capture_output=True, text=True,
-                              env=dict(os.environ, KERAS_BACKEND=backend, STRUCTCONV_AUTOTUNE="off"))
-        records += [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        found, _ = run_worker_process(__file__, backend, ["--threads", str(options.threads), "--shapes",
+                                                          json.dumps(shapes), "--budget", str(options.budget),
+                                                          "--weight", str(options.weight)], 3600)
+        records += found
     print(f"{machine()}, {options.threads} thread(s); {len(shapes)} shapes per backend\n")
     print("| backend | shape | mode | smallest lengths | ms | weighed lengths | ms | weighed / smallest |")
     print("|---|---|---|---|---:|---|---:|---:|")

@@ -16,13 +16,10 @@ offers no twin prints "-" in its column.
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 
-from environment import budgeted_times, machine, measure_afresh  # noqa: E402  (this folder is on sys.path)
+from environment import budgeted_times, machine, measure_afresh, run_worker_process  # noqa: E402  (this folder is on sys.path)
 
 BACKENDS = ("jax",)
 # (name, input shape, kernel size, filters, strides)
@@ -105,11 +102,9 @@ def main():
         return
     records = []
     for backend in options.backends.split(","):
-        command = [sys.executable, __file__, "--threads", str(options.threads), "--worker", backend,
-                   "--budget", str(options.budget)]
-        done = subprocess.run(command, check=True, capture_output=True, text=True,
-                              env=dict(os.environ, KERAS_BACKEND=backend))
-        records += [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        found, _ = run_worker_process(__file__, backend, ["--threads", str(options.threads), "--budget",
+                                                          str(options.budget)], 3600)
+        records += found
     print(f"{machine()}, {options.threads} thread(s)\n")
     print("| backend | shape | mode | keras.ops.conv ms | direct ms | direct on even channels ms | auto ms "
           "(plan; measuring s) | auto / keras |")
