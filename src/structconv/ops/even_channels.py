@@ -19,6 +19,7 @@ of the padding (the padded slices' gradients are dropped).
 
 import dataclasses
 
+from structconv._backend import get_backend
 from structconv.ops.padding import pad_axis
 
 
@@ -47,14 +48,13 @@ def even_channels_conv(conv):
 def with_even_channels(problem, plans, conv_of):
     """`plans` (direct, of an ungrouped convolution `problem`, not transposed), and beside each whose
     backend convolution (`conv_of(plan)`: its rank and input channels) the backend says may be slow on an
-    odd count (`odd_channels_slow`), the same on one channel more, priced at its extra flops."""
-    from structconv._backend import get_backend
-
+    odd count (`odd_channels_slow`), the same on one channel more, priced at its extra flops; not torch's
+    `im2col` convolution, which is not the backend's `conv`."""
     if problem.transposed or problem.groups != 1:
         return plans
     backend, found = get_backend(), list(plans)
     for plan in plans:
-        if plan.algorithm != "direct" or plan.direct == "im2col":
+        if plan.direct == "im2col":
             continue
         rank, channels = conv_of(plan)
         if backend.odd_channels_slow(rank, channels, problem.groups, problem.dtype, problem.device):
