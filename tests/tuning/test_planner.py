@@ -14,7 +14,7 @@ from tuning.fit_twice import fit_twice
 from structconv import config
 from structconv import ops as sops
 from structconv._backend import get_backend
-from structconv.ops import candidate_plans, contenders, planner
+from structconv.ops import candidate_plans, contenders, fft_candidates, planner
 from structconv.ops.algorithm import explain_choice
 from structconv.ops.arguments import conv_arguments
 from structconv.ops.conv import prepare_conv
@@ -52,8 +52,8 @@ def test_no_kernel_spectrum_by_dft_with_a_huge_matrix():
     whole = {p.fft.kernel_transform for p in plans if p.fft.geometry == "whole"}
     assert whole == {"fft"}
     assert all(p.fft.kernel_transform == "fft"
-               or candidate_plans.dft_matrix_entries((221,), p.fft.lengths)
-               <= candidate_plans.DFT_MATRIX_MAX_ENTRIES
+               or fft_candidates.dft_matrix_entries((221,), p.fft.lengths)
+               <= fft_candidates.DFT_MATRIX_MAX_ENTRIES
                for p in plans)
     assert any(p.fft.kernel_transform == "dft" for p in plans)  # short blocks keep both transforms
     # 63 x 8193 entries: both transforms stay candidates of the whole FFT.

@@ -6,9 +6,9 @@ backward cliff; for a batch of one where torch's 3-D convolution would skip oneD
 stacked along the batch, `ops.halves`), each stacking of the decomposition above those ranks (onto the
 backend's target rank, and where its convolution of a lower rank is a candidate too, onto that:
 `other_targets`), for a grouped convolution each of those also built from ungrouped ones (`ops.grouping`),
-and FFT plans (the whole input, or overlap-save blocks), each by both kernel transforms
-with the product the profile prefers. The cost model (`ops.cost_model`) prices them under the profile in
-force (`profile_for`: the one `structconv calibrate` stored for this machine, else the shipped one), for
+and FFT plans (the whole input, or overlap-save blocks), each by both kernel transforms with the product
+the profile prefers (`ops.fft_candidates`). The cost model (`ops.cost_model`) prices them under the profile
+in force (`profile_for`: the one `structconv calibrate` stored for this machine, else the shipped one), for
 forward + backward when the gradient will be taken. Which of them runs is the planner's (`ops.planner`).
 Pure Python: it asks the backend tier what it can run, and calls no framework op.
 """
@@ -16,9 +16,8 @@ Pure Python: it asks the backend tier what it can run, and calls no framework op
 import math
 
 from structconv._backend import get_backend
-from structconv.ops import cost_model, even_channels, grouping, working_precision
-from structconv.ops.fft_geometry import geometries, transpose_fft_lengths
-from structconv.ops.plan import KERNEL_TRANSFORMS, FftPlan, Plan
+from structconv.ops import cost_model, even_channels, fft_candidates, grouping, working_precision
+from structconv.ops.plan import Plan
 from structconv.shapes import arithmetic
 from structconv.tuning import fingerprint as fingerprints
 from structconv.tuning import profile as profiles
@@ -45,11 +44,6 @@ from structconv.tuning import profile as profiles
 # factor of the backend's convolution: the model alone never picks it; "auto" times it (a direct family).
 UNMODELLED_FACTOR = {"other_stacking": 1.5, "native_nd": 3.0, "channels_first": 1.5, "other_target": 1.5,
                      "single_item_loops": 2.0, "halves": 1.2, "im2col": 1.5}
-# The kernel's spectrum by DFT multiplies it by a constant matrix per axis (taps x frequencies), which every
-# compiled program embeds: past this many entries it is no candidate. TensorFlow took 30 s to compile the
-# first call of a 1-D 116231-sample k=221 plan by DFT (a 221 x 65537 complex matrix, 116 MB; it then ran
-# in 53 ms against 6 ms by FFT blocks) on a 2-vCPU AMD EPYC.
-DFT_MATRIX_MAX_ENTRIES = 2**20
 
 
 def profile_for(backend_name, device="cpu"):
@@ -245,64 +239,6 @@ def backward_cliff_us(problem, costs, onto=None):
     return cost_model.direct_cliff_us(costs, conv_rank, problem.taps // peeled, flops)
 
 
-def _product(problem, profile, kernel_transform, batch):
-    strategy = profile.strategy
-    per_group = problem.channels // problem.groups
-    limit = strategy.product_loop_max_channels
-    if not problem.training and strategy.product_loop_max_channels_inference is not None:
-        limit = strategy.product_loop_max_channels_inference
-    if per_group > limit:
-        return "matmul"
-    if kernel_transform != "dft":
-        return "loop"
-    min_rank = strategy.packed_pairs_min_rank
-    pairs = per_group * problem.filters
-    if (min_rank is not None and problem.rank >= min_rank and batch % 2 == 0
-            and pairs <= strategy.packed_max_kernel_ratio * batch * (problem.channels + problem.filters)):
-        return "packed"
-    return "planes" if strategy.planes_product else "loop"
-
-
-def dft_matrix_entries(kernel_size, lengths):
-    """The entries of the largest per-axis matrix of the kernel's spectrum by DFT: taps x frequencies (the
-    last axis holds the half spectrum of a real transform)."""
-    counts = [*lengths[:-1], lengths[-1] // 2 + 1]
-    return max(k * n for k, n in zip(kernel_size, counts))
-
-
-def _fft_candidates(problem, profile):
-    costs, itemsize = profile.costs, problem.working_itemsize
-    batch, odd_weight = problem.planned_batch, profile.strategy.fft_odd_length_weight
-    if problem.transposed:
-        lengths = transpose_fft_lengths(problem.spatial, problem.extents, problem.strides, odd_weight)
-        options = [("whole", lengths, (), (1,) * problem.rank)]
-    else:
-        options = list(geometries(problem.spatial, problem.extents, problem.padding, problem.padding_mode,
-                                  odd_weight))
-    found = []
-    for geometry, lengths, steps, counts in options:
-        blocks = batch * math.prod(counts)
-        small = dft_matrix_entries(problem.kernel_size, lengths) <= DFT_MATRIX_MAX_ENTRIES
-        transforms = [t for t in KERNEL_TRANSFORMS if t != "dft" or small]
-        for transform in transforms:  # each is a candidate: which is faster varies up to 4x
-            by_dft = transform == "dft"
-            product = _product(problem, profile, transform, blocks)
-            packed = product == "packed"
-            terms = cost_model.fft_terms(blocks, problem.channels, problem.filters, problem.groups, lengths,
-                                         problem.kernel_size, itemsize, by_dft, sum(c > 1 for c in counts),
-                                         packed, problem.backend, costs.fft_cache_bytes)
-            modelled = cost_model.fft_us(costs, terms, problem.rank)
-            if geometry != "whole":
-                modelled *= costs.block_margin
-            memory = cost_model.fft_memory_bytes(blocks, problem.channels, problem.filters, problem.groups,
-                                                 lengths, itemsize, packed)
-            fft = FftPlan(geometry=geometry, lengths=tuple(lengths), steps=tuple(steps),
-                          counts=tuple(counts), kernel_transform=transform, product=product,
-                          memory=int(memory))
-            found.append((fft, modelled))
-    return found
-
-
 def candidates(problem, profile=None, own_slowdown=None):
     """Every plan the backend can run for `problem`, each with its modelled time (`modelled_us`, forward +
     backward when `problem.training`, the FFT margin applied), cheapest first; none over any rule but
@@ -348,5 +284,5 @@ def candidates(problem, profile=None, own_slowdown=None):
             own_nd)
     margin = cost_model.per_rank(costs.fft_margin, rank)
     plans += [Plan("fft", fft=fft, modelled_us=us * fft_factor * margin)
-              for fft, us in _fft_candidates(problem, profile)]
+              for fft, us in fft_candidates.fft_candidates(problem, profile)]
     return sorted(plans, key=lambda plan: plan.modelled_us)
