@@ -6,8 +6,10 @@ backward cliff; for a batch of one where torch's 3-D convolution would skip oneD
 stacked along the batch, `ops.halves`), each stacking of the decomposition above those ranks (onto the
 backend's target rank, and where its convolution of a lower rank is a candidate too, onto that:
 `other_targets`), for a grouped convolution each of those also built from ungrouped ones (`ops.grouping`),
-and FFT plans (the whole input, or overlap-save blocks), each by both kernel transforms with the product
-the profile prefers (`ops.fft_candidates`). The cost model (`ops.cost_model`) prices them under the profile
+each direct way whose convolution gets an odd number of input channels where the backend says that can be
+slow also on one zero channel more (`ops.even_channels`: JAX's 2-D convolutions on the CPU), and FFT plans
+(the whole input, or overlap-save blocks), each by both kernel transforms with the product the profile
+prefers (`ops.fft_candidates`). The cost model (`ops.cost_model`) prices them under the profile
 in force (`profile_for`: the one `structconv calibrate` stored for this machine, else the shipped one), for
 forward + backward when the gradient will be taken. Which of them runs is the planner's (`ops.planner`).
 Pure Python: it asks the backend tier what it can run, and calls no framework op.
