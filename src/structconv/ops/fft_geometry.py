@@ -26,7 +26,12 @@ def fast_length(n, odd_weight=0.0):
     [48, 250, 2240]
     """
     n = int(n)
-    fitting = smooth_lengths(n, 1 << max(n - 1, 0).bit_length())
+    return cheapest_length(smooth_lengths(n, 1 << max(n - 1, 0).bit_length()), odd_weight)
+
+
+def cheapest_length(fitting, odd_weight):
+    """Of the ascending lengths `fitting`, the smallest without `odd_weight`, else the one of least
+    `length_cost` (the smaller where two tie)."""
     if not odd_weight:
         return fitting[0]
     return min(fitting, key=lambda m: (length_cost(m, odd_weight), m))

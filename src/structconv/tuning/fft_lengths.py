@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from structconv._backend import get_backend
-from structconv.ops.fft_geometry import length_cost, smooth_lengths
+from structconv.ops.fft_geometry import cheapest_length, smooth_lengths
 
 # Every third length of 2, 3, 5 and 7 between 32 and 4096: 76 lengths.
 PROBE_LENGTHS = tuple(smooth_lengths(32, 4096)[::3])
@@ -83,8 +83,8 @@ def fit_weight(times):
 
 def pick_ratio(times, odd_weight):
     """The geometric mean, over every needed length from the shortest of `times` to half the longest,
-    of the time of the length `odd_weight` picks (`length_cost`, among the lengths of `times` up to the
-    next power of two) over that of the smallest one of `times`."""
+    of the time of the length `odd_weight` picks (`fft_geometry.cheapest_length`, the planner's rule, among
+    the lengths of `times` up to the next power of two) over that of the smallest one of `times`."""
     lengths = sorted(times)
     logs = []
     for need in range(lengths[0], lengths[-1] // 2 + 1):
@@ -92,7 +92,7 @@ def pick_ratio(times, odd_weight):
         fitting = [n for n in lengths if need <= n <= bound]
         if not fitting:
             continue
-        picked = min(fitting, key=lambda n: (length_cost(n, odd_weight), n))
+        picked = cheapest_length(fitting, odd_weight)
         logs.append(math.log(times[picked] / times[fitting[0]]))
     return math.exp(sum(logs) / len(logs)) if logs else 1.0
 
