@@ -14,6 +14,7 @@ from reference import conv_reference, padding_pairs
 from structconv._backend import get_backend
 from structconv.ops import candidate_plans, contenders
 from structconv.ops.even_channels import padded_channels
+from structconv.tuning import profile
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -62,11 +63,19 @@ def test_direct_plans_on_even_channels_compute_the_convolution(spatial, kernel, 
                                       rng)
 
 
-def _candidates(monkeypatch, *problem_args, groups=1, transposed=False):
+def _with_factors(rows):
+    """The shipped profile with `rows` as its odd channel factors (`Strategy.odd_channel_factors`)."""
+    shipped = profile.shipped(BACKEND, "cpu")
+    return dataclasses.replace(shipped, strategy=dataclasses.replace(shipped.strategy,
+                                                                     odd_channel_factors=rows))
+
+
+def _candidates(monkeypatch, *problem_args, groups=1, transposed=False, training=False, factors=()):
     monkeypatch.setattr(get_backend(), "odd_channels_slow", lambda rank, channels, *rest: channels % 2 == 1)
     problem = dataclasses.replace(square_problem(BACKEND, "cpu", *problem_args), groups=groups,
-                                  transposed=transposed)
-    return {p.label: p.modelled_us for p in candidate_plans.candidates(problem) if p.algorithm == "direct"}
+                                  transposed=transposed, training=training)
+    return {p.label: p.modelled_us for p in candidate_plans.candidates(problem, _with_factors(factors))
+            if p.algorithm == "direct"}
 
 
 def test_each_direct_plan_of_an_odd_backend_convolution_gets_an_even_twin(monkeypatch):
@@ -82,6 +91,37 @@ def test_each_direct_plan_of_an_odd_backend_convolution_gets_an_even_twin(monkey
     assert [label for label in grouped if label.endswith(":even")] == ["direct:native:dense:even"]
     assert not any(label.endswith(":even") for label in _candidates(monkeypatch, 2, 8, 3, 1, 3, 3,
                                                                       transposed=True))
+
+
+def test_the_plain_plan_is_priced_at_its_twins_price_times_the_probed_factor(monkeypatch):
+    # (channels, filters, forward factor, training factor), as `tuning.odd_channels.probe` gives them.
+    rows = ((3, 8, 1.0, 1.0), (3, 16, 0.8, 0.9), (3, 32, 6.0, 1.5), (27, 8, 2.5, 1.2), (27, 64, 1.1, 1.0))
+    plain = _candidates(monkeypatch, 2, 16, 3, 1, 3, 24)
+    found = _candidates(monkeypatch, 2, 16, 3, 1, 3, 24, factors=rows)
+    twin = plain["direct:native"] * 4 / 3  # 3 -> 24 filters: the row of 32 filters, the fewest not below
+    assert found["direct:native:even"] == pytest.approx(twin)
+    assert found["direct:native"] == pytest.approx(twin * 6.0)
+    step = _candidates(monkeypatch, 2, 16, 3, 1, 3, 24, training=True)
+    stepped = _candidates(monkeypatch, 2, 16, 3, 1, 3, 24, training=True, factors=rows)
+    assert stepped["direct:native"] == pytest.approx(step["direct:native"] * 4 / 3 * 1.5)
+    # 3 -> 12: the row of 16 filters, where the padded channels ran slower: the plain plan gets cheaper.
+    few = _candidates(monkeypatch, 2, 16, 3, 1, 3, 12, factors=rows)
+    assert few["direct:native"] < few["direct:native:even"]
+    # A count over 2x from every probed one (7 between 3 and 27: 2.3x and 3.9x) is priced by its flops.
+    wide = _candidates(monkeypatch, 2, 16, 3, 1, 7, 8)
+    assert _candidates(monkeypatch, 2, 16, 3, 1, 7, 8, factors=rows)["direct:native"] == pytest.approx(
+        wide["direct:native"])
+
+
+def test_the_factor_is_looked_up_by_the_nearest_channels_and_the_fewest_filters_not_below():
+    strategy = _with_factors(((3, 16, 2.0, 1.2), (3, 32, 3.0, 1.3), (15, 16, 1.5, 1.1),
+                              (15, 32, 1.7, 1.4))).strategy
+    assert strategy.odd_channel_factor(3, 17, training=False) == 3.0
+    assert strategy.odd_channel_factor(5, 16, training=True) == 1.2  # 5 is nearer 3 than 15
+    assert strategy.odd_channel_factor(9, 8, training=False) == 1.5  # 15/9 < 9/3
+    assert strategy.odd_channel_factor(29, 200, training=True) == 1.4  # past the most filters: the most
+    assert strategy.odd_channel_factor(45, 16, training=False) is None  # 3x past the nearest count
+    assert _with_factors(()).strategy.odd_channel_factor(3, 16, training=False) is None
 
 
 def test_measured_planning_times_the_even_twin_as_a_way_of_its_own():

@@ -8,7 +8,16 @@ import keras
 import pytest
 
 from structconv.ops import candidate_plans
-from structconv.tuning import backward_cliff, calibrate, command, fft_lengths, fit, fit_rates, profile
+from structconv.tuning import (
+    backward_cliff,
+    calibrate,
+    command,
+    fft_lengths,
+    fit,
+    fit_rates,
+    odd_channels,
+    profile,
+)
 from structconv.tuning.square_problem import square_problem
 
 BACKEND = keras.backend.backend()
@@ -24,13 +33,15 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     monkeypatch.setattr(calibrate, "QUICK_TRAINING_GRID", [(1, 64, 11, 1, 2, 2)])
     monkeypatch.setattr(backward_cliff, "LADDERS", {1: (64, 1, (3, 9))})
     monkeypatch.setattr(fft_lengths, "PROBE_LENGTHS", (60, 63, 64, 125, 128, 243, 250, 256))
+    monkeypatch.setattr(odd_channels, "PROBE_CHANNELS", (3,))
+    monkeypatch.setattr(odd_channels, "PROBE_FILTERS", (8, 24))
     args = argparse.Namespace(all_backends=False, threads=0, seconds=20.0, quick=True)
     assert command.run(args) == 0
     printed = capsys.readouterr().out
     for expected in ("Fitted on 7 shapes", "Fit error (relative, median / max)", "channels per group",
                      "leave the cache above", "blocks are priced at", "stacks its peeled taps along the",
                      "1 shapes timed with gradients", "Direct gradient, rank 1: ", "Profile: ",
-                     "FFT lengths along the real transform's axis: "):
+                     "FFT lengths along the real transform's axis: ", "Odd input channel counts: "):
         assert expected in printed, printed
     profile.forget_loaded()
     fitted = candidate_plans.profile_for(BACKEND, "cpu")
@@ -44,6 +55,8 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     weight = fitted.strategy.fft_odd_length_weight  # what this machine's probe found
     assert dict(fitted.provenance)["fft_lengths"].startswith("odd lengths avoided" if weight else
                                                              "smallest lengths")
+    rows = fitted.strategy.odd_channel_factors  # what this machine's probe found, where it probes
+    assert [row[:2] for row in rows] == ([(3, 8), (3, 24)] if odd_channels.probed() else [])
 
 
 def test_the_command_names_the_ranks_where_the_side_with_fewer_channels_stacks():

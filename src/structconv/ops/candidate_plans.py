@@ -66,13 +66,16 @@ def stacked_taps(problem, onto=None):
 
 
 def backend_conv_of(problem, plan):
-    """`(rank, input channels)` of the backend convolution a direct `plan` of an ungrouped `problem` runs:
-    the problem's own, or its decomposition's onto the plan's rank (the input channels times the peeled
-    taps stacked along them)."""
+    """`(rank, input channels, filters)` of the backend convolution a direct `plan` of an ungrouped
+    `problem` runs: the problem's own, or its decomposition's onto the plan's rank (the input channels or
+    the filters times the peeled taps stacked along them)."""
     if plan.direct in ("inputs", "filters") and not _native_only(problem):
-        taps = stacked_taps(problem, plan.onto) if plan.direct == "inputs" else 1
-        return _decomposed_to(problem, plan.onto), problem.channels * taps
-    return problem.rank, problem.channels
+        taps = stacked_taps(problem, plan.onto)
+        rank = _decomposed_to(problem, plan.onto)
+        if plan.direct == "inputs":
+            return rank, problem.channels * taps, problem.filters
+        return rank, problem.channels, problem.filters * taps
+    return problem.rank, problem.channels, problem.filters
 
 
 def stacked_along(problem, method):
@@ -277,7 +280,8 @@ def candidates(problem, profile=None, own_slowdown=None):
              for method, onto, us in _direct_candidates(problem, profile, base_of)
              for past_cliff in [0.0 if method == "channels_first"
                                 else backward_cliff_us(problem, costs, onto)]]
-    plans = even_channels.with_even_channels(problem, plans, lambda plan: backend_conv_of(problem, plan))
+    plans = even_channels.with_even_channels(problem, profile.strategy, plans,
+                                             lambda plan: backend_conv_of(problem, plan))
     plans = working_precision.with_working_precision(problem, costs, plans, own_slowdown)
     if problem.groups > 1:  # also from ungrouped convolutions; the backend's own N-D one keeps its price
         own_nd = set() if _native_only(problem) else {p.label for p in plans if p.direct == "native"}

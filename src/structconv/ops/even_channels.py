@@ -11,7 +11,9 @@ with 4 input channels, 8 x 56^2 by 3x3 into 17-24 filters 4.2 ms against 0.4, in
 convolutions: 3.96 ms, modelled at 0.90). Which counts fall off the fast path is the library's business
 and moves between versions: the planner offers the convolution on padded channels as a candidate of its
 own where the backend says odd counts can be slow (`_backend` README: `odd_channels_slow`), priced at its
-extra flops, and measuring decides (`Plan.even_channels`, label suffix `:even`).
+extra flops, and measuring decides (`Plan.even_channels`, label suffix `:even`). Without measuring, the
+model prices the plain convolution by the factor `structconv calibrate` measured on this machine
+(`tuning.odd_channels`, `Strategy.odd_channel_factors`).
 
 The padded input channel reads a zero kernel slice, so the result is exact; gradients follow by autodiff
 of the padding (the padded slices' gradients are dropped).
@@ -45,19 +47,26 @@ def even_channels_conv(conv):
     return padded
 
 
-def with_even_channels(problem, plans, conv_of):
+def with_even_channels(problem, strategy, plans, conv_of):
     """`plans` (direct, of an ungrouped convolution `problem`, not transposed), and beside each whose
-    backend convolution (`conv_of(plan)`: its rank and input channels) the backend says may be slow on an
-    odd count (`odd_channels_slow`), the same on one channel more, priced at its extra flops; not torch's
-    `im2col` convolution, which is not the backend's `conv`."""
+    backend convolution (`conv_of(plan)`: its rank, input channels and filters) the backend says may be
+    slow on an odd count (`odd_channels_slow`), the same on one channel more, priced at its extra flops;
+    not torch's `im2col` convolution, which is not the backend's `conv`. Where this machine's factor for
+    such a convolution was probed (`strategy.odd_channel_factor`, `tuning.odd_channels`), the plain plan
+    is priced at the padded one's price times it."""
     if problem.transposed or problem.groups != 1:
         return plans
-    backend, found = get_backend(), list(plans)
+    backend, found = get_backend(), []
     for plan in plans:
         if plan.direct == "im2col":
+            found.append(plan)
             continue
-        rank, channels = conv_of(plan)
-        if backend.odd_channels_slow(rank, channels, problem.groups, problem.dtype, problem.device):
-            extra = padded_channels(channels) / channels
-            found.append(dataclasses.replace(plan, even_channels=True, modelled_us=plan.modelled_us * extra))
+        rank, channels, filters = conv_of(plan)
+        if not backend.odd_channels_slow(rank, channels, problem.groups, problem.dtype, problem.device):
+            found.append(plan)
+            continue
+        padded = plan.modelled_us * padded_channels(channels) / channels
+        factor = strategy.odd_channel_factor(channels, filters, problem.training)
+        found.append(plan if factor is None else dataclasses.replace(plan, modelled_us=padded * factor))
+        found.append(dataclasses.replace(plan, even_channels=True, modelled_us=padded))
     return found

@@ -18,7 +18,7 @@ import sys
 import time
 
 from structconv.ops import candidate_plans, planner
-from structconv.tuning import autotune, backward_cliff, fft_lengths, fingerprint, fit
+from structconv.tuning import autotune, backward_cliff, fft_lengths, fingerprint, fit, odd_channels
 from structconv.tuning import profile as profiles
 from structconv.tuning.square_problem import square_problem
 
@@ -107,6 +107,8 @@ QUICK_TRAINING_GRID = TRAINING_GRID[:2]
 CLIFF_SHARE = 0.2
 # ... and at most this share to the FFT lengths (1-3 s of 150 here).
 LENGTHS_SHARE = 0.1
+# ... and at most this share in the probe of odd input channel counts (`tuning.odd_channels`; JAX only).
+ODD_CHANNELS_SHARE = 0.1
 
 
 def grid_problems(backend_name, device, grid=GRID):
@@ -231,13 +233,13 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
         training_grid = QUICK_TRAINING_GRID if quick else TRAINING_GRID
     cliff = backward_cliff.probe(backend_name, device, CLIFF_SHARE * seconds)
     lengths = fft_lengths.probe(device, LENGTHS_SHARE * seconds)
-    weight = lengths["fft_odd_length_weight"]
-    at_lengths = dataclasses.replace(shipped, strategy=dataclasses.replace(shipped.strategy,
-                                                                          fft_odd_length_weight=weight))
-    records = measure_grid(backend_name, device, seconds - cliff["seconds"] - lengths["seconds"], grid,
-                           progress, training_grid, profile=at_lengths)
+    odd = odd_channels.probe(device, ODD_CHANNELS_SHARE * seconds)
+    probed = {name: found[name] for found in (lengths, odd) for name in profiles.PROBED if name in found}
+    records = measure_grid(backend_name, device,
+                           seconds - cliff["seconds"] - lengths["seconds"] - odd["seconds"], grid,
+                           progress, training_grid, profile=profiles.with_probed(shipped, probed))
     fitted, errors, at_bound = fit.fit_profile(records, backend_name, device, print_["threads"], cliff,
-                                               weight)
+                                               probed)
     right = sum(fit.pick_ratio(r, fit.model_pick(r, fitted)) <= fit.TARGET for r in records)
     shipped_right = sum(fit.pick_ratio(r, fit.model_pick(r, shipped)) <= fit.TARGET for r in records)
     provenance = {
@@ -250,6 +252,7 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
         "points": len(records), "training_points": sum(bool(r["training"]) for r in records),
         "fit_error": {k: round(v, 3) for k, v in errors.items()},
         "at_bound": at_bound, "backward_cliff": cliff["report"], "fft_lengths": lengths["report"],
+        "odd_channels": odd["report"],
         "grid_decisions_within_1.15": f"{right}/{len(records)}",
         "shipped_grid_decisions_within_1.15": f"{shipped_right}/{len(records)}",
         "seconds": round(time.perf_counter() - started, 1),

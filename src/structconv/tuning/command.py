@@ -78,6 +78,7 @@ def run(args):
     print(f"FFT passes leave the cache above {costs.fft_cache_bytes // 1024} KiB per axis; overlap-save "
           f"blocks are priced at {costs.block_margin:g}x their model.")
     print(f"FFT lengths along the real transform's axis: {p['fft_lengths']}.")
+    print(f"Odd input channel counts: {p['odd_channels']}.")
     if costs.dft_stage_us:
         print(f"The kernel's spectrum by DFT takes {costs.dft_stage_us:g} us per axis besides its flops.")
     if p["at_bound"]:

@@ -148,16 +148,15 @@ def _stacking_loss(records, strategy):
     return sum(slowdown(r) for r in records)
 
 
-def fit_profile(records, backend_name, device, threads, cliff=None, odd_length_weight=None):
+def fit_profile(records, backend_name, device, threads, cliff=None, probed=None):
     """The calibrated `Profile` of timed `records` (`measure_grid`), the fit's errors and the constants on
     a bound: the rates (`fit_costs`), then the FFT margins and the overlap-save margin fitted to the
     decisions, and the measuring band. `cliff`: the backward cliff found (`backward_cliff.probe`);
-    `odd_length_weight`: the weight of odd FFT lengths the records' plans ran at (`fft_lengths.probe`;
-    None: the shipped profile's)."""
-    shipped = profiles.shipped_for(fingerprint.fingerprint(backend_name, device))
-    if odd_length_weight is not None:
-        shipped = dataclasses.replace(shipped, strategy=dataclasses.replace(
-            shipped.strategy, fft_odd_length_weight=float(odd_length_weight)))
+    `probed`: the strategy settings calibration's probes found (`{name: value}` of `profile.PROBED`: the
+    FFT lengths the records' plans ran at, `fft_lengths.probe`; the odd channel factors,
+    `odd_channels.probe`; None: the shipped profile's)."""
+    shipped = profiles.with_probed(profiles.shipped_for(fingerprint.fingerprint(backend_name, device)),
+                                   probed or {})
     if cliff is not None:
         shipped = dataclasses.replace(shipped, costs=dataclasses.replace(
             shipped.costs, direct_cliff_taps=cliff["direct_cliff_taps"],

@@ -11,6 +11,7 @@ rule out.
 import dataclasses
 import functools
 import json
+import math
 import os
 
 from structconv.tuning import storage
@@ -160,6 +161,33 @@ class Strategy:
     # timed at many lengths (`tuning.fft_lengths`, by `structconv calibrate`). torch's real FFT (Intel MKL)
     # ran odd lengths 2-4x slower per flop than powers of two (docs/benchmarks.md, session 46).
     fft_odd_length_weight: float = 0.0
+    # Rows `(channels, filters, forward factor, training factor)`: the backend's convolution of an odd
+    # number of input channels into that many filters timed over the same on one zero channel more
+    # (`tuning.odd_channels`, by `structconv calibrate`; empty where the backend never offers padded
+    # channels). The model prices the plain convolution at the padded one's price times the factor
+    # (`ops.even_channels.with_even_channels`): JAX's YNNPACK ran 3 channels into 17-24 filters 11-17x
+    # slower than 4 (docs/benchmarks.md, session 47).
+    odd_channel_factors: tuple = ()
+
+    def __post_init__(self):
+        # JSON gives the rows as lists: tuples keep the strategy hashable.
+        object.__setattr__(self, "odd_channel_factors", tuple(tuple(row) for row in self.odd_channel_factors))
+
+    def odd_channel_factor(self, channels, filters, training):
+        """The factor of `odd_channel_factors` for a convolution of `channels` (odd) into `filters`, with
+        a gradient (`training`) or without: the row of the probed channel count nearest on a log scale
+        (within 2x; None past that, or where nothing was probed) and of the fewest probed filters not
+        below `filters` (the most where none is)."""
+        rows = self.odd_channel_factors
+        counts = sorted({row[0] for row in rows})
+        if not counts:
+            return None
+        near = min(counts, key=lambda count: abs(math.log(count / channels)))
+        if abs(math.log(near / channels)) > math.log(2.0):
+            return None
+        mine = sorted((row for row in rows if row[0] == near), key=lambda row: row[1])
+        row = next((row for row in mine if row[1] >= filters), mine[-1])
+        return row[3] if training else row[2]
 
     def fewer_channels(self, rank, training):
         """Whether at `rank`, with a gradient (`training`) or without, the decomposition stacks its peeled
@@ -268,6 +296,16 @@ def shipped_for(print_):
     return shipped(print_["backend"], print_["device"], print_["kernels"])
 
 
+# The strategy settings `structconv calibrate` measures by probes of their own before its grid
+# (`tuning.fft_lengths`, `tuning.odd_channels`), not by fitting the grid's times.
+PROBED = ("fft_odd_length_weight", "odd_channel_factors")
+
+
+def with_probed(profile, found):
+    """`profile` with the probed strategy settings `found` (`{name: value}`, names of `PROBED`)."""
+    return dataclasses.replace(profile, strategy=dataclasses.replace(profile.strategy, **found))
+
+
 def calibrated_path(backend, device, fingerprint_id):
     return os.path.join(storage.cache_dir(), f"profile-{backend}-{device}-{fingerprint_id}.json")
 
@@ -286,11 +324,11 @@ def calibrated(backend, device, fingerprint_id):
                 profile = from_dict(data, "calibrated")
             except ValueError as error:
                 storage.warn_once(path, str(error))
-        if profile is not None and "fft_odd_length_weight" not in data.get("strategy", {}):
-            # Calibrated before calibration timed FFT lengths (`tuning.fft_lengths`): the shipped weight.
-            weight = shipped(backend, device).strategy.fft_odd_length_weight
-            profile = dataclasses.replace(profile, strategy=dataclasses.replace(profile.strategy,
-                                                                               fft_odd_length_weight=weight))
+        missing = [name for name in PROBED if name not in (data or {}).get("strategy", {})]
+        if profile is not None and missing:
+            # Calibrated before calibration ran these probes: the shipped profile's findings.
+            found = shipped(backend, device).strategy
+            profile = with_probed(profile, {name: getattr(found, name) for name in missing})
         _calibrated[path] = profile
     return _calibrated[path]
 
