@@ -25,6 +25,13 @@ from structconv._backend import get_backend
 from structconv.ops.padding import pad_axis
 
 
+# A probed factor (`Strategy.odd_channel_factor`) prices the plain convolution only above this: the probe's
+# small convolutions ran plain and padded alike within 0.8-1.3x where nothing was slow (noise, and padding
+# nearly free at its size), which would otherwise price the plain plan up to its twin's extra flops and
+# hand the twin ties (a JAX 4-D 18^4 3 -> 12 training step, 27 -> 12 channels: factor 1.02).
+SLOW_FACTOR = 1.2
+
+
 def padded_channels(channels, groups=1):
     """The count of input channels a convolution of `channels` runs on: one more where it is odd and over
     one, ungrouped; else the same."""
@@ -52,8 +59,8 @@ def with_even_channels(problem, strategy, plans, conv_of):
     backend convolution (`conv_of(plan)`: its rank, input channels and filters) the backend says may be
     slow on an odd count (`odd_channels_slow`), the same on one channel more, priced at its extra flops;
     not torch's `im2col` convolution, which is not the backend's `conv`. Where this machine's factor for
-    such a convolution was probed (`strategy.odd_channel_factor`, `tuning.odd_channels`), the plain plan
-    is priced at the padded one's price times it."""
+    such a convolution was probed (`strategy.odd_channel_factor`, `tuning.odd_channels`) over
+    `SLOW_FACTOR`, the plain plan is priced at least at the padded one's price times it."""
     if problem.transposed or problem.groups != 1:
         return plans
     backend, found = get_backend(), []
@@ -67,6 +74,8 @@ def with_even_channels(problem, strategy, plans, conv_of):
             continue
         padded = plan.modelled_us * padded_channels(channels) / channels
         factor = strategy.odd_channel_factor(channels, filters, problem.training)
-        found.append(plan if factor is None else dataclasses.replace(plan, modelled_us=padded * factor))
+        if factor is not None and factor > SLOW_FACTOR:
+            plan = dataclasses.replace(plan, modelled_us=max(plan.modelled_us, padded * factor))
+        found.append(plan)
         found.append(dataclasses.replace(plan, even_channels=True, modelled_us=padded))
     return found
