@@ -24,7 +24,6 @@ import dataclasses
 from structconv._backend import get_backend
 from structconv.ops.padding import pad_axis
 
-
 # A probed factor (`Strategy.odd_channel_factor`) prices the plain convolution only above this: the probe's
 # small convolutions ran plain and padded alike within 0.8-1.3x where nothing was slow (noise, and padding
 # nearly free at its size), which would otherwise price the plain plan up to its twin's extra flops and
