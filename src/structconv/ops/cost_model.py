@@ -122,15 +122,16 @@ def fft_terms(batch, channels, filters, groups, lengths, kernel_size, itemsize, 
 def direct_us(costs, batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
               stacked_taps=1, stacked_along="inputs", slowdown=1.0):
     """Modelled time of the direct algorithm (forward); `stacked_taps`: the taps a decomposition peels and
-    stacks along a channel axis, `stacked_along` (1: the backend's own convolution); `slowdown`: the rate
-    divided by it (float64's, `float64_slowdown`)."""
+    stacks along a channel axis, `stacked_along` (1: the backend's own convolution; more: the
+    decomposition's own time per call, `direct_decompose_us`, is added); `slowdown`: the rate divided by
+    it (float64's, `float64_slowdown`)."""
     rank = len(outputs)
     terms = direct_terms(batch, outputs, kernel_size, channels, filters, groups, padded_sizes, itemsize,
                          costs.direct_min_channels, costs.direct_channel_half, stacked_taps, stacked_along,
                          costs.direct_output_half)
     rate = direct_rate(costs, rank, kernel_size) / slowdown
-    return (costs.direct_overhead_us + terms["flops"] / (rate * 1e3)
-            + terms["memory"] / (costs.direct_gbps * 1e3))
+    return (costs.direct_overhead_us + (costs.direct_decompose_us if stacked_taps > 1 else 0.0)
+            + terms["flops"] / (rate * 1e3) + terms["memory"] / (costs.direct_gbps * 1e3))
 
 
 def float64_slowdown(costs, rank, dtype):

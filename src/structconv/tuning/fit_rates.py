@@ -42,6 +42,8 @@ FFT_TERMS = ("fft", "dft", "product", "memory")
 DFT_STAGE_MAX_US = 1000.0
 STAGE_GAIN = 0.01
 LARGE_TAPS_GAIN = 0.01
+# The most a decomposition may take a call besides its convolution (`Costs.direct_decompose_us`).
+DECOMPOSE_MAX_US = 10000.0
 
 def terms(problem, plan, cache_bytes=cost_model.FFT_CACHE_BYTES, channel_model=(1, 0.0, 0.0)):
     """The model's work terms of `plan` (direct: flops and bytes, at least `channel_model[0]` channels,
@@ -96,11 +98,13 @@ def fit_costs(records, shipped, threads):
                     continue  # XLA's N-D convolution beside it has its own rate, the slower stacking 1.5x
                 work = terms(r["problem"], r["plans"][label], channel_model=channel_model)
                 large = cost_model.large_kernel(large_taps, rank, r["problem"].kernel_size)
-                rows.append([1.0, *[work["flops"] if rank == q and not large else 0.0 for q in RANKS],
+                decomposed = candidate_plans.stacked_taps(r["problem"]) > 1
+                rows.append([1.0, float(decomposed),
+                             *[work["flops"] if rank == q and not large else 0.0 for q in RANKS],
                              work["memory"], *[work["flops"] if rank == q and large else 0.0 for q in RANKS]])
                 times.append(micros)
-        return _fit_relative(rows, times, [direct_floor] + [unit(peak)] * 4 + [unit(PEAK_GBPS)]
-                             + [unit(peak)] * 4, [np.inf] + [unit(SLOWEST)] * 9)
+        return _fit_relative(rows, times, [direct_floor, 0.0] + [unit(peak)] * 4 + [unit(PEAK_GBPS)]
+                             + [unit(peak)] * 4, [np.inf, DECOMPOSE_MAX_US] + [unit(SLOWEST)] * 9)
 
     # The channel model with the smallest mean log error (ties: the simplest).
     fits = {(c, h, o): fit_direct((c, h, o))
@@ -152,14 +156,15 @@ def fit_costs(records, shipped, threads):
     def rate(value):
         return round(1e-3 / value, 3)
 
-    direct_rates = [rate(p) for p in p_d[1:5]]
+    direct_rates = [rate(p) for p in p_d[2:6]]
     # Ranks above 4 (decomposed) keep the shipped rates, scaled as the rank-4 rate moved.
     scale = direct_rates[3] / cost_model.per_rank(shipped.direct_gflops, 4)
     higher = [round(r * scale, 3) for r in shipped.direct_gflops[4:]]
     fitted = dataclasses.replace(
-        shipped, direct_overhead_us=round(float(p_d[0]), 2), direct_gflops=tuple(direct_rates + higher),
-        direct_gbps=rate(p_d[5]), direct_large_taps=tuple(large_taps),
-        direct_large_gflops=tuple(rate(p) if t else 0.0 for p, t in zip(p_d[6:10], large_taps)),
+        shipped, direct_overhead_us=round(float(p_d[0]), 2), direct_decompose_us=round(float(p_d[1]), 2),
+        direct_gflops=tuple(direct_rates + higher),
+        direct_gbps=rate(p_d[6]), direct_large_taps=tuple(large_taps),
+        direct_large_gflops=tuple(rate(p) if t else 0.0 for p, t in zip(p_d[7:11], large_taps)),
         fft_overhead_us=round(float(p_f[0]), 2),
         fft_gflops=tuple(rate(p) for p in p_f[1:5]), dft_gflops=rate(p_f[5]), product_gflops=rate(p_f[6]),
         fft_gbps=rate(p_f[7]), dft_stage_us=round(float(p_f[8]), 2), direct_min_channels=min_channels,
@@ -168,7 +173,8 @@ def fit_costs(records, shipped, threads):
         fft_cache_bytes=cache_bytes)
     fitted = dataclasses.replace(fitted, native_nd_gflops=fit_native_nd(forward, fitted))
     fitted = dataclasses.replace(fitted, **fit_training(records, fitted))
-    names_d = ["direct_overhead_us", *[f"direct_gflops[{q}]" for q in RANKS], "direct_gbps"]
+    names_d = ["direct_overhead_us", "direct_decompose_us", *[f"direct_gflops[{q}]" for q in RANKS],
+               "direct_gbps"]
     names_f = ["fft_overhead_us", *[f"fft_gflops[{q}]" for q in RANKS], "dft_gflops", "product_gflops",
                "fft_gbps", "dft_stage_us"]
     at_bound = [n for n, a in zip(names_d, active_d) if a] + [n for n, a in zip(names_f, active_f) if a]

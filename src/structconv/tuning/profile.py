@@ -51,6 +51,12 @@ class Costs:
     # axis, each a few framework calls, which eager torch pays op by op (its whole-FFT plans by DFT ran
     # 0.15 and 0.25 ms slower than by FFT at 2-D 8^2 and 3-D 6^3, k=3, one channel; issue 13).
     dft_stage_us: float = 0.0
+    # A decomposition (`ops.decomposition`: ranks above the backend's own) takes this long a call besides
+    # its convolution: the slices, pads, stacking and sums around it, each a framework call, and their
+    # memory (eager torch, 4-D 10^4-15^4, k=3-4, 1-2 channels: forward 0.46-1.2 ms where the model without
+    # it priced 0.11-0.64, training 1.8-6.7 ms against 0.5-3.0; session 47). Fitted by `structconv
+    # calibrate`; 0 in profiles fitted before.
+    direct_decompose_us: float = 0.0
     # Per rank: "auto" models FFT as chosen where it is this many times cheaper than direct.
     fft_margin: tuple = (1.0,)
     # Per rank: forward + backward time over forward time, of direct and of FFT.
