@@ -41,7 +41,8 @@ def test_the_command_measures_fits_stores_and_reports(fresh_cache, monkeypatch, 
     for expected in ("Fitted on 7 shapes", "Fit error (relative, median / max)", "channels per group",
                      "leave the cache above", "blocks are priced at", "stacks its peeled taps along the",
                      "1 shapes timed with gradients", "Direct gradient, rank 1: ", "Profile: ",
-                     "FFT lengths along the real transform's axis: ", "Odd input channel counts: "):
+                     "FFT lengths along the real transform's axis: ", "Odd input channel counts: ",
+                     "us a call besides its convolution"):
         assert expected in printed, printed
     profile.forget_loaded()
     fitted = candidate_plans.profile_for(BACKEND, "cpu")

@@ -73,6 +73,8 @@ def run(args):
     print(f"Above the backend's ranks the decomposition stacks its peeled taps along the "
           f"{strategy.decompose_stacking_inference} (forward) and the {strategy.decompose_stacking} (with a "
           f"gradient{limited}){differ}{inputs}.")
+    print(f"A decomposition takes {costs.direct_decompose_us:g} us a call besides its convolution (its "
+          "slices, stacking and sums).")
     if costs.native_nd_gflops:
         print(f"XLA's own N-D convolution above rank 3 runs at {costs.native_nd_gflops:g} Gflop/s.")
     print(f"FFT passes leave the cache above {costs.fft_cache_bytes // 1024} KiB per axis; overlap-save "
