@@ -215,6 +215,25 @@ def _timed_round(runs, labels, round_index, samples, warm_ups=None):
     return spent
 
 
+def interleaved_medians(runs, rounds, calls_per_round, seconds=math.inf):
+    """`{key: seconds}` of each callable of `runs` (`{key: run}`): the median over up to `rounds`
+    interleaved rounds (none started once `seconds` are spent) of each round's fastest of
+    `calls_per_round` calls. The calibration probes' timing (`tuning.fft_lengths`, `tuning.odd_channels`)."""
+    started = time.perf_counter()
+    samples = {key: [] for key in runs}
+    for _ in range(rounds):
+        for key, run in runs.items():
+            calls = []
+            for _ in range(calls_per_round):
+                start = time.perf_counter()
+                run()
+                calls.append(time.perf_counter() - start)
+            samples[key].append(min(calls))
+        if time.perf_counter() - started > seconds:
+            break
+    return {key: float(np.median(found)) for key, found in samples.items()}
+
+
 def low_quantile(samples):
     """The `QUANTILE` of `samples` (the fastest of up to 4): what a call takes when load does not add."""
     ordered = sorted(samples)

@@ -23,6 +23,7 @@ import numpy as np
 
 from structconv._backend import get_backend
 from structconv.ops.fft_geometry import cheapest_length, smooth_lengths
+from structconv.tuning import autotune
 
 # Every third length of 2, 3, 5 and 7 between 32 and 4096: 76 lengths.
 PROBE_LENGTHS = tuple(smooth_lengths(32, 4096)[::3])
@@ -56,20 +57,7 @@ def time_lengths(lengths=PROBE_LENGTHS, device="cpu", seconds=30.0):
     """`{length: seconds}` of a real FFT and its inverse of `PROBE_POINTS` samples at each of `lengths`:
     the median over up to `ROUNDS` interleaved rounds (within about `seconds`) of each round's fastest
     of `CALLS_PER_ROUND` calls."""
-    started = time.perf_counter()
-    runs = _timed_runs(lengths, device)
-    samples = {n: [] for n in runs}
-    for _ in range(ROUNDS):
-        for n, run in runs.items():
-            calls = []
-            for _ in range(CALLS_PER_ROUND):
-                start = time.perf_counter()
-                run()
-                calls.append(time.perf_counter() - start)
-            samples[n].append(min(calls))
-        if time.perf_counter() - started > seconds:
-            break
-    return {n: float(np.median(found)) for n, found in samples.items()}
+    return autotune.interleaved_medians(_timed_runs(lengths, device), ROUNDS, CALLS_PER_ROUND, seconds)
 
 
 def fit_weight(times):

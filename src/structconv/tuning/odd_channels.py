@@ -27,6 +27,7 @@ import numpy as np
 
 from structconv._backend import get_backend
 from structconv.ops.even_channels import even_channels_conv
+from structconv.tuning import autotune
 
 PROBE_CHANNELS = (3, 5, 7, 9, 15, 27, 45)
 PROBE_FILTERS = (8, 16, 24, 32, 48, 64)
@@ -66,16 +67,8 @@ def _runs(channels, filters, training, device):
 def _time_pair(plain, padded):
     """The plain call's time over the padded one's: per run the median over `ROUNDS` interleaved rounds
     of each round's fastest of `CALLS_PER_ROUND` calls."""
-    samples = ([], [])
-    for _ in range(ROUNDS):
-        for found, run in zip(samples, (plain, padded)):
-            calls = []
-            for _ in range(CALLS_PER_ROUND):
-                start = time.perf_counter()
-                run()
-                calls.append(time.perf_counter() - start)
-            found.append(min(calls))
-    return float(np.median(samples[0]) / np.median(samples[1]))
+    times = autotune.interleaved_medians({"plain": plain, "padded": padded}, ROUNDS, CALLS_PER_ROUND)
+    return times["plain"] / times["padded"]
 
 
 def probe(device="cpu", seconds=20.0, channels=None, filters=None):
