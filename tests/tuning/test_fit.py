@@ -271,6 +271,23 @@ def test_the_fit_finds_where_large_kernels_run_at_another_rate():
     np.testing.assert_allclose(costs.direct_gflops[:4], truth.direct_gflops[:4], rtol=1e-2)
 
 
+def test_no_rate_of_its_own_for_a_side_of_fewer_than_three_records():
+    # A threshold at 3 taps on rank 2 leaves below it only the grid's tiny single-channel 8^2 call: rank
+    # 2's 3x3 convolutions were once priced at 5-10 Gflop/s from it. With that call's direct times 5x
+    # what the model makes of them (an overhead the model lacks), a threshold at 3 would explain them
+    # with a rate of their own; the fit keeps none (the error stays on one tiny record, not on every
+    # 3x3 convolution).
+    records, shipped = _synthetic_records()
+    forward = [r for r in records if not r["training"]]
+    below = [r for r in forward if r["rank"] == 2 and max(r["problem"].kernel_size) <= 3]
+    assert below and all(r["tiny"] for r in below)
+    assert fit_rates._rate_sides(forward, 2, 3)[0] == 0
+    slow = [dict(r, times={label: us * (5.0 if label.startswith("direct") else 1.0)
+                           for label, us in r["times"].items()}) if r in below else r for r in records]
+    costs, _, _ = fit_rates.fit_costs(slow, shipped.costs, threads=2)
+    assert costs.direct_large_taps[1] == 0
+
+
 def test_the_dft_stage_time_is_kept_only_where_the_times_show_it():
     # Eager torch pays about 0.1 ms per stage of the kernel's DFT; compiled executors pay none, and a free
     # constant fitted to their noise moved the others (issue 13).

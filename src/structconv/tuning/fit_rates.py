@@ -53,6 +53,11 @@ FFT_TERMS = ("fft", "dft", "product", "memory")
 DFT_STAGE_MAX_US = 1000.0
 STAGE_GAIN = 0.01
 LARGE_TAPS_GAIN = 0.01
+# A rate of its own (a large-kernel threshold's either side) needs this many records that are not tiny: two
+# of three calibrations of JAX on one machine put rank 2's threshold at 3 taps, below it only the grid's
+# 8^2 single-channel call (overhead, 0.02 ms), and priced every 2-D 3x3 convolution at 5-10 Gflop/s
+# (a 2-D 64^2 16 -> 16 batch of 8: 38-52 ms modelled; session 48, 2-vCPU Intel Xeon).
+RATE_RECORDS = 3
 # The most a decomposition may take a call besides its convolution (`Costs.direct_decompose_us`).
 DECOMPOSE_MAX_US = 10000.0
 
@@ -124,12 +129,13 @@ def fit_costs(records, shipped, threads):
     min_channels, half, output_half = min(
         fits, key=lambda m: (round(_mean_log_error(fits[m][1]), 3), m[2], m[1], m[0]))
     # Then per rank up to 3, a large-kernel threshold (one of the rank's kernel sizes, smallest first), kept
-    # where it lowers the mean log error by more than LARGE_TAPS_GAIN below the best so far.
+    # where it lowers the mean log error by more than LARGE_TAPS_GAIN below the best so far and leaves at
+    # least RATE_RECORDS forward records of the rank that are not tiny on each side (`_rate_sides`).
     large_taps = [0, 0, 0, 0]
     best_error = _mean_log_error(fits[(min_channels, half, output_half)][1])
     for rank in RANKS[:3]:
         sizes = sorted({max(r["problem"].kernel_size) for r in forward if r["rank"] == rank})
-        for threshold in sizes[:-1]:
+        for threshold in [t for t in sizes[:-1] if min(_rate_sides(forward, rank, t)) >= RATE_RECORDS]:
             trial = large_taps[: rank - 1] + [threshold] + large_taps[rank:]
             error = _mean_log_error(fit_direct((min_channels, half, output_half), trial)[1])
             if error < best_error - LARGE_TAPS_GAIN:
@@ -193,6 +199,13 @@ def fit_costs(records, shipped, threads):
     errors = {"direct_median": float(np.median(np.abs(err_d))), "direct_max": float(np.max(np.abs(err_d))),
               "fft_median": float(np.median(np.abs(err_f))), "fft_max": float(np.max(np.abs(err_f)))}
     return fitted, errors, at_bound
+
+
+def _rate_sides(forward, rank, threshold):
+    """How many forward records of `rank` that are not tiny have kernels of at most `threshold` taps along
+    their longest axis, and how many of more: the records each side's rate would be fitted to."""
+    taps = [max(r["problem"].kernel_size) for r in forward if r["rank"] == rank and not r["tiny"]]
+    return sum(t <= threshold for t in taps), sum(t > threshold for t in taps)
 
 
 def _decomposed(record):
