@@ -53,8 +53,8 @@ FFT_TERMS = ("fft", "dft", "product", "memory")
 DFT_STAGE_MAX_US = 1000.0
 STAGE_GAIN = 0.01
 LARGE_TAPS_GAIN = 0.01
-# A rate of its own (a large-kernel threshold's either side) needs this many records that are not tiny: two
-# of three calibrations of JAX on one machine put rank 2's threshold at 3 taps, below it only the grid's
+# A rate of its own (a large-kernel threshold's either side) needs this many records that are not tiny:
+# three of four grids of JAX timed on one machine put rank 2's threshold at 3 taps, below it only the grid's
 # 8^2 single-channel call (overhead, 0.02 ms), and priced every 2-D 3x3 convolution at 5-10 Gflop/s
 # (a 2-D 64^2 16 -> 16 batch of 8: 38-52 ms modelled; session 48, 2-vCPU Intel Xeon).
 RATE_RECORDS = 3
