@@ -282,8 +282,9 @@ def test_no_rate_of_its_own_for_a_side_of_fewer_than_three_records():
     below = [r for r in forward if r["rank"] == 2 and max(r["problem"].kernel_size) <= 3]
     assert below and all(r["tiny"] for r in below)
     assert fit_rates._rate_sides(forward, 2, 3)[0] == 0
+    tiny = {id(r) for r in below}
     slow = [dict(r, times={label: us * (5.0 if label.startswith("direct") else 1.0)
-                           for label, us in r["times"].items()}) if r in below else r for r in records]
+                           for label, us in r["times"].items()}) if id(r) in tiny else r for r in records]
     costs, _, _ = fit_rates.fit_costs(slow, shipped.costs, threads=2)
     assert costs.direct_large_taps[1] == 0
 
