@@ -160,12 +160,15 @@ def fit_costs(records, shipped, threads):
             [np.inf] + [unit(SLOWEST)] * 7 + [DFT_STAGE_MAX_US] * stages)
         return (fitted if stages else np.append(fitted, 0.0)), errors, active
 
-    # The cache size with the smallest mean log error (ties: the largest); then the DFT's time per stage,
+    # The cache size with the smallest mean log error (ties: the smallest, which prices long transforms out
+    # of cache: the grid barely tells the sizes apart, and torch's fits forced to 256 KiB picked within 1.15x
+    # at 19 and 20 of 30 long 1-D problems, at 1-2 MiB 16-17; one of two calibrations here had tied 256 KiB
+    # with 1 MiB and taken 1 MiB, which then ran a 1-D 65536 k=129 forward by FFT at 2.85x; session 48,
+    # 2-vCPU Intel Xeon; JAX's picks the same at every size); then the DFT's time per stage,
     # kept where it lowers the mean log error by more than STAGE_GAIN (eager torch: about 0.1 ms a stage;
     # where the executor is compiled it is noise, and fitting it moved the other constants).
     fits_f = {c: fit_fft(c) for c in CACHE_BYTES}
-    cache_bytes = min(fits_f, key=lambda c: (round(_mean_log_error(fits_f[c][1]), 3),
-                                             -c))
+    cache_bytes = min(fits_f, key=lambda c: (round(_mean_log_error(fits_f[c][1]), 3), c))
     p_f, err_f, active_f = fits_f[cache_bytes]
     staged = fit_fft(cache_bytes, stages=True)
     if _mean_log_error(staged[1]) < _mean_log_error(err_f) - STAGE_GAIN:
