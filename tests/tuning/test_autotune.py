@@ -1,5 +1,6 @@
 """`tuning.autotune`: a candidate's time is a low quantile of its samples, not one lucky sample;
-confirmation rounds time close contenders again, clear winners not."""
+confirmation rounds time close contenders again, alone, and decide between them; clear winners are not
+timed again."""
 
 import time
 
@@ -55,7 +56,29 @@ def test_close_contenders_are_timed_again_alone():
     samples = {"a": [1.0e-3], "b": [1.1e-3], "c": [5.0e-3]}
     autotune._confirm(runs, samples)
     assert calls["a"] == calls["b"] == autotune.CONFIRM_ROUNDS and calls["c"] == 0
-    assert len(samples["a"]) == len(samples["b"]) == 1 + autotune.CONFIRM_ROUNDS
+    assert len(samples["a"]) == len(samples["b"]) == autotune.CONFIRM_ROUNDS
+    assert samples["c"] == [5.0e-3]
+
+
+def test_the_rounds_alone_decide_between_close_contenders():
+    # In the rounds with every candidate "b" looked faster (another candidate's memory traffic slowed "a");
+    # timed alone, "a" is: the rounds alone give both their times.
+    runs, _ = _counting_runs(["a", "b"], sleeps={"a": 2e-3, "b": 4e-3})
+    samples = {"a": [5.0e-3] * 10, "b": [4.5e-3] * 10}
+    autotune._confirm(runs, samples)
+    assert autotune.low_quantile(samples["a"]) < autotune.low_quantile(samples["b"])
+    assert len(samples["a"]) == len(samples["b"]) == autotune.CONFIRM_ROUNDS
+
+
+def test_too_few_rounds_alone_join_the_samples(monkeypatch):
+    # Candidates too slow for `CONFIRM_DECIDES` rounds alone within the budget: those rounds' samples
+    # join the others instead of replacing them.
+    monkeypatch.setattr(autotune, "SECONDS_PER_CANDIDATE", 0.01)
+    runs, calls = _counting_runs(["a", "b"], sleeps={"a": 15e-3, "b": 15e-3})
+    samples = {"a": [15e-3] * 5, "b": [16e-3] * 5}
+    autotune._confirm(runs, samples)
+    assert 0 < calls["a"] < autotune.CONFIRM_DECIDES
+    assert len(samples["a"]) == 5 + calls["a"] and len(samples["b"]) == 5 + calls["b"]
 
 
 def test_a_clear_winner_is_not_timed_again():
@@ -186,7 +209,8 @@ def test_a_warm_up_far_slower_still_keeps_a_candidate_out_of_the_rounds():
     runs, calls = _counting_runs(["a", "b"], {"a": 2e-3, "b": 2e-3})
     samples = {"a": [], "b": []}
     autotune._rounds(runs, samples, {"a": 0.01, "b": 0.2})
-    assert calls["b"] >= 1 and len(samples["b"]) == calls["b"]
+    # (Close contenders, their samples are those of the confirming rounds: fewer than their calls.)
+    assert calls["b"] >= 1 and samples["b"] and 0.2 not in samples["b"]
 
 
 def test_a_warm_up_under_a_second_is_no_evidence_however_fast_the_others():

@@ -18,8 +18,12 @@ run like the later ones (`first_call_is_a_run`: JAX on the CPU, compiled ahead),
 such a candidate is not called in the rounds at all; elsewhere a warm-up `FIRST_CALL_FACTOR` times longer
 than that, and over `FIRST_CALL_SECONDS`, does the same. When the two fastest end within `CONFIRM_WITHIN`
 of each other, up to `CONFIRM_ROUNDS` more rounds time those two alone (within `SECONDS_PER_CANDIDATE`
-each): on a shared 2-core machine a single lucky sample had picked a plan 1.35x slower than the other
-(docs/benchmarks.md, issue 13). Where the planner asks (`expand`), the plans the times so far call for
+each), and where each got `CONFIRM_DECIDES` samples there, those samples alone give the two their times: on
+a shared 2-core machine a single lucky sample had picked a plan 1.35x slower than the other, and rounds
+beside a memory-hungry candidate slowed another's calls (a TensorFlow 1-D 15894-sample k=15 16 -> 6
+training step by oneDNN: 5.2-6.0 ms a call in rounds beside a whole-signal FFT plan of 15 ms, 3.9-4.2 ms
+beside the 5 ms FFT plan it was close to; that FFT plan was picked, 1.28x slower; docs/benchmarks.md,
+issue 13). Where the planner asks (`expand`), the plans the times so far call for
 (`ops.contenders.follow_ups`: other FFT families where the times leave them a chance, the overlap-save block
 counts next to the fastest) are then compiled and timed in rounds with the fastest, up to `FOLLOW_UP_ROUNDS`
 times. Counters in `statistics()` say what measuring cost.
@@ -59,7 +63,8 @@ FIRST_CALL_FACTOR = 20.0
 # candidate under this costs less than its warm-up did, and `_far` then drops it if it is far slower.
 FIRST_CALL_SECONDS = 1.0
 CONFIRM_WITHIN = 1.2
-CONFIRM_ROUNDS = 3
+CONFIRM_ROUNDS = 12
+CONFIRM_DECIDES = 4
 # At most this many times the plans `expand` names are timed after the first rounds (an FFT family timed
 # late can win and call for its neighbouring block counts).
 FOLLOW_UP_ROUNDS = 3
@@ -241,13 +246,18 @@ def low_quantile(samples):
 
 
 def _confirm(runs, samples):
-    """More interleaved rounds of the two fastest candidates when they are close (module docstring)."""
+    """More interleaved rounds of the two fastest candidates when they are close; with `CONFIRM_DECIDES`
+    samples each, those rounds' samples replace theirs, else they join them (module docstring)."""
     contenders = sorted(runs, key=lambda label: low_quantile(samples[label]))[:2]
     if len(contenders) < 2 or (low_quantile(samples[contenders[1]])
                                > CONFIRM_WITHIN * low_quantile(samples[contenders[0]])):
         return
+    alone = {label: [] for label in contenders}
     spent = 0.0
     for round_index in range(CONFIRM_ROUNDS):
-        spent += _timed_round(runs, contenders, round_index, samples)
+        spent += _timed_round(runs, contenders, round_index, alone)
         if spent > 2 * SECONDS_PER_CANDIDATE:
             break
+    decides = min(len(found) for found in alone.values()) >= CONFIRM_DECIDES
+    for label, found in alone.items():
+        samples[label] = found if decides else samples[label] + found
