@@ -245,6 +245,20 @@ def test_blocks_only_when_clearly_cheaper_than_the_whole_input(backend_name, siz
         assert plan.modelled_us == pytest.approx(raw * margin)
 
 
+def test_packed_plans_are_priced_at_the_profiles_packed_factor():
+    # XLA's complex FFTs run faster than its real ones: a plan packing two batch items into one complex FFT
+    # is modelled at `Costs.packed_factor` of its cost (fitted by `structconv calibrate`); others not.
+    problem = _problem("jax", (4096,), 65, channels=4, batch=4)
+    base = candidate_plans.profile_for("jax")
+    half = dataclasses.replace(base, costs=dataclasses.replace(base.costs, packed_factor=0.5))
+    priced = {plan.label: plan.modelled_us for plan in candidate_plans.candidates(problem, base)}
+    halved = {plan.label: plan.modelled_us for plan in candidate_plans.candidates(problem, half)}
+    packed = [label for label in priced if label.endswith(":packed")]
+    assert packed and len(packed) < len(priced)
+    for label, us in priced.items():
+        assert halved[label] == pytest.approx(us * (0.5 if label in packed else 1.0))
+
+
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_scipy_comparison_plans(backend_name):
     # benchmarks/fft.py (b), measured on one thread: the whole 2048^2 transform beats blocks of 270^2 about

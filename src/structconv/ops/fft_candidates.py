@@ -69,6 +69,8 @@ def fft_candidates(problem, profile):
             modelled = cost_model.fft_us(costs, terms, problem.rank)
             if geometry != "whole":
                 modelled *= costs.block_margin
+            if packed:
+                modelled *= costs.packed_factor
             memory = cost_model.fft_memory_bytes(blocks, problem.channels, problem.filters, problem.groups,
                                                  lengths, itemsize, packed)
             fft = FftPlan(geometry=geometry, lengths=tuple(lengths), steps=tuple(steps),

@@ -83,6 +83,9 @@ def run(args):
     print(f"Odd input channel counts: {p['odd_channels']}.")
     if costs.dft_stage_us:
         print(f"The kernel's spectrum by DFT takes {costs.dft_stage_us:g} us per axis besides its flops.")
+    if costs.packed_factor != 1.0:
+        print(f"FFT plans packing two batch items into one complex transform are priced at "
+              f"{costs.packed_factor:g}x their model.")
     if p["at_bound"]:
         print("Constants on a bound of the fit: " + ", ".join(p["at_bound"]) + ".")
     print(f"'auto' now measures the plans this model cannot tell apart within "

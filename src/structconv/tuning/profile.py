@@ -105,6 +105,10 @@ class Costs:
     # An overlap-save plan is modelled at this factor of its cost (whole power-of-two transforms were faster
     # per flop than mixed-radix blocks on the Xeon).
     block_margin: float = 1.1
+    # An FFT plan whose product packs two batch items into one complex transform ("packed": XLA's complex
+    # FFTs run faster than its real ones) is modelled at this factor of its cost; fitted by `structconv
+    # calibrate` (`fit_rates.PACKED_FACTORS`), 1 in profiles fitted before.
+    packed_factor: float = 1.0
 
 
 # The rank of the first entry of a per-rank `Strategy.decompose_fewer_channels[_inference]` tuple.
