@@ -44,7 +44,7 @@ def _synthetic_record(problem, shipped, truth):
             factor = truth.direct_training
         else:
             us = cost_model.fft_us(truth, fit_rates.terms(problem, plan, truth.fft_cache_bytes), problem.rank)
-            us *= truth.packed_factor if plan.fft.product == "packed" else 1.0
+            us *= truth.packed_factor if fit_rates._packed(plan) else 1.0
             factor = truth.fft_training
         times[plan.label] = us * (cost_model.per_rank(factor, problem.rank) if problem.training else 1.0)
     return {"rank": problem.rank, "tiny": problem.channels == 1 and math.prod(problem.spatial) <= 512,

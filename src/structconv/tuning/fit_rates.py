@@ -54,8 +54,9 @@ DFT_STAGE_MAX_US = 1000.0
 STAGE_GAIN = 0.01
 # The factors a packed FFT plan's model may take (`Costs.packed_factor`). JAX's 1-D plans in overlap-save
 # blocks ran 1.2-1.4x faster by DFT with packed pairs than by FFT, modelled alike (fft:16:dft:packed
-# against fft:16:fft:loop); refitted with the factor (0.8 at both grids), the model alone picked within
-# 1.15x at 88 and 84 of 108 held-out JAX problems instead of 81 and 82 (session 49, 2-vCPU Intel Xeon).
+# against fft:16:fft:loop); refitted with the factor (0.8 at both of this VM's grids, and `fit.pick_ratio`
+# scoring untimed block picks by their geometry), the model alone picked within 1.15x at 88 of 108 held-out
+# JAX problems with either grid, instead of 81 and 82 (session 49, 2-vCPU Intel Xeon).
 PACKED_FACTORS = (0.6, 0.7, 0.8, 0.9, 1.1)
 PACKED_GAIN = 0.002
 LARGE_TAPS_GAIN = 0.01
