@@ -156,10 +156,10 @@ def fit_costs(records, shipped, threads):
             for label, micros in r["times"].items():
                 if label.startswith("fft"):
                     work = terms(r["problem"], r["plans"][label], cache_bytes)
+                    row = [1.0, *[work["fft"] if rank == q else 0.0 for q in RANKS],
+                           *[work[name] for name in FFT_TERMS[1:]], *([work["dft_stages"]] if stages else [])]
                     factor = packed_factor if _packed(r["plans"][label]) else 1.0
-                    rows.append([1.0 * factor, *[work["fft"] * factor if rank == q else 0.0 for q in RANKS],
-                                 *[work[name] * factor for name in FFT_TERMS[1:]],
-                                 *([work["dft_stages"] * factor] if stages else [])])
+                    rows.append([factor * term for term in row])  # a packed plan's time: factor x its terms
                     times.append(micros)
         fitted, errors, active = _fit_relative(
             rows, times,
