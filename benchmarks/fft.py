@@ -205,7 +205,7 @@ QUICK_WIDE = WIDE[::5]
 
 
 WIDTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
-BATCHES = (1, 2, 4, 8)
+BATCHES = (1, 2, 4, 8, 16, 32)
 
 
 def draws(seed, max_channels, max_batch):
