@@ -25,9 +25,9 @@ ratio, and how many candidates measuring would time. A candidate the collection 
 shape's overlap-save plan by the transform the shipped model priced dearer; held-out files collected
 before session 39 lack them too) counts as the slowest of its shape when picked.
 
-Beside them, the model alone fitted on the grid and on the held-out shapes' own times (scored on those
-same shapes: the best the model's form does with every time it is scored on in its data, as the fit sets
-its constants).
+Beside them, the model alone fitted on the grid and on the held-out shapes' own times, scored on those
+same shapes: what the model's form does with every time it is scored on in its data, under the constants
+its fit sets (least relative error of the times, not of the picks: it can pick worse than the grid's fit).
 
 `floor` takes two collections of one machine and thread count (the same shapes, timed apart) and scores
 at each shape the candidate fastest in one collection by its time in the other (among the candidates both
@@ -172,9 +172,9 @@ def replay_worker(backend, directory):
         grid_data = json.load(open(paths[0]))
         held = [from_json(r) for r in json.load(open(paths[1]))["records"]]
         fitted = fitted_on(grid_data, backend, threads)
-        # The model's form at its best: fitted on the held-out shapes' own times too (and the grid's), then
-        # scored on those same shapes. Picks it still misses, no grid of any size fixes: the form prices
-        # them wrong whatever its constants (as the fit sets them: least relative error of the times).
+        # The model fitted on the held-out shapes' own times too (and the grid's), then scored on those same
+        # shapes: a pick it still misses is not for want of calibration data; the form, under the constants
+        # its fit sets (least relative error of the times), prices that shape wrong.
         in_sample = fitted_on(grid_data, backend, threads, held)
         shipped = profiles.shipped_for(fingerprint.fingerprint(backend, "cpu"))
         lines = []
