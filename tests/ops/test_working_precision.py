@@ -2,6 +2,8 @@
 computed in float32, against the NumPy reference (forward and gradient), and how the planner prices and
 times them."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -97,6 +99,40 @@ def test_a_measured_slowdown_prices_the_own_dtype():
                 assert plan.modelled_us == pytest.approx(base * slowdown)
             else:
                 assert plan.modelled_us == pytest.approx(plain[label].modelled_us)
+
+
+def test_the_float32_backward_cliff_is_doubted_in_a_half_precision_dtype_only():
+    """The backward cliff is probed in float32; a half-precision problem's own dtype may run kernels without
+    it (TensorFlow's oneDNN on an AMX Xeon trained a 2-D 128^2 k=27 16 -> 16 step in 6.9 ms in bfloat16,
+    7.4 s in float32 and float16; "auto", never timing it, ran FFT at 2.3x). So in the own dtype the cliff
+    is a doubt (`Plan.uncertain_us`: timed where the plan would be in the band without it), while the
+    plans computed in float32, and a float32 problem's, keep it as the model's price."""
+    shipped = candidate_plans.profile_for(keras.backend.backend())
+    cliffed = dataclasses.replace(shipped, costs=dataclasses.replace(
+        shipped.costs, direct_cliff_taps=(0, 14 * 14), direct_cliff_gflops=(1.0, 0.5)))
+
+    def cliff_and_plans(dtype):
+        problem = square_problem(keras.backend.backend(), "cpu", 2, 64, 15, 1, 16, 16, training=True,
+                                 dtype=dtype)
+        plans = [p for p in candidate_plans.candidates(problem, cliffed)
+                 if p.algorithm == "direct" and p.direct != "channels_first"]  # torch's copy has no cliff
+        return candidate_plans.backward_cliff_us(problem, cliffed.costs), plans
+
+    cliff, plans = cliff_and_plans("float32")
+    assert cliff > 0 and plans and all(p.uncertain_us == 0.0 for p in plans)
+    for dtype in HALF:
+        cliff, plans = cliff_and_plans(dtype)
+        own = [p for p in plans if p.working_dtype is None]
+        widened = [p for p in plans if p.working_dtype == "float32"]
+        assert own and widened
+        for plan in own:  # priced at the model's own-dtype factor, the cliff part with it
+            assert plan.uncertain_us == pytest.approx(cliff * working_precision.UNMODELLED_FACTOR)
+            assert plan.modelled_us - plan.uncertain_us > 0
+        assert all(p.uncertain_us == 0.0 for p in widened)
+    # Below the cliff there is nothing to doubt.
+    below = square_problem(keras.backend.backend(), "cpu", 2, 64, 13, 1, 16, 16, training=True,
+                           dtype="bfloat16")
+    assert all(p.uncertain_us == 0.0 for p in candidate_plans.candidates(below, cliffed))
 
 
 def test_a_half_precision_problem_is_timed_in_its_own_dtype():

@@ -274,9 +274,13 @@ def candidates(problem, profile=None, own_slowdown=None):
     # (TensorFlow: from 65 taps at batch 1, 129 at batch 2, none up to 129 at batch 4; a 19792-sample k=23
     # 16 -> 16 step at batch 2, priced past a threshold of 17, ran direct in 22.4 ms against 27.2 by FFT):
     # measuring may time it (`Plan.uncertain_us`). The 2-D one did not move (128^2, k=15, batch 2: 1.1-1.8
-    # s a step), and past it a step takes seconds (150^2, k=25: 6-7 s), so it is trusted.
+    # s a step), and past it a step takes seconds (150^2, k=25: 6-7 s), so it is trusted; but not for a
+    # half-precision problem, whose own dtype's kernels the float32 probe did not run (TensorFlow's
+    # oneDNN on an AMX Xeon: a 2-D 128^2 k=15 16 -> 16 step 2.7 ms in bfloat16, 2.4 s in float32 and
+    # float16): `working_precision` trusts it again where the plan computes in float32.
+    doubted = problem.rank == 1 or problem.half_precision
     plans = [Plan("direct", direct=method, onto=onto, modelled_us=us * direct_factor + past_cliff,
-                  uncertain_us=past_cliff if problem.rank == 1 else 0.0)
+                  uncertain_us=past_cliff if doubted else 0.0)
              for method, onto, us in _direct_candidates(problem, profile, base_of)
              for past_cliff in [0.0 if method == "channels_first"
                                 else backward_cliff_us(problem, costs, onto)]]

@@ -48,7 +48,13 @@ def with_working_precision(problem, costs, plans, own_slowdown=None):
     extra = cast_us(problem, costs)
     found = []
     for plan in plans:
-        found.append(dataclasses.replace(plan, modelled_us=plan.modelled_us * own_factor))
+        # The backward cliff in `plan`'s price (`Plan.uncertain_us`) was probed in float32: doubted in the
+        # own dtype, whose kernels may have none; where computed in float32, doubted only at rank 1, as for
+        # a float32 problem (`candidate_plans.candidates`).
+        found.append(dataclasses.replace(plan, modelled_us=plan.modelled_us * own_factor,
+                                         uncertain_us=plan.uncertain_us * own_factor))
         found.append(dataclasses.replace(plan, working_dtype="float32",
-                                         modelled_us=plan.modelled_us * widened_factor + extra))
+                                         modelled_us=plan.modelled_us * widened_factor + extra,
+                                         uncertain_us=plan.uncertain_us * widened_factor
+                                         if problem.rank == 1 else 0.0))
     return found
