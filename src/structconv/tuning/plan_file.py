@@ -35,7 +35,10 @@ from structconv.tuning import storage
 # 13: the block counts next to each kernel transform's fastest overlap-save plan are timed where it is close
 # to the fastest (`contenders.TRANSFORM_NEIGHBOURS_WITHIN`): a faster block count by the other transform had
 # gone untimed.
-RULES = 13
+# 14: a half-precision problem's own-dtype direct plans are timed past the float32 backward cliff where they
+# would be in the band without it (`candidate_plans.candidates`): TensorFlow's bfloat16 steps had no cliff,
+# and a winner measured before without them ran FFT at 2.3x.
+RULES = 14
 _loaded = {}
 
 
