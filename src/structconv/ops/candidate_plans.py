@@ -278,15 +278,15 @@ def candidates(problem, profile=None, own_slowdown=None):
     # half-precision problem, whose own dtype's kernels the float32 probe did not run (TensorFlow's
     # oneDNN on an AMX Xeon: a 2-D 128^2 k=15 16 -> 16 step 2.7 ms in bfloat16, 2.4 s in float32 and
     # float16): `working_precision` trusts it again where the plan computes in float32.
-    doubted = problem.rank == 1 or problem.half_precision
+    doubted_in_float32 = problem.rank == 1
     plans = [Plan("direct", direct=method, onto=onto, modelled_us=us * direct_factor + past_cliff,
-                  uncertain_us=past_cliff if doubted else 0.0)
+                  uncertain_us=past_cliff if doubted_in_float32 or problem.half_precision else 0.0)
              for method, onto, us in _direct_candidates(problem, profile, base_of)
              for past_cliff in [0.0 if method == "channels_first"
                                 else backward_cliff_us(problem, costs, onto)]]
     plans = even_channels.with_even_channels(problem, profile.strategy, plans,
                                              lambda plan: backend_conv_of(problem, plan))
-    plans = working_precision.with_working_precision(problem, costs, plans, own_slowdown)
+    plans = working_precision.with_working_precision(problem, costs, plans, own_slowdown, doubted_in_float32)
     if problem.groups > 1:  # also from ungrouped convolutions; the backend's own N-D one keeps its price
         own_nd = set() if _native_only(problem) else {p.label for p in plans if p.direct == "native"}
         plans = grouping.with_groupings(problem, costs, plans, lambda ungrouped: [

@@ -33,10 +33,13 @@ def cast_us(problem, costs):
     return factor * CAST_BYTES * (inputs + kernel + outputs) / (costs.direct_gbps * 1e3)
 
 
-def with_working_precision(problem, costs, plans, own_slowdown=None):
+def with_working_precision(problem, costs, plans, own_slowdown=None, doubted_in_float32=False):
     """`plans` (direct, priced by the float32 model) for `problem`; for a half-precision problem, each in
     its own dtype and computed in float32, priced as the module docstring says (`own_slowdown`: the
-    measured time of the own dtype over the widened one, None where not measured)."""
+    measured time of the own dtype over the widened one, None where not measured). The backward cliff in
+    a plan's price (`Plan.uncertain_us`) was probed in float32: it stays a doubt in the own dtype, whose
+    kernels may have none, and where computed in float32 only if `doubted_in_float32` (the 1-D cliff's,
+    `candidate_plans.candidates`)."""
     if not problem.half_precision:
         return plans
     if own_slowdown:
@@ -48,13 +51,10 @@ def with_working_precision(problem, costs, plans, own_slowdown=None):
     extra = cast_us(problem, costs)
     found = []
     for plan in plans:
-        # The backward cliff in `plan`'s price (`Plan.uncertain_us`) was probed in float32: doubted in the
-        # own dtype, whose kernels may have none; where computed in float32, doubted only at rank 1, as for
-        # a float32 problem (`candidate_plans.candidates`).
         found.append(dataclasses.replace(plan, modelled_us=plan.modelled_us * own_factor,
                                          uncertain_us=plan.uncertain_us * own_factor))
         found.append(dataclasses.replace(plan, working_dtype="float32",
                                          modelled_us=plan.modelled_us * widened_factor + extra,
                                          uncertain_us=plan.uncertain_us * widened_factor
-                                         if problem.rank == 1 else 0.0))
+                                         if doubted_in_float32 else 0.0))
     return found
