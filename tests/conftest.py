@@ -305,6 +305,13 @@ def assert_plan_matches_reference(plan, problem, x, k, reference, rng):
         assert np.sum(gradients[i] * direction) == pytest.approx(numeric, rel=1e-6), plan.label
 
 
+def with_backward_cliff(profile, taps, gflops):
+    """`profile` with a backward cliff as `structconv calibrate` records one: per rank the kernel taps past
+    which the direct gradient leaves its fast path (`Costs.direct_cliff_taps`, 0: none) and its rate there."""
+    return dataclasses.replace(profile, costs=dataclasses.replace(
+        profile.costs, direct_cliff_taps=taps, direct_cliff_gflops=gflops))
+
+
 def tensorflow_on_eigen():
     """Whether this is TensorFlow running its CPU convolutions without oneDNN (its default on CPUs without
     AVX-512; `TF_ENABLE_ONEDNN_OPTS=0`)."""

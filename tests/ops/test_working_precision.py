@@ -2,13 +2,11 @@
 computed in float32, against the NumPy reference (forward and gradient), and how the planner prices and
 times them."""
 
-import dataclasses
-
 import keras
 import numpy as np
 import pytest
 import reference
-from conftest import autodiff_gradients, conv_with_plan, dtype_name, tensor, to_numpy
+from conftest import autodiff_gradients, conv_with_plan, dtype_name, tensor, to_numpy, with_backward_cliff
 
 from structconv._backend import get_backend
 from structconv.ops import candidate_plans, working_precision
@@ -107,9 +105,8 @@ def test_the_float32_backward_cliff_is_doubted_in_a_half_precision_dtype_only():
     7.4 s in float32 and float16; "auto", never timing it, ran FFT at 2.3x). So in the own dtype the cliff
     is a doubt (`Plan.uncertain_us`: timed where the plan would be in the band without it), while the
     plans computed in float32, and a float32 problem's, keep it as the model's price."""
-    shipped = candidate_plans.profile_for(keras.backend.backend())
-    cliffed = dataclasses.replace(shipped, costs=dataclasses.replace(
-        shipped.costs, direct_cliff_taps=(0, 14 * 14), direct_cliff_gflops=(1.0, 0.5)))
+    cliffed = with_backward_cliff(candidate_plans.profile_for(keras.backend.backend()), (0, 14 * 14),
+                                  (1.0, 0.5))
 
     def cliff_and_plans(dtype):
         problem = square_problem(keras.backend.backend(), "cpu", 2, 64, 15, 1, 16, 16, training=True,

@@ -2,10 +2,9 @@
 can, sees no cliff in a gradual rise, and the planner prices a direct training step past it by its own
 term, so that the model alone no longer picks a step that runs 100x its forward."""
 
-import dataclasses
-
 import keras
 import pytest
+from conftest import with_backward_cliff
 
 from structconv.ops import candidate_plans, planner
 from structconv.ops.algorithm import explain_choice
@@ -71,9 +70,7 @@ def test_the_probe_reports_taps_and_the_rate_past_the_cliff(monkeypatch):
 
 
 def _cliff_profile(taps, gflops):
-    shipped = profile.shipped(BACKEND, "cpu")
-    return dataclasses.replace(shipped, costs=dataclasses.replace(
-        shipped.costs, direct_cliff_taps=taps, direct_cliff_gflops=gflops))
+    return with_backward_cliff(profile.shipped(BACKEND, "cpu"), taps, gflops)
 
 
 def _direct_us(problem, cliffed):

@@ -7,7 +7,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from conftest import assert_direct_plan_matches_reference, tensorflow_on_eigen
+from conftest import assert_direct_plan_matches_reference, tensorflow_on_eigen, with_backward_cliff
 
 from structconv.ops import candidate_plans, planner
 from structconv.ops.algorithm import explain_choice
@@ -162,9 +162,7 @@ def test_a_channels_first_copy_is_a_candidate_of_torch_2d_training_steps():
 
 def test_past_the_backward_cliff_the_model_trains_on_the_copy(autotune_mode, monkeypatch):
     autotune_mode("off")
-    shipped = candidate_plans.profile_for(BACKEND)
-    cliffed = dataclasses.replace(shipped, costs=dataclasses.replace(
-        shipped.costs, direct_cliff_taps=(0, 13 * 13), direct_cliff_gflops=(0.5,)))
+    cliffed = with_backward_cliff(candidate_plans.profile_for(BACKEND), (0, 13 * 13), (0.5,))
     monkeypatch.setattr(candidate_plans, "profile_for", lambda *args, **kwargs: cliffed)
     past = square_problem(BACKEND, "cpu", 2, 64, 15, 2, 16, 16, training=True)
     before = square_problem(BACKEND, "cpu", 2, 64, 13, 2, 16, 16, training=True)
