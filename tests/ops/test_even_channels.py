@@ -8,7 +8,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from conftest import assert_plan_matches_reference, conv_problem_of, tensor
+from conftest import assert_plan_matches_reference, conv_problem_of, tensor, with_backward_cliff
 from reference import conv_reference, padding_pairs
 
 from structconv._backend import get_backend
@@ -117,6 +117,19 @@ def test_the_plain_plan_is_priced_at_its_twins_price_times_the_probed_factor(mon
     wide = _candidates(monkeypatch, 2, 16, 3, 1, 7, 8)
     assert _candidates(monkeypatch, 2, 16, 3, 1, 7, 8, factors=rows)["direct:native"] == pytest.approx(
         wide["direct:native"])
+
+
+def test_the_twin_scales_the_doubted_part_of_its_price_with_the_rest(monkeypatch):
+    # A 1-D training step past a backward cliff: the cliff's price is a doubt measuring may time
+    # (`Plan.uncertain_us`); the twin on 4 channels, not 3, computes 4/3 the flops past it too.
+    monkeypatch.setattr(get_backend(), "odd_channels_slow", lambda rank, channels, *rest: channels % 2 == 1)
+    cliffed = with_backward_cliff(profile.shipped(BACKEND, "cpu"), (8,), (0.5,))
+    problem = square_problem(BACKEND, "cpu", 1, 512, 15, 1, 3, 3, training=True)
+    plans = {p.label: p for p in candidate_plans.candidates(problem, cliffed) if p.algorithm == "direct"}
+    assert plans["direct:native"].uncertain_us > 0
+    twin = plans["direct:native:even"]
+    assert twin.modelled_us == pytest.approx(plans["direct:native"].modelled_us * 4 / 3)
+    assert twin.uncertain_us == pytest.approx(plans["direct:native"].uncertain_us * 4 / 3)
 
 
 def test_the_factor_is_looked_up_by_the_nearest_channels_and_the_fewest_filters_not_below():

@@ -7,7 +7,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-from conftest import assert_direct_plan_matches_reference, to_numpy
+from conftest import assert_direct_plan_matches_reference, to_numpy, with_backward_cliff
 
 from structconv.ops import candidate_plans, grouping
 from structconv.ops.contenders import family, pick_contenders
@@ -99,6 +99,23 @@ def test_the_grouped_convolution_is_priced_at_the_profiles_factor(training):
     assert plain.keys() == dear.keys() and plain
     for label, us in plain.items():
         assert dear[label] == pytest.approx(us * (7.0 if training else 3.0))
+
+
+def test_the_grouped_factor_scales_the_doubted_part_of_a_price_with_the_rest():
+    # A depthwise 1-D training step past a backward cliff: the cliff's price is a doubt measuring may time
+    # (`Plan.uncertain_us`), and the grouped convolution's factor multiplies it as it does the rest.
+    problem = dataclasses.replace(square_problem(keras.backend.backend(), "cpu", 1, 512, 15, 1, 8, 8,
+                                                 training=True), groups=8)
+
+    def doubted(factor):
+        return {p.label: p.uncertain_us for p in candidate_plans.candidates(
+            problem, with_backward_cliff(_profile(factor), (8,), (0.5,)))
+            if p.algorithm == "direct" and p.grouping is None}
+
+    plain, dear = doubted((1.0, 1.0)), doubted((3.0, 7.0))
+    assert plain.keys() == dear.keys() and any(plain.values())
+    for label, us in plain.items():
+        assert dear[label] == pytest.approx(us * 7.0)
 
 
 def test_the_backends_own_nd_convolution_beside_a_decomposition_keeps_its_price():

@@ -56,10 +56,11 @@ def even_channels_conv(conv):
 def with_even_channels(problem, strategy, plans, conv_of):
     """`plans` (direct, of an ungrouped convolution `problem`, not transposed), and beside each whose
     backend convolution (`conv_of(plan)`: its rank, input channels and filters) the backend says may be
-    slow on an odd count (`odd_channels_slow`), the same on one channel more, priced at its extra flops;
-    not torch's `im2col` convolution, which is not the backend's `conv`. Where this machine's factor for
-    such a convolution was probed (`strategy.odd_channel_factor`, `tuning.odd_channels`) over
-    `SLOW_FACTOR`, the plain plan is priced at least at the padded one's price times it."""
+    slow on an odd count (`odd_channels_slow`), the same on one channel more, priced (and its
+    `uncertain_us` scaled) at its extra flops; not torch's `im2col` convolution, which is not the
+    backend's `conv`. Where this machine's factor for such a convolution was probed
+    (`strategy.odd_channel_factor`, `tuning.odd_channels`) over `SLOW_FACTOR`, the plain plan is priced at
+    least at the padded one's price times it."""
     if problem.transposed or problem.groups != 1:
         return plans
     backend, found = get_backend(), []
@@ -71,10 +72,13 @@ def with_even_channels(problem, strategy, plans, conv_of):
         if not backend.odd_channels_slow(rank, channels, problem.groups, problem.dtype, problem.device):
             found.append(plan)
             continue
-        padded = plan.modelled_us * padded_channels(channels) / channels
+        scale = padded_channels(channels) / channels
+        padded = plan.modelled_us * scale
         factor = strategy.odd_channel_factor(channels, filters, problem.training)
         if factor is not None and factor > SLOW_FACTOR:
             plan = dataclasses.replace(plan, modelled_us=max(plan.modelled_us, padded * factor))
         found.append(plan)
-        found.append(dataclasses.replace(plan, even_channels=True, modelled_us=padded))
+        # The twin's doubted part (a backward cliff's) grows with its flops like the rest of its price.
+        found.append(dataclasses.replace(plan, even_channels=True, modelled_us=padded,
+                                         uncertain_us=plan.uncertain_us * scale))
     return found

@@ -50,17 +50,19 @@ def split_problem(problem):
 
 def with_groupings(problem, costs, plans, direct_plans_of, own_nd=()):
     """`plans` (the direct plans of `problem`, priced by the model) and, for a grouped convolution, the
-    same priced at `costs.direct_grouped_factor` (but those labelled in `own_nd`: the backend's own N-D
-    convolution beside a decomposition, XLA's loop above rank 3 on JAX's CPU, which ran a 4-D depthwise
-    step at 1-3x the model's time, not 15-77x), then the direct plans of its dense and split problems
-    (`direct_plans_of(problem)`: the priced direct plans of an ungrouped problem) as `"dense"` and
-    `"split"` plans (the cheapest `WAYS_PER_GROUPING` of each; split only up to `SPLIT_MAX_GROUPS` groups of
-    more than one channel) at `UNMODELLED_FACTOR` of their time, split ones `groups` times that."""
+    same priced (and their `uncertain_us` scaled) at `costs.direct_grouped_factor` (but those labelled
+    in `own_nd`: the backend's own N-D convolution beside a decomposition, XLA's loop above rank 3 on
+    JAX's CPU, which ran a 4-D depthwise step at 1-3x the model's time, not 15-77x), then the direct
+    plans of its dense and split problems (`direct_plans_of(problem)`: the priced direct plans of an
+    ungrouped problem) as `"dense"` and `"split"` plans (the cheapest `WAYS_PER_GROUPING` of each; split
+    only up to `SPLIT_MAX_GROUPS` groups of more than one channel) at `UNMODELLED_FACTOR` of their time,
+    split ones `groups` times that."""
     if problem.groups == 1 or problem.transposed:
         return plans
     factor = costs.direct_grouped_factor[1 if problem.training else 0]
     found = [plan if plan.label in own_nd else
-             dataclasses.replace(plan, modelled_us=plan.modelled_us * factor) for plan in plans]
+             dataclasses.replace(plan, modelled_us=plan.modelled_us * factor,
+                                 uncertain_us=plan.uncertain_us * factor) for plan in plans]
     ways = []
     if problem.groups <= DENSE_MAX_GROUPS:
         ways.append(("dense", dense_problem(problem), 1))

@@ -38,7 +38,10 @@ from structconv.tuning import storage
 # 14: a half-precision problem's own-dtype direct plans are timed past the float32 backward cliff where they
 # would be in the band without it (`candidate_plans.candidates`): TensorFlow's bfloat16 steps had no cliff,
 # and a winner measured before without them ran FFT at 2.3x.
-RULES = 14
+# 15: a grouped convolution's factor and an even-channel twin's extra flops scale the doubted part of a
+# direct plan's price (`Plan.uncertain_us`) as they do the rest, so such plans are timed where their trusted
+# part is in the band (grouped 1-D training steps past the cliff, grouped half-precision steps).
+RULES = 15
 _loaded = {}
 
 
