@@ -15,7 +15,8 @@ decide. A candidate whose fastest of at least `GIVE_UP_AFTER` samples is `GIVE_U
 further (one sample decided before, so that a single disturbed call could drop the fastest), nor one whose
 single call is `FAR` times the best and over `FAR_SECONDS` (seconds past a cliff); where the warm-up call is a
 run like the later ones (`first_call_is_a_run`: JAX on the CPU, compiled ahead), it counts as that call, so
-such a candidate is not called in the rounds at all; elsewhere a warm-up `FIRST_CALL_FACTOR` times longer
+such a candidate is not called in the rounds at all where that call is over `FIRST_RUN_FAR_SECONDS` (a
+first call also pays what is set up once); elsewhere a warm-up `FIRST_CALL_FACTOR` times longer
 than that, and over `FIRST_CALL_SECONDS`, does the same. When the two fastest end within `CONFIRM_WITHIN`
 of each other, up to `CONFIRM_ROUNDS` more rounds time those two alone (within `SECONDS_PER_CANDIDATE`
 each), and where each got `CONFIRM_DECIDES` samples there, those samples alone give the two their times: on
@@ -47,6 +48,13 @@ GIVE_UP_AFTER = 3
 # cliff (timed where the cliff is uncertain, `ops.contenders.pick_contenders`) takes seconds a call.
 FAR = 10.0
 FAR_SECONDS = 0.05
+# ... but before the rounds, where a candidate's one sample is its first call (`first_call_is_a_run`), only
+# over this: a first call also pays what a process or an executable sets up once. On JAX's CPU (2 threads of
+# an Intel Xeon, jaxlib 0.10.2) the first call of a process's first candidate took 60-66 ms where later ones
+# took 0.6-0.8 ms, and other candidates' first calls 2.5-4.5x their later ones; at the 50 ms floor above
+# such a first call kept the fastest plan of a 3-D training step out of the rounds, and "auto" ran a plan
+# 2.72x slower (`benchmarks/auto_vs_forced.py --varied --small-kernels --seed 530`, session 53).
+FIRST_RUN_FAR_SECONDS = 0.25
 # Where the warm-up call is not a run (`first_call_is_a_run`: TensorFlow traces and optimises its graph,
 # torch sets up its kernels), a first call took up to this many times a later one (TensorFlow: 0.25-25 s
 # first calls of 4-D plans that then ran in 0.07-1.5 s). A candidate whose warm-up alone took
@@ -166,10 +174,11 @@ def _compiled(problem, plans, arrays, samples, warm_ups):
 def _rounds(runs, samples, warm_ups=None):
     """Interleaved rounds of `runs` until the budget or `MAX_ROUNDS` (module docstring), then `_confirm`.
     A candidate whose samples before the rounds (a first call counted, `_compiled`) already show it `FAR`
-    slower is not called again; nor one whose warm-up call (`warm_ups`, seconds) took `FIRST_CALL_FACTOR`
-    times that (`_timed_round`; the rounds reach the candidates with the longest warm-ups last)."""
+    slower, and over `FIRST_RUN_FAR_SECONDS`, is not called again; nor one whose warm-up call (`warm_ups`,
+    seconds) took `FIRST_CALL_FACTOR` times that (`_timed_round`; the rounds reach the candidates with the
+    longest warm-ups last)."""
     warm_ups = warm_ups or {}
-    far = _far(runs, samples)
+    far = _far(runs, samples, FIRST_RUN_FAR_SECONDS)
     runs = {label: run for label, run in sorted(runs.items(), key=lambda item: warm_ups.get(item[0], 0.0))
             if label not in far}
     before = {label: len(samples[label]) for label in runs}
@@ -187,14 +196,14 @@ def _rounds(runs, samples, warm_ups=None):
     _confirm(runs, samples)
 
 
-def _far(runs, samples):
-    """The labels of `runs` whose fastest sample is `FAR` times the fastest of all and over `FAR_SECONDS`
+def _far(runs, samples, floor=FAR_SECONDS):
+    """The labels of `runs` whose fastest sample is `FAR` times the fastest of all and over `floor` seconds
     (labels without samples are neither)."""
     timed = [label for label in runs if samples[label]]
     if not timed:
         return []
     best = min(min(samples[label]) for label in timed)
-    return [label for label in timed if min(samples[label]) > max(FAR * best, FAR_SECONDS)]
+    return [label for label in timed if min(samples[label]) > max(FAR * best, floor)]
 
 
 def _timed_round(runs, labels, round_index, samples, warm_ups=None):

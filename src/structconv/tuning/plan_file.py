@@ -41,7 +41,10 @@ from structconv.tuning import storage
 # 15: a grouped convolution's factor and an even-channel twin's extra flops scale the doubted part of a
 # direct plan's price (`Plan.uncertain_us`) as they do the rest, so such plans are timed where their trusted
 # part is in the band (grouped 1-D training steps past the cliff, grouped half-precision steps).
-RULES = 15
+# 16: on JAX's CPU a candidate's first call keeps it out of the rounds only over
+# `autotune.FIRST_RUN_FAR_SECONDS`: a first call slowed by what a process sets up once had kept out the
+# fastest plan, and a winner measured so may have lost.
+RULES = 16
 _loaded = {}
 
 
