@@ -50,8 +50,8 @@ FAR = 10.0
 FAR_SECONDS = 0.05
 # ... but before the rounds, where a candidate's one sample is its first call (`first_call_is_a_run`), only
 # over this: a first call also pays what a process or an executable sets up once. On JAX's CPU (2 threads of
-# an Intel Xeon, jaxlib 0.10.2) the first call of a process's first candidate took 60-66 ms where later ones
-# took 0.6-0.8 ms, and other candidates' first calls 2.5-4.5x their later ones; at the 50 ms floor above
+# an Intel Xeon, jaxlib 0.10.2) the first call of a process's first candidate took 31-66 ms where later ones
+# settled at 0.5-0.8 ms, and other candidates' first calls 1.6-4.5x their later ones; at the 50 ms floor above
 # such a first call kept the fastest plan of a 3-D training step out of the rounds, and "auto" ran a plan
 # 2.72x slower (`benchmarks/auto_vs_forced.py --varied --small-kernels --seed 530`, session 53).
 FIRST_RUN_FAR_SECONDS = 0.25
