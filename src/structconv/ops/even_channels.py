@@ -72,13 +72,10 @@ def with_even_channels(problem, strategy, plans, conv_of):
         if not backend.odd_channels_slow(rank, channels, problem.groups, problem.dtype, problem.device):
             found.append(plan)
             continue
-        scale = padded_channels(channels) / channels
-        padded = plan.modelled_us * scale
+        twin = plan.scaled(padded_channels(channels) / channels, even_channels=True)
         factor = strategy.odd_channel_factor(channels, filters, problem.training)
         if factor is not None and factor > SLOW_FACTOR:
-            plan = dataclasses.replace(plan, modelled_us=max(plan.modelled_us, padded * factor))
+            plan = dataclasses.replace(plan, modelled_us=max(plan.modelled_us, twin.modelled_us * factor))
         found.append(plan)
-        # The twin's doubted part (a backward cliff's) grows with its flops like the rest of its price.
-        found.append(dataclasses.replace(plan, even_channels=True, modelled_us=padded,
-                                         uncertain_us=plan.uncertain_us * scale))
+        found.append(twin)
     return found

@@ -60,9 +60,7 @@ def with_groupings(problem, costs, plans, direct_plans_of, own_nd=()):
     if problem.groups == 1 or problem.transposed:
         return plans
     factor = costs.direct_grouped_factor[1 if problem.training else 0]
-    found = [plan if plan.label in own_nd else
-             dataclasses.replace(plan, modelled_us=plan.modelled_us * factor,
-                                 uncertain_us=plan.uncertain_us * factor) for plan in plans]
+    found = [plan if plan.label in own_nd else plan.scaled(factor) for plan in plans]
     ways = []
     if problem.groups <= DENSE_MAX_GROUPS:
         ways.append(("dense", dense_problem(problem), 1))
@@ -71,9 +69,7 @@ def with_groupings(problem, costs, plans, direct_plans_of, own_nd=()):
     for grouping, ungrouped, copies in ways:
         scale = copies * UNMODELLED_FACTOR
         cheapest = sorted(direct_plans_of(ungrouped), key=lambda plan: plan.modelled_us)[:WAYS_PER_GROUPING]
-        found += [dataclasses.replace(plan, grouping=grouping, modelled_us=plan.modelled_us * scale,
-                                      uncertain_us=plan.uncertain_us * scale)
-                  for plan in cheapest]
+        found += [plan.scaled(scale, grouping=grouping) for plan in cheapest]
     return found
 
 

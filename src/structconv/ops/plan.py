@@ -69,6 +69,13 @@ class Plan:
     grouping: str = None
     even_channels: bool = False
 
+    def scaled(self, factor, **changes):
+        """This plan priced at `factor` times its modelled time, its doubted part (`uncertain_us`) with it,
+        and `changes` made (`dataclasses.replace`): a price scaled for a grouping, padded channels or a
+        working dtype scales what measuring should not trust alike."""
+        return dataclasses.replace(self, modelled_us=self.modelled_us * factor,
+                                   uncertain_us=self.uncertain_us * factor, **changes)
+
     @property
     def label(self):
         """A short stable name of the executed variant (plan files, `explain_choice`, benchmarks)."""

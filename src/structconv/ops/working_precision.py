@@ -51,8 +51,7 @@ def with_working_precision(problem, costs, plans, own_slowdown=None, doubted_in_
     extra = cast_us(problem, costs)
     found = []
     for plan in plans:
-        found.append(dataclasses.replace(plan, modelled_us=plan.modelled_us * own_factor,
-                                         uncertain_us=plan.uncertain_us * own_factor))
+        found.append(plan.scaled(own_factor))
         found.append(dataclasses.replace(plan, working_dtype="float32",
                                          modelled_us=plan.modelled_us * widened_factor + extra,
                                          uncertain_us=plan.uncertain_us * widened_factor
