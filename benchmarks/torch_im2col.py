@@ -1,5 +1,5 @@
 """PyTorch 1-D and 2-D convolutions of few channels on the CPU: oneDNN (the convolution torch runs) against
-ATen's own im2col convolution (`direct:im2col`, `_backend/torch.py`'s `conv_im2col`), next to Keras's op.
+ATen's own im2col convolution (`direct:im2col`, `_backend/torch_conv.py`'s `conv_im2col`), next to Keras's op.
 
     flock /tmp/structconv-bench.lock .venv/bin/python benchmarks/torch_im2col.py [--quick]
 

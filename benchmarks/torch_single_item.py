@@ -7,7 +7,7 @@ ATen sends a float32 3-D convolution of one item whose kernel has at most 3 taps
 axes, and whose `channels * depth * height` is at most 20480, to its own loops instead of oneDNN, which the
 same convolution of two items gets. A 3-D U-Net's layers at batch 1 (inference on a volume, or training on
 one) are such convolutions, and their decoders' transposed convolutions too. The planner offers the halves
-as a candidate there (`_backend/torch.py`, `slow_single_item`), which measuring times beside the
+as a candidate there (`_backend/torch_conv.py`, `slow_single_item`), which measuring times beside the
 convolution as it is.
 
 Cases (float32, channels_last, batch 1): convolutions with 3x3x3 kernels, stride 1, 1-16 input channels,

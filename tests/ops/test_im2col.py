@@ -1,4 +1,4 @@
-"""`direct:im2col`: torch's own CPU convolution bypassing oneDNN (`_backend.torch.conv_im2col`, by ATen's
+"""`direct:im2col`: torch's own CPU convolution bypassing oneDNN (`_backend.torch_conv.conv_im2col`, by ATen's
 `thnn_conv2d` and `slow_conv_dilated2d`) computes the same convolution and gradients, 1-D (as 2-D of height
 1) and 2-D, for strides, dilation, each padding form and mode and both data formats. The planner offers it
 on torch only (`tests/tuning/test_im2col_candidate.py`); the other backends define it to raise."""
