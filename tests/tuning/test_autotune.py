@@ -70,6 +70,24 @@ def test_the_rounds_alone_decide_between_close_contenders():
     assert len(samples["a"]) == len(samples["b"]) == autotune.CONFIRM_ROUNDS
 
 
+def test_the_third_of_close_contenders_is_timed_again_alone_too():
+    # "c" looked third in the rounds with every candidate (slowed beside them, as torch's whole-image FFT
+    # plan was); timed alone with the two ahead of it, it is the fastest. A fourth close one is not timed.
+    runs, calls = _counting_runs(["a", "b", "c", "d"], sleeps={"a": 3e-3, "b": 3e-3, "c": 2e-3, "d": 1e-3})
+    samples = {"a": [3.0e-3] * 10, "b": [3.1e-3] * 10, "c": [3.3e-3] * 10, "d": [3.4e-3] * 10}
+    autotune._confirm(runs, samples)
+    assert autotune.CONFIRM_MOST == 3 and calls["d"] == 0 and samples["d"] == [3.4e-3] * 10
+    assert calls["a"] == calls["b"] == calls["c"] >= autotune.CONFIRM_DECIDES
+    assert min(samples, key=lambda label: autotune.low_quantile(samples[label])) == "c"
+
+
+def test_only_contenders_close_to_the_fastest_are_timed_again():
+    runs, calls = _counting_runs(["a", "b", "c"])
+    samples = {"a": [1.0e-3], "b": [1.1e-3], "c": [autotune.CONFIRM_WITHIN * 1.01e-3]}
+    autotune._confirm(runs, samples)
+    assert calls["a"] == calls["b"] == autotune.CONFIRM_ROUNDS and calls["c"] == 0
+
+
 def test_too_few_rounds_alone_join_the_samples(monkeypatch):
     # Candidates too slow for `CONFIRM_DECIDES` rounds alone within the budget: those rounds' samples
     # join the others instead of replacing them.

@@ -17,17 +17,17 @@ single call is `FAR` times the best and over `FAR_SECONDS` (seconds past a cliff
 run like the later ones (`first_call_is_a_run`: JAX on the CPU, compiled ahead), it counts as that call, so
 such a candidate is not called in the rounds at all where that call is over `FIRST_RUN_FAR_SECONDS` (a
 first call also pays what is set up once); elsewhere a warm-up `FIRST_CALL_FACTOR` times longer
-than that, and over `FIRST_CALL_SECONDS`, does the same. When the two fastest end within `CONFIRM_WITHIN`
-of each other, up to `CONFIRM_ROUNDS` more rounds time those two alone (within `SECONDS_PER_CANDIDATE`
-each), and where each got `CONFIRM_DECIDES` samples there, those samples alone give the two their times: on
-a shared 2-core machine a single lucky sample had picked a plan 1.35x slower than the other, and rounds
-beside a memory-hungry candidate slowed another's calls (a TensorFlow 1-D 15894-sample k=15 16 -> 6
-training step by oneDNN: 5.2-6.0 ms a call in rounds beside a whole-signal FFT plan of 15 ms, 3.9-4.2 ms
-beside the 5 ms FFT plan it was close to; that FFT plan was picked, 1.28x slower; docs/benchmarks.md,
-issue 13). Where the planner asks (`expand`), the plans the times so far call for
-(`ops.contenders.follow_ups`: other FFT families where the times leave them a chance, the overlap-save block
-counts next to the fastest) are then compiled and timed in rounds with the fastest, up to `FOLLOW_UP_ROUNDS`
-times. Counters in `statistics()` say what measuring cost.
+than that, and over `FIRST_CALL_SECONDS`, does the same. Where the fastest ends with others within
+`CONFIRM_WITHIN` of it, up to `CONFIRM_ROUNDS` more rounds time those (at most `CONFIRM_MOST`, the fastest
+first) alone (within `SECONDS_PER_CANDIDATE` each), and where each got `CONFIRM_DECIDES` samples there, those
+samples alone give them their times: on a shared 2-core machine a single lucky sample had picked a plan
+1.35x slower than the other, and rounds beside a memory-hungry candidate slowed another's calls (a
+TensorFlow 1-D 15894-sample k=15 16 -> 6 training step by oneDNN: 5.2-6.0 ms a call in rounds beside a
+whole-signal FFT plan of 15 ms, 3.9-4.2 ms beside the 5 ms FFT plan it was close to; that FFT plan was
+picked, 1.28x slower; docs/benchmarks.md, issue 13). Where the planner asks (`expand`), the plans the times
+so far call for (`ops.contenders.follow_ups`: other FFT families where the times leave them a chance, the
+overlap-save block counts next to the fastest) are then compiled and timed in rounds with the fastest, up to
+`FOLLOW_UP_ROUNDS` times. Counters in `statistics()` say what measuring cost.
 """
 
 import concurrent.futures
@@ -73,6 +73,13 @@ FIRST_CALL_SECONDS = 1.0
 CONFIRM_WITHIN = 1.2
 CONFIRM_ROUNDS = 12
 CONFIRM_DECIDES = 4
+# ... at most this many: the third of close contenders can be the one the rounds with every candidate
+# slowed (torch, a 2-D 234x95 k=8x28 4 -> 4 forward: the whole-image FFT plan measured 1.80 ms third behind
+# two blocked plans of 1.63 and 1.67 ms, and "auto" ran the first, 1.29x slower than the whole image's 1.27
+# ms in rounds of three; in new processes it took 1.47-1.54 ms in rounds of all nine candidates and 1.14-1.33
+# in rounds of three in three of six, the other way round in one; `benchmarks/auto_vs_forced.py --varied
+# --seed 534`, session 54).
+CONFIRM_MOST = 3
 # At most this many times the plans `expand` names are timed after the first rounds (an FFT family timed
 # late can win and call for its neighbouring block counts).
 FOLLOW_UP_ROUNDS = 3
@@ -255,17 +262,21 @@ def low_quantile(samples):
 
 
 def _confirm(runs, samples):
-    """More interleaved rounds of the two fastest candidates when they are close; with `CONFIRM_DECIDES`
-    samples each, those rounds' samples replace theirs, else they join them (module docstring)."""
-    contenders = sorted(runs, key=lambda label: low_quantile(samples[label]))[:2]
-    if len(contenders) < 2 or (low_quantile(samples[contenders[1]])
-                               > CONFIRM_WITHIN * low_quantile(samples[contenders[0]])):
+    """More interleaved rounds of the fastest candidates when others are close to the fastest (at most
+    `CONFIRM_MOST`); with `CONFIRM_DECIDES` samples each, those rounds' samples replace theirs, else they
+    join them (module docstring)."""
+    ranked = sorted(runs, key=lambda label: low_quantile(samples[label]))[:CONFIRM_MOST]
+    if len(ranked) < 2:
+        return
+    contenders = [label for label in ranked
+                  if low_quantile(samples[label]) <= CONFIRM_WITHIN * low_quantile(samples[ranked[0]])]
+    if len(contenders) < 2:
         return
     alone = {label: [] for label in contenders}
     spent = 0.0
     for round_index in range(CONFIRM_ROUNDS):
         spent += _timed_round(runs, contenders, round_index, alone)
-        if spent > 2 * SECONDS_PER_CANDIDATE:
+        if spent > len(contenders) * SECONDS_PER_CANDIDATE:
             break
     decides = min(len(found) for found in alone.values()) >= CONFIRM_DECIDES
     for label, found in alone.items():

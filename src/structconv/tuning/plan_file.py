@@ -44,7 +44,9 @@ from structconv.tuning import storage
 # 16: on JAX's CPU a candidate's first call keeps it out of the rounds only over
 # `autotune.FIRST_RUN_FAR_SECONDS`: a first call slowed by what a process sets up once had kept out the
 # fastest plan, and a winner measured so may have lost.
-RULES = 16
+# 17: the confirming rounds time up to three close contenders alone, not two (`autotune.CONFIRM_MOST`): the
+# third, slowed in the rounds beside every candidate, can be the fastest.
+RULES = 17
 _loaded = {}
 
 
