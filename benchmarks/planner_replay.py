@@ -160,17 +160,22 @@ def fitted_on(grid_data, backend, threads, extra=()):
     return fit.fit_profile(records, backend, "cpu", threads, cliff)[0]
 
 
+def collections(backend, directory):
+    """`(threads, grid file's JSON, held-out records)` of each thread count `collect` wrote to `directory`
+    for `backend`."""
+    for threads in (1, 2, 4, 8, 16):
+        paths = [os.path.join(directory, f"{backend}-{threads}-{name}.json") for name in ("grid", "held")]
+        if all(os.path.exists(p) for p in paths):
+            yield (threads, json.load(open(paths[0])),
+                   [from_json(r) for r in json.load(open(paths[1]))["records"]])
+
+
 def replay_worker(backend, directory):
     from structconv.ops.contenders import measuring_band
     from structconv.tuning import fingerprint, fit
     from structconv.tuning import profile as profiles
 
-    for threads in (1, 2, 4, 8, 16):
-        paths = [os.path.join(directory, f"{backend}-{threads}-{name}.json") for name in ("grid", "held")]
-        if not all(os.path.exists(p) for p in paths):
-            continue
-        grid_data = json.load(open(paths[0]))
-        held = [from_json(r) for r in json.load(open(paths[1]))["records"]]
+    for threads, grid_data, held in collections(backend, directory):
         fitted = fitted_on(grid_data, backend, threads)
         # The model fitted on the held-out shapes' own times too (and the grid's), then scored on those same
         # shapes: a pick it still misses is not for want of calibration data; the form, under the constants

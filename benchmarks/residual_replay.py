@@ -18,7 +18,6 @@ choose are those that pick best on the grid left one out. No timing: the collect
 
 import argparse
 import itertools
-import json
 import math
 import os
 import subprocess
@@ -96,15 +95,10 @@ def score(records, errors, width, prior, leave_one_out=False):
 
 
 def worker(backend, directory):
-    for threads in (1, 2, 4, 8, 16):
-        paths = [os.path.join(directory, f"{backend}-{threads}-{name}.json") for name in ("grid", "held")]
-        if not all(os.path.exists(p) for p in paths):
-            continue
-        grid_data = json.load(open(paths[0]))
+    for threads, grid_data, held in planner_replay.collections(backend, directory):
         profile = planner_replay.fitted_on(grid_data, backend, threads)
         grid = _with_plans([planner_replay.from_json(r) for r in grid_data["records"]], profile)
-        held = _with_plans([planner_replay.from_json(r) for r in json.load(open(paths[1]))["records"]],
-                           profile)
+        held = _with_plans(held, profile)
         errors = residuals(grid)
         alone_grid, alone_held = score(grid, errors, None, 0), score(held, errors, None, 0)
         print(f"{backend}, {threads} thread(s), {len(grid)} grid and {len(held)} held-out shapes, picks "
