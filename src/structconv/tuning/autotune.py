@@ -266,8 +266,6 @@ def _confirm(runs, samples):
     `CONFIRM_MOST`); with `CONFIRM_DECIDES` samples each, those rounds' samples replace theirs, else they
     join them (module docstring)."""
     ranked = sorted(runs, key=lambda label: low_quantile(samples[label]))[:CONFIRM_MOST]
-    if len(ranked) < 2:
-        return
     contenders = [label for label in ranked
                   if low_quantile(samples[label]) <= CONFIRM_WITHIN * low_quantile(samples[ranked[0]])]
     if len(contenders) < 2:
