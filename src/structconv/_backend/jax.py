@@ -162,6 +162,15 @@ def slow_single_item(rank, channels, spatial, kernel_size, groups, dtype, device
     return False
 
 
+def unpadded_slow(rank, channels, groups, dtype, device):
+    """Whether the convolution `conv` runs of `rank` with no padding may run far slower than with one
+    output row more on zero padding, cropped (`ops.padded_row`): float32 2-D convolutions of more than 16
+    input channels on the CPU, which XLA hands to YNNPACK: by 6x5 kernels into 1-16 filters the rate fell
+    8-13x from 16 input channels to 17, and padding restored it (2 threads of an Intel Xeon with AVX-512,
+    jaxlib 0.10.2; 1-D ones and padded ones did not fall)."""
+    return device == "cpu" and rank == 2 and groups == 1 and dtype == "float32" and channels > 16
+
+
 def odd_channels_slow(rank, channels, groups, dtype, device):
     """Whether the convolution `conv` runs of `rank` with an odd number `channels` of input channels (over
     one, ungrouped) may run far slower than on one channel more, so that the planner offers it on padded

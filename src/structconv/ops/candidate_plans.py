@@ -7,7 +7,9 @@ stacked along the batch, `ops.halves`), each stacking of the decomposition above
 backend's target rank, and where its convolution of a lower rank is a candidate too, onto that:
 `other_targets`), for a grouped convolution each of those also built from ungrouped ones (`ops.grouping`),
 each direct way whose convolution gets an odd number of input channels where the backend says that can be
-slow also on one zero channel more (`ops.even_channels`: JAX's 2-D convolutions on the CPU), and FFT plans
+slow also on one zero channel more (`ops.even_channels`: JAX's 2-D convolutions on the CPU), each whose
+convolution has no padding where the backend says that can be slow also with one output row more on zero
+padding, cropped (`ops.padded_row`: JAX's 2-D convolutions on the CPU again), and FFT plans
 (the whole input, or overlap-save blocks), each by both kernel transforms with the product the profile
 prefers (`ops.fft_candidates`). The cost model (`ops.cost_model`) prices them under the profile
 in force (`profile_for`: the one `structconv calibrate` stored for this machine, else the shipped one), for
@@ -18,7 +20,14 @@ Pure Python: it asks the backend tier what it can run, and calls no framework op
 import math
 
 from structconv._backend import get_backend
-from structconv.ops import cost_model, even_channels, fft_candidates, grouping, working_precision
+from structconv.ops import (
+    cost_model,
+    even_channels,
+    fft_candidates,
+    grouping,
+    padded_row,
+    working_precision,
+)
 from structconv.ops.plan import Plan
 from structconv.shapes import arithmetic
 from structconv.tuning import fingerprint as fingerprints
@@ -76,6 +85,21 @@ def backend_conv_of(problem, plan):
             return rank, problem.channels * taps, problem.filters
         return rank, problem.channels, problem.filters * taps
     return problem.rank, problem.channels, problem.filters
+
+
+def backend_conv_padding(problem, plan):
+    """`(padding, outputs)` along the axes of the backend convolution a direct `plan` runs: the problem's
+    (none where a padding mode but zeros pads the input first, none along the first axis where two halves
+    are stacked along it, `ops.halves`), or those of the axes its decomposition runs on."""
+    padding = problem.padding
+    if problem.padding_mode != "zeros":
+        padding = ((0, 0),) * problem.rank
+    if plan.direct == "halves":
+        padding = ((0, 0), *padding[1:])
+    start = 0
+    if plan.direct in ("inputs", "filters") and not _native_only(problem):
+        start = problem.rank - _decomposed_to(problem, plan.onto)
+    return tuple(padding[start:]), tuple(problem.outputs[start:])
 
 
 def stacked_along(problem, method):
@@ -286,6 +310,8 @@ def candidates(problem, profile=None, own_slowdown=None):
                                 else backward_cliff_us(problem, costs, onto)]]
     plans = even_channels.with_even_channels(problem, profile.strategy, plans,
                                              lambda plan: backend_conv_of(problem, plan))
+    plans = padded_row.with_padded_row(problem, plans, lambda plan: (
+        *backend_conv_of(problem, plan)[:2], *backend_conv_padding(problem, plan)))
     plans = working_precision.with_working_precision(problem, costs, plans, own_slowdown, doubted_in_float32)
     if problem.groups > 1:  # also from ungrouped convolutions; the backend's own N-D one keeps its price
         own_nd = set() if _native_only(problem) else {p.label for p in plans if p.direct == "native"}

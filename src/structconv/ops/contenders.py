@@ -49,13 +49,14 @@ def family(plan):
     """Which kind of way `plan` is: a direct method (onto its rank, by its grouping, on even channels or
     not, in its working dtype), or FFT whole or in blocks by one kernel transform."""
     if plan.algorithm == "direct":
-        return ("direct", plan.direct, plan.onto, plan.grouping, plan.even_channels, plan.working_dtype)
+        return ("direct", plan.direct, plan.onto, plan.grouping, plan.even_channels, plan.padded_row,
+                plan.working_dtype)
     return ("fft", plan.fft.blocked, plan.fft.kernel_transform)
 
 
 def _way(plan):
     """`family` without the working dtype."""
-    return family(plan)[:5]
+    return family(plan)[:6]
 
 
 def pick_contenders(permitted, band, limit=MAX_MEASURED):

@@ -10,6 +10,7 @@ from structconv.ops.even_channels import even_channels_conv
 from structconv.ops.fft_conv import fft_conv, fft_conv_transpose_full
 from structconv.ops.grouping import grouped_conv
 from structconv.ops.halves import halves_conv, halves_conv_transpose_full
+from structconv.ops.padded_row import padded_row_conv
 from structconv.ops.padding import pad_spatial
 from structconv.shapes.arithmetic import decomposition_rank
 
@@ -38,6 +39,8 @@ def _execute(plan, problem, inputs, kernel):
         return fft_conv(inputs, kernel, problem, plan.fft)
     backend = get_backend()
     conv = even_channels_conv(backend.conv) if plan.even_channels else backend.conv
+    if plan.padded_row:
+        conv = padded_row_conv(conv)
     padding = problem.padding
     if problem.padding_mode != "zeros" and any(any(pair) for pair in padding if pair is not None):
         inputs = pad_spatial(inputs, padding, problem.padding_mode, problem.data_format)

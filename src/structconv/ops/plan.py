@@ -55,7 +55,9 @@ class Plan:
     per group), the plan's other fields then those of that ungrouped problem's plan; None: the backend's
     grouped convolution (`ops.grouping`). `even_channels`: for a direct plan, each convolution of the
     backend it runs on an odd number of input channels (over one, ungrouped) runs on one zero channel
-    more (`ops.even_channels`)."""
+    more (`ops.even_channels`). `padded_row`: for a direct plan, each ungrouped convolution of the
+    backend it runs without padding runs with one output row more, on zero padding, and that row cropped
+    (`ops.padded_row`)."""
 
     algorithm: str
     direct: str = "native"
@@ -68,6 +70,7 @@ class Plan:
     working_dtype: str = None
     grouping: str = None
     even_channels: bool = False
+    padded_row: bool = False
 
     def scaled(self, factor, **changes):
         """This plan priced at `factor` times its modelled time, its doubted part (`uncertain_us`) with it,
@@ -83,6 +86,7 @@ class Plan:
             return (f"direct:{self.direct}" + (f":{self.onto}d" if self.onto else "")
                     + (f":{self.grouping}" if self.grouping else "")
                     + (":even" if self.even_channels else "")
+                    + (":row" if self.padded_row else "")
                     + (f":{self.working_dtype}" if self.working_dtype else ""))
         f = self.fft
         return f"fft:{f.geometry}:{f.kernel_transform}:{f.product}"

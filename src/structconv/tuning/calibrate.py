@@ -129,7 +129,8 @@ def every_plan(problem, profile):
     """Every candidate the planner offers for `problem` but decompositions onto another rank than the
     backend's target, the framework's own convolution bypassing its kernel library (`direct:im2col`), the
     convolutions on one zero input channel more (`Plan.even_channels`: the model prices their padded flops
-    at the rates of the convolution they pad, whose times on odd counts are what is off) and,
+    at the rates of the convolution they pad, whose times on odd counts are what is off) or with one output
+    row more on zero padding (`Plan.padded_row`, likewise) and,
     where one item takes the backend's slower path (`candidate_plans.single_item_loops`: torch's 3-D
     loops), the direct ones (`direct:native` on that path, `direct:halves`): the model prices all of these
     at a factor of the backend's convolution, whose rates the fit is of, and every direct time is fitted
@@ -141,7 +142,7 @@ def every_plan(problem, profile):
         profile.strategy, decompose_filters_max_taps=None))
     single_item = candidate_plans.single_item_loops(problem)
     return [p for p in candidate_plans.candidates(problem, unlimited)
-            if p.onto is None and p.direct != "im2col" and not p.even_channels
+            if p.onto is None and p.direct != "im2col" and not p.even_channels and not p.padded_row
             and not (single_item and p.algorithm == "direct")]
 
 

@@ -46,7 +46,9 @@ from structconv.tuning import storage
 # fastest plan, and a winner measured so may have lost.
 # 17: the confirming rounds time up to three close contenders alone, not two (`autotune.CONFIRM_MOST`): the
 # third, slowed in the rounds beside every candidate, can be the fastest.
-RULES = 17
+# 18: JAX's unpadded 2-D CPU convolutions of more than 16 input channels have a twin with one output row
+#     more on zero padding (`ops.padded_row`), a way the plans measured before never timed.
+RULES = 18
 _loaded = {}
 
 

@@ -1,0 +1,113 @@
+"""Direct plans with one output row more on zero padding, cropped (`ops.padded_row`, `Plan.padded_row`): the
+same convolution as NumPy's, forward and gradients, on every backend; offered beside each direct plan whose
+backend convolution has no padding where the backend says that may be slow, priced at its extra row, and
+timed by measured planning as a way of its own."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_plan_matches_reference, conv_problem_of, tensor
+from reference import conv_reference, padding_pairs
+
+from structconv._backend import get_backend
+from structconv.ops import candidate_plans, contenders
+from structconv.ops.plan import FftPlan, Plan
+from structconv.tuning import profile
+from structconv.tuning.square_problem import square_problem
+
+BACKEND = keras.backend.backend()
+
+
+def test_only_jaxs_2d_float32_cpu_convolutions_of_over_16_channels_are_said_to_be_slow_unpadded():
+    slow = get_backend().unpadded_slow
+    assert slow(2, 17, 1, "float32", "cpu") == (BACKEND == "jax")
+    assert not any([slow(1, 32, 1, "float32", "cpu"), slow(3, 32, 1, "float32", "cpu"),
+                    slow(2, 16, 1, "float32", "cpu"), slow(2, 32, 2, "float32", "cpu"),
+                    slow(2, 32, 1, "float64", "cpu"), slow(2, 32, 1, "float32", "gpu")])
+
+
+@pytest.mark.parametrize("spatial, kernel, channels, arguments", [
+    ((9, 8), (3, 2), 2, {"padding": "valid"}),
+    ((7, 9), (3, 3), 2, {"padding": "valid", "strides": (2, 3), "data_format": "channels_first"}),
+    ((8, 9), (2, 3), 2, {"padding": "valid", "strides": 2, "dilation_rate": 1}),
+    ((6, 7), (2, 3), 2, {"padding": "same", "dilation_rate": (2, 1), "padding_mode": "reflect"}),
+    ((9, 7), (3, 1), 2, {"padding": "same"}),  # padded on the first axis only: run as it is
+    ((5, 4, 6), (2, 2, 3), 3, {"padding": "valid"}),
+    ((4, 3, 4, 5), (2, 2, 1, 3), 3, {"padding": "valid", "strides": (1, 2, 1, 2)}),
+    ((8, 9), (3, 3), 6, {"padding": "valid", "groups": 3}),  # the block-diagonal kernel's convolution
+])
+def test_direct_plans_with_a_padded_row_compute_the_convolution(spatial, kernel, channels, arguments):
+    rng = np.random.default_rng(6)
+    first = arguments.get("data_format") == "channels_first"
+    x = rng.standard_normal((2, channels, *spatial) if first else (2, *spatial, channels))
+    groups = arguments.get("groups", 1)
+    k = rng.standard_normal((*kernel, channels // groups, 2 * groups))
+    problem, args = conv_problem_of(tensor(x, "float64"), tensor(k, "float64"), training=True, **arguments)
+    plans = [p for p in candidate_plans.candidates(problem)
+             if p.algorithm == "direct" and p.direct != "im2col"]
+    assert plans
+    pairs = padding_pairs(args.padding, spatial, kernel, args.strides, args.dilation_rate)
+
+    def reference(a, b):
+        return conv_reference(a, b, args.strides, pairs, args.dilation_rate, groups, args.padding_mode,
+                              args.data_format)
+
+    for plan in plans:  # every direct way, forced onto a padded row whatever the backend prefers (strides:
+        # a stride's worth of rows, so that the others keep their positions)
+        assert_plan_matches_reference(dataclasses.replace(plan, padded_row=True), problem, x, k, reference,
+                                      rng)
+
+
+def _candidates(monkeypatch, *problem_args, groups=1, transposed=False, padding="valid"):
+    monkeypatch.setattr(get_backend(), "unpadded_slow", lambda rank, channels, *rest: channels > 4)
+    problem = dataclasses.replace(square_problem(BACKEND, "cpu", *problem_args, padding), groups=groups,
+                                  transposed=transposed)
+    shipped = profile.shipped(BACKEND, "cpu")
+    return {p.label: p.modelled_us for p in candidate_plans.candidates(problem, shipped)
+            if p.algorithm == "direct"}
+
+
+def test_each_direct_plan_of_an_unpadded_backend_convolution_gets_a_padded_twin(monkeypatch):
+    # 4-D 8^4, 2 -> 3, k=3, batch 1, valid: the decomposition stacked along the inputs runs convolutions of
+    # 2 * (peeled taps) input channels, more than 4; the one stacked along the filters, of 2: no twin.
+    found = _candidates(monkeypatch, 4, 8, 3, 1, 2, 3)
+    assert "direct:inputs:row" in found and "direct:filters:row" not in found
+    # Priced at one output row more: 7 rows of 6 outputs.
+    assert found["direct:inputs:row"] == pytest.approx(found["direct:inputs"] * 7 / 6)
+    assert not any(label.endswith(":row") for label in _candidates(monkeypatch, 2, 8, 3, 1, 4, 3))
+    # Padded ("same"): none; a padding mode but zeros pads the input first, the convolution unpadded.
+    assert not any(label.endswith(":row") for label in _candidates(monkeypatch, 2, 8, 3, 1, 6, 3,
+                                                                    padding="same"))
+    # Grouped: not the backend's grouped convolution; its block-diagonal kernel's, of 6 input channels.
+    grouped = _candidates(monkeypatch, 2, 8, 3, 1, 6, 6, groups=3)
+    assert [label for label in grouped if label.endswith(":row")] == ["direct:native:dense:row"]
+    assert not any(label.endswith(":row") for label in _candidates(monkeypatch, 2, 8, 3, 1, 6, 3,
+                                                                    transposed=True))
+
+
+def test_a_padding_mode_but_zeros_leaves_the_convolution_unpadded(monkeypatch):
+    monkeypatch.setattr(get_backend(), "unpadded_slow", lambda rank, channels, *rest: channels > 4)
+    problem = dataclasses.replace(square_problem(BACKEND, "cpu", 2, 8, 3, 1, 6, 3, "same"),
+                                  padding_mode="reflect")
+    assert "direct:native:row" in {p.label for p in candidate_plans.candidates(problem)}
+
+
+def test_the_padded_twin_of_an_odd_count_is_not_padded_to_even_channels_too(monkeypatch):
+    monkeypatch.setattr(get_backend(), "odd_channels_slow", lambda rank, channels, *rest: channels % 2 == 1)
+    found = _candidates(monkeypatch, 2, 8, 3, 1, 7, 3)
+    assert {"direct:native", "direct:native:even", "direct:native:row"} <= found.keys()
+    assert not any(":even:row" in label or ":row:even" in label for label in found)
+
+
+def test_measured_planning_times_the_padded_twin_as_a_way_of_its_own():
+    plans = [Plan("direct", direct="native", modelled_us=1.0),
+             Plan("direct", direct="native", padded_row=True, modelled_us=1.01)]
+    for i, geometry in enumerate(("whole", 2, 4, 8, 16)):
+        plans.insert(1, Plan("fft", modelled_us=1.001 + i / 1000, fft=FftPlan(
+            geometry=geometry, lengths=(64,), steps=(), counts=(1,), kernel_transform="dft",
+            product="loop", memory=0)))
+    chosen = [p.label for p in contenders.pick_contenders(sorted(plans, key=lambda p: p.modelled_us), 5.0,
+                                                          limit=2)]
+    assert "direct:native:row" in chosen and "direct:native" in chosen
