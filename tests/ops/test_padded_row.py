@@ -64,8 +64,8 @@ def _candidates(monkeypatch, *problem_args, groups=1, transposed=False, padding=
     monkeypatch.setattr(get_backend(), "unpadded_slow", lambda rank, channels, *rest: channels > 4)
     problem = dataclasses.replace(square_problem(BACKEND, "cpu", *problem_args, padding), groups=groups,
                                   transposed=transposed)
-    shipped = profile.shipped(BACKEND, "cpu")
-    return {p.label: p.modelled_us for p in candidate_plans.candidates(problem, shipped)
+    unprobed = profile.with_probed(profile.shipped(BACKEND, "cpu"), {"unpadded_gflops_per_filter": 0.0})
+    return {p.label: p.modelled_us for p in candidate_plans.candidates(problem, unprobed)
             if p.algorithm == "direct"}
 
 
@@ -111,3 +111,27 @@ def test_measured_planning_times_the_padded_twin_as_a_way_of_its_own():
     chosen = [p.label for p in contenders.pick_contenders(sorted(plans, key=lambda p: p.modelled_us), 5.0,
                                                           limit=2)]
     assert "direct:native:row" in chosen and "direct:native" in chosen
+
+
+def _priced(monkeypatch, rate, training=False, size=16, kernel=5, channels=32, filters=2, padding="valid"):
+    """The direct plans' prices of a 2-D problem under the shipped profile with `rate` as its probed rate
+    of unpadded convolutions (`Strategy.unpadded_gflops_per_filter`)."""
+    monkeypatch.setattr(get_backend(), "unpadded_slow", lambda rank, channels, *rest: channels > 16)
+    shipped = profile.shipped(BACKEND, "cpu")
+    probed = profile.with_probed(shipped, {"unpadded_gflops_per_filter": rate})
+    problem = square_problem(BACKEND, "cpu", 2, size, kernel, 4, channels, filters, padding,
+                             training=training)
+    return problem, {p.label: p.modelled_us for p in candidate_plans.candidates(problem, probed)
+                     if p.algorithm == "direct"}
+
+
+def test_the_plain_forward_plan_is_priced_at_least_at_the_probed_rate_per_filter(monkeypatch):
+    problem, unpriced = _priced(monkeypatch, 0.0)
+    _, priced = _priced(monkeypatch, 0.1)
+    flops = 2.0 * 4 * 12 * 12 * 25 * 32 * 2  # 4 x 12^2 outputs, 5x5 taps, 32 -> 2
+    assert priced["direct:native"] == pytest.approx(max(unpriced["direct:native"], flops / (0.1 * 2 * 1e3)))
+    assert priced["direct:native"] > 10 * unpriced["direct:native"]
+    assert priced["direct:native:row"] == unpriced["direct:native:row"]  # padded: its usual rate
+    # Training steps (their 2-D convolutions were not slowed alike) and padded problems: as before.
+    assert _priced(monkeypatch, 0.1, training=True)[1] == _priced(monkeypatch, 0.0, training=True)[1]
+    assert _priced(monkeypatch, 0.1, padding="same")[1] == _priced(monkeypatch, 0.0, padding="same")[1]

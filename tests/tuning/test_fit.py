@@ -125,7 +125,8 @@ def test_the_stacking_fitted_is_the_one_that_ran_faster(faster):
         plans = candidate_plans.candidates(problem, tuned)
         direct = planner.allowed(problem, plans, "direct", tuned, math.inf)
         wanted = faster[0] if record["training"] else faster[1]
-        assert direct[0].label == f"direct:{wanted}", problem
+        # (its stacking: JAX's unpadded 2-D convolutions priced slow have it with a padded row too)
+        assert direct[0].direct == wanted, (problem, direct[0].label)
 
 
 def test_the_stacking_stays_where_the_records_cannot_tell():

@@ -310,8 +310,8 @@ def candidates(problem, profile=None, own_slowdown=None):
                                 else backward_cliff_us(problem, costs, onto)]]
     plans = even_channels.with_even_channels(problem, profile.strategy, plans,
                                              lambda plan: backend_conv_of(problem, plan))
-    plans = padded_row.with_padded_row(problem, plans, lambda plan: (
-        *backend_conv_of(problem, plan)[:2], *backend_conv_padding(problem, plan)))
+    plans = padded_row.with_padded_row(problem, profile.strategy, plans, lambda plan: (
+        *backend_conv_of(problem, plan), *backend_conv_padding(problem, plan)))
     plans = working_precision.with_working_precision(problem, costs, plans, own_slowdown, doubted_in_float32)
     if problem.groups > 1:  # also from ungrouped convolutions; the backend's own N-D one keeps its price
         own_nd = set() if _native_only(problem) else {p.label for p in plans if p.direct == "native"}

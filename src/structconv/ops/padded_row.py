@@ -21,6 +21,9 @@ The extra row reads only zero padding past the input's end (a stride's worth of 
 rows keep their positions), and is cropped: the result is exact, and gradients follow by autodiff.
 """
 
+import dataclasses
+import math
+
 from structconv._backend import get_backend
 from structconv.ops.padding import slice_axis
 
@@ -40,22 +43,33 @@ def padded_row_conv(conv):
     return padded
 
 
-def with_padded_row(problem, plans, conv_of):
+def with_padded_row(problem, strategy, plans, conv_of):
     """`plans` (direct, of an ungrouped convolution `problem`, not transposed), and beside each whose
-    backend convolution (`conv_of(plan)`: its rank, input channels, padding and outputs along its axes) has
-    no padding where the backend says that may be slow (`unpadded_slow`), the same with one output row
-    more, priced (and its `uncertain_us` scaled) at that row's flops; not torch's `im2col` convolution,
-    which is not the backend's `conv`."""
+    backend convolution (`conv_of(plan)`: its rank, input channels, filters, padding and outputs along its
+    axes) has no padding where the backend says that may be slow (`unpadded_slow`), the same with one
+    output row more, priced (and its `uncertain_us` scaled) at that row's flops; not torch's `im2col`
+    convolution, which is not the backend's `conv`. Where this machine's rate of such convolutions was
+    probed (`strategy.unpadded_gflops_per_filter`, `tuning.unpadded`), the plain plan of a forward problem
+    is priced at least at its flops at that rate times its convolution's filters (training steps were not
+    slowed alike)."""
     if problem.transposed or problem.groups != 1:
         return plans
     backend, found = get_backend(), []
+    rate = strategy.unpadded_gflops_per_filter
     for plan in plans:
-        found.append(plan)
         if plan.direct == "im2col" or plan.even_channels:
+            found.append(plan)
             continue
-        rank, channels, padding, outputs = conv_of(plan)
+        rank, channels, filters, padding, outputs = conv_of(plan)
         if any(pair and any(pair) for pair in padding) or not backend.unpadded_slow(
                 rank, channels, problem.groups, problem.dtype, problem.device):
+            found.append(plan)
             continue
-        found.append(plan.scaled((outputs[0] + 1) / outputs[0], padded_row=True))
+        twin = plan.scaled((outputs[0] + 1) / outputs[0], padded_row=True)
+        if rate and not problem.training:
+            flops = (2.0 * problem.planned_batch * math.prod(problem.outputs) * math.prod(problem.kernel_size)
+                     * problem.channels * problem.filters)
+            slow_us = flops / (rate * filters * 1e3)
+            plan = dataclasses.replace(plan, modelled_us=max(plan.modelled_us, slow_us))
+        found += [plan, twin]
     return found

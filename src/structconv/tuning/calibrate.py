@@ -18,7 +18,7 @@ import sys
 import time
 
 from structconv.ops import candidate_plans, planner
-from structconv.tuning import autotune, backward_cliff, fft_lengths, fingerprint, fit, odd_channels
+from structconv.tuning import autotune, backward_cliff, fft_lengths, fingerprint, fit, odd_channels, unpadded
 from structconv.tuning import profile as profiles
 from structconv.tuning.square_problem import square_problem
 
@@ -235,9 +235,11 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
     cliff = backward_cliff.probe(backend_name, device, CLIFF_SHARE * seconds)
     lengths = fft_lengths.probe(device, LENGTHS_SHARE * seconds)
     odd = odd_channels.probe(device, ODD_CHANNELS_SHARE * seconds)
-    probed = {name: found[name] for found in (lengths, odd) for name in profiles.PROBED if name in found}
+    slow_unpadded = unpadded.probe(device)
+    probes = (lengths, odd, slow_unpadded)
+    probed = {name: found[name] for found in probes for name in profiles.PROBED if name in found}
     records = measure_grid(backend_name, device,
-                           seconds - cliff["seconds"] - lengths["seconds"] - odd["seconds"], grid,
+                           seconds - cliff["seconds"] - sum(found["seconds"] for found in probes), grid,
                            progress, training_grid, profile=profiles.with_probed(shipped, probed))
     fitted, errors, at_bound = fit.fit_profile(records, backend_name, device, print_["threads"], cliff,
                                                probed)
@@ -253,7 +255,7 @@ def calibrate(seconds=150.0, quick=False, store=True, progress=True, device="cpu
         "points": len(records), "training_points": sum(bool(r["training"]) for r in records),
         "fit_error": {k: round(v, 3) for k, v in errors.items()},
         "at_bound": at_bound, "backward_cliff": cliff["report"], "fft_lengths": lengths["report"],
-        "odd_channels": odd["report"],
+        "odd_channels": odd["report"], "unpadded": slow_unpadded["report"],
         "grid_decisions_within_1.15": f"{right}/{len(records)}",
         "shipped_grid_decisions_within_1.15": f"{shipped_right}/{len(records)}",
         "seconds": round(time.perf_counter() - started, 1),

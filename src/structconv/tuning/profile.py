@@ -178,6 +178,12 @@ class Strategy:
     # (`ops.even_channels.with_even_channels`): JAX's YNNPACK ran 3 channels into 17-24 filters 11-17x
     # slower than 4 (docs/benchmarks.md, session 47).
     odd_channel_factors: tuple = ()
+    # The rate per filter (Gflop/s) of the backend's convolution without padding where the backend says
+    # that may be slow (`tuning.unpadded`, by `structconv calibrate`; 0: none found, or not probed). The
+    # model prices such a forward convolution at least at its flops at this rate times its filters
+    # (`ops.padded_row.with_padded_row`): JAX's YNNPACK ran 32 -> 2 unpadded 2-D convolutions at 1.3
+    # Gflop/s per filter, 15-25x slower than padded (docs/benchmarks.md, session 55).
+    unpadded_gflops_per_filter: float = 0.0
 
     def __post_init__(self):
         # JSON gives the rows as lists: tuples keep the strategy hashable.
@@ -307,8 +313,8 @@ def shipped_for(print_):
 
 
 # The strategy settings `structconv calibrate` measures by probes of their own before its grid
-# (`tuning.fft_lengths`, `tuning.odd_channels`), not by fitting the grid's times.
-PROBED = ("fft_odd_length_weight", "odd_channel_factors")
+# (`tuning.fft_lengths`, `tuning.odd_channels`, `tuning.unpadded`), not by fitting the grid's times.
+PROBED = ("fft_odd_length_weight", "odd_channel_factors", "unpadded_gflops_per_filter")
 
 
 def with_probed(profile, found):
