@@ -277,6 +277,34 @@ def assert_direct_plan_matches_reference(direct, x, k, strides, rng, onto=None, 
     assert_plan_matches_reference(plan, problem, x, k, reference, rng)
 
 
+def assert_every_direct_way_matches_reference(spatial, kernel, channels, arguments, seed, **changes):
+    """Every direct plan the planner offers for a float64 convolution of `channels` input channels (batch 2,
+    `spatial` sizes, `kernel` taps, `2 * groups` filters, `arguments` of `ops.conv`), with `changes` made
+    to it (`dataclasses.replace`: forced onto a twin whatever the backend prefers), against NumPy's
+    convolution, forward and gradients (`assert_plan_matches_reference`)."""
+    from reference import conv_reference, padding_pairs
+
+    from structconv.ops import candidate_plans
+
+    rng = np.random.default_rng(seed)
+    first = arguments.get("data_format") == "channels_first"
+    x = rng.standard_normal((2, channels, *spatial) if first else (2, *spatial, channels))
+    groups = arguments.get("groups", 1)
+    k = rng.standard_normal((*kernel, channels // groups, 2 * groups))
+    problem, args = conv_problem_of(tensor(x, "float64"), tensor(k, "float64"), training=True, **arguments)
+    plans = [p for p in candidate_plans.candidates(problem)
+             if p.algorithm == "direct" and p.direct != "im2col"]
+    assert plans
+    pairs = padding_pairs(args.padding, spatial, kernel, args.strides, args.dilation_rate)
+
+    def reference(a, b):
+        return conv_reference(a, b, args.strides, pairs, args.dilation_rate, groups, args.padding_mode,
+                              args.data_format)
+
+    for plan in plans:
+        assert_plan_matches_reference(dataclasses.replace(plan, **changes), problem, x, k, reference, rng)
+
+
 def assert_plan_matches_reference(plan, problem, x, k, reference, rng):
     """`plan` of `problem` run by the executor on the float64 arrays `x` and `k`: its forward against
     `reference(x, k)` (NumPy) and its gradients against float64 central differences of the reference

@@ -3,6 +3,8 @@ times measured earlier under another algorithm decide without timing (`reusable`
 
 import dataclasses
 
+import pytest
+
 from structconv.ops import contenders
 from structconv.ops.plan import FftPlan, Plan
 
@@ -212,3 +214,18 @@ def test_a_direct_plan_timed_within_the_tie_of_the_fastest_fft_plan_is_kept():
     # Measured under another algorithm, the same rule decides (`reusable`: "auto" runs what "direct" would).
     times = {"direct:inputs": 3522.5, "direct:filters": 4562.0, "fft:whole:dft:packed": fft_us}
     assert contenders.reusable(plans, plans, times, band=5.0).label == "direct:inputs"
+
+
+@pytest.mark.parametrize("twin, suffix", [({"even_channels": True}, ":even"), ({"padded_row": True}, ":row")])
+def test_measured_planning_times_a_direct_twin_as_a_way_of_its_own(twin, suffix):
+    # A twin on one zero channel more (`ops.even_channels`) or with a padded row (`ops.padded_row`), priced
+    # behind five FFT geometries of one family: timed beside the plain plan all the same.
+    plans = [Plan("direct", direct="native", modelled_us=1.0),
+             Plan("direct", direct="native", modelled_us=1.3, **twin)]
+    for i, geometry in enumerate(("whole", 2, 4, 8, 16)):
+        plans.insert(1, Plan("fft", modelled_us=1.1 + i / 100, fft=FftPlan(
+            geometry=geometry, lengths=(64,), steps=(), counts=(1,), kernel_transform="dft",
+            product="loop", memory=0)))
+    chosen = [p.label for p in contenders.pick_contenders(sorted(plans, key=lambda p: p.modelled_us), 5.0,
+                                                          limit=2)]
+    assert f"direct:native{suffix}" in chosen and "direct:native" in chosen

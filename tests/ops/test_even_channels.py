@@ -6,13 +6,11 @@ and timed by measured planning as a way of its own."""
 import dataclasses
 
 import keras
-import numpy as np
 import pytest
-from conftest import assert_plan_matches_reference, conv_problem_of, tensor, with_backward_cliff
-from reference import conv_reference, padding_pairs
+from conftest import assert_every_direct_way_matches_reference, with_backward_cliff
 
 from structconv._backend import get_backend
-from structconv.ops import candidate_plans, contenders
+from structconv.ops import candidate_plans
 from structconv.ops.even_channels import padded_channels
 from structconv.tuning import profile
 from structconv.tuning.square_problem import square_problem
@@ -43,24 +41,7 @@ def test_only_jaxs_2d_float32_cpu_convolutions_of_odd_counts_are_said_to_be_slow
     ((8, 9), (3, 3), 3, {"padding": "same", "groups": 3}),  # the block-diagonal kernel's 3 channels
 ])
 def test_direct_plans_on_even_channels_compute_the_convolution(spatial, kernel, channels, arguments):
-    rng = np.random.default_rng(5)
-    first = arguments.get("data_format") == "channels_first"
-    x = rng.standard_normal((2, channels, *spatial) if first else (2, *spatial, channels))
-    groups = arguments.get("groups", 1)
-    k = rng.standard_normal((*kernel, channels // groups, 2 * groups))
-    problem, args = conv_problem_of(tensor(x, "float64"), tensor(k, "float64"), training=True, **arguments)
-    plans = [p for p in candidate_plans.candidates(problem)
-             if p.algorithm == "direct" and p.direct != "im2col"]
-    assert plans
-    pairs = padding_pairs(args.padding, spatial, kernel, args.strides, args.dilation_rate)
-
-    def reference(a, b):
-        return conv_reference(a, b, args.strides, pairs, args.dilation_rate, groups, args.padding_mode,
-                              args.data_format)
-
-    for plan in plans:  # every direct way, forced onto even channels whatever the backend prefers
-        assert_plan_matches_reference(dataclasses.replace(plan, even_channels=True), problem, x, k, reference,
-                                      rng)
+    assert_every_direct_way_matches_reference(spatial, kernel, channels, arguments, 5, even_channels=True)
 
 
 def _with_factors(rows):
@@ -141,17 +122,3 @@ def test_the_factor_is_looked_up_by_the_nearest_channels_and_the_fewest_filters_
     assert strategy.odd_channel_factor(29, 200, training=True) == 1.4  # past the most filters: the most
     assert strategy.odd_channel_factor(45, 16, training=False) is None  # 3x past the nearest count
     assert _with_factors(()).strategy.odd_channel_factor(3, 16, training=False) is None
-
-
-def test_measured_planning_times_the_even_twin_as_a_way_of_its_own():
-    from structconv.ops.plan import FftPlan, Plan
-
-    plans = [Plan("direct", direct="native", modelled_us=1.0),
-             Plan("direct", direct="native", even_channels=True, modelled_us=1.3)]
-    for i, geometry in enumerate(("whole", 2, 4, 8, 16)):
-        plans.insert(1, Plan("fft", modelled_us=1.1 + i / 100, fft=FftPlan(
-            geometry=geometry, lengths=(64,), steps=(), counts=(1,), kernel_transform="dft",
-            product="loop", memory=0)))
-    chosen = [p.label for p in contenders.pick_contenders(sorted(plans, key=lambda p: p.modelled_us), 5.0,
-                                                          limit=2)]
-    assert "direct:native:even" in chosen and "direct:native" in chosen

@@ -6,14 +6,11 @@ timed by measured planning as a way of its own."""
 import dataclasses
 
 import keras
-import numpy as np
 import pytest
-from conftest import assert_plan_matches_reference, conv_problem_of, tensor
-from reference import conv_reference, padding_pairs
+from conftest import assert_every_direct_way_matches_reference
 
 from structconv._backend import get_backend
-from structconv.ops import candidate_plans, contenders
-from structconv.ops.plan import FftPlan, Plan
+from structconv.ops import candidate_plans
 from structconv.tuning import profile
 from structconv.tuning.square_problem import square_problem
 
@@ -39,25 +36,8 @@ def test_only_jaxs_2d_float32_cpu_convolutions_of_over_16_channels_are_said_to_b
     ((8, 9), (3, 3), 6, {"padding": "valid", "groups": 3}),  # the block-diagonal kernel's convolution
 ])
 def test_direct_plans_with_a_padded_row_compute_the_convolution(spatial, kernel, channels, arguments):
-    rng = np.random.default_rng(6)
-    first = arguments.get("data_format") == "channels_first"
-    x = rng.standard_normal((2, channels, *spatial) if first else (2, *spatial, channels))
-    groups = arguments.get("groups", 1)
-    k = rng.standard_normal((*kernel, channels // groups, 2 * groups))
-    problem, args = conv_problem_of(tensor(x, "float64"), tensor(k, "float64"), training=True, **arguments)
-    plans = [p for p in candidate_plans.candidates(problem)
-             if p.algorithm == "direct" and p.direct != "im2col"]
-    assert plans
-    pairs = padding_pairs(args.padding, spatial, kernel, args.strides, args.dilation_rate)
-
-    def reference(a, b):
-        return conv_reference(a, b, args.strides, pairs, args.dilation_rate, groups, args.padding_mode,
-                              args.data_format)
-
-    for plan in plans:  # every direct way, forced onto a padded row whatever the backend prefers (strides:
-        # a stride's worth of rows, so that the others keep their positions)
-        assert_plan_matches_reference(dataclasses.replace(plan, padded_row=True), problem, x, k, reference,
-                                      rng)
+    # Strides: a stride's worth of rows, so that the others keep their positions.
+    assert_every_direct_way_matches_reference(spatial, kernel, channels, arguments, 6, padded_row=True)
 
 
 def _candidates(monkeypatch, *problem_args, groups=1, transposed=False, padding="valid"):
@@ -99,18 +79,6 @@ def test_the_padded_twin_of_an_odd_count_is_not_padded_to_even_channels_too(monk
     found = _candidates(monkeypatch, 2, 8, 3, 1, 7, 3)
     assert {"direct:native", "direct:native:even", "direct:native:row"} <= found.keys()
     assert not any(":even:row" in label or ":row:even" in label for label in found)
-
-
-def test_measured_planning_times_the_padded_twin_as_a_way_of_its_own():
-    plans = [Plan("direct", direct="native", modelled_us=1.0),
-             Plan("direct", direct="native", padded_row=True, modelled_us=1.01)]
-    for i, geometry in enumerate(("whole", 2, 4, 8, 16)):
-        plans.insert(1, Plan("fft", modelled_us=1.001 + i / 1000, fft=FftPlan(
-            geometry=geometry, lengths=(64,), steps=(), counts=(1,), kernel_transform="dft",
-            product="loop", memory=0)))
-    chosen = [p.label for p in contenders.pick_contenders(sorted(plans, key=lambda p: p.modelled_us), 5.0,
-                                                          limit=2)]
-    assert "direct:native:row" in chosen and "direct:native" in chosen
 
 
 def _priced(monkeypatch, rate, training=False, size=16, kernel=5, channels=32, filters=2, padding="valid"):

@@ -5,9 +5,10 @@ JAX's 2-D CPU convolutions go to XLA's YNNPACK kernels, which ran convolutions w
 than 16 input channels up to 23x slower than the same convolution given zero padding past the end of its
 first spatial axis, one output row more, cropped (2 threads of an Intel Xeon with AVX-512, family 6 model
 167, jaxlib 0.10.2; 8 x 54x64, forward: 64 -> 3 by 5x5 59.9 ms against 2.6, 32 -> 2 by 6x6 41.5 against
-1.7, 32 -> 4 by 3x3 5.0 against 0.7, 64 -> 64 by 3x3 30.8 against 10.9, by 1x1 1.9 against 1.1; training
-steps 1.4-6.3x; at 16 input channels and under, alike within 0.9-1.1x). Padding on any side of either axis
-did the same; padding "same" never met it. Unpadded convolutions are padding "valid", any padding mode but
+1.7, 32 -> 4 by 3x3 5.0 against 0.7, 64 -> 64 by 3x3 30.8 against 10.9, by 1x1 1.9 against 1.1; the
+gradient of the convolution alone 1.4-6.3x, a model's training step about even; at 16 input channels and
+under, alike within 0.9-1.1x). Padding on any side of either axis did the same; padding "same" of kernels
+over one tap never met it. Unpadded convolutions are padding "valid", any padding mode but
 zeros (the input is padded first), 1x1 kernels, and a decomposition's 2-D convolutions where the problem's
 last two axes are unpadded: one of a 3-D 46x54x64 k=6x12x5 16 -> 2 forward, stacking 6 peeled taps along the
 inputs, ran 96 -> 2 convolutions at 4.8-6.6 s a call (21 s to its first) where its model said 0.19 s, and
