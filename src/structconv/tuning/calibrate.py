@@ -129,20 +129,22 @@ def every_plan(problem, profile):
     """Every candidate the planner offers for `problem` but decompositions onto another rank than the
     backend's target, the framework's own convolution bypassing its kernel library (`direct:im2col`), the
     convolutions on one zero input channel more (`Plan.even_channels`: the model prices their padded flops
-    at the rates of the convolution they pad, whose times on odd counts are what is off) or with one output
-    row more on zero padding (`Plan.padded_row`, likewise) and,
+    at the rates of the convolution they pad, whose times on odd counts are what is off) and,
     where one item takes the backend's slower path (`candidate_plans.single_item_loops`: torch's 3-D
     loops), the direct ones (`direct:native` on that path, `direct:halves`): the model prices all of these
     at a factor of the backend's convolution, whose rates the fit is of, and every direct time is fitted
     as that convolution's (session 42: a 3-D 6^3 k=3 single-channel item of the grid had torch's loops
     and halves fitted as oneDNN's convolution). Cheapest first: both stackings of a decomposition,
     whatever the profile's limit on stacking along the filters with a gradient (the grid's steps are small;
-    `fit.fit_stacking` sets the limit from them), and each FFT geometry by both kernel transforms."""
+    `fit.fit_stacking` sets the limit from them), and each FFT geometry by both kernel transforms. The
+    twins with a padded row (`Plan.padded_row`) are timed: the model picks them where the probed rate
+    (`tuning.unpadded`) prices the plain convolution up, and a pick not timed counts as the slowest plan
+    (`fit.pick_ratio`); their times are the convolution's usual rate where the plain one's are not."""
     unlimited = dataclasses.replace(profile, strategy=dataclasses.replace(
         profile.strategy, decompose_filters_max_taps=None))
     single_item = candidate_plans.single_item_loops(problem)
     return [p for p in candidate_plans.candidates(problem, unlimited)
-            if p.onto is None and p.direct != "im2col" and not p.even_channels and not p.padded_row
+            if p.onto is None and p.direct != "im2col" and not p.even_channels
             and not (single_item and p.algorithm == "direct")]
 
 
