@@ -81,8 +81,7 @@ def run(args):
           f"blocks are priced at {costs.block_margin:g}x their model.")
     print(f"FFT lengths along the real transform's axis: {p['fft_lengths']}.")
     print(f"Odd input channel counts: {p['odd_channels']}.")
-    if "unpadded" in p:
-        print(f"Convolutions without padding: {p['unpadded']}.")
+    print(f"Convolutions without padding: {p['unpadded']}.")
     if costs.dft_stage_us:
         print(f"The kernel's spectrum by DFT takes {costs.dft_stage_us:g} us per axis besides its flops.")
     if costs.packed_factor != 1.0:

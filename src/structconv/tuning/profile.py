@@ -181,8 +181,8 @@ class Strategy:
     # The rate per filter (Gflop/s) of the backend's convolution without padding where the backend says
     # that may be slow (`tuning.unpadded`, by `structconv calibrate`; 0: none found, or not probed). The
     # model prices such a forward convolution at least at its flops at this rate times its filters
-    # (`ops.padded_row.with_padded_row`): JAX's YNNPACK ran 32 -> 2 unpadded 2-D convolutions at 1.3
-    # Gflop/s per filter, 15-25x slower than padded (docs/benchmarks.md, session 55).
+    # (`ops.padded_row.with_padded_row`): JAX's YNNPACK ran 32 -> 2 unpadded 2-D convolutions at 1.2-1.5
+    # Gflop/s per filter, 18-21x slower than padded (docs/benchmarks.md, session 55).
     unpadded_gflops_per_filter: float = 0.0
 
     def __post_init__(self):
